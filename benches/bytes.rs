@@ -1,0 +1,61 @@
+//! Byte-signal throughput: pugmark's one-pass digest + chunks, side by side
+//! with plain `blake3::hash` and plain FastCDC chunking on the same buffer.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use fastcdc::v2020::{FastCDC, Normalization};
+use pugmark::{FingerprintParams, Pipeline};
+
+/// Deterministic incompressible bytes (xorshift).
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn bytes(c: &mut Criterion) {
+    let data = random_bytes(64 << 20);
+    let params = FingerprintParams::with_seed(0x1234_5678_9ABC_DEF0);
+    let pipeline = Pipeline::new(params.clone()).expect("default params are valid");
+
+    let mut group = c.benchmark_group("bytes");
+    group.throughput(Throughput::Bytes(data.len() as u64));
+    group.sample_size(10);
+
+    group.bench_function("blake3_hash", |b| b.iter(|| blake3::hash(black_box(&data))));
+    group.bench_function("fastcdc_v2020_chunking_only", |b| {
+        b.iter(|| {
+            FastCDC::with_level_and_seed(
+                black_box(&data),
+                params.chunk_min as usize,
+                params.chunk_avg as usize,
+                params.chunk_max as usize,
+                Normalization::Level1,
+                params.gear_seed,
+            )
+            .count()
+        })
+    });
+    group.bench_function("pugmark_fingerprint_bytes", |b| {
+        b.iter(|| pipeline.fingerprint_bytes(None, black_box(&data)))
+    });
+    group.bench_function("pugmark_fingerprint_reader", |b| {
+        b.iter(|| {
+            pipeline
+                .fingerprint_reader(None, black_box(&data[..]))
+                .expect("in-memory read")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bytes);
+criterion_main!(benches);

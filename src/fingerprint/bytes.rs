@@ -1,0 +1,199 @@
+//! The byte signals, computed in one pass: `exact` (BLAKE3-256 of the whole
+//! content) and `chunks` (BLAKE3 of each content-defined chunk).
+//!
+//! Each chunk is hashed on its own and then fed to the whole-content hasher
+//! while it is still in cache, so every byte is read from memory once.
+
+use std::io::{self, Read};
+
+use serde::Serialize;
+
+use super::chunker::Chunker;
+
+/// Width of a stored chunk hash (a BLAKE3 prefix).
+pub const CHUNK_HASH_LEN: usize = 16;
+
+/// The first 128 bits of a chunk's BLAKE3 hash.
+pub type ChunkHash = [u8; CHUNK_HASH_LEN];
+
+/// One content-defined chunk of an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ChunkFp {
+    /// BLAKE3 of the chunk's bytes, truncated to 128 bits.
+    #[serde(serialize_with = "hex_serde")]
+    pub hash: ChunkHash,
+    /// Offset of the chunk in the item.
+    pub offset: u64,
+    /// Length of the chunk.
+    pub len: u32,
+    /// The chunk repeats a short pattern (see
+    /// [`FingerprintParams::trivial_period_max`](super::FingerprintParams::trivial_period_max)):
+    /// it says nothing about where it came from and is never matched.
+    pub trivial: bool,
+}
+
+fn hex_serde<S: serde::Serializer>(h: &ChunkHash, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex(h))
+}
+
+/// The byte signals of one item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ByteSignals {
+    /// Content length.
+    pub size: u64,
+    /// BLAKE3-256 of the whole content (what `b3sum` prints).
+    pub digest: [u8; 32],
+    /// Chunks in content order; they tile the content exactly.
+    pub chunks: Vec<ChunkFp>,
+}
+
+/// Collects chunk fingerprints and the whole-content hash as chunks arrive.
+struct Accumulator {
+    whole: blake3::Hasher,
+    chunks: Vec<ChunkFp>,
+    offset: u64,
+    trivial_period_max: usize,
+}
+
+impl Accumulator {
+    fn new(trivial_period_max: u8) -> Self {
+        Accumulator {
+            whole: blake3::Hasher::new(),
+            chunks: Vec::new(),
+            offset: 0,
+            trivial_period_max: trivial_period_max as usize,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        let full = blake3::hash(chunk);
+        let mut hash = [0u8; CHUNK_HASH_LEN];
+        hash.copy_from_slice(&full.as_bytes()[..CHUNK_HASH_LEN]);
+        self.whole.update(chunk);
+        self.chunks.push(ChunkFp {
+            hash,
+            offset: self.offset,
+            len: chunk.len() as u32,
+            trivial: is_periodic(chunk, self.trivial_period_max),
+        });
+        self.offset += chunk.len() as u64;
+    }
+
+    fn finish(self) -> ByteSignals {
+        ByteSignals {
+            size: self.offset,
+            digest: *self.whole.finalize().as_bytes(),
+            chunks: self.chunks,
+        }
+    }
+}
+
+/// Computes the byte signals of content held whole in memory.
+pub fn from_slice(chunker: &Chunker, trivial_period_max: u8, data: &[u8]) -> ByteSignals {
+    let mut acc = Accumulator::new(trivial_period_max);
+    let mut pos = 0;
+    while pos < data.len() {
+        let len = chunker.cut(&data[pos..]);
+        acc.push(&data[pos..pos + len]);
+        pos += len;
+    }
+    acc.finish()
+}
+
+/// Computes the byte signals of a stream with a buffer of a few chunks,
+/// giving exactly what [`from_slice`] gives on the same bytes. The first
+/// bytes read (up to `head_len`) are copied into `head` for sniffing.
+pub fn from_reader<R: Read>(
+    chunker: &Chunker,
+    trivial_period_max: u8,
+    mut reader: R,
+    head: &mut Vec<u8>,
+    head_len: usize,
+) -> io::Result<ByteSignals> {
+    let window = chunker.max_len();
+    let mut buf = vec![0u8; (4 * window).max(1 << 20)];
+    let mut acc = Accumulator::new(trivial_period_max);
+    let (mut start, mut end, mut eof) = (0usize, 0usize, false);
+    loop {
+        // Refill until a whole window is buffered or the stream ends.
+        while !eof && end - start < window {
+            if end == buf.len() {
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            }
+            match reader.read(&mut buf[end..]) {
+                Ok(0) => eof = true,
+                Ok(n) => {
+                    if head.len() < head_len {
+                        let take = n.min(head_len - head.len());
+                        head.extend_from_slice(&buf[end..end + take]);
+                    }
+                    end += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if start == end {
+            return Ok(acc.finish());
+        }
+        let len = chunker.cut(&buf[start..end]);
+        acc.push(&buf[start..start + len]);
+        start += len;
+    }
+}
+
+/// Whether `chunk` repeats a pattern of at most `max_period` bytes. The
+/// smallest period of a prefix is the only candidate worth a full check (by
+/// the Fine-Wilf theorem any shorter full period would show in the prefix).
+pub fn is_periodic(chunk: &[u8], max_period: usize) -> bool {
+    if max_period == 0 || chunk.len() <= 2 * max_period {
+        return false;
+    }
+    let probe = 2 * max_period;
+    let candidate = (1..=max_period).find(|&p| chunk[p..p + probe] == chunk[..probe]);
+    match candidate {
+        Some(p) => chunk[p..] == chunk[..chunk.len() - p],
+        None => false,
+    }
+}
+
+/// Lower-case hex of some bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periodic_detection() {
+        assert!(is_periodic(&[0u8; 5000], 64));
+        let fill: Vec<u8> = [0xFFu8, 0xFF, 0x7F, 0x00]
+            .iter()
+            .copied()
+            .cycle()
+            .take(9000)
+            .collect();
+        assert!(is_periodic(&fill, 64));
+        let mut almost = vec![0u8; 5000];
+        almost[4999] = 1;
+        assert!(!is_periodic(&almost, 64));
+        let ramp: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        assert!(!is_periodic(&ramp, 64));
+        assert!(!is_periodic(&[0u8; 100], 64));
+    }
+
+    #[test]
+    fn hex_digits() {
+        assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
+    }
+}

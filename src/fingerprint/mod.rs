@@ -1,0 +1,137 @@
+//! How bytes become fingerprints. One [`Pipeline`] serves both directions:
+//! the index writer stores what it computes for protected items, the scanner
+//! looks up what it computes for outgoing ones.
+//!
+//! Fingerprinters are pure: bytes in, fingerprints out. Today they are the
+//! byte signals (`exact`, `chunks`); image, raster, telemetry and container
+//! fingerprinters plug in by kind family (see [`crate::sniff::Family`]).
+//! Until a family's deep fingerprinter exists, its items carry the reason
+//! code `signal.unavailable.<signal>` so they can never be called clean.
+
+pub mod bytes;
+pub mod chunker;
+mod params;
+
+use std::io::{self, Read};
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use bytes::{ByteSignals, ChunkFp, ChunkHash, CHUNK_HASH_LEN};
+pub use chunker::Chunker;
+pub use params::FingerprintParams;
+
+use crate::error::Result;
+use crate::report::Reason;
+use crate::sniff::{self, Kind, SNIFF_LEN};
+use crate::source::{FileContent, MmapChoice};
+
+/// Everything computed for one item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fingerprints {
+    /// Detected content kind.
+    pub kind: Kind,
+    /// Content length in bytes.
+    pub size: u64,
+    /// BLAKE3-256 of the whole content.
+    #[serde(serialize_with = "digest_hex")]
+    pub digest: [u8; 32],
+    /// Content-defined chunks in order.
+    pub chunks: Vec<ChunkFp>,
+    /// Why the item was not fully fingerprinted; empty when it was.
+    pub reasons: Vec<Reason>,
+}
+
+fn digest_hex<S: serde::Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&bytes::hex(d))
+}
+
+impl Fingerprints {
+    /// Whether every signal that applies to this kind ran to the end.
+    pub fn is_complete(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
+    /// Bytes in chunks that can match (all but trivial chunks).
+    pub fn matchable_bytes(&self) -> u64 {
+        self.chunks
+            .iter()
+            .filter(|c| !c.trivial)
+            .map(|c| c.len as u64)
+            .sum()
+    }
+}
+
+/// The fingerprinters for one parameter set, ready to run on any number of
+/// items from any number of threads.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    params: FingerprintParams,
+    chunker: Chunker,
+}
+
+impl Pipeline {
+    /// Builds the pipeline after validating `params`.
+    pub fn new(params: FingerprintParams) -> Result<Pipeline> {
+        params.validate()?;
+        let chunker = Chunker::new(&params);
+        Ok(Pipeline { params, chunker })
+    }
+
+    /// The parameters this pipeline fingerprints with.
+    pub fn params(&self) -> &FingerprintParams {
+        &self.params
+    }
+
+    /// Fingerprints content held in memory; `name` only helps sniffing.
+    pub fn fingerprint_bytes(&self, name: Option<&Path>, data: &[u8]) -> Fingerprints {
+        let signals = bytes::from_slice(&self.chunker, self.params.trivial_period_max, data);
+        let kind = sniff::sniff(&data[..data.len().min(SNIFF_LEN)], name);
+        self.finish(kind, signals)
+    }
+
+    /// Fingerprints a stream in bounded memory. The result equals
+    /// [`fingerprint_bytes`](Self::fingerprint_bytes) on the same bytes; an
+    /// I/O error part-way is returned as such (the item was not examined).
+    pub fn fingerprint_reader<R: Read>(
+        &self,
+        name: Option<&Path>,
+        reader: R,
+    ) -> io::Result<Fingerprints> {
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        let signals = bytes::from_reader(
+            &self.chunker,
+            self.params.trivial_period_max,
+            reader,
+            &mut head,
+            SNIFF_LEN,
+        )?;
+        let kind = sniff::sniff(&head, name);
+        Ok(self.finish(kind, signals))
+    }
+
+    /// Fingerprints a file, mapped, read or streamed as `mmap` allows.
+    pub fn fingerprint_file(&self, path: &Path, mmap: MmapChoice) -> io::Result<Fingerprints> {
+        match FileContent::open(path, mmap)? {
+            FileContent::Stream(file) => self.fingerprint_reader(Some(path), file),
+            content => {
+                let data = content.as_slice().unwrap_or_default();
+                Ok(self.fingerprint_bytes(Some(path), data))
+            }
+        }
+    }
+
+    fn finish(&self, kind: Kind, signals: ByteSignals) -> Fingerprints {
+        let mut reasons = Vec::new();
+        if let Some(signal) = kind.family().deep_signal() {
+            reasons.push(Reason::signal_unavailable(signal, kind));
+        }
+        Fingerprints {
+            kind,
+            size: signals.size,
+            digest: signals.digest,
+            chunks: signals.chunks,
+            reasons,
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Fingerprint parameters: the identity of an index.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Every parameter that changes a fingerprint. They are chosen when an index
+/// is created, written into its manifest and every segment header, and an
+/// index opened with other values is refused: fingerprints made with
+/// different parameters never match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FingerprintParams {
+    /// Smallest content-defined chunk, bytes (default 4 KiB).
+    pub chunk_min: u32,
+    /// Target average chunk, bytes (default 16 KiB).
+    pub chunk_avg: u32,
+    /// Largest chunk, bytes (default 64 KiB).
+    pub chunk_max: u32,
+    /// FastCDC v2020 normalisation level, 0..=3 (default 1).
+    pub chunk_normalization: u8,
+    /// Secret value XORed into the gear table so that chunk boundaries depend
+    /// on a per-index key: they leak nothing about content and resist
+    /// watermark attacks. Never shown in reports.
+    pub gear_seed: u64,
+    /// Bytes of each chunk's BLAKE3 hash kept in the index (16 = 128 bits).
+    pub chunk_hash_bytes: u8,
+    /// Chunks whose content repeats with a period of at most this many bytes
+    /// (runs of one byte, fill patterns) are trivial and never indexed.
+    pub trivial_period_max: u8,
+}
+
+impl FingerprintParams {
+    /// Default parameters with the given gear seed.
+    pub fn with_seed(gear_seed: u64) -> Self {
+        FingerprintParams {
+            chunk_min: 4 * 1024,
+            chunk_avg: 16 * 1024,
+            chunk_max: 64 * 1024,
+            chunk_normalization: 1,
+            gear_seed,
+            chunk_hash_bytes: 16,
+            trivial_period_max: 64,
+        }
+    }
+
+    /// Default parameters with a fresh random gear seed from the OS.
+    pub fn random() -> Result<Self> {
+        let seed = getrandom::u64().map_err(|e| {
+            Error::InvalidOption(format!("no OS randomness for the gear seed: {e}"))
+        })?;
+        Ok(Self::with_seed(seed))
+    }
+
+    /// Checks that the values are usable by the chunker.
+    pub fn validate(&self) -> Result<()> {
+        use fastcdc::v2020 as cdc;
+        let (min, avg, max) = (
+            self.chunk_min as usize,
+            self.chunk_avg as usize,
+            self.chunk_max as usize,
+        );
+        let bad = |msg: String| Err(Error::InvalidOption(msg));
+        if !(cdc::MINIMUM_MIN..=cdc::MINIMUM_MAX).contains(&min)
+            || !(cdc::AVERAGE_MIN..=cdc::AVERAGE_MAX).contains(&avg)
+            || !(cdc::MAXIMUM_MIN..=cdc::MAXIMUM_MAX).contains(&max)
+        {
+            return bad(format!(
+                "chunk sizes {min}/{avg}/{max} out of range (min {}..={}, avg {}..={}, max {}..={})",
+                cdc::MINIMUM_MIN,
+                cdc::MINIMUM_MAX,
+                cdc::AVERAGE_MIN,
+                cdc::AVERAGE_MAX,
+                cdc::MAXIMUM_MIN,
+                cdc::MAXIMUM_MAX
+            ));
+        }
+        if !(min < avg && avg < max) {
+            return bad(format!(
+                "chunk sizes must satisfy min < avg < max, got {min}/{avg}/{max}"
+            ));
+        }
+        if min % 2 != 0 || avg % 2 != 0 || max % 2 != 0 {
+            return bad(format!("chunk sizes must be even, got {min}/{avg}/{max}"));
+        }
+        if self.chunk_normalization > 3 {
+            return bad(format!(
+                "chunk normalization {} > 3",
+                self.chunk_normalization
+            ));
+        }
+        if self.chunk_hash_bytes != 16 {
+            return bad(format!(
+                "chunk hash width {} (only 16 is supported)",
+                self.chunk_hash_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    /// Names the first parameter that differs from `other`, for error
+    /// messages. The gear seed's value is never printed.
+    pub fn difference(&self, other: &FingerprintParams) -> Option<String> {
+        let pairs = [
+            ("chunk_min", self.chunk_min as u64, other.chunk_min as u64),
+            ("chunk_avg", self.chunk_avg as u64, other.chunk_avg as u64),
+            ("chunk_max", self.chunk_max as u64, other.chunk_max as u64),
+            (
+                "chunk_normalization",
+                self.chunk_normalization as u64,
+                other.chunk_normalization as u64,
+            ),
+            (
+                "chunk_hash_bytes",
+                self.chunk_hash_bytes as u64,
+                other.chunk_hash_bytes as u64,
+            ),
+            (
+                "trivial_period_max",
+                self.trivial_period_max as u64,
+                other.trivial_period_max as u64,
+            ),
+        ];
+        for (name, a, b) in pairs {
+            if a != b {
+                return Some(format!("{name} is {a}, expected {b}"));
+            }
+        }
+        (self.gear_seed != other.gear_seed).then(|| "gear_seed differs (secret)".to_string())
+    }
+}

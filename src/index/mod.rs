@@ -1,0 +1,296 @@
+//! Where fingerprints are stored: an embedded index in one directory.
+//!
+//! ```text
+//! DIR/MANIFEST        live segments and the fingerprint parameters (JSON +
+//!                     BLAKE3 line), replaced atomically
+//! DIR/LOCK            advisory lock held by the one writer
+//! DIR/seg-NNNNNN.pgs  immutable segments (see [`segment`])
+//! ```
+//! Readers map segments and never take the lock: segments never change and
+//! the manifest is swapped by rename. A newer segment may *supersede* items of
+//! older ones (a file that changed since it was indexed).
+
+mod manifest;
+pub mod segment;
+pub mod table;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use manifest::{Manifest, SegmentRef};
+pub use segment::{ItemRecord, Segment, FORMAT_VERSION};
+pub use table::{TableId, TableView};
+pub use writer::{IndexOptions, IndexSummary, IndexWriter};
+
+use crate::error::{Error, Result};
+use crate::fingerprint::FingerprintParams;
+
+/// The environment variable naming the default index directory.
+pub const INDEX_ENV: &str = "PUGMARK_INDEX";
+/// The index directory used when neither `--index` nor [`INDEX_ENV`] is set.
+pub const DEFAULT_INDEX_DIR: &str = ".pugmark";
+
+/// Resolves the index directory: the explicit one, else `$PUGMARK_INDEX`,
+/// else `./.pugmark`.
+pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(dir) = explicit {
+        return dir.to_path_buf();
+    }
+    match std::env::var_os(INDEX_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(DEFAULT_INDEX_DIR),
+    }
+}
+
+/// Options for opening an index for reading.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Check every segment's checksum on open (default: yes). Costs one
+    /// BLAKE3 pass over the index; without it a damaged segment may give
+    /// wrong answers instead of an error.
+    pub verify_checksums: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            verify_checksums: true,
+        }
+    }
+}
+
+/// A reference to one protected item: segment position and item id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemRef {
+    /// Position of the segment in [`Index::segments`].
+    pub segment: u32,
+    /// Item id inside that segment.
+    pub item: u32,
+}
+
+/// A read-only snapshot of an index: the segments live when it was opened.
+/// It is `Send + Sync`; share it across threads.
+#[derive(Debug)]
+pub struct Index {
+    dir: PathBuf,
+    manifest: Manifest,
+    segments: Vec<Segment>,
+    superseded: Vec<Vec<bool>>,
+}
+
+impl Index {
+    /// Opens the index in `dir`, checking versions, parameters and (by
+    /// default) checksums of every segment.
+    pub fn open(dir: &Path, opts: &OpenOptions) -> Result<Index> {
+        let manifest = Manifest::load(dir)?;
+        let mut segments = Vec::with_capacity(manifest.segments.len());
+        for seg_ref in &manifest.segments {
+            let path = dir.join(&seg_ref.file);
+            let segment = Segment::open(&path, opts.verify_checksums)?;
+            if segment.id() != seg_ref.id {
+                return Err(Error::corrupt(
+                    &path,
+                    format!(
+                        "segment id {} but manifest says {}",
+                        segment.id(),
+                        seg_ref.id
+                    ),
+                ));
+            }
+            if let Some(diff) = segment.params().difference(&manifest.params) {
+                return Err(Error::ParamsMismatch { path, detail: diff });
+            }
+            segments.push(segment);
+        }
+        let position: HashMap<u64, usize> = segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id(), i))
+            .collect();
+        let mut superseded: Vec<Vec<bool>> = segments
+            .iter()
+            .map(|s| vec![false; s.item_count()])
+            .collect();
+        for seg in &segments {
+            for (old_seg, item) in seg.supersedes() {
+                if let Some(&pos) = position.get(&old_seg) {
+                    if let Some(flag) = superseded[pos].get_mut(item as usize) {
+                        *flag = true;
+                    }
+                }
+            }
+        }
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            manifest,
+            segments,
+            superseded,
+        })
+    }
+
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The fingerprint parameters every segment was built with.
+    pub fn params(&self) -> &FingerprintParams {
+        &self.manifest.params
+    }
+
+    /// The live segments, oldest first.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Whether an item is current (not replaced by a newer version).
+    pub fn is_live(&self, r: ItemRef) -> bool {
+        self.superseded
+            .get(r.segment as usize)
+            .and_then(|s| s.get(r.item as usize))
+            .is_some_and(|superseded| !superseded)
+    }
+
+    /// The catalogue record of an item.
+    pub fn item(&self, r: ItemRef) -> ItemRecord {
+        self.segments[r.segment as usize].item(r.item as usize)
+    }
+
+    /// Size in bytes of an item.
+    pub fn item_size(&self, r: ItemRef) -> u64 {
+        self.segments[r.segment as usize].item_size(r.item as usize)
+    }
+
+    /// Live items whose whole-content digest is `digest`.
+    pub fn lookup_exact(&self, digest: &[u8; 32]) -> Vec<ItemRef> {
+        let mut found = Vec::new();
+        for (s, seg) in self.segments.iter().enumerate() {
+            let Some(table) = seg.table(TableId::Exact) else {
+                continue;
+            };
+            for i in table.find(digest) {
+                let item = u32::from_be_bytes(table.value(i)[..4].try_into().unwrap_or_default());
+                let r = ItemRef {
+                    segment: s as u32,
+                    item,
+                };
+                if self.is_live(r) {
+                    found.push(r);
+                }
+            }
+        }
+        found
+    }
+
+    /// Counts and sizes for `pugmark stats`.
+    pub fn stats(&self) -> IndexStats {
+        let mut stats = IndexStats {
+            dir: self.dir.display().to_string(),
+            format_version: FORMAT_VERSION,
+            params: ParamsSummary::of(self.params()),
+            segments: self.segments.len() as u64,
+            ..IndexStats::default()
+        };
+        let mut disk =
+            std::fs::metadata(self.dir.join(manifest::MANIFEST_FILE)).map_or(0, |m| m.len());
+        for (s, seg) in self.segments.iter().enumerate() {
+            disk += seg.file_len();
+            for i in 0..seg.item_count() {
+                let r = ItemRef {
+                    segment: s as u32,
+                    item: i as u32,
+                };
+                if self.is_live(r) {
+                    stats.items += 1;
+                    stats.bytes += seg.item_size(i);
+                    if seg.item(i).flags & segment::FLAG_PARTIAL != 0 {
+                        stats.partial_items += 1;
+                    }
+                } else {
+                    stats.superseded_items += 1;
+                }
+            }
+            for id in [TableId::Exact, TableId::Chunks] {
+                let n = seg.table(id).map_or(0, |t| t.len() as u64);
+                *stats
+                    .table_entries
+                    .entry(id.name().to_string())
+                    .or_default() += n;
+            }
+            if let Some(skipped) = seg.meta().get("skipped").and_then(|s| s.as_array()) {
+                stats.skipped_when_indexed += skipped.len() as u64;
+            }
+        }
+        stats.disk_bytes = disk;
+        stats
+    }
+}
+
+/// The fingerprint parameters as shown to people: the secret seed is hidden.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ParamsSummary {
+    /// Chunk sizes min/avg/max in bytes.
+    pub chunk_sizes: [u32; 3],
+    /// FastCDC normalisation level.
+    pub chunk_normalization: u8,
+    /// Stored chunk hash width in bits.
+    pub chunk_hash_bits: u32,
+    /// Longest period of content treated as trivial.
+    pub trivial_period_max: u8,
+    /// Always "secret": the gear seed is never printed.
+    pub gear_seed: &'static str,
+}
+
+impl ParamsSummary {
+    /// Summarises `p` without its secret.
+    pub fn of(p: &FingerprintParams) -> Self {
+        ParamsSummary {
+            chunk_sizes: [p.chunk_min, p.chunk_avg, p.chunk_max],
+            chunk_normalization: p.chunk_normalization,
+            chunk_hash_bits: p.chunk_hash_bytes as u32 * 8,
+            trivial_period_max: p.trivial_period_max,
+            gear_seed: "secret",
+        }
+    }
+}
+
+/// What `pugmark stats` shows.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IndexStats {
+    /// Index directory.
+    pub dir: String,
+    /// Format version.
+    pub format_version: u32,
+    /// Fingerprint parameters (seed hidden).
+    pub params: ParamsSummary,
+    /// Live segments.
+    pub segments: u64,
+    /// Live protected items.
+    pub items: u64,
+    /// Bytes of live protected items.
+    pub bytes: u64,
+    /// Live items whose deep signals could not all run.
+    pub partial_items: u64,
+    /// Items replaced by newer versions.
+    pub superseded_items: u64,
+    /// Paths passed over when indexing (recorded in segment metadata).
+    pub skipped_when_indexed: u64,
+    /// Entries per signal table.
+    pub table_entries: std::collections::BTreeMap<String, u64>,
+    /// Bytes on disk (manifest and segments).
+    pub disk_bytes: u64,
+}
+
+/// Checks an index in depth: manifest checksum, every segment's header,
+/// version, parameters, checksum, table order and references. Returns the
+/// number of segments checked, or the first problem found.
+pub fn verify(dir: &Path) -> Result<usize> {
+    let index = Index::open(dir, &OpenOptions::default())?;
+    for seg in index.segments() {
+        seg.verify()?;
+    }
+    Ok(index.segments().len())
+}

@@ -1,0 +1,611 @@
+//! Segment files: immutable, self-describing, checksummed.
+//!
+//! Layout (little-endian unless noted):
+//! ```text
+//! header     magic "PUGMSEG\0" | format version u32 | section count u32
+//!            | segment id u64 | params length u32 | reserved u32
+//!            | fingerprint parameters (JSON), zero-padded to 8 bytes
+//! directory  per section (40 B): kind u32 | aux u32 | offset u64 | length u64
+//!            | count u64 | key width u16 | value width u16 | fan-out bits u32
+//! sections   each 8-byte aligned: meta (JSON), catalogue (80-byte records),
+//!            paths (bytes), one table per signal, supersedes (16-byte records)
+//! footer     BLAKE3-256 of every byte before the footer | "PUGMEND\0"
+//! ```
+//! A catalogue record: digest [32] | size u64 | mtime ns i64 | path offset
+//! u64 | path length u32 | chunk count u32 | matchable bytes u64 | kind u8 |
+//! flags u8 | 6 bytes zero.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::table::{self, TableId, TableView};
+use crate::error::{Error, Result};
+use crate::fingerprint::{FingerprintParams, Fingerprints, CHUNK_HASH_LEN};
+use crate::sniff::Kind;
+use crate::source::mmap::Mapping;
+
+/// Segment file magic.
+pub const SEGMENT_MAGIC: &[u8; 8] = b"PUGMSEG\0";
+/// Footer magic.
+pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
+/// The index format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+const HEADER_FIXED: usize = 32;
+const DIR_ENTRY: usize = 40;
+const FOOTER: usize = 40;
+const RECORD: usize = 80;
+const SUPERSEDE: usize = 16;
+
+const SECTION_META: u32 = 1;
+const SECTION_CATALOGUE: u32 = 2;
+const SECTION_PATHS: u32 = 3;
+const SECTION_TABLE: u32 = 4;
+const SECTION_SUPERSEDES: u32 = 5;
+
+/// Catalogue flag: some deep signal could not run on this item.
+pub const FLAG_PARTIAL: u8 = 1;
+/// Catalogue flag: the item has a modification time.
+pub const FLAG_HAS_MTIME: u8 = 2;
+
+/// One protected item as the catalogue records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemRecord {
+    /// Path (or caller-given name) as indexed, raw bytes.
+    pub path: Vec<u8>,
+    /// Content length.
+    pub size: u64,
+    /// Modification time, ns since the epoch (0 without [`FLAG_HAS_MTIME`]).
+    pub mtime_ns: i64,
+    /// BLAKE3-256 of the content.
+    pub digest: [u8; 32],
+    /// Detected kind (`None` for a code this build does not know).
+    pub kind: Option<Kind>,
+    /// `FLAG_*` bits.
+    pub flags: u8,
+    /// Chunks in the item.
+    pub chunk_count: u32,
+    /// Bytes in non-trivial chunks.
+    pub matchable_bytes: u64,
+}
+
+impl ItemRecord {
+    /// The path for display (lossy where not UTF-8).
+    pub fn path_display(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+}
+
+/// Collects items and table entries for one segment, in memory.
+#[derive(Default)]
+pub struct SegmentBuilder {
+    items: Vec<ItemRecord>,
+    exact: Vec<[u8; 36]>,
+    chunks: Vec<[u8; 32]>,
+    supersedes: Vec<[u8; SUPERSEDE]>,
+}
+
+impl SegmentBuilder {
+    /// Adds a protected item with its fingerprints; returns its id in this
+    /// segment.
+    pub fn add(&mut self, path: Vec<u8>, mtime_ns: Option<i64>, fp: &Fingerprints) -> u32 {
+        let id = self.items.len() as u32;
+        let mut flags = 0;
+        if !fp.is_complete() {
+            flags |= FLAG_PARTIAL;
+        }
+        if mtime_ns.is_some() {
+            flags |= FLAG_HAS_MTIME;
+        }
+        self.items.push(ItemRecord {
+            path,
+            size: fp.size,
+            mtime_ns: mtime_ns.unwrap_or(0),
+            digest: fp.digest,
+            kind: Some(fp.kind),
+            flags,
+            chunk_count: fp.chunks.len() as u32,
+            matchable_bytes: fp.matchable_bytes(),
+        });
+        let mut e = [0u8; 36];
+        e[..32].copy_from_slice(&fp.digest);
+        e[32..].copy_from_slice(&id.to_be_bytes());
+        self.exact.push(e);
+        for c in fp.chunks.iter().filter(|c| !c.trivial) {
+            let mut e = [0u8; 32];
+            e[..CHUNK_HASH_LEN].copy_from_slice(&c.hash);
+            e[16..20].copy_from_slice(&id.to_be_bytes());
+            e[20..24].copy_from_slice(&c.len.to_be_bytes());
+            e[24..32].copy_from_slice(&c.offset.to_be_bytes());
+            self.chunks.push(e);
+        }
+        id
+    }
+
+    /// Records that item `item` of segment `segment_id` is replaced by a
+    /// newer version in this segment.
+    pub fn supersede(&mut self, segment_id: u64, item: u32) {
+        let mut e = [0u8; SUPERSEDE];
+        e[..8].copy_from_slice(&segment_id.to_le_bytes());
+        e[8..12].copy_from_slice(&item.to_le_bytes());
+        self.supersedes.push(e);
+    }
+
+    /// Items added so far.
+    pub fn item_count(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Table entries held so far (the memory that matters).
+    pub fn entry_count(&self) -> usize {
+        self.exact.len() + self.chunks.len()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.supersedes.is_empty()
+    }
+
+    /// Encodes the segment and writes it durably as `path` (temp file, fsync,
+    /// rename). Returns the file's length.
+    pub fn write(
+        mut self,
+        path: &Path,
+        segment_id: u64,
+        params: &FingerprintParams,
+        meta: &serde_json::Value,
+    ) -> Result<u64> {
+        let params_json =
+            serde_json::to_vec(params).map_err(|e| Error::InvalidOption(e.to_string()))?;
+        let meta_json =
+            serde_json::to_vec(meta).map_err(|e| Error::InvalidOption(e.to_string()))?;
+
+        let mut paths = Vec::new();
+        let mut catalogue = Vec::with_capacity(self.items.len() * RECORD);
+        for item in &self.items {
+            let mut r = [0u8; RECORD];
+            r[..32].copy_from_slice(&item.digest);
+            r[32..40].copy_from_slice(&item.size.to_le_bytes());
+            r[40..48].copy_from_slice(&item.mtime_ns.to_le_bytes());
+            r[48..56].copy_from_slice(&(paths.len() as u64).to_le_bytes());
+            r[56..60].copy_from_slice(&(item.path.len() as u32).to_le_bytes());
+            r[60..64].copy_from_slice(&item.chunk_count.to_le_bytes());
+            r[64..72].copy_from_slice(&item.matchable_bytes.to_le_bytes());
+            r[72] = item.kind.map_or(u8::MAX, Kind::code);
+            r[73] = item.flags;
+            catalogue.extend_from_slice(&r);
+            paths.extend_from_slice(&item.path);
+        }
+        let exact = encode_table(TableId::Exact, &mut self.exact);
+        let chunks = encode_table(TableId::Chunks, &mut self.chunks);
+        self.supersedes.sort_unstable();
+        self.supersedes.dedup();
+        let plain = |kind, bytes, count, value_width| SectionOut {
+            kind,
+            aux: 0,
+            bytes,
+            count,
+            key_width: 0,
+            value_width,
+            bits: 0,
+        };
+        let sections = [
+            plain(SECTION_META, meta_json, 0, 0),
+            plain(SECTION_CATALOGUE, catalogue, self.items.len(), RECORD),
+            plain(SECTION_PATHS, paths, 0, 0),
+            exact,
+            chunks,
+            plain(
+                SECTION_SUPERSEDES,
+                self.supersedes.concat(),
+                self.supersedes.len(),
+                SUPERSEDE,
+            ),
+        ];
+
+        let mut out = Vec::new();
+        out.extend_from_slice(SEGMENT_MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+        out.extend_from_slice(&segment_id.to_le_bytes());
+        out.extend_from_slice(&(params_json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&params_json);
+        pad8(&mut out);
+        let mut offset = out.len() + sections.len() * DIR_ENTRY;
+        for s in &sections {
+            out.extend_from_slice(&s.kind.to_le_bytes());
+            out.extend_from_slice(&s.aux.to_le_bytes());
+            out.extend_from_slice(&(offset as u64).to_le_bytes());
+            out.extend_from_slice(&(s.bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(&(s.count as u64).to_le_bytes());
+            out.extend_from_slice(&(s.key_width as u16).to_le_bytes());
+            out.extend_from_slice(&(s.value_width as u16).to_le_bytes());
+            out.extend_from_slice(&s.bits.to_le_bytes());
+            offset += s.bytes.len().next_multiple_of(8);
+        }
+        for s in &sections {
+            out.extend_from_slice(&s.bytes);
+            pad8(&mut out);
+        }
+        let checksum = blake3::hash(&out);
+        out.extend_from_slice(checksum.as_bytes());
+        out.extend_from_slice(FOOTER_MAGIC);
+
+        write_durably(path, &out)?;
+        Ok(out.len() as u64)
+    }
+}
+
+/// One section about to be written, with its directory fields.
+struct SectionOut {
+    kind: u32,
+    aux: u32,
+    bytes: Vec<u8>,
+    count: usize,
+    key_width: usize,
+    value_width: usize,
+    bits: u32,
+}
+
+fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> SectionOut {
+    let (key_width, value_width) = id.widths();
+    debug_assert_eq!(key_width + value_width, W);
+    let (bytes, count, bits) = table::encode(entries);
+    SectionOut {
+        kind: SECTION_TABLE,
+        aux: id as u32,
+        bytes,
+        count,
+        key_width,
+        value_width,
+        bits,
+    }
+}
+
+fn pad8(out: &mut Vec<u8>) {
+    out.resize(out.len().next_multiple_of(8), 0);
+}
+
+/// Writes `bytes` to `path` via a temporary file in the same directory:
+/// write, fsync, rename, fsync the directory.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
+    file.write_all(bytes)
+        .map_err(|e| Error::io("writing", &tmp, e))?;
+    file.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(|e| Error::io("renaming into place", path, e))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// fsyncs a directory so a rename in it is durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let d = File::open(dir).map_err(|e| Error::io("opening", dir, e))?;
+        d.sync_all().map_err(|e| Error::io("syncing", dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+struct TableLoc {
+    range: Range<usize>,
+    count: usize,
+    key_width: usize,
+    value_width: usize,
+    bits: u32,
+}
+
+/// Where things are inside a segment file, as parsed from its header.
+#[derive(Debug)]
+struct Layout {
+    id: u64,
+    params: FingerprintParams,
+    meta: Range<usize>,
+    catalogue: Range<usize>,
+    items: usize,
+    paths: Range<usize>,
+    supersedes: Range<usize>,
+    supersede_count: usize,
+    tables: Vec<(TableId, TableLoc)>,
+}
+
+/// An open, memory-mapped segment.
+#[derive(Debug)]
+pub struct Segment {
+    path: PathBuf,
+    map: Mapping,
+    layout: Layout,
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or_default())
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default())
+}
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(b[at..at + 2].try_into().unwrap_or_default())
+}
+
+impl Segment {
+    /// Maps and parses a segment file, checking magic, version, structure
+    /// and (if `checksum`) the footer checksum. Never panics on bad input.
+    pub fn open(path: &Path, checksum: bool) -> Result<Segment> {
+        let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+        let map = Mapping::of_file(&file).map_err(|e| Error::io("mapping", path, e))?;
+        let layout = Layout::parse(path, &map, checksum)?;
+        Ok(Segment {
+            path: path.to_path_buf(),
+            map,
+            layout,
+        })
+    }
+}
+
+impl Layout {
+    fn parse(path: &Path, b: &[u8], checksum: bool) -> Result<Layout> {
+        let corrupt = |d: &str| Error::corrupt(path, d);
+        if b.len() < HEADER_FIXED + FOOTER || &b[..8] != SEGMENT_MAGIC {
+            return Err(corrupt("not a pugmark segment (bad magic or too short)"));
+        }
+        let version = u32_at(b, 8);
+        if version != FORMAT_VERSION {
+            return Err(Error::IndexVersion {
+                path: path.to_path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let body_end = b.len() - FOOTER;
+        if &b[body_end + 32..] != FOOTER_MAGIC {
+            return Err(corrupt("footer magic missing (truncated file?)"));
+        }
+        if checksum && blake3::hash(&b[..body_end]).as_bytes() != &b[body_end..body_end + 32] {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let section_count = u32_at(b, 12) as usize;
+        let id = u64_at(b, 16);
+        let params_len = u32_at(b, 24) as usize;
+        let params_end = HEADER_FIXED
+            .checked_add(params_len)
+            .filter(|&e| e <= body_end)
+            .ok_or_else(|| corrupt("parameters overrun the file"))?;
+        let params: FingerprintParams = serde_json::from_slice(&b[HEADER_FIXED..params_end])
+            .map_err(|e| corrupt(&format!("unreadable parameters: {e}")))?;
+        let dir_start = params_end.next_multiple_of(8);
+        let dir_end = section_count
+            .checked_mul(DIR_ENTRY)
+            .and_then(|n| n.checked_add(dir_start))
+            .filter(|&e| e <= body_end)
+            .ok_or_else(|| corrupt("section directory overruns the file"))?;
+        let mut seg = Layout {
+            id,
+            params,
+            meta: 0..0,
+            catalogue: 0..0,
+            items: 0,
+            paths: 0..0,
+            supersedes: 0..0,
+            supersede_count: 0,
+            tables: Vec::new(),
+        };
+        let mut seen = [false; 6];
+        for s in 0..section_count {
+            let d = dir_start + s * DIR_ENTRY;
+            let kind = u32_at(b, d);
+            let aux = u32_at(b, d + 4);
+            let off = u64_at(b, d + 8);
+            let len = u64_at(b, d + 16);
+            let count = u64_at(b, d + 24);
+            let kw = u16_at(b, d + 32) as usize;
+            let vw = u16_at(b, d + 34) as usize;
+            let bits = u32_at(b, d + 36);
+            let range = usize::try_from(off)
+                .ok()
+                .zip(usize::try_from(len).ok())
+                .and_then(|(o, l)| Some(o..o.checked_add(l)?))
+                .filter(|r| r.start >= dir_end && r.end <= body_end)
+                .ok_or_else(|| corrupt(&format!("section {s} lies outside the file")))?;
+            let count = usize::try_from(count).map_err(|_| corrupt("count too large"))?;
+            let slot = match kind {
+                SECTION_META => {
+                    seg.meta = range;
+                    0
+                }
+                SECTION_CATALOGUE => {
+                    if vw != RECORD || count.checked_mul(RECORD) != Some(range.len()) {
+                        return Err(corrupt("catalogue size does not match its count"));
+                    }
+                    seg.catalogue = range;
+                    seg.items = count;
+                    1
+                }
+                SECTION_PATHS => {
+                    seg.paths = range;
+                    2
+                }
+                SECTION_TABLE => {
+                    let table = TableId::from_u32(aux)
+                        .ok_or_else(|| corrupt(&format!("unknown table {aux}")))?;
+                    if (kw, vw) != table.widths() {
+                        return Err(corrupt(&format!(
+                            "{} table has wrong entry widths",
+                            table.name()
+                        )));
+                    }
+                    if TableView::new(&b[range.clone()], count, kw, vw, bits).is_none() {
+                        return Err(corrupt(&format!(
+                            "{} table size does not match its count",
+                            table.name()
+                        )));
+                    }
+                    let loc = TableLoc {
+                        range,
+                        count,
+                        key_width: kw,
+                        value_width: vw,
+                        bits,
+                    };
+                    seg.tables.push((table, loc));
+                    2 + aux as usize
+                }
+                SECTION_SUPERSEDES => {
+                    if vw != SUPERSEDE || count.checked_mul(SUPERSEDE) != Some(range.len()) {
+                        return Err(corrupt("supersedes size does not match its count"));
+                    }
+                    seg.supersedes = range;
+                    seg.supersede_count = count;
+                    5
+                }
+                other => return Err(corrupt(&format!("unknown section kind {other}"))),
+            };
+            if seen[slot] {
+                return Err(corrupt(&format!("section kind {kind} appears twice")));
+            }
+            seen[slot] = true;
+        }
+        if seen.iter().any(|s| !s) {
+            return Err(corrupt("a required section is missing"));
+        }
+        // Every catalogue path must lie in the path heap.
+        for i in 0..seg.items {
+            let r = &b[seg.catalogue.start + i * RECORD..][..RECORD];
+            let (off, len) = (u64_at(r, 48), u32_at(r, 56) as u64);
+            if off
+                .checked_add(len)
+                .is_none_or(|end| end > seg.paths.len() as u64)
+            {
+                return Err(corrupt(&format!(
+                    "item {i} has a path outside the path heap"
+                )));
+            }
+        }
+        Ok(seg)
+    }
+}
+
+impl Segment {
+    /// The file this segment was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The segment's id, unique within its index.
+    pub fn id(&self) -> u64 {
+        self.layout.id
+    }
+
+    /// The fingerprint parameters in the header.
+    pub fn params(&self) -> &FingerprintParams {
+        &self.layout.params
+    }
+
+    /// Number of items in the catalogue.
+    pub fn item_count(&self) -> usize {
+        self.layout.items
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    fn record_bytes(&self, i: usize) -> &[u8] {
+        let start = self.layout.catalogue.start + i * RECORD;
+        &self.map[start..start + RECORD]
+    }
+
+    /// Catalogue record `i` (which must be < [`item_count`](Self::item_count)).
+    pub fn item(&self, i: usize) -> ItemRecord {
+        let r = self.record_bytes(i);
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&r[..32]);
+        let off = self.layout.paths.start + u64_at(r, 48) as usize;
+        let len = u32_at(r, 56) as usize;
+        ItemRecord {
+            path: self.map[off..off + len].to_vec(),
+            size: u64_at(r, 32),
+            mtime_ns: u64_at(r, 40) as i64,
+            digest,
+            kind: Kind::from_code(r[72]),
+            flags: r[73],
+            chunk_count: u32_at(r, 60),
+            matchable_bytes: u64_at(r, 64),
+        }
+    }
+
+    /// Size of item `i` without decoding the whole record.
+    pub fn item_size(&self, i: usize) -> u64 {
+        u64_at(self.record_bytes(i), 32)
+    }
+
+    /// The table for a signal.
+    pub fn table(&self, id: TableId) -> Option<TableView<'_>> {
+        let (_, loc) = self.layout.tables.iter().find(|(t, _)| *t == id)?;
+        TableView::new(
+            &self.map[loc.range.clone()],
+            loc.count,
+            loc.key_width,
+            loc.value_width,
+            loc.bits,
+        )
+    }
+
+    /// `(segment id, item)` pairs this segment replaces.
+    pub fn supersedes(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        (0..self.layout.supersede_count).map(move |i| {
+            let at = self.layout.supersedes.start + i * SUPERSEDE;
+            (u64_at(&self.map, at), u32_at(&self.map, at + 8))
+        })
+    }
+
+    /// The segment's free-form metadata (tool, time, skipped paths).
+    pub fn meta(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.map[self.layout.meta.clone()])
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Deep check: checksum, table order and fan-out, item references.
+    pub fn verify(&self) -> Result<()> {
+        let corrupt = |d: String| Error::corrupt(&self.path, d);
+        let body_end = self.map.len() - FOOTER;
+        if blake3::hash(&self.map[..body_end]).as_bytes() != &self.map[body_end..body_end + 32] {
+            return Err(corrupt("checksum mismatch".into()));
+        }
+        if serde_json::from_slice::<serde_json::Value>(&self.map[self.layout.meta.clone()]).is_err()
+        {
+            return Err(corrupt("metadata is not JSON".into()));
+        }
+        for (id, _) in &self.layout.tables {
+            let view = self
+                .table(*id)
+                .ok_or_else(|| corrupt(format!("{} table unreadable", id.name())))?;
+            view.check()
+                .map_err(|d| corrupt(format!("{} table: {d}", id.name())))?;
+            for i in 0..view.len() {
+                let item = u32::from_be_bytes(view.value(i)[..4].try_into().unwrap_or_default());
+                if item as usize >= self.layout.items {
+                    return Err(corrupt(format!(
+                        "{} entry {i} names item {item} of {}",
+                        id.name(),
+                        self.layout.items
+                    )));
+                }
+            }
+        }
+        for i in 0..self.layout.items {
+            if Kind::from_code(self.record_bytes(i)[72]).is_none() {
+                return Err(corrupt(format!("item {i} has an unknown kind code")));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! Sorted fixed-width tables with a fan-out prefix table (the git
+//! pack-index pattern): one per signal in each segment.
+//!
+//! An entry is a key followed by a value; values are big-endian so that
+//! byte order is numeric order and sorting whole entries is deterministic.
+//! The fan-out table holds, for each value of the key's top `bits` bits, the
+//! index of the first entry with that prefix or more (plus a final count),
+//! so a lookup is one fan-out read and a binary search in a small bucket.
+
+use std::ops::Range;
+
+/// Tables a segment can hold. The numeric ids are part of the format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableId {
+    /// BLAKE3-256 whole-content digest -> item.
+    Exact = 1,
+    /// 128-bit chunk hash -> item, chunk length, chunk offset.
+    Chunks = 2,
+}
+
+impl TableId {
+    /// The id for a stored number, if known.
+    pub fn from_u32(v: u32) -> Option<TableId> {
+        match v {
+            1 => Some(TableId::Exact),
+            2 => Some(TableId::Chunks),
+            _ => None,
+        }
+    }
+
+    /// Name used in stats and errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableId::Exact => "exact",
+            TableId::Chunks => "chunks",
+        }
+    }
+
+    /// (key width, value width) in bytes.
+    pub fn widths(self) -> (usize, usize) {
+        match self {
+            TableId::Exact => (32, 4),
+            TableId::Chunks => (16, 16),
+        }
+    }
+}
+
+/// Fan-out bits for `n` entries: about 8 entries a bucket, at most 2^16
+/// buckets.
+pub fn fanout_bits(n: usize) -> u32 {
+    if n < 16 {
+        0
+    } else {
+        (usize::BITS - (n / 8).leading_zeros()).min(16)
+    }
+}
+
+fn prefix(key: &[u8], bits: u32) -> usize {
+    if bits == 0 {
+        return 0;
+    }
+    let top = u16::from_be_bytes([key[0], key[1]]) as usize;
+    top >> (16 - bits)
+}
+
+/// Sorts and de-duplicates `entries` and encodes the table section: the
+/// fan-out array (`(1 << bits) + 1` little-endian u64) then the entries.
+/// Returns (bytes, entry count, bits).
+pub fn encode<const W: usize>(entries: &mut Vec<[u8; W]>) -> (Vec<u8>, usize, u32) {
+    entries.sort_unstable();
+    entries.dedup();
+    let n = entries.len();
+    let bits = fanout_bits(n);
+    let buckets = 1usize << bits;
+    let mut out = Vec::with_capacity((buckets + 1) * 8 + n * W);
+    let mut i = 0;
+    for b in 0..=buckets {
+        while i < n && prefix(&entries[i], bits) < b {
+            i += 1;
+        }
+        out.extend_from_slice(&(i as u64).to_le_bytes());
+    }
+    for e in entries.iter() {
+        out.extend_from_slice(e);
+    }
+    (out, n, bits)
+}
+
+/// Bytes the encoded table takes for `n` entries of `width` with `bits`.
+pub fn encoded_len(n: usize, width: usize, bits: u32) -> usize {
+    ((1usize << bits) + 1) * 8 + n * width
+}
+
+/// A read-only view of one encoded table.
+#[derive(Clone, Copy, Debug)]
+pub struct TableView<'a> {
+    fanout: &'a [u8],
+    entries: &'a [u8],
+    key_width: usize,
+    width: usize,
+    bits: u32,
+    count: usize,
+}
+
+impl<'a> TableView<'a> {
+    /// Wraps encoded bytes; `None` if the length does not fit the shape.
+    pub fn new(
+        bytes: &'a [u8],
+        count: usize,
+        key_width: usize,
+        value_width: usize,
+        bits: u32,
+    ) -> Option<Self> {
+        let width = key_width + value_width;
+        if bits > 16 || key_width < 2 || bytes.len() != encoded_len(count, width, bits) {
+            return None;
+        }
+        let (fanout, entries) = bytes.split_at(((1usize << bits) + 1) * 8);
+        Some(TableView {
+            fanout,
+            entries,
+            key_width,
+            width,
+            bits,
+            count,
+        })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Entry `i` (key then value).
+    pub fn entry(&self, i: usize) -> &'a [u8] {
+        &self.entries[i * self.width..(i + 1) * self.width]
+    }
+
+    /// The value part of entry `i`.
+    pub fn value(&self, i: usize) -> &'a [u8] {
+        &self.entry(i)[self.key_width..]
+    }
+
+    fn fan(&self, b: usize) -> usize {
+        let raw = &self.fanout[b * 8..b * 8 + 8];
+        // Clamped so that a damaged fan-out can misdirect but never panic.
+        (u64::from_le_bytes(raw.try_into().unwrap_or_default()) as usize).min(self.count)
+    }
+
+    /// Indices of the entries whose key equals `key`.
+    pub fn find(&self, key: &[u8]) -> Range<usize> {
+        debug_assert_eq!(key.len(), self.key_width);
+        let b = prefix(key, self.bits);
+        let (lo, hi) = (self.fan(b), self.fan(b + 1));
+        let (mut lo, mut hi) = (lo, hi.max(lo));
+        // Lower bound.
+        let mut end = hi;
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if &self.entry(mid)[..self.key_width] < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let start = lo;
+        let mut e = start;
+        while e < end && &self.entry(e)[..self.key_width] == key {
+            e += 1;
+        }
+        end = e;
+        start..end
+    }
+
+    /// Checks fan-out consistency and strict sortedness; returns what is
+    /// wrong.
+    pub fn check(&self) -> Result<(), String> {
+        let buckets = 1usize << self.bits;
+        let raw = |b: usize| {
+            u64::from_le_bytes(self.fanout[b * 8..b * 8 + 8].try_into().unwrap_or_default())
+        };
+        if raw(0) != 0 || raw(buckets) != self.count as u64 {
+            return Err("fan-out table does not span the entries".into());
+        }
+        for b in 0..buckets {
+            let (lo, hi) = (raw(b), raw(b + 1));
+            if lo > hi {
+                return Err(format!("fan-out table decreases at bucket {b}"));
+            }
+            for i in lo as usize..hi as usize {
+                if prefix(self.entry(i), self.bits) != b {
+                    return Err(format!("entry {i} is in the wrong fan-out bucket"));
+                }
+            }
+        }
+        for i in 1..self.count {
+            if self.entry(i - 1) >= self.entry(i) {
+                return Err(format!(
+                    "entries {} and {i} are out of order or repeated",
+                    i - 1
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_and_find() {
+        for n in [0usize, 1, 5, 100, 5000] {
+            let mut entries: Vec<[u8; 6]> = (0..n as u32)
+                .map(|i| {
+                    let k = (i.wrapping_mul(2_654_435_761) % 1000) as u16;
+                    let mut e = [0u8; 6];
+                    e[..2].copy_from_slice(&k.to_be_bytes());
+                    e[2..].copy_from_slice(&i.to_be_bytes());
+                    e
+                })
+                .collect();
+            let expected = entries.clone();
+            let (bytes, count, bits) = encode(&mut entries);
+            let view = TableView::new(&bytes, count, 2, 4, bits).unwrap();
+            view.check().unwrap();
+            assert_eq!(count, n);
+            for probe in 0..1000u16 {
+                let want = expected
+                    .iter()
+                    .filter(|e| e[..2] == probe.to_be_bytes())
+                    .count();
+                let got = view.find(&probe.to_be_bytes());
+                assert_eq!(got.len(), want, "n={n} probe={probe}");
+                for i in got {
+                    assert_eq!(&view.entry(i)[..2], &probe.to_be_bytes());
+                }
+            }
+        }
+    }
+}

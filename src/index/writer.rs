@@ -1,0 +1,451 @@
+//! The index writer: fingerprints protected items in parallel and commits
+//! them as new segments.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::manifest::Manifest;
+use super::segment::SegmentBuilder;
+use super::{Index, ItemRef, OpenOptions};
+use crate::error::{Error, Result};
+use crate::fingerprint::{FingerprintParams, Fingerprints, Pipeline};
+use crate::progress::{NoProgress, Progress, StopFlag};
+use crate::source::{walk, MmapChoice, SkipReason, Skipped, WalkOptions};
+
+const LOCK_FILE: &str = "LOCK";
+
+/// Options for [`IndexWriter`].
+#[derive(Clone)]
+pub struct IndexOptions {
+    /// Worker threads for fingerprinting; 0 uses the caller's rayon pool
+    /// (by default one thread per core).
+    pub threads: usize,
+    /// Whether files may be memory-mapped (default: yes, when >= 16 KiB).
+    pub mmap: MmapChoice,
+    /// Follow symbolic links while walking (default: no; links are listed as
+    /// skipped).
+    pub follow_symlinks: bool,
+    /// Parameters for a new index (default: defaults with a random seed). If
+    /// the index exists and this is set, the two must agree.
+    pub new_params: Option<FingerprintParams>,
+    /// A segment is committed once it holds this many table entries
+    /// (default 8 Mi, about 256 MiB of memory). Bounds writer memory and
+    /// makes long runs resumable.
+    pub segment_max_entries: usize,
+    /// Files are fingerprinted in parallel batches of about this many bytes
+    /// (default 256 MiB); the stop flag is honoured between items.
+    pub batch_bytes: u64,
+    /// Receives progress.
+    pub progress: Arc<dyn Progress>,
+    /// Raised by the caller to stop early; work done so far is committed.
+    pub stop: StopFlag,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            threads: 0,
+            mmap: MmapChoice::Auto,
+            follow_symlinks: false,
+            new_params: None,
+            segment_max_entries: 8 << 20,
+            batch_bytes: 256 << 20,
+            progress: Arc::new(NoProgress),
+            stop: StopFlag::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for IndexOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexOptions")
+            .field("threads", &self.threads)
+            .field("mmap", &self.mmap)
+            .field("follow_symlinks", &self.follow_symlinks)
+            .field("segment_max_entries", &self.segment_max_entries)
+            .field("batch_bytes", &self.batch_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one [`IndexWriter::add_paths`] run did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IndexSummary {
+    /// Regular files found.
+    pub files_seen: u64,
+    /// Their bytes.
+    pub bytes_seen: u64,
+    /// Files fingerprinted and added (new or changed).
+    pub indexed_files: u64,
+    /// Their bytes.
+    pub indexed_bytes: u64,
+    /// Of the indexed files, those replacing an older version.
+    pub replaced_files: u64,
+    /// Files skipped because size and mtime match the index.
+    pub unchanged_files: u64,
+    /// Their bytes.
+    pub unchanged_bytes: u64,
+    /// Paths not indexed, with reasons (symlinks, special, unreadable).
+    pub skipped: Vec<Skipped>,
+    /// Indexed files some deep signal could not examine, by reason code.
+    pub partial: BTreeMap<String, u64>,
+    /// Segments committed.
+    pub segments_written: u64,
+    /// Wall time in seconds.
+    pub elapsed_secs: f64,
+}
+
+/// What adding one named item did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// A new item.
+    Added,
+    /// A new version of an item already indexed under this name.
+    Replaced,
+    /// Identical to the indexed item; nothing stored.
+    Unchanged,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    segment_id: u64,
+    item: u32,
+    size: u64,
+    mtime_ns: Option<i64>,
+    digest: [u8; 32],
+}
+
+/// Adds protected items to an index. Holds the index's writer lock until
+/// dropped; readers are never blocked. Items are stored when a segment is
+/// committed: by [`add_paths`](Self::add_paths) as it goes, or by
+/// [`commit`](Self::commit) (items added but not committed are lost on drop).
+pub struct IndexWriter {
+    dir: PathBuf,
+    _lock: File,
+    manifest: Manifest,
+    pipeline: Pipeline,
+    known: HashMap<Vec<u8>, Known>,
+    builder: SegmentBuilder,
+    skipped_pending: Vec<Skipped>,
+    opts: IndexOptions,
+}
+
+impl IndexWriter {
+    /// Opens the index in `dir` for writing, creating it if needed.
+    pub fn open(dir: &Path, opts: IndexOptions) -> Result<IndexWriter> {
+        fs::create_dir_all(dir).map_err(|e| Error::io("creating index directory", dir, e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io("opening", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_path_buf())),
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", &lock_path, e)),
+        }
+        let manifest = if Manifest::exists(dir) {
+            let manifest = Manifest::load(dir)?;
+            if let Some(diff) = opts
+                .new_params
+                .as_ref()
+                .and_then(|p| p.difference(&manifest.params))
+            {
+                return Err(Error::ParamsMismatch {
+                    path: dir.to_path_buf(),
+                    detail: diff,
+                });
+            }
+            manifest
+        } else {
+            let params = match &opts.new_params {
+                Some(p) => p.clone(),
+                None => FingerprintParams::random()?,
+            };
+            params.validate()?;
+            let manifest = Manifest::new(params);
+            manifest.store(dir)?;
+            manifest
+        };
+        let pipeline = Pipeline::new(manifest.params.clone())?;
+        let index = Index::open(dir, &OpenOptions::default())?;
+        let mut known = HashMap::new();
+        for (s, seg) in index.segments().iter().enumerate() {
+            for i in 0..seg.item_count() {
+                let r = ItemRef {
+                    segment: s as u32,
+                    item: i as u32,
+                };
+                if !index.is_live(r) {
+                    continue;
+                }
+                let rec = seg.item(i);
+                let has_mtime = rec.flags & super::segment::FLAG_HAS_MTIME != 0;
+                known.insert(
+                    rec.path,
+                    Known {
+                        segment_id: seg.id(),
+                        item: i as u32,
+                        size: rec.size,
+                        mtime_ns: has_mtime.then_some(rec.mtime_ns),
+                        digest: rec.digest,
+                    },
+                );
+            }
+        }
+        Ok(IndexWriter {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            manifest,
+            pipeline,
+            known,
+            builder: SegmentBuilder::default(),
+            skipped_pending: Vec::new(),
+            opts,
+        })
+    }
+
+    /// The parameters of this index.
+    pub fn params(&self) -> &FingerprintParams {
+        &self.manifest.params
+    }
+
+    /// Walks `roots` and indexes every new or changed regular file, in
+    /// parallel, committing segments as it goes. Files whose size and mtime
+    /// match the index are skipped. Paths are stored absolute.
+    pub fn add_paths(&mut self, roots: &[PathBuf]) -> Result<IndexSummary> {
+        let started = Instant::now();
+        let mut abs_roots = Vec::with_capacity(roots.len());
+        for root in roots {
+            let abs = std::path::absolute(root).map_err(|e| Error::io("resolving", root, e))?;
+            fs::symlink_metadata(&abs).map_err(|e| Error::io("reading", root, e))?;
+            abs_roots.push(abs);
+        }
+        let walk_opts = WalkOptions {
+            follow_symlinks: self.opts.follow_symlinks,
+            threads: self.opts.threads,
+        };
+        let found = walk(&abs_roots, &walk_opts);
+        let mut summary = IndexSummary {
+            files_seen: found.files.len() as u64,
+            bytes_seen: found.total_bytes(),
+            skipped: found.skipped.clone(),
+            ..IndexSummary::default()
+        };
+        let progress = self.opts.progress.clone();
+        progress.begin(summary.files_seen, summary.bytes_seen);
+
+        let mut todo = Vec::new();
+        for file in found.files {
+            let key = path_bytes(&file.path);
+            match self.known.get(&key) {
+                Some(k) if k.size == file.size && k.mtime_ns == Some(file.mtime_ns) => {
+                    summary.unchanged_files += 1;
+                    summary.unchanged_bytes += file.size;
+                    progress.advance(file.size);
+                }
+                _ => todo.push(file),
+            }
+        }
+        self.skipped_pending.extend(found.skipped);
+
+        let result = self.index_files(&todo, &mut summary);
+        let committed = self.commit();
+        progress.finish();
+        summary.segments_written += committed? as u64;
+        summary.elapsed_secs = started.elapsed().as_secs_f64();
+        result.map(|()| summary)
+    }
+
+    fn index_files(
+        &mut self,
+        todo: &[crate::source::FileEntry],
+        summary: &mut IndexSummary,
+    ) -> Result<()> {
+        let pipeline = self.pipeline.clone();
+        let pipeline = &pipeline;
+        let (mmap, stop, progress) = (
+            self.opts.mmap,
+            self.opts.stop.clone(),
+            self.opts.progress.clone(),
+        );
+        let mut start = 0;
+        while start < todo.len() {
+            if stop.is_raised() {
+                return Err(Error::Cancelled);
+            }
+            let mut end = start;
+            let mut batch_bytes = 0;
+            while end < todo.len()
+                && (end == start || (batch_bytes < self.opts.batch_bytes && end - start < 4096))
+            {
+                batch_bytes += todo[end].size;
+                end += 1;
+            }
+            let batch = &todo[start..end];
+            let results: Vec<Option<std::io::Result<Fingerprints>>> =
+                crate::in_pool(self.opts.threads, || {
+                    batch
+                        .par_iter()
+                        .map(|file| {
+                            if stop.is_raised() {
+                                return None;
+                            }
+                            let fp = pipeline.fingerprint_file(&file.path, mmap);
+                            progress.advance(file.size);
+                            Some(fp)
+                        })
+                        .collect()
+                })?;
+            for (file, result) in batch.iter().zip(results) {
+                match result {
+                    None => {}
+                    Some(Ok(fp)) => {
+                        self.count_added(&fp, summary);
+                        let outcome =
+                            self.add_fingerprints(path_bytes(&file.path), Some(file.mtime_ns), &fp);
+                        if outcome == AddOutcome::Replaced {
+                            summary.replaced_files += 1;
+                        }
+                        if self.builder.entry_count() >= self.opts.segment_max_entries {
+                            summary.segments_written += self.commit()? as u64;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let skip = Skipped {
+                            path: file.path.clone(),
+                            reason: SkipReason::Unreadable(e.to_string()),
+                        };
+                        summary.skipped.push(skip.clone());
+                        self.skipped_pending.push(skip);
+                    }
+                }
+            }
+            start = end;
+        }
+        if stop.is_raised() {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    }
+
+    fn count_added(&self, fp: &Fingerprints, summary: &mut IndexSummary) {
+        summary.indexed_files += 1;
+        summary.indexed_bytes += fp.size;
+        for reason in &fp.reasons {
+            *summary.partial.entry(reason.code.clone()).or_default() += 1;
+        }
+    }
+
+    /// Indexes a named in-memory item (no mtime: an item with the same name
+    /// and content is left as it is).
+    pub fn add_bytes(&mut self, name: &str, data: &[u8]) -> AddOutcome {
+        let fp = self.pipeline.fingerprint_bytes(Some(Path::new(name)), data);
+        self.add_named(name, fp)
+    }
+
+    /// Indexes a named stream in bounded memory.
+    pub fn add_reader<R: Read>(&mut self, name: &str, reader: R) -> Result<AddOutcome> {
+        let fp = self
+            .pipeline
+            .fingerprint_reader(Some(Path::new(name)), reader)
+            .map_err(|e| Error::io("reading", name, e))?;
+        Ok(self.add_named(name, fp))
+    }
+
+    fn add_named(&mut self, name: &str, fp: Fingerprints) -> AddOutcome {
+        let key = name.as_bytes().to_vec();
+        if self
+            .known
+            .get(&key)
+            .is_some_and(|k| k.digest == fp.digest && k.mtime_ns.is_none())
+        {
+            return AddOutcome::Unchanged;
+        }
+        self.add_fingerprints(key, None, &fp)
+    }
+
+    fn add_fingerprints(
+        &mut self,
+        path: Vec<u8>,
+        mtime_ns: Option<i64>,
+        fp: &Fingerprints,
+    ) -> AddOutcome {
+        let segment_id = self.manifest.next_segment_id;
+        let outcome = match self.known.get(&path) {
+            Some(old) => {
+                self.builder.supersede(old.segment_id, old.item);
+                AddOutcome::Replaced
+            }
+            None => AddOutcome::Added,
+        };
+        let item = self.builder.add(path.clone(), mtime_ns, fp);
+        self.known.insert(
+            path,
+            Known {
+                segment_id,
+                item,
+                size: fp.size,
+                mtime_ns,
+                digest: fp.digest,
+            },
+        );
+        outcome
+    }
+
+    /// Writes pending items as a new segment and publishes it in the
+    /// manifest. Returns whether a segment was written.
+    pub fn commit(&mut self) -> Result<bool> {
+        if self.builder.is_empty() {
+            return Ok(false);
+        }
+        let builder = std::mem::take(&mut self.builder);
+        let skipped = std::mem::take(&mut self.skipped_pending);
+        let id = self.manifest.next_segment_id;
+        let file = format!("seg-{id:08}.pgs");
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let items = builder.item_count() as u64;
+        let meta = serde_json::json!({
+            "tool": concat!("pugmark ", env!("CARGO_PKG_VERSION")),
+            "created_unix": created,
+            "items": items,
+            "skipped": skipped,
+        });
+        let bytes = builder.write(&self.dir.join(&file), id, &self.manifest.params, &meta)?;
+        let mut next = self.manifest.clone();
+        next.segments.push(super::SegmentRef {
+            id,
+            file,
+            items,
+            bytes,
+        });
+        next.next_segment_id = id + 1;
+        next.store(&self.dir)?;
+        self.manifest = next;
+        Ok(true)
+    }
+}
+
+/// The bytes under which a path is stored in the catalogue.
+pub(crate) fn path_bytes(path: &Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        path.to_string_lossy().into_owned().into_bytes()
+    }
+}

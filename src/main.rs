@@ -1,0 +1,496 @@
+//! The `pugmark` command line: parses arguments, calls the library, prints.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use pugmark::index::{self, Index, IndexStats, OpenOptions, ParamsSummary};
+use pugmark::source::MmapChoice;
+use pugmark::{
+    exit_code, FingerprintParams, IndexOptions, IndexWriter, Pipeline, Progress, Report,
+    ScanOptions, Scanner, Thresholds, Verdict,
+};
+
+/// Fingerprint protected datasets and catch them leaving.
+#[derive(Parser)]
+#[command(name = "pugmark", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct IndexDir {
+    /// Index directory [default: $PUGMARK_INDEX, else ./.pugmark]
+    #[arg(long, value_name = "DIR", global = true)]
+    index: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Worker threads (0 = one per core)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Read files instead of memory-mapping them
+    #[arg(long)]
+    no_mmap: bool,
+    /// Follow symbolic links (default: report them, do not follow)
+    #[arg(long)]
+    follow_symlinks: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index protected files and directories (new or changed files only)
+    Index {
+        /// Files or directories to protect
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        dir: IndexDir,
+        #[command(flatten)]
+        common: Common,
+        /// Smallest chunk in bytes (only when creating an index)
+        #[arg(long, default_value_t = 4096)]
+        chunk_min: u32,
+        /// Average chunk in bytes (only when creating an index)
+        #[arg(long, default_value_t = 16384)]
+        chunk_avg: u32,
+        /// Largest chunk in bytes (only when creating an index)
+        #[arg(long, default_value_t = 65536)]
+        chunk_max: u32,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scan outgoing files, directories or standard input (`-`)
+    Scan {
+        /// Files or directories to check; `-` reads standard input
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        dir: IndexDir,
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON Lines, one report per item
+        #[arg(long)]
+        json: bool,
+        /// Chunk match when at least this many bytes are found in one protected item
+        #[arg(long, default_value_t = 65536, value_name = "BYTES")]
+        min_bytes: u64,
+        /// ...or when at least this fraction of the protected item is found
+        #[arg(long, default_value_t = 0.5, value_name = "FRACTION")]
+        min_fraction: f64,
+        /// A chunk found in more protected items than this is boilerplate
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        max_items_per_chunk: usize,
+    },
+    /// Show every fingerprint computed for files
+    Fingerprint {
+        /// Files to fingerprint
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        dir: IndexDir,
+        /// Print JSON Lines
+        #[arg(long)]
+        json: bool,
+        /// List every chunk (JSON only)
+        #[arg(long)]
+        chunks: bool,
+    },
+    /// Check the index in depth: headers, versions, checksums, order
+    Verify {
+        #[command(flatten)]
+        dir: IndexDir,
+    },
+    /// Show index counts, sizes and parameters
+    Stats {
+        #[command(flatten)]
+        dir: IndexDir,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("pugmark: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Index {
+            paths,
+            dir,
+            common,
+            chunk_min,
+            chunk_avg,
+            chunk_max,
+            json,
+        } => cmd_index(
+            &paths,
+            &dir,
+            &common,
+            [chunk_min, chunk_avg, chunk_max],
+            json,
+        ),
+        Command::Scan {
+            paths,
+            dir,
+            common,
+            json,
+            min_bytes,
+            min_fraction,
+            max_items_per_chunk,
+        } => {
+            let thresholds = Thresholds {
+                min_matched_bytes: min_bytes,
+                min_protected_fraction: min_fraction,
+                max_items_per_chunk,
+                ..Thresholds::default()
+            };
+            cmd_scan(&paths, &dir, &common, thresholds, json)
+        }
+        Command::Fingerprint {
+            files,
+            dir,
+            json,
+            chunks,
+        } => cmd_fingerprint(&files, &dir, json, chunks),
+        Command::Verify { dir } => {
+            let dir = index::resolve_dir(dir.index.as_deref());
+            let n = index::verify(&dir)?;
+            println!("ok: {} verified ({n} segments)", dir.display());
+            Ok(0)
+        }
+        Command::Stats { dir, json } => {
+            let dir = index::resolve_dir(dir.index.as_deref());
+            let stats = Index::open(&dir, &OpenOptions::default())?.stats();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print_stats(&stats);
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn mmap_choice(common: &Common) -> MmapChoice {
+    if common.no_mmap {
+        MmapChoice::Never
+    } else {
+        MmapChoice::Auto
+    }
+}
+
+fn cmd_index(
+    paths: &[PathBuf],
+    dir: &IndexDir,
+    common: &Common,
+    sizes: [u32; 3],
+    json: bool,
+) -> anyhow::Result<u8> {
+    let dir = index::resolve_dir(dir.index.as_deref());
+    let mut opts = IndexOptions {
+        threads: common.threads,
+        mmap: mmap_choice(common),
+        follow_symlinks: common.follow_symlinks,
+        progress: progress_bar(),
+        ..IndexOptions::default()
+    };
+    let defaults = FingerprintParams::with_seed(0);
+    let custom_sizes = sizes != [defaults.chunk_min, defaults.chunk_avg, defaults.chunk_max];
+    if custom_sizes || !index::Manifest::exists(&dir) {
+        let mut params = FingerprintParams::random()?;
+        [params.chunk_min, params.chunk_avg, params.chunk_max] = sizes;
+        if index::Manifest::exists(&dir) {
+            let existing = index::Manifest::load(&dir)?.params;
+            params.gear_seed = existing.gear_seed;
+        }
+        opts.new_params = Some(params);
+    }
+    let mut writer = IndexWriter::open(&dir, opts)?;
+    let summary = writer.add_paths(paths)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(0);
+    }
+    let secs = summary.elapsed_secs.max(1e-9);
+    println!(
+        "indexed {} files ({}) in {:.2} s ({}/s) into {}",
+        summary.indexed_files,
+        human_bytes(summary.indexed_bytes),
+        summary.elapsed_secs,
+        human_bytes((summary.indexed_bytes as f64 / secs) as u64),
+        dir.display()
+    );
+    println!(
+        "unchanged (skipped): {} files ({}); replaced: {}; segments written: {}",
+        summary.unchanged_files,
+        human_bytes(summary.unchanged_bytes),
+        summary.replaced_files,
+        summary.segments_written
+    );
+    if !summary.partial.is_empty() {
+        let parts: Vec<String> = summary
+            .partial
+            .iter()
+            .map(|(k, v)| format!("{k} x{v}"))
+            .collect();
+        println!("indexed with byte signals only: {}", parts.join(", "));
+    }
+    if !summary.skipped.is_empty() {
+        println!("skipped {} paths:", summary.skipped.len());
+        for s in &summary.skipped {
+            let detail = match &s.reason {
+                pugmark::source::SkipReason::Unreadable(m) => format!(" ({m})"),
+                _ => String::new(),
+            };
+            println!("  {:<22} {}{detail}", s.reason.code(), s.path.display());
+        }
+    }
+    Ok(0)
+}
+
+fn cmd_scan(
+    paths: &[PathBuf],
+    dir: &IndexDir,
+    common: &Common,
+    thresholds: Thresholds,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let dir = index::resolve_dir(dir.index.as_deref());
+    let opts = ScanOptions {
+        thresholds,
+        threads: common.threads,
+        mmap: mmap_choice(common),
+        follow_symlinks: common.follow_symlinks,
+        progress: progress_bar(),
+        ..ScanOptions::default()
+    };
+    let scanner = Scanner::open(&dir, opts)?;
+    let mut reports = Vec::new();
+    let files: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .cloned()
+        .collect();
+    if files.len() != paths.len() {
+        reports.push(scanner.scan_reader("-", std::io::stdin().lock()));
+    }
+    if !files.is_empty() {
+        reports.extend(scanner.scan_paths(&files)?);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        for r in &reports {
+            serde_json::to_writer(&mut out, r)?;
+            writeln!(out)?;
+        }
+    } else {
+        print_table(&mut out, &reports)?;
+    }
+    out.flush()?;
+    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+    eprintln!(
+        "{} items: {} match, {} incomplete, {} error, {} clean",
+        reports.len(),
+        count(Verdict::Match),
+        count(Verdict::Incomplete),
+        count(Verdict::Error),
+        count(Verdict::Clean)
+    );
+    Ok(exit_code(reports.iter().map(|r| &r.verdict)) as u8)
+}
+
+fn print_table(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> {
+    let width = reports
+        .iter()
+        .map(|r| r.path.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 60);
+    writeln!(
+        out,
+        "{:<10}  {:<width$}  EVIDENCE / REASONS",
+        "VERDICT", "PATH"
+    )?;
+    for r in reports {
+        let mut details: Vec<String> = r.evidence.iter().map(|e| e.summary()).collect();
+        details.extend(
+            r.reasons
+                .iter()
+                .map(|x| format!("{}: {}", x.code, x.detail)),
+        );
+        if let Some(e) = &r.error {
+            details.push(e.clone());
+        }
+        let first = details.first().map(String::as_str).unwrap_or("");
+        writeln!(out, "{:<10}  {:<width$}  {first}", r.verdict.name(), r.path)?;
+        for d in details.iter().skip(1) {
+            writeln!(out, "{:<10}  {:<width$}  {d}", "", "")?;
+        }
+    }
+    Ok(())
+}
+
+fn cmd_fingerprint(
+    files: &[PathBuf],
+    dir: &IndexDir,
+    json: bool,
+    list_chunks: bool,
+) -> anyhow::Result<u8> {
+    let dir = index::resolve_dir(dir.index.as_deref());
+    let (params, source) = if index::Manifest::exists(&dir) {
+        (
+            index::Manifest::load(&dir)?.params,
+            format!("index {}", dir.display()),
+        )
+    } else {
+        (
+            FingerprintParams::with_seed(0),
+            "defaults, seed 0 (no index found)".to_string(),
+        )
+    };
+    let pipeline = Pipeline::new(params)?;
+    let mut failed = false;
+    for file in files {
+        let fp = match pipeline.fingerprint_file(file, MmapChoice::Auto) {
+            Ok(fp) => fp,
+            Err(e) => {
+                eprintln!("pugmark: error: reading {}: {e}", file.display());
+                failed = true;
+                continue;
+            }
+        };
+        let trivial = fp.chunks.iter().filter(|c| c.trivial).count();
+        if json {
+            let mut v = serde_json::json!({
+                "path": file.display().to_string(),
+                "kind": fp.kind,
+                "size": fp.size,
+                "digest": pugmark::fingerprint::bytes::hex(&fp.digest),
+                "chunks": fp.chunks.len(),
+                "trivial_chunks": trivial,
+                "matchable_bytes": fp.matchable_bytes(),
+                "params": ParamsSummary::of(pipeline.params()),
+                "params_from": source,
+                "reasons": fp.reasons,
+            });
+            if list_chunks {
+                v["chunk_list"] = serde_json::to_value(&fp.chunks)?;
+            }
+            println!("{v}");
+        } else {
+            println!("{}", file.display());
+            println!("  kind    {}", fp.kind.name());
+            println!("  size    {} B", fp.size);
+            println!(
+                "  exact   blake3 {}",
+                pugmark::fingerprint::bytes::hex(&fp.digest)
+            );
+            println!(
+                "  chunks  {} ({} trivial), params {}/{}/{} from {source}",
+                fp.chunks.len(),
+                trivial,
+                pipeline.params().chunk_min,
+                pipeline.params().chunk_avg,
+                pipeline.params().chunk_max
+            );
+            for r in &fp.reasons {
+                println!("  note    {}: {}", r.code, r.detail);
+            }
+        }
+    }
+    Ok(if failed { 2 } else { 0 })
+}
+
+fn print_stats(s: &IndexStats) {
+    println!("index          {}", s.dir);
+    println!("format         version {}", s.format_version);
+    println!(
+        "params         chunks {}/{}/{} B, normalization {}, {}-bit chunk hashes, trivial period <= {}, gear seed {}",
+        s.params.chunk_sizes[0],
+        s.params.chunk_sizes[1],
+        s.params.chunk_sizes[2],
+        s.params.chunk_normalization,
+        s.params.chunk_hash_bits,
+        s.params.trivial_period_max,
+        s.params.gear_seed
+    );
+    println!("segments       {}", s.segments);
+    println!(
+        "items          {} live ({}), {} superseded",
+        s.items,
+        human_bytes(s.bytes),
+        s.superseded_items
+    );
+    println!("partial items  {} (deep signals missing)", s.partial_items);
+    println!("skipped paths  {} (when indexed)", s.skipped_when_indexed);
+    for (table, n) in &s.table_entries {
+        println!("table {table:<8} {n} entries");
+    }
+    println!("size on disk   {}", human_bytes(s.disk_bytes));
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// A progress bar on stderr when it is a terminal, else nothing.
+fn progress_bar() -> Arc<dyn Progress> {
+    if std::io::stderr().is_terminal() {
+        Arc::new(Bar(ProgressBar::hidden()))
+    } else {
+        Arc::new(pugmark::NoProgress)
+    }
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn begin(&self, items: u64, bytes: u64) {
+        self.0
+            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.0.set_length(bytes);
+        self.0.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        self.0.set_message(format!("{items} files"));
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

@@ -1,0 +1,244 @@
+//! What a verdict looks like: the per-item [`Report`] that the scanner
+//! returns, the CLI prints (table or JSON Lines) and DLP tools consume.
+//!
+//! The JSON shape is a contract (`schema` 1): fields are only ever added.
+
+use serde::{Deserialize, Serialize};
+
+use crate::sniff::Kind;
+
+/// Version of the report's JSON shape.
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// The outcome for one outgoing item. Fail closed: only an item that every
+/// applicable signal examined fully, with no match, is `Clean`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Fully examined, nothing matched.
+    Clean,
+    /// Not fully examined and nothing matched in what was examined; see
+    /// `reasons`.
+    Incomplete,
+    /// The item could not be read at all.
+    Error,
+    /// At least one signal passed its threshold; see `evidence`.
+    Match,
+}
+
+impl Verdict {
+    /// The lower-case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Incomplete => "incomplete",
+            Verdict::Error => "error",
+            Verdict::Match => "match",
+        }
+    }
+}
+
+/// Why something was not fully examined: a stable dotted code plus a
+/// human-readable detail.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reason {
+    /// Stable code, e.g. `signal.unavailable.image` or `source.symlink`.
+    pub code: String,
+    /// What exactly happened, for an analyst.
+    pub detail: String,
+}
+
+impl Reason {
+    /// Builds a reason from a code and a detail.
+    pub fn new(code: impl Into<String>, detail: impl Into<String>) -> Reason {
+        Reason {
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The item's kind needs a deep signal this build does not have yet, so
+    /// only its bytes were examined.
+    pub fn signal_unavailable(signal: &str, kind: Kind) -> Reason {
+        Reason::new(
+            format!("signal.unavailable.{signal}"),
+            format!(
+                "{} content needs the `{signal}` signal, which this build lacks; only byte signals ran",
+                kind.name()
+            ),
+        )
+    }
+}
+
+/// A byte range `[start, end)`.
+pub type Range = [u64; 2];
+
+/// Proof that an outgoing item carries protected content, one per protected
+/// item and signal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "signal", rename_all = "snake_case")]
+pub enum Evidence {
+    /// Byte-identical to a protected item.
+    Exact {
+        /// The protected item, as indexed.
+        protected: String,
+        /// Its size in bytes.
+        protected_size: u64,
+        /// The shared BLAKE3-256 digest, hex.
+        digest: String,
+    },
+    /// Shares content-defined chunks with a protected item.
+    Chunks {
+        /// The protected item, as indexed.
+        protected: String,
+        /// Its size in bytes.
+        protected_size: u64,
+        /// Bytes of the outgoing item in chunks found in the protected item.
+        matched_bytes: u64,
+        /// Outgoing chunks found in the protected item.
+        matched_chunks: u64,
+        /// `matched_bytes` / outgoing size.
+        outgoing_fraction: f64,
+        /// Distinct protected bytes found / protected size.
+        protected_fraction: f64,
+        /// Where in the outgoing item (merged, first 16 ranges).
+        outgoing_ranges: Vec<Range>,
+        /// Where in the protected item (merged, first 16 ranges).
+        protected_ranges: Vec<Range>,
+    },
+}
+
+impl Evidence {
+    /// The signal name (`exact`, `chunks`, ...).
+    pub fn signal(&self) -> &'static str {
+        match self {
+            Evidence::Exact { .. } => "exact",
+            Evidence::Chunks { .. } => "chunks",
+        }
+    }
+
+    /// The protected item this evidence points at.
+    pub fn protected(&self) -> &str {
+        match self {
+            Evidence::Exact { protected, .. } | Evidence::Chunks { protected, .. } => protected,
+        }
+    }
+
+    /// One line for people: what matched and how much.
+    pub fn summary(&self) -> String {
+        match self {
+            Evidence::Exact {
+                protected,
+                protected_size,
+                ..
+            } => format!("exact copy of {protected} ({protected_size} B)"),
+            Evidence::Chunks {
+                protected,
+                matched_bytes,
+                outgoing_fraction,
+                protected_fraction,
+                ..
+            } => format!(
+                "chunks: {matched_bytes} B of {protected} ({:.1}% of it; {:.1}% of this item)",
+                protected_fraction * 100.0,
+                outgoing_fraction * 100.0
+            ),
+        }
+    }
+}
+
+/// Counters describing what the byte signals saw in the outgoing item.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkStats {
+    /// Chunks in the item.
+    pub chunks: u64,
+    /// Bytes in trivial (short-period) chunks, never matched.
+    pub trivial_bytes: u64,
+    /// Bytes in chunks shared by more protected items than the common-chunk
+    /// limit: boilerplate, counted for no item.
+    pub common_bytes: u64,
+}
+
+/// The verdict and evidence for one outgoing item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Version of this JSON shape ([`REPORT_SCHEMA`]).
+    pub schema: u32,
+    /// The item: a path, an archive member path, or a caller's name.
+    pub path: String,
+    /// Outcome.
+    pub verdict: Verdict,
+    /// Content length, when the item could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Detected kind, when the item could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+    /// BLAKE3-256 of the content, hex, when it was read to the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Matches that passed their thresholds, strongest first.
+    pub evidence: Vec<Evidence>,
+    /// Why the item was not fully examined (empty when it was).
+    pub reasons: Vec<Reason>,
+    /// What stopped the item being read, for `error` verdicts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Byte-signal counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_stats: Option<ChunkStats>,
+}
+
+impl Report {
+    /// A report for an item that could not be read.
+    pub fn error(path: impl Into<String>, message: impl Into<String>) -> Report {
+        Report {
+            schema: REPORT_SCHEMA,
+            path: path.into(),
+            verdict: Verdict::Error,
+            size: None,
+            kind: None,
+            digest: None,
+            evidence: Vec::new(),
+            reasons: Vec::new(),
+            error: Some(message.into()),
+            chunk_stats: None,
+        }
+    }
+
+    /// A report for an item passed over without reading it (e.g. a symbolic
+    /// link that is not followed).
+    pub fn not_examined(path: impl Into<String>, reason: Reason) -> Report {
+        let mut report = Report::error(path, String::new());
+        report.error = None;
+        report.reasons.push(reason);
+        report.verdict = Verdict::Incomplete;
+        report
+    }
+
+    /// Sets `verdict` from evidence, reasons and error: match wins, then
+    /// error, then incomplete; clean only if none apply.
+    pub fn settle(&mut self) {
+        self.verdict = if !self.evidence.is_empty() {
+            Verdict::Match
+        } else if self.error.is_some() {
+            Verdict::Error
+        } else if !self.reasons.is_empty() {
+            Verdict::Incomplete
+        } else {
+            Verdict::Clean
+        };
+    }
+}
+
+/// The process exit code for a set of verdicts: 1 if any match, else 2 if
+/// any error, else 3 if any incomplete, else 0.
+pub fn exit_code<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> i32 {
+    let worst = verdicts.into_iter().copied().max();
+    match worst {
+        Some(Verdict::Match) => 1,
+        Some(Verdict::Error) => 2,
+        Some(Verdict::Incomplete) => 3,
+        _ => 0,
+    }
+}

@@ -1,0 +1,210 @@
+//! Turning an outgoing item's fingerprints into evidence: index lookups and
+//! thresholds. Pure: fingerprints and an index in, evidence out.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::fingerprint::bytes::hex;
+use crate::fingerprint::{ChunkFp, Fingerprints};
+use crate::index::{Index, ItemRef, TableId};
+use crate::report::{ChunkStats, Evidence, Range};
+
+/// When shared chunks count as a match, and what is boilerplate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thresholds {
+    /// Report a chunk match once this many outgoing bytes are found in one
+    /// protected item (default 64 KiB)...
+    pub min_matched_bytes: u64,
+    /// ...or once this fraction of the protected item is found (default 0.5).
+    pub min_protected_fraction: f64,
+    /// A chunk found in more protected items than this is boilerplate (a
+    /// shared header, a common library file): it counts for none of them
+    /// (default 8). Trivial chunks (short repeating patterns) are never
+    /// indexed at all.
+    pub max_items_per_chunk: usize,
+    /// Keep at most this many evidence entries per item (default 64).
+    pub max_evidence: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            min_matched_bytes: 64 * 1024,
+            min_protected_fraction: 0.5,
+            max_items_per_chunk: 8,
+            max_evidence: 64,
+        }
+    }
+}
+
+/// Ranges kept per evidence entry.
+const MAX_RANGES: usize = 16;
+
+#[derive(Default)]
+struct Tally {
+    matched_bytes: u64,
+    matched_chunks: u64,
+    protected_bytes: u64,
+    outgoing: Vec<Range>,
+    protected: Vec<Range>,
+}
+
+/// Evidence that passed the thresholds (strongest first), how many entries
+/// were dropped by `max_evidence`, and chunk counters.
+pub fn evaluate(
+    index: &Index,
+    fp: &Fingerprints,
+    th: &Thresholds,
+) -> (Vec<Evidence>, u64, ChunkStats) {
+    let mut evidence = Vec::new();
+    let mut stats = ChunkStats {
+        chunks: fp.chunks.len() as u64,
+        ..ChunkStats::default()
+    };
+
+    let exact: HashSet<ItemRef> = index.lookup_exact(&fp.digest).into_iter().collect();
+    let mut exact_sorted: Vec<ItemRef> = exact.iter().copied().collect();
+    exact_sorted.sort();
+    for r in exact_sorted {
+        let item = index.item(r);
+        evidence.push(Evidence::Exact {
+            protected: item.path_display(),
+            protected_size: item.size,
+            digest: hex(&item.digest),
+        });
+    }
+
+    // Group outgoing chunks by hash so each distinct hash is looked up once,
+    // in sorted order (batched probes walk each table forwards).
+    let mut chunks: Vec<&ChunkFp> = Vec::with_capacity(fp.chunks.len());
+    for c in &fp.chunks {
+        if c.trivial {
+            stats.trivial_bytes += c.len as u64;
+        } else {
+            chunks.push(c);
+        }
+    }
+    chunks.sort_by(|a, b| a.hash.cmp(&b.hash).then(a.offset.cmp(&b.offset)));
+
+    let mut tallies: HashMap<ItemRef, Tally> = HashMap::new();
+    let mut hits: Vec<(ItemRef, u32, u64)> = Vec::new();
+    let mut group_start = 0;
+    while group_start < chunks.len() {
+        let hash = chunks[group_start].hash;
+        let mut group_end = group_start + 1;
+        while group_end < chunks.len() && chunks[group_end].hash == hash {
+            group_end += 1;
+        }
+        let group = &chunks[group_start..group_end];
+        group_start = group_end;
+        let group_bytes: u64 = group.iter().map(|c| c.len as u64).sum();
+
+        hits.clear();
+        let mut common = false;
+        for (s, seg) in index.segments().iter().enumerate() {
+            let Some(table) = seg.table(TableId::Chunks) else {
+                continue;
+            };
+            let range = table.find(&hash);
+            if hits.len() + range.len() > th.max_items_per_chunk {
+                common = true;
+                break;
+            }
+            for i in range {
+                let v = table.value(i);
+                let r = ItemRef {
+                    segment: s as u32,
+                    item: u32::from_be_bytes(v[0..4].try_into().unwrap_or_default()),
+                };
+                let len = u32::from_be_bytes(v[4..8].try_into().unwrap_or_default());
+                let offset = u64::from_be_bytes(v[8..16].try_into().unwrap_or_default());
+                if index.is_live(r) && !exact.contains(&r) {
+                    hits.push((r, len, offset));
+                }
+            }
+        }
+        if common {
+            stats.common_bytes += group_bytes;
+            continue;
+        }
+        for &(r, len, offset) in &hits {
+            let t = tallies.entry(r).or_default();
+            t.matched_bytes += group_bytes;
+            t.matched_chunks += group.len() as u64;
+            t.protected_bytes += len as u64;
+            t.protected.push([offset, offset + len as u64]);
+            t.outgoing
+                .extend(group.iter().map(|c| [c.offset, c.offset + c.len as u64]));
+        }
+    }
+
+    let mut chunk_evidence = Vec::new();
+    for (r, t) in tallies {
+        let protected_size = index.item_size(r);
+        let protected_fraction = ratio(t.protected_bytes, protected_size);
+        if t.matched_bytes < th.min_matched_bytes && protected_fraction < th.min_protected_fraction
+        {
+            continue;
+        }
+        chunk_evidence.push(Evidence::Chunks {
+            protected: index.item(r).path_display(),
+            protected_size,
+            matched_bytes: t.matched_bytes,
+            matched_chunks: t.matched_chunks,
+            outgoing_fraction: ratio(t.matched_bytes, fp.size),
+            protected_fraction,
+            outgoing_ranges: merge(t.outgoing),
+            protected_ranges: merge(t.protected),
+        });
+    }
+    chunk_evidence.sort_by(|a, b| match (a, b) {
+        (
+            Evidence::Chunks {
+                matched_bytes: x, ..
+            },
+            Evidence::Chunks {
+                matched_bytes: y, ..
+            },
+        ) => y.cmp(x).then_with(|| a.protected().cmp(b.protected())),
+        _ => std::cmp::Ordering::Equal,
+    });
+    evidence.extend(chunk_evidence);
+    let omitted = evidence.len().saturating_sub(th.max_evidence) as u64;
+    evidence.truncate(th.max_evidence);
+    (evidence, omitted, stats)
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64).min(1.0)
+    }
+}
+
+/// Sorts and merges touching or overlapping ranges; keeps the first few.
+fn merge(mut ranges: Vec<Range>) -> Vec<Range> {
+    ranges.sort_unstable();
+    let mut out: Vec<Range> = Vec::new();
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r[0] <= last[1] => last[1] = last[1].max(r[1]),
+            _ => out.push(r),
+        }
+    }
+    out.truncate(MAX_RANGES);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge;
+
+    #[test]
+    fn ranges_merge() {
+        assert_eq!(
+            merge(vec![[10, 20], [0, 10], [30, 40], [35, 50]]),
+            vec![[0, 20], [30, 50]]
+        );
+        assert_eq!(merge(Vec::new()), Vec::<[u64; 2]>::new());
+    }
+}

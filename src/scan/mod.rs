@@ -1,0 +1,233 @@
+//! How a verdict is made: the [`Scanner`] fingerprints outgoing items with
+//! the index's own pipeline, matches them ([`matcher`]) and settles a
+//! fail-closed [`Report`] for each.
+
+pub mod matcher;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+pub use matcher::Thresholds;
+
+use crate::error::{Error, Result};
+use crate::fingerprint::{bytes::hex, Fingerprints, Pipeline};
+use crate::index::{Index, OpenOptions};
+use crate::progress::{NoProgress, Progress, StopFlag};
+use crate::report::{Reason, Report, REPORT_SCHEMA};
+use crate::source::{walk, MmapChoice, SkipReason, WalkOptions};
+
+/// Options for a [`Scanner`].
+#[derive(Clone)]
+pub struct ScanOptions {
+    /// Match thresholds and boilerplate rules.
+    pub thresholds: Thresholds,
+    /// Worker threads for [`Scanner::scan_paths`]; 0 uses the caller's rayon
+    /// pool.
+    pub threads: usize,
+    /// Whether files may be memory-mapped (default: yes, when >= 16 KiB).
+    pub mmap: MmapChoice,
+    /// Follow symbolic links while walking (default: no; a link is reported
+    /// `incomplete` with `source.symlink`, since its target was not read).
+    pub follow_symlinks: bool,
+    /// Receives progress of [`Scanner::scan_paths`].
+    pub progress: Arc<dyn Progress>,
+    /// Raised by the caller to stop [`Scanner::scan_paths`] between items.
+    pub stop: StopFlag,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            thresholds: Thresholds::default(),
+            threads: 0,
+            mmap: MmapChoice::Auto,
+            follow_symlinks: false,
+            progress: Arc::new(NoProgress),
+            stop: StopFlag::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ScanOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanOptions")
+            .field("thresholds", &self.thresholds)
+            .field("threads", &self.threads)
+            .field("mmap", &self.mmap)
+            .field("follow_symlinks", &self.follow_symlinks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Scans outgoing items against an index. `Send + Sync`: build one and share
+/// it across threads; every call is independent.
+#[derive(Debug)]
+pub struct Scanner {
+    index: Arc<Index>,
+    pipeline: Pipeline,
+    opts: ScanOptions,
+}
+
+impl Scanner {
+    /// A scanner over an open index.
+    pub fn new(index: Arc<Index>, opts: ScanOptions) -> Result<Scanner> {
+        let pipeline = Pipeline::new(index.params().clone())?;
+        Ok(Scanner {
+            index,
+            pipeline,
+            opts,
+        })
+    }
+
+    /// Opens the index in `dir` (checksums verified) and builds a scanner.
+    pub fn open(dir: &Path, opts: ScanOptions) -> Result<Scanner> {
+        let index = Index::open(dir, &OpenOptions::default())?;
+        Scanner::new(Arc::new(index), opts)
+    }
+
+    /// The index this scanner matches against.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The pipeline (the index's parameters) outgoing items go through.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Scans an item held in memory.
+    pub fn scan_bytes(&self, name: &str, data: &[u8]) -> Report {
+        let fp = self.pipeline.fingerprint_bytes(Some(Path::new(name)), data);
+        self.judge(name.to_string(), fp)
+    }
+
+    /// Scans a stream in bounded memory. A read error part-way gives an
+    /// `error` report.
+    pub fn scan_reader<R: Read>(&self, name: &str, reader: R) -> Report {
+        match self
+            .pipeline
+            .fingerprint_reader(Some(Path::new(name)), reader)
+        {
+            Ok(fp) => self.judge(name.to_string(), fp),
+            Err(e) => Report::error(name, format!("reading: {e}")),
+        }
+    }
+
+    /// Scans one file (mapped, read or streamed). Directories, links and
+    /// special files are not followed: use [`scan_paths`](Self::scan_paths).
+    pub fn scan_path(&self, path: &Path) -> Report {
+        let shown = path.display().to_string();
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => return Report::error(shown, format!("reading metadata: {e}")),
+        };
+        let file_type = meta.file_type();
+        if file_type.is_symlink() && !self.opts.follow_symlinks {
+            return not_examined(shown, &SkipReason::Symlink);
+        }
+        if file_type.is_dir() {
+            return Report::error(shown, "is a directory (scan_paths walks directories)");
+        }
+        if !file_type.is_file() && !file_type.is_symlink() {
+            return not_examined(shown, &SkipReason::SpecialFile);
+        }
+        match self.pipeline.fingerprint_file(path, self.opts.mmap) {
+            Ok(fp) => self.judge(shown, fp),
+            Err(e) => Report::error(shown, format!("reading: {e}")),
+        }
+    }
+
+    /// Walks `roots` and scans every file in parallel. Returns one report
+    /// per file and per path passed over, sorted by path. A root that does
+    /// not exist gets an `error` report. Fails only when stopped.
+    pub fn scan_paths(&self, roots: &[PathBuf]) -> Result<Vec<Report>> {
+        let mut reports = Vec::new();
+        let mut existing = Vec::new();
+        for root in roots {
+            match std::fs::symlink_metadata(root) {
+                Ok(_) => existing.push(root.clone()),
+                Err(e) => reports.push(Report::error(
+                    root.display().to_string(),
+                    format!("reading: {e}"),
+                )),
+            }
+        }
+        let found = walk(
+            &existing,
+            &WalkOptions {
+                follow_symlinks: self.opts.follow_symlinks,
+                threads: self.opts.threads,
+            },
+        );
+        for skipped in &found.skipped {
+            let shown = skipped.path.display().to_string();
+            reports.push(match &skipped.reason {
+                SkipReason::Unreadable(msg) => Report::error(shown, msg.clone()),
+                other => not_examined(shown, other),
+            });
+        }
+        let progress = self.opts.progress.clone();
+        progress.begin(found.files.len() as u64, found.total_bytes());
+        let stop = &self.opts.stop;
+        let scanned: Vec<Option<Report>> = crate::in_pool(self.opts.threads, || {
+            found
+                .files
+                .par_iter()
+                .map(|file| {
+                    if stop.is_raised() {
+                        return None;
+                    }
+                    let report = self.scan_path(&file.path);
+                    progress.advance(file.size);
+                    Some(report)
+                })
+                .collect()
+        })?;
+        progress.finish();
+        if stop.is_raised() {
+            return Err(Error::Cancelled);
+        }
+        reports.extend(scanned.into_iter().flatten());
+        reports.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(reports)
+    }
+
+    fn judge(&self, path: String, fp: Fingerprints) -> Report {
+        let (evidence, omitted, stats) = matcher::evaluate(&self.index, &fp, &self.opts.thresholds);
+        let mut reasons = fp.reasons;
+        if omitted > 0 {
+            reasons.push(Reason::new(
+                "evidence.truncated",
+                format!("{omitted} more matching protected items not listed"),
+            ));
+        }
+        let mut report = Report {
+            schema: REPORT_SCHEMA,
+            path,
+            verdict: crate::report::Verdict::Clean,
+            size: Some(fp.size),
+            kind: Some(fp.kind),
+            digest: Some(hex(&fp.digest)),
+            evidence,
+            reasons,
+            error: None,
+            chunk_stats: Some(stats),
+        };
+        report.settle();
+        report
+    }
+}
+
+fn not_examined(path: String, reason: &SkipReason) -> Report {
+    let detail = match reason {
+        SkipReason::Symlink => {
+            "symbolic link not followed; its target was not examined".to_string()
+        }
+        SkipReason::SpecialFile => "special file (FIFO, socket or device) not read".to_string(),
+        SkipReason::Unreadable(msg) => msg.clone(),
+    };
+    Report::not_examined(path, Reason::new(reason.code(), detail))
+}

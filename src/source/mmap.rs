@@ -1,0 +1,49 @@
+//! Memory maps: the crate's only `unsafe` code.
+//!
+//! Files are mapped read-only. A map is only as stable as the file under it:
+//! if another process truncates a mapped file, touching the lost pages raises
+//! SIGBUS (the same trade-off ripgrep and b3sum make). Callers that cannot
+//! accept that risk use [`MmapChoice::Never`](super::MmapChoice::Never) and
+//! get buffered reads instead. Index segments are written once, renamed into
+//! place and never modified, so mapping them is safe in practice.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::ops::Deref;
+
+/// Files shorter than this are read into memory instead of mapped: a map
+/// costs more than a read for small files (the threshold b3sum uses).
+pub const MMAP_MIN_LEN: u64 = 16 * 1024;
+
+/// A read-only memory map of a whole file.
+#[derive(Debug)]
+pub struct Mapping(memmap2::Mmap);
+
+impl Mapping {
+    /// Maps all of `file` read-only and hints the kernel that it will be
+    /// read sequentially.
+    pub fn of_file(file: &File) -> io::Result<Mapping> {
+        // SAFETY: the map is read-only and private to this process. The
+        // file may still be changed by another process while mapped; a
+        // shrink makes later reads of the lost pages fault (SIGBUS), a
+        // rewrite makes us fingerprint mixed content. Both are documented
+        // above and avoidable with `MmapChoice::Never`. No Rust invariants
+        // depend on the bytes' values.
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        #[cfg(unix)]
+        {
+            // Only a hint: failure changes nothing but speed.
+            let _ = map.advise(memmap2::Advice::Sequential);
+        }
+        Ok(Mapping(map))
+    }
+}
+
+impl Deref for Mapping {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}

@@ -1,0 +1,67 @@
+//! Where bytes come from: directory walks, memory-mapped or read files, and
+//! streams. Everything here hands bytes to [`crate::fingerprint`] and nothing
+//! here interprets them.
+
+pub mod mmap;
+pub mod walk;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::Deref;
+use std::path::Path;
+
+pub use walk::{walk, FileEntry, SkipReason, Skipped, WalkOptions, WalkResult};
+
+/// Whether regular files may be memory-mapped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MmapChoice {
+    /// Map files of at least [`mmap::MMAP_MIN_LEN`] bytes, read smaller ones;
+    /// fall back to streaming reads if mapping fails.
+    #[default]
+    Auto,
+    /// Never map: read small files, stream large ones.
+    Never,
+}
+
+/// Files up to this size are read whole into memory when they are not
+/// mapped; larger ones are streamed so memory stays bounded.
+pub const READ_WHOLE_MAX: u64 = 4 * 1024 * 1024;
+
+/// The content of one file, in the cheapest form that keeps memory bounded.
+pub enum FileContent {
+    /// The whole file, mapped.
+    Mapped(mmap::Mapping),
+    /// The whole file, read into memory (small files).
+    Buffered(Vec<u8>),
+    /// The open file, to be read as a stream (large files that could not or
+    /// may not be mapped).
+    Stream(File),
+}
+
+impl FileContent {
+    /// Opens `path` and chooses how to read it: map, read whole, or stream.
+    pub fn open(path: &Path, choice: MmapChoice) -> io::Result<FileContent> {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len();
+        if choice == MmapChoice::Auto && len >= mmap::MMAP_MIN_LEN {
+            if let Ok(map) = mmap::Mapping::of_file(&file) {
+                return Ok(FileContent::Mapped(map));
+            }
+        }
+        if len <= READ_WHOLE_MAX {
+            let mut buf = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut buf)?;
+            return Ok(FileContent::Buffered(buf));
+        }
+        Ok(FileContent::Stream(file))
+    }
+
+    /// The bytes, when the content is held whole (mapped or buffered).
+    pub fn as_slice(&self) -> Option<&[u8]> {
+        match self {
+            FileContent::Mapped(m) => Some(m.deref()),
+            FileContent::Buffered(b) => Some(b),
+            FileContent::Stream(_) => None,
+        }
+    }
+}
