@@ -1,7 +1,7 @@
 //! The `pugmark` command line: parses arguments, calls the library, prints.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -18,6 +18,8 @@ use pugmark::{
 #[derive(Parser)]
 #[command(name = "pugmark", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    dir: IndexDir,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,8 +52,6 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[command(flatten)]
-        dir: IndexDir,
-        #[command(flatten)]
         common: Common,
         /// Smallest chunk in bytes (only when creating an index)
         #[arg(long, default_value_t = 4096)]
@@ -72,8 +72,6 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[command(flatten)]
-        dir: IndexDir,
-        #[command(flatten)]
         common: Common,
         /// Print JSON Lines, one report per item
         #[arg(long)]
@@ -93,8 +91,6 @@ enum Command {
         /// Files to fingerprint
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        #[command(flatten)]
-        dir: IndexDir,
         /// Print JSON Lines
         #[arg(long)]
         json: bool,
@@ -103,14 +99,9 @@ enum Command {
         chunks: bool,
     },
     /// Check the index in depth: headers, versions, checksums, order
-    Verify {
-        #[command(flatten)]
-        dir: IndexDir,
-    },
+    Verify,
     /// Show index counts, sizes and parameters
     Stats {
-        #[command(flatten)]
-        dir: IndexDir,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -129,10 +120,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
+    let dir = index::resolve_dir(cli.dir.index.as_deref());
     match cli.command {
         Command::Index {
             paths,
-            dir,
             common,
             chunk_min,
             chunk_avg,
@@ -147,7 +138,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         ),
         Command::Scan {
             paths,
-            dir,
             common,
             json,
             min_bytes,
@@ -164,18 +154,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Fingerprint {
             files,
-            dir,
             json,
             chunks,
         } => cmd_fingerprint(&files, &dir, json, chunks),
-        Command::Verify { dir } => {
-            let dir = index::resolve_dir(dir.index.as_deref());
+        Command::Verify => {
             let n = index::verify(&dir)?;
             println!("ok: {} verified ({n} segments)", dir.display());
             Ok(0)
         }
-        Command::Stats { dir, json } => {
-            let dir = index::resolve_dir(dir.index.as_deref());
+        Command::Stats { json } => {
             let stats = Index::open(&dir, &OpenOptions::default())?.stats();
             if json {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
@@ -197,12 +184,11 @@ fn mmap_choice(common: &Common) -> MmapChoice {
 
 fn cmd_index(
     paths: &[PathBuf],
-    dir: &IndexDir,
+    dir: &Path,
     common: &Common,
     sizes: [u32; 3],
     json: bool,
 ) -> anyhow::Result<u8> {
-    let dir = index::resolve_dir(dir.index.as_deref());
     let mut opts = IndexOptions {
         threads: common.threads,
         mmap: mmap_choice(common),
@@ -212,16 +198,16 @@ fn cmd_index(
     };
     let defaults = FingerprintParams::with_seed(0);
     let custom_sizes = sizes != [defaults.chunk_min, defaults.chunk_avg, defaults.chunk_max];
-    if custom_sizes || !index::Manifest::exists(&dir) {
+    if custom_sizes || !index::Manifest::exists(dir) {
         let mut params = FingerprintParams::random()?;
         [params.chunk_min, params.chunk_avg, params.chunk_max] = sizes;
-        if index::Manifest::exists(&dir) {
-            let existing = index::Manifest::load(&dir)?.params;
+        if index::Manifest::exists(dir) {
+            let existing = index::Manifest::load(dir)?.params;
             params.gear_seed = existing.gear_seed;
         }
         opts.new_params = Some(params);
     }
-    let mut writer = IndexWriter::open(&dir, opts)?;
+    let mut writer = IndexWriter::open(dir, opts)?;
     let summary = writer.add_paths(paths)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -266,12 +252,11 @@ fn cmd_index(
 
 fn cmd_scan(
     paths: &[PathBuf],
-    dir: &IndexDir,
+    dir: &Path,
     common: &Common,
     thresholds: Thresholds,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let dir = index::resolve_dir(dir.index.as_deref());
     let opts = ScanOptions {
         thresholds,
         threads: common.threads,
@@ -280,7 +265,7 @@ fn cmd_scan(
         progress: progress_bar(),
         ..ScanOptions::default()
     };
-    let scanner = Scanner::open(&dir, opts)?;
+    let scanner = Scanner::open(dir, opts)?;
     let mut reports = Vec::new();
     let files: Vec<PathBuf> = paths
         .iter()
@@ -349,14 +334,13 @@ fn print_table(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> 
 
 fn cmd_fingerprint(
     files: &[PathBuf],
-    dir: &IndexDir,
+    dir: &Path,
     json: bool,
     list_chunks: bool,
 ) -> anyhow::Result<u8> {
-    let dir = index::resolve_dir(dir.index.as_deref());
-    let (params, source) = if index::Manifest::exists(&dir) {
+    let (params, source) = if index::Manifest::exists(dir) {
         (
-            index::Manifest::load(&dir)?.params,
+            index::Manifest::load(dir)?.params,
             format!("index {}", dir.display()),
         )
     } else {

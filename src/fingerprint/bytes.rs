@@ -148,7 +148,8 @@ pub fn from_reader<R: Read>(
 /// smallest period of a prefix is the only candidate worth a full check (by
 /// the Fine-Wilf theorem any shorter full period would show in the prefix).
 pub fn is_periodic(chunk: &[u8], max_period: usize) -> bool {
-    if max_period == 0 || chunk.len() <= 2 * max_period {
+    // The probe reads up to 3 * max_period bytes.
+    if max_period == 0 || chunk.len() < 3 * max_period {
         return false;
     }
     let probe = 2 * max_period;
@@ -190,6 +191,13 @@ mod tests {
         let ramp: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
         assert!(!is_periodic(&ramp, 64));
         assert!(!is_periodic(&[0u8; 100], 64));
+        for len in 120..260 {
+            let period_50: Vec<u8> = (0..len).map(|i| (i % 50) as u8).collect();
+            assert_eq!(is_periodic(&period_50, 64), len >= 192, "len {len}");
+            let period_100: Vec<u8> = (0..len).map(|i| (i % 100) as u8).collect();
+            assert!(!is_periodic(&period_100, 64), "len {len}");
+            assert_eq!(is_periodic(&vec![7u8; len], 64), len >= 192, "len {len}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use serde::Serialize;
 pub use manifest::{Manifest, SegmentRef};
 pub use segment::{ItemRecord, Segment, FORMAT_VERSION};
 pub use table::{TableId, TableView};
-pub use writer::{IndexOptions, IndexSummary, IndexWriter};
+pub use writer::{AddOutcome, IndexOptions, IndexSummary, IndexWriter};
 
 use crate::error::{Error, Result};
 use crate::fingerprint::FingerprintParams;

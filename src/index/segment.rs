@@ -11,7 +11,7 @@
 //!            paths (bytes), one table per signal, supersedes (16-byte records)
 //! footer     BLAKE3-256 of every byte before the footer | "PUGMEND\0"
 //! ```
-//! A catalogue record: digest [32] | size u64 | mtime ns i64 | path offset
+//! A catalogue record: digest (32 B) | size u64 | mtime ns i64 | path offset
 //! u64 | path length u32 | chunk count u32 | matchable bytes u64 | kind u8 |
 //! flags u8 | 6 bytes zero.
 

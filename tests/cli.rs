@@ -1,0 +1,434 @@
+//! The `pugmark` binary end to end: the CLI contract other tools rely on
+//! (verdicts, JSON Lines, exit codes, verify, incremental indexing).
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use common::{copy_reserve, random_bytes, reserve, samples};
+use serde_json::Value;
+
+fn pugmark(index: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("pugmark").unwrap();
+    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
+    cmd
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    std::str::from_utf8(stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn by_name<'a>(reports: &'a [Value], name: &str) -> &'a Value {
+    reports
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with(name))
+        .unwrap_or_else(|| panic!("no report for {name}"))
+}
+
+fn signals(report: &Value) -> Vec<String> {
+    report["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["signal"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn data_samples_give_the_documented_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("idx");
+    pugmark(&index)
+        .arg("index")
+        .arg(samples().join("reserve"))
+        .assert()
+        .success();
+    let out = pugmark(&index)
+        .args(["scan", "--json"])
+        .arg(samples().join("outgoing"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 6);
+    for r in &reports {
+        assert_eq!(r["schema"], 1);
+    }
+    let copy = by_name(&reports, "dem-copy.tif");
+    assert_eq!(copy["verdict"], "match");
+    assert_eq!(signals(copy), ["exact"]);
+    assert!(copy["evidence"][0]["protected"]
+        .as_str()
+        .unwrap()
+        .ends_with("reserve/rasters/rmnp-dem.tif"));
+
+    let bundle = by_name(&reports, "field-report-bundle.bin");
+    assert_eq!(bundle["verdict"], "match");
+    assert_eq!(signals(bundle), ["chunks"]);
+    let ev = &bundle["evidence"][0];
+    assert!(ev["protected"].as_str().unwrap().ends_with("L7_ETMs.tif"));
+    let matched = ev["matched_bytes"].as_u64().unwrap();
+    // Chunks cut across the fragment's edges are lost; the rest is found.
+    assert!((65_536..=200_000).contains(&matched), "matched {matched}");
+    // The fragment sits at 150000..350000 of the bundle and came from
+    // 300000..500000 of the scene: the ranges must say so.
+    let out_range = &ev["outgoing_ranges"][0];
+    assert!(out_range[0].as_u64().unwrap() >= 150_000 && out_range[1].as_u64().unwrap() <= 350_000);
+    let prot_range = &ev["protected_ranges"][0];
+    assert!(
+        prot_range[0].as_u64().unwrap() >= 300_000 && prot_range[1].as_u64().unwrap() <= 500_000
+    );
+
+    let truncated = by_name(&reports, "surfrad-first-60pct.dat");
+    assert_eq!(truncated["verdict"], "match");
+    assert_eq!(signals(truncated), ["chunks"]);
+    let frac = truncated["evidence"][0]["protected_fraction"]
+        .as_f64()
+        .unwrap();
+    assert!((0.4..=0.6).contains(&frac), "protected fraction {frac}");
+
+    assert_eq!(by_name(&reports, "patrol-notes.txt")["verdict"], "clean");
+    // No image/records signal yet: fail closed, never clean.
+    let horse = by_name(&reports, "skimage_horse.png");
+    assert_eq!(horse["verdict"], "incomplete");
+    assert_eq!(horse["reasons"][0]["code"], "signal.unavailable.image");
+    assert_eq!(
+        by_name(&reports, "statsmodels_co2_maunaloa.csv")["verdict"],
+        "incomplete"
+    );
+}
+
+/// The acceptance scenario: an exact copy, a 200 KB fragment inside
+/// 10 MB of other data, the first 60% of a protected file, unrelated data.
+#[test]
+fn exact_fragment_truncation_and_unrelated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let protected = tmp.path().join("protected");
+    copy_reserve(&protected);
+    let outgoing = tmp.path().join("outgoing");
+    std::fs::create_dir_all(&outgoing).unwrap();
+
+    let scene = std::fs::read(reserve("rasters/L7_ETMs.tif")).unwrap();
+    let gpx = std::fs::read(reserve("telemetry/cerknicko-jezero.gpx")).unwrap();
+    std::fs::write(outgoing.join("copy.gpx"), &gpx).unwrap();
+    let mut big = random_bytes(1, 10 << 20);
+    big.splice(
+        4_000_000..4_200_000,
+        scene[100_000..300_000].iter().copied(),
+    );
+    std::fs::write(outgoing.join("big.bin"), &big).unwrap();
+    std::fs::write(outgoing.join("head.tif"), &scene[..scene.len() * 6 / 10]).unwrap();
+    std::fs::write(outgoing.join("noise.bin"), random_bytes(2, 3 << 20)).unwrap();
+
+    let index = tmp.path().join("idx");
+    pugmark(&index)
+        .arg("index")
+        .arg(&protected)
+        .assert()
+        .success();
+    let out = pugmark(&index)
+        .args(["scan", "--json", "--threads", "2"])
+        .arg(&outgoing)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let reports = json_lines(&out);
+    let copy = by_name(&reports, "copy.gpx");
+    assert_eq!(copy["verdict"], "match");
+    assert_eq!(signals(copy), ["exact"]);
+
+    let big = by_name(&reports, "big.bin");
+    assert_eq!(big["verdict"], "match");
+    assert_eq!(signals(big), ["chunks"]);
+    let matched = big["evidence"][0]["matched_bytes"].as_u64().unwrap();
+    assert!(matched >= 65_536, "only {matched} of 200000 bytes found");
+
+    let head = by_name(&reports, "head.tif");
+    assert_eq!(head["verdict"], "match");
+    assert_eq!(signals(head), ["chunks"]);
+    assert!(head["evidence"][0]["matched_bytes"].as_u64().unwrap() >= 400_000);
+
+    let noise = by_name(&reports, "noise.bin");
+    assert_eq!(noise["verdict"], "clean");
+    assert!(noise["evidence"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn exit_codes_follow_the_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("idx");
+    pugmark(&index)
+        .arg("index")
+        .arg(reserve("telemetry"))
+        .assert()
+        .success();
+    let clean = tmp.path().join("clean.bin");
+    std::fs::write(&clean, random_bytes(3, 100_000)).unwrap();
+    pugmark(&index).arg("scan").arg(&clean).assert().code(0);
+    // Incomplete: a PNG while the image signal is missing.
+    pugmark(&index)
+        .arg("scan")
+        .arg(samples().join("outgoing/skimage_horse.png"))
+        .assert()
+        .code(3);
+    // Error: a path that does not exist (and it outranks incomplete).
+    pugmark(&index)
+        .arg("scan")
+        .arg(tmp.path().join("missing"))
+        .arg(samples().join("outgoing/skimage_horse.png"))
+        .assert()
+        .code(2);
+    // Match outranks everything.
+    pugmark(&index)
+        .arg("scan")
+        .arg(tmp.path().join("missing"))
+        .arg(reserve("telemetry/cerknicko-jezero.gpx"))
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn usage_and_index_errors_exit_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-index");
+    let out = pugmark(&missing)
+        .arg("scan")
+        .arg(reserve("photos"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no pugmark index"));
+    pugmark(&missing).arg("verify").assert().code(2);
+    pugmark(&missing).arg("stats").assert().code(2);
+    Command::cargo_bin("pugmark")
+        .unwrap()
+        .arg("scan")
+        .assert()
+        .code(2);
+    Command::cargo_bin("pugmark")
+        .unwrap()
+        .arg("frobnicate")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn flipped_byte_fails_verify_and_scan_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("idx");
+    pugmark(&index)
+        .arg("index")
+        .arg(reserve("rasters"))
+        .assert()
+        .success();
+    pugmark(&index).arg("verify").assert().success();
+    let segment = std::fs::read_dir(&index)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pgs"))
+        .unwrap();
+    let original = std::fs::read(&segment).unwrap();
+    // Flip a byte in the header, the catalogue, a table and the footer.
+    for pos in [
+        10,
+        original.len() / 3,
+        original.len() / 2,
+        original.len() - 45,
+        original.len() - 3,
+    ] {
+        let mut damaged = original.clone();
+        damaged[pos] ^= 0x40;
+        std::fs::write(&segment, &damaged).unwrap();
+        let out = pugmark(&index)
+            .arg("verify")
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("seg-"),
+            "verify must name the file: {stderr}"
+        );
+        pugmark(&index)
+            .arg("scan")
+            .arg(samples().join("outgoing/dem-copy.tif"))
+            .assert()
+            .code(2);
+    }
+    std::fs::write(&segment, &original).unwrap();
+    pugmark(&index).arg("verify").assert().success();
+
+    // The manifest is checksummed too.
+    let manifest = index.join("MANIFEST");
+    let text = std::fs::read(&manifest).unwrap();
+    let mut damaged = text.clone();
+    damaged[20] ^= 0x01;
+    std::fs::write(&manifest, &damaged).unwrap();
+    pugmark(&index).arg("verify").assert().code(2);
+    pugmark(&index)
+        .arg("scan")
+        .arg(samples().join("outgoing/dem-copy.tif"))
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn second_index_run_skips_unchanged_and_replaces_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let protected = tmp.path().join("protected");
+    copy_reserve(&protected);
+    let index = tmp.path().join("idx");
+    let summary = |args: &[&str]| -> Value {
+        let out = pugmark(&index)
+            .arg("index")
+            .arg("--json")
+            .args(args)
+            .arg(&protected)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let first = summary(&[]);
+    assert_eq!(first["indexed_files"], 7);
+    let second = summary(&[]);
+    assert_eq!(second["indexed_files"], 0);
+    assert_eq!(second["unchanged_files"], 7);
+    assert_eq!(second["segments_written"], 0);
+
+    // Change one protected file: it is re-indexed, its old version retired.
+    let csv = protected.join("telemetry/vega_seattle-weather.csv");
+    let old = std::fs::read(&csv).unwrap();
+    let mut new = random_bytes(9, 200_000);
+    new.extend_from_slice(b"\n");
+    std::fs::write(&csv, &new).unwrap();
+    let third = summary(&[]);
+    assert_eq!(third["indexed_files"], 1);
+    assert_eq!(third["replaced_files"], 1);
+
+    let old_copy = tmp.path().join("old.csv");
+    std::fs::write(&old_copy, &old).unwrap();
+    let new_copy = tmp.path().join("new.bin");
+    std::fs::write(&new_copy, &new).unwrap();
+    pugmark(&index).arg("scan").arg(&new_copy).assert().code(1);
+    // The superseded version no longer matches exactly (it would be
+    // incomplete: table content without the records signal).
+    pugmark(&index).arg("scan").arg(&old_copy).assert().code(3);
+
+    let stats: Value = serde_json::from_slice(
+        &pugmark(&index)
+            .args(["stats", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(stats["items"], 7);
+    assert_eq!(stats["superseded_items"], 1);
+    assert_eq!(stats["segments"], 2);
+    pugmark(&index).arg("verify").assert().success();
+
+    // Other chunk sizes on an existing index are refused.
+    pugmark(&index)
+        .args(["index", "--chunk-avg", "8192"])
+        .arg(&protected)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("other fingerprint parameters"));
+}
+
+#[test]
+fn stdin_stream_is_scanned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("idx");
+    pugmark(&index)
+        .arg("index")
+        .arg(reserve("rasters"))
+        .assert()
+        .success();
+    let scene = std::fs::read(reserve("rasters/L7_ETMs.tif")).unwrap();
+    let out = pugmark(&index)
+        .args(["scan", "--json", "-"])
+        .write_stdin(scene[..500_000].to_vec())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["path"], "-");
+    assert_eq!(signals(&reports[0]), ["chunks"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_reported_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("idx");
+    pugmark(&index)
+        .arg("index")
+        .arg(reserve("telemetry"))
+        .assert()
+        .success();
+    let outgoing = tmp.path().join("out");
+    std::fs::create_dir_all(&outgoing).unwrap();
+    std::os::unix::fs::symlink(
+        reserve("telemetry/cerknicko-jezero.gpx"),
+        outgoing.join("link.gpx"),
+    )
+    .unwrap();
+    let out = pugmark(&index)
+        .args(["scan", "--json"])
+        .arg(&outgoing)
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let reports = json_lines(&out);
+    assert_eq!(reports[0]["reasons"][0]["code"], "source.symlink");
+    pugmark(&index)
+        .args(["scan", "--follow-symlinks"])
+        .arg(&outgoing)
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn fingerprint_shows_digest_and_chunks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = reserve("rasters/L7_ETMs.tif");
+    let out = pugmark(&tmp.path().join("none"))
+        .args(["fingerprint", "--json"])
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let expected = blake3::hash(&std::fs::read(&file).unwrap())
+        .to_hex()
+        .to_string();
+    assert_eq!(v["digest"], expected);
+    assert_eq!(v["kind"], "tiff");
+    assert!(v["chunks"].as_u64().unwrap() > 10);
+    assert_eq!(v["params"]["gear_seed"], "secret");
+}

@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests. Inputs are the real files in
+//! `data-samples/` plus data generated here; nothing outside the repository
+//! is read.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository's `data-samples/` folder.
+pub fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples")
+}
+
+/// A protected sample file by its path under `data-samples/reserve`.
+pub fn reserve(rel: &str) -> PathBuf {
+    samples().join("reserve").join(rel)
+}
+
+/// Deterministic incompressible bytes (xorshift64).
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Copies `data-samples/reserve` into `dest` (so tests may modify it).
+pub fn copy_reserve(dest: &Path) {
+    copy_tree(&samples().join("reserve"), dest);
+}
+
+fn copy_tree(src: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dest.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}

@@ -1,0 +1,447 @@
+//! The library API a DLP tool uses, and the properties the pipeline and the
+//! index promise: streaming == one-shot, parallel == sequential, round trips,
+//! damage detection, and metamorphic matching.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{copy_reserve, random_bytes, reserve};
+use proptest::prelude::*;
+use pugmark::index::{segment::ItemRecord, TableId};
+use pugmark::{
+    Evidence, FingerprintParams, Index, IndexOptions, IndexWriter, OpenOptions, Pipeline,
+    ScanOptions, Scanner, Verdict,
+};
+
+const SEED: u64 = 0x5EED_0FFA_CE00;
+
+fn writer(dir: &Path, threads: usize) -> IndexWriter {
+    IndexWriter::open(
+        dir,
+        IndexOptions {
+            threads,
+            new_params: Some(FingerprintParams::with_seed(SEED)),
+            ..IndexOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn scanner(dir: &Path) -> Scanner {
+    Scanner::open(dir, ScanOptions::default()).unwrap()
+}
+
+/// A reader that hands out data in pseudo-random small pieces.
+struct Trickle<'a> {
+    data: &'a [u8],
+    state: u64,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        let n = (1 + (self.state % 70_000) as usize)
+            .min(buf.len())
+            .min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Streaming in arbitrary read sizes gives exactly the one-shot result.
+    #[test]
+    fn stream_equals_one_shot(len in 0usize..700_000, seed in any::<u64>(), gear in any::<u64>(), zeros in 0usize..200_000) {
+        let mut data = random_bytes(seed, len);
+        // A run of zeros somewhere exercises max-size and trivial chunks.
+        let at = (seed as usize) % (len + 1);
+        data.splice(at..at, std::iter::repeat_n(0u8, zeros));
+        let pipeline = Pipeline::new(FingerprintParams::with_seed(gear)).unwrap();
+        let one_shot = pipeline.fingerprint_bytes(None, &data);
+        let streamed = pipeline
+            .fingerprint_reader(None, Trickle { data: &data, state: seed | 1 })
+            .unwrap();
+        prop_assert_eq!(&one_shot, &streamed);
+        prop_assert_eq!(one_shot.digest, *blake3::hash(&data).as_bytes());
+        let total: u64 = one_shot.chunks.iter().map(|c| c.len as u64).sum();
+        prop_assert_eq!(total, data.len() as u64);
+    }
+}
+
+#[test]
+fn mmap_read_and_stream_paths_agree_on_real_files() {
+    let pipeline = Pipeline::new(FingerprintParams::with_seed(SEED)).unwrap();
+    for rel in [
+        "rasters/L7_ETMs.tif",
+        "photos/skimage_chelsea.png",
+        "telemetry/cerknicko-jezero.gpx",
+    ] {
+        let path = reserve(rel);
+        let data = std::fs::read(&path).unwrap();
+        let mapped = pipeline
+            .fingerprint_file(&path, pugmark::source::MmapChoice::Auto)
+            .unwrap();
+        let read = pipeline
+            .fingerprint_file(&path, pugmark::source::MmapChoice::Never)
+            .unwrap();
+        let streamed = pipeline
+            .fingerprint_reader(Some(&path), std::fs::File::open(&path).unwrap())
+            .unwrap();
+        let in_memory = pipeline.fingerprint_bytes(Some(&path), &data);
+        assert_eq!(mapped, read, "{rel}");
+        assert_eq!(mapped, streamed, "{rel}");
+        assert_eq!(mapped, in_memory, "{rel}");
+    }
+}
+
+/// Catalogue records and table entries of every segment, for comparison.
+fn index_content(dir: &Path) -> (Vec<ItemRecord>, Vec<Vec<u8>>) {
+    let index = Index::open(dir, &OpenOptions::default()).unwrap();
+    let mut items = Vec::new();
+    let mut entries = Vec::new();
+    for seg in index.segments() {
+        items.extend((0..seg.item_count()).map(|i| seg.item(i)));
+        for id in [TableId::Exact, TableId::Chunks] {
+            let t = seg.table(id).unwrap();
+            entries.extend((0..t.len()).map(|i| t.entry(i).to_vec()));
+        }
+    }
+    (items, entries)
+}
+
+#[test]
+fn parallel_indexing_equals_sequential() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    copy_reserve(&tree);
+    for i in 0..20 {
+        std::fs::write(
+            tree.join(format!("gen-{i}.bin")),
+            random_bytes(i, 30_000 + 7_919 * i as usize),
+        )
+        .unwrap();
+    }
+    let one = tmp.path().join("one");
+    let four = tmp.path().join("four");
+    let s1 = writer(&one, 1)
+        .add_paths(std::slice::from_ref(&tree))
+        .unwrap();
+    let s4 = writer(&four, 4)
+        .add_paths(std::slice::from_ref(&tree))
+        .unwrap();
+    assert_eq!(s1.indexed_files, 27);
+    assert_eq!(s4.indexed_files, 27);
+    assert_eq!(index_content(&one), index_content(&four));
+}
+
+#[test]
+fn small_segment_budget_splits_without_changing_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let split = tmp.path().join("split");
+    let mut w = IndexWriter::open(
+        &split,
+        IndexOptions {
+            new_params: Some(FingerprintParams::with_seed(SEED)),
+            segment_max_entries: 40,
+            ..IndexOptions::default()
+        },
+    )
+    .unwrap();
+    let summary = w.add_paths(&[reserve("")]).unwrap();
+    drop(w);
+    assert!(summary.segments_written >= 2, "{summary:?}");
+    pugmark::index::verify(&split).unwrap();
+    let s = scanner(&split);
+    let scene = std::fs::read(reserve("rasters/L7_ETMs.tif")).unwrap();
+    let report = s.scan_bytes("part", &scene[200_000..600_000]);
+    assert_eq!(report.verdict, Verdict::Match);
+}
+
+#[test]
+fn reopen_round_trip_of_named_items() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let a = random_bytes(1, 300_000);
+    let b = random_bytes(2, 90_000);
+    {
+        let mut w = writer(&dir, 0);
+        assert_eq!(
+            w.add_bytes("upload/a.bin", &a),
+            pugmark::index::AddOutcome::Added
+        );
+        w.add_reader("stream/b.bin", &b[..]).unwrap();
+        assert!(w.commit().unwrap());
+        assert!(!w.commit().unwrap(), "nothing left to commit");
+    }
+    let index = Index::open(&dir, &OpenOptions::default()).unwrap();
+    assert_eq!(index.params(), &FingerprintParams::with_seed(SEED));
+    let seg = &index.segments()[0];
+    assert_eq!(seg.item_count(), 2);
+    let rec = seg.item(0);
+    assert_eq!(rec.path, b"upload/a.bin");
+    assert_eq!(rec.size, 300_000);
+    assert_eq!(rec.digest, *blake3::hash(&a).as_bytes());
+    assert_eq!(index.lookup_exact(blake3::hash(&b).as_bytes()).len(), 1);
+
+    // Re-adding identical content is a no-op; new content replaces.
+    let mut w = writer(&dir, 0);
+    assert_eq!(
+        w.add_bytes("upload/a.bin", &a),
+        pugmark::index::AddOutcome::Unchanged
+    );
+    assert_eq!(
+        w.add_bytes("stream/b.bin", &a[..1000]),
+        pugmark::index::AddOutcome::Replaced
+    );
+    w.commit().unwrap();
+    drop(w);
+    let s = scanner(&dir);
+    assert_eq!(
+        s.scan_bytes("x", &b).verdict,
+        Verdict::Clean,
+        "old version retired"
+    );
+    assert_eq!(s.scan_bytes("y", &a[..1000]).verdict, Verdict::Match);
+
+    // Opening with other parameters is refused.
+    let err = IndexWriter::open(
+        &dir,
+        IndexOptions {
+            new_params: Some(FingerprintParams::with_seed(SEED + 1)),
+            ..IndexOptions::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(
+        matches!(err, pugmark::Error::ParamsMismatch { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn one_writer_at_a_time_readers_never_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut w = writer(&dir, 0);
+    w.add_bytes("a", &random_bytes(3, 50_000));
+    w.commit().unwrap();
+    let second = IndexWriter::open(&dir, IndexOptions::default())
+        .err()
+        .unwrap();
+    assert!(matches!(second, pugmark::Error::Locked(_)), "{second}");
+    // A reader opens while the writer holds the lock.
+    let s = scanner(&dir);
+    assert_eq!(
+        s.scan_bytes("a", &random_bytes(3, 50_000)).verdict,
+        Verdict::Match
+    );
+    drop(w);
+    writer(&dir, 0);
+}
+
+#[test]
+fn every_flipped_byte_is_caught_by_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut w = writer(&dir, 0);
+    w.add_bytes("a", &random_bytes(5, 200_000));
+    w.add_bytes("b", &random_bytes(6, 100_000));
+    w.commit().unwrap();
+    drop(w);
+    let seg_path = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pgs"))
+        .unwrap();
+    let original = std::fs::read(&seg_path).unwrap();
+    let step = (original.len() / 97).max(1);
+    for pos in (0..original.len()).step_by(step) {
+        let mut damaged = original.clone();
+        damaged[pos] ^= 0x10;
+        std::fs::write(&seg_path, &damaged).unwrap();
+        assert!(
+            pugmark::index::verify(&dir).is_err(),
+            "flip at {pos} not detected"
+        );
+        // Without checksum checks, a damaged index may answer wrongly but
+        // must never panic.
+        if let Ok(index) = Index::open(
+            &dir,
+            &OpenOptions {
+                verify_checksums: false,
+            },
+        ) {
+            let s = Scanner::new(Arc::new(index), ScanOptions::default()).unwrap();
+            let _ = s.scan_bytes("probe", &random_bytes(5, 200_000));
+        }
+    }
+}
+
+#[test]
+fn scanner_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Scanner>();
+    assert_send_sync::<Index>();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    writer(&dir, 0).add_paths(&[reserve("rasters")]).unwrap();
+    let s = Arc::new(scanner(&dir));
+    let scene = std::fs::read(reserve("rasters/L7_ETMs.tif")).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            let part = scene[i * 100_000..i * 100_000 + 300_000].to_vec();
+            std::thread::spawn(move || s.scan_bytes(&format!("t{i}"), &part))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap().verdict, Verdict::Match);
+    }
+}
+
+#[test]
+fn library_reports_serialise_like_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    writer(&dir, 0).add_paths(&[reserve("telemetry")]).unwrap();
+    let s = scanner(&dir);
+    let path = reserve("telemetry/pvlib_surfrad-slv16001.dat");
+    let from_path = s.scan_path(&path);
+    let from_bytes = s.scan_bytes(&path.display().to_string(), &std::fs::read(&path).unwrap());
+    let from_reader = s.scan_reader(
+        &path.display().to_string(),
+        std::fs::File::open(&path).unwrap(),
+    );
+    assert_eq!(from_path, from_bytes);
+    assert_eq!(from_path, from_reader);
+    let json = serde_json::to_value(&from_path).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["verdict"], "match");
+    assert_eq!(json["evidence"][0]["signal"], "exact");
+    let back: pugmark::Report = serde_json::from_value(json).unwrap();
+    assert_eq!(back, from_path);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Metamorphic: a protected item embedded anywhere in other data still
+    /// matches it via chunks; the other data alone matches nothing.
+    #[test]
+    fn embedded_protected_item_matches(prefix in 0usize..400_000, suffix in 0usize..400_000, seed in any::<u64>()) {
+        let (dir, protected) = shared_index();
+        let s = scanner(dir);
+        let mut outgoing = random_bytes(seed, prefix);
+        outgoing.extend_from_slice(protected);
+        outgoing.extend_from_slice(&random_bytes(seed ^ 1, suffix));
+        let report = s.scan_bytes("out", &outgoing);
+        prop_assert_eq!(report.verdict, Verdict::Match);
+        let is_chunks = matches!(report.evidence[0], Evidence::Chunks { .. });
+        prop_assert!(is_chunks || (prefix == 0 && suffix == 0));
+        let mut unrelated = random_bytes(seed, prefix);
+        unrelated.extend_from_slice(&random_bytes(seed ^ 1, suffix + 1));
+        prop_assert_eq!(s.scan_bytes("noise", &unrelated).verdict, Verdict::Clean);
+    }
+}
+
+/// An index holding one 500 KB random item, built once per test binary.
+fn shared_index() -> (&'static Path, &'static [u8]) {
+    use std::sync::OnceLock;
+    static INDEX: OnceLock<(tempfile::TempDir, PathBuf, Vec<u8>)> = OnceLock::new();
+    let (_, dir, data) = INDEX.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        let data = random_bytes(77, 500_000);
+        let mut w = writer(&dir, 0);
+        w.add_bytes("protected.bin", &data);
+        w.commit().unwrap();
+        (tmp, dir, data)
+    });
+    (dir.as_path(), data.as_slice())
+}
+
+#[test]
+fn boilerplate_chunks_do_not_match_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let shared = random_bytes(100, 150_000);
+    let mut w = writer(&dir, 0);
+    for i in 0..12 {
+        let mut item = random_bytes(200 + i, 120_000);
+        item.extend_from_slice(&shared);
+        item.extend_from_slice(&random_bytes(300 + i, 120_000));
+        w.add_bytes(&format!("report-{i}.bin"), &item);
+    }
+    // A large run of zeros inside a protected file is trivial content.
+    let mut zeros_item = random_bytes(400, 50_000);
+    zeros_item.extend(std::iter::repeat_n(0u8, 1 << 20));
+    w.add_bytes("mostly-zeros.bin", &zeros_item);
+    w.commit().unwrap();
+    drop(w);
+    let s = scanner(&dir);
+
+    let mut outgoing = random_bytes(500, 100_000);
+    outgoing.extend_from_slice(&shared);
+    let report = s.scan_bytes("template.bin", &outgoing);
+    assert_eq!(report.verdict, Verdict::Clean, "{report:?}");
+    assert!(report.chunk_stats.as_ref().unwrap().common_bytes >= 100_000);
+
+    let zeros = vec![0u8; 3 << 20];
+    let report = s.scan_bytes("zeros.bin", &zeros);
+    assert_eq!(report.verdict, Verdict::Clean, "{report:?}");
+    assert!(report.chunk_stats.as_ref().unwrap().trivial_bytes >= 3 << 19);
+
+    // With a looser boilerplate rule the shared block does match.
+    let loose = Scanner::open(
+        &dir,
+        ScanOptions {
+            thresholds: pugmark::Thresholds {
+                max_items_per_chunk: 100,
+                ..pugmark::Thresholds::default()
+            },
+            ..ScanOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        loose.scan_bytes("template.bin", &outgoing).verdict,
+        Verdict::Match
+    );
+}
+
+#[test]
+fn thresholds_decide_small_overlaps() {
+    let (dir, protected) = shared_index();
+    let s = scanner(dir);
+    // About 40 KB of a 500 KB item: below 64 KiB and below 50% -> clean.
+    let mut small = random_bytes(1, 100_000);
+    small.extend_from_slice(&protected[200_000..240_000]);
+    assert_eq!(s.scan_bytes("small", &small).verdict, Verdict::Clean);
+    // 120 KB: above 64 KiB -> match, with the fraction reported.
+    let big = protected[100_000..220_000].to_vec();
+    let report = s.scan_bytes("big", &big);
+    assert_eq!(report.verdict, Verdict::Match);
+    match &report.evidence[0] {
+        Evidence::Chunks {
+            matched_bytes,
+            outgoing_fraction,
+            protected_fraction,
+            ..
+        } => {
+            assert!(*matched_bytes >= 65_536 && *matched_bytes <= 120_000);
+            assert!(*outgoing_fraction > 0.5);
+            assert!(*protected_fraction < 0.25);
+        }
+        other => panic!("expected chunks evidence, got {other:?}"),
+    }
+}
