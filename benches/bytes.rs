@@ -7,22 +7,11 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fastcdc::v2020::{FastCDC, Normalization};
 use pugmark::{FingerprintParams, Pipeline};
 
-/// Deterministic incompressible bytes (xorshift).
-fn random_bytes(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn bytes(c: &mut Criterion) {
-    let data = random_bytes(64 << 20);
+    let data = common::random_bytes(1, 64 << 20);
     let params = FingerprintParams::with_seed(0x1234_5678_9ABC_DEF0);
     let pipeline = Pipeline::new(params.clone()).expect("default params are valid");
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use common::{copy_reserve, random_bytes, reserve, samples};
@@ -13,6 +13,33 @@ fn pugmark(index: &Path) -> Command {
     let mut cmd = Command::cargo_bin("pugmark").unwrap();
     cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
     cmd
+}
+
+/// A temporary directory with an index of `protected` in it.
+fn indexed(protected: &Path) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("idx");
+    pugmark(&index)
+        .arg("index")
+        .arg(protected)
+        .assert()
+        .success();
+    (tmp, index)
+}
+
+/// Runs `scan --json` with extra arguments, checks the exit code and parses
+/// the JSON Lines.
+fn scan_json(index: &Path, extra: &[&str], target: &Path, code: i32) -> Vec<Value> {
+    let out = pugmark(index)
+        .args(["scan", "--json"])
+        .args(extra)
+        .arg(target)
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    json_lines(&out)
 }
 
 fn json_lines(stdout: &[u8]) -> Vec<Value> {
@@ -41,22 +68,8 @@ fn signals(report: &Value) -> Vec<String> {
 
 #[test]
 fn data_samples_give_the_documented_verdicts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let index = tmp.path().join("idx");
-    pugmark(&index)
-        .arg("index")
-        .arg(samples().join("reserve"))
-        .assert()
-        .success();
-    let out = pugmark(&index)
-        .args(["scan", "--json"])
-        .arg(samples().join("outgoing"))
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let reports = json_lines(&out);
+    let (_tmp, index) = indexed(&samples().join("reserve"));
+    let reports = scan_json(&index, &[], &samples().join("outgoing"), 1);
     assert_eq!(reports.len(), 6);
     for r in &reports {
         assert_eq!(r["schema"], 1);
@@ -133,15 +146,7 @@ fn exact_fragment_truncation_and_unrelated() {
         .arg(&protected)
         .assert()
         .success();
-    let out = pugmark(&index)
-        .args(["scan", "--json", "--threads", "2"])
-        .arg(&outgoing)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let reports = json_lines(&out);
+    let reports = scan_json(&index, &["--threads", "2"], &outgoing, 1);
     let copy = by_name(&reports, "copy.gpx");
     assert_eq!(copy["verdict"], "match");
     assert_eq!(signals(copy), ["exact"]);
@@ -164,13 +169,7 @@ fn exact_fragment_truncation_and_unrelated() {
 
 #[test]
 fn exit_codes_follow_the_contract() {
-    let tmp = tempfile::tempdir().unwrap();
-    let index = tmp.path().join("idx");
-    pugmark(&index)
-        .arg("index")
-        .arg(reserve("telemetry"))
-        .assert()
-        .success();
+    let (tmp, index) = indexed(&reserve("telemetry"));
     let clean = tmp.path().join("clean.bin");
     std::fs::write(&clean, random_bytes(3, 100_000)).unwrap();
     pugmark(&index).arg("scan").arg(&clean).assert().code(0);
@@ -226,13 +225,7 @@ fn usage_and_index_errors_exit_2_with_one_line() {
 
 #[test]
 fn flipped_byte_fails_verify_and_scan_exits_2() {
-    let tmp = tempfile::tempdir().unwrap();
-    let index = tmp.path().join("idx");
-    pugmark(&index)
-        .arg("index")
-        .arg(reserve("rasters"))
-        .assert()
-        .success();
+    let (_tmp, index) = indexed(&reserve("rasters"));
     pugmark(&index).arg("verify").assert().success();
     let segment = std::fs::read_dir(&index)
         .unwrap()
@@ -355,13 +348,7 @@ fn second_index_run_skips_unchanged_and_replaces_changed() {
 
 #[test]
 fn stdin_stream_is_scanned() {
-    let tmp = tempfile::tempdir().unwrap();
-    let index = tmp.path().join("idx");
-    pugmark(&index)
-        .arg("index")
-        .arg(reserve("rasters"))
-        .assert()
-        .success();
+    let (_tmp, index) = indexed(&reserve("rasters"));
     let scene = std::fs::read(reserve("rasters/L7_ETMs.tif")).unwrap();
     let out = pugmark(&index)
         .args(["scan", "--json", "-"])
@@ -380,13 +367,7 @@ fn stdin_stream_is_scanned() {
 #[cfg(unix)]
 #[test]
 fn symlinks_are_reported_not_followed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let index = tmp.path().join("idx");
-    pugmark(&index)
-        .arg("index")
-        .arg(reserve("telemetry"))
-        .assert()
-        .success();
+    let (tmp, index) = indexed(&reserve("telemetry"));
     let outgoing = tmp.path().join("out");
     std::fs::create_dir_all(&outgoing).unwrap();
     std::os::unix::fs::symlink(
@@ -394,15 +375,7 @@ fn symlinks_are_reported_not_followed() {
         outgoing.join("link.gpx"),
     )
     .unwrap();
-    let out = pugmark(&index)
-        .args(["scan", "--json"])
-        .arg(&outgoing)
-        .assert()
-        .code(3)
-        .get_output()
-        .stdout
-        .clone();
-    let reports = json_lines(&out);
+    let reports = scan_json(&index, &[], &outgoing, 3);
     assert_eq!(reports[0]["reasons"][0]["code"], "source.symlink");
     pugmark(&index)
         .args(["scan", "--follow-symlinks"])

@@ -396,6 +396,19 @@ fn boilerplate_chunks_do_not_match_alone() {
     assert_eq!(report.verdict, Verdict::Clean, "{report:?}");
     assert!(report.chunk_stats.as_ref().unwrap().common_bytes >= 100_000);
 
+    // Content-free protected items never match exactly either.
+    let mut w = writer(&dir, 0);
+    w.add_bytes("empty.bin", b"");
+    w.add_bytes("blank.bin", &[0u8; 1 << 20]);
+    w.commit().unwrap();
+    drop(w);
+    let s = scanner(&dir);
+    assert_eq!(s.scan_bytes("empty", b"").verdict, Verdict::Clean);
+    assert_eq!(
+        s.scan_bytes("blank", &[0u8; 1 << 20]).verdict,
+        Verdict::Clean
+    );
+
     let zeros = vec![0u8; 3 << 20];
     let report = s.scan_bytes("zeros.bin", &zeros);
     assert_eq!(report.verdict, Verdict::Clean, "{report:?}");

@@ -109,10 +109,14 @@ impl SegmentBuilder {
             chunk_count: fp.chunks.len() as u32,
             matchable_bytes: fp.matchable_bytes(),
         });
-        let mut e = [0u8; 36];
-        e[..32].copy_from_slice(&fp.digest);
-        e[32..].copy_from_slice(&id.to_be_bytes());
-        self.exact.push(e);
+        // Content-free items (empty, or nothing but a short repeating
+        // pattern) would "match" every empty or blank outgoing file.
+        if fp.size > 0 && fp.chunks.iter().any(|c| !c.trivial) {
+            let mut e = [0u8; 36];
+            e[..32].copy_from_slice(&fp.digest);
+            e[32..].copy_from_slice(&id.to_be_bytes());
+            self.exact.push(e);
+        }
         for c in fp.chunks.iter().filter(|c| !c.trivial) {
             let mut e = [0u8; 32];
             e[..CHUNK_HASH_LEN].copy_from_slice(&c.hash);
