@@ -10,6 +10,7 @@
 
 pub mod bytes;
 pub mod chunker;
+pub mod image;
 mod params;
 
 use std::io::{self, Read};

@@ -1,0 +1,198 @@
+//! Photo decoding to the luma plane PDQ needs, within limits.
+//!
+//! Dimensions are read from the header and checked before any pixel buffer
+//! is allocated. JPEGs take a fast path: the DCT-domain scaled decoder
+//! delivers 1/2, 1/4 or 1/8 of the size directly (still at least
+//! [`FAST_JPEG_MIN_SIDE`] on the longer side), which is all PDQ's 64x64
+//! sampling needs. Other formats, and JPEGs the fast decoder refuses, go
+//! through the `image` crate at full size.
+
+use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::pdq::luma;
+use crate::sniff::Kind;
+
+/// The JPEG fast path decodes at the smallest DCT scale that keeps the
+/// longer side at least this long.
+pub const FAST_JPEG_MIN_SIDE: u16 = 256;
+
+/// Limits for decoding one picture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageLimits {
+    /// Largest width x height decoded (default 100 megapixels); larger
+    /// pictures are `incomplete` with `limits.image_pixels`.
+    pub max_pixels: u64,
+    /// Largest allocation a decoder may make (default 512 MiB).
+    pub max_alloc: u64,
+    /// Use the reduced-scale JPEG decoder (default yes).
+    pub fast_jpeg: bool,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        ImageLimits {
+            max_pixels: 100_000_000,
+            max_alloc: 512 << 20,
+            fast_jpeg: true,
+        }
+    }
+}
+
+/// Why a picture could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Declared dimensions exceed [`ImageLimits::max_pixels`].
+    TooLarge {
+        /// Declared width.
+        width: u64,
+        /// Declared height.
+        height: u64,
+    },
+    /// The decoder rejected the data (truncated, corrupt, unsupported).
+    Malformed(String),
+    /// The decoder panicked; caught and contained.
+    Panicked(String),
+}
+
+impl DecodeError {
+    /// The stable reason code for reports.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge { .. } => "limits.image_pixels",
+            DecodeError::Malformed(_) => "image.decode_failed",
+            DecodeError::Panicked(_) => "image.decoder_panic",
+        }
+    }
+
+    /// A human-readable detail.
+    pub fn detail(&self) -> String {
+        match self {
+            DecodeError::TooLarge { width, height } => {
+                format!("declared size {width}x{height} exceeds the pixel limit")
+            }
+            DecodeError::Malformed(m) => format!("cannot decode picture: {m}"),
+            DecodeError::Panicked(m) => format!("picture decoder crashed (contained): {m}"),
+        }
+    }
+}
+
+/// A decoded luma plane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LumaImage {
+    /// Height in pixels.
+    pub rows: usize,
+    /// Width in pixels.
+    pub cols: usize,
+    /// Row-major luma values, 0.0..=255.0.
+    pub data: Vec<f32>,
+    /// Full-size width and height from the header.
+    pub full_size: (u32, u32),
+    /// Decoded at 1/`scale` of full size (1 = full).
+    pub scale: u32,
+}
+
+/// Decodes a picture of `kind` to luma.
+pub fn decode_luma(
+    data: &[u8],
+    kind: Kind,
+    limits: &ImageLimits,
+) -> Result<LumaImage, DecodeError> {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if kind == Kind::Jpeg && limits.fast_jpeg {
+            if let Some(image) = decode_jpeg_scaled(data, limits)? {
+                return Ok(image);
+            }
+        }
+        decode_full(data, limits)
+    }));
+    result.unwrap_or_else(|panic| {
+        let msg = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        Err(DecodeError::Panicked(msg))
+    })
+}
+
+fn check_size(width: u64, height: u64, limits: &ImageLimits) -> Result<(), DecodeError> {
+    if width.saturating_mul(height) > limits.max_pixels {
+        return Err(DecodeError::TooLarge { width, height });
+    }
+    Ok(())
+}
+
+/// The fast path; `Ok(None)` hands over to the full decoder (e.g. CMYK).
+fn decode_jpeg_scaled(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaImage>, DecodeError> {
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(data));
+    decoder.set_max_decoding_buffer_size(limits.max_alloc as usize);
+    if decoder.read_info().is_err() {
+        return Ok(None);
+    }
+    let Some(info) = decoder.info() else {
+        return Ok(None);
+    };
+    let (w, h) = (info.width, info.height);
+    check_size(w as u64, h as u64, limits)?;
+    // The scaler picks the smallest scale meeting either request: ask only
+    // for the longer side.
+    let (target_w, target_h) = if w >= h {
+        (FAST_JPEG_MIN_SIDE, u16::MAX)
+    } else {
+        (u16::MAX, FAST_JPEG_MIN_SIDE)
+    };
+    let Ok((out_w, out_h)) = decoder.scale(target_w, target_h) else {
+        return Ok(None);
+    };
+    let Ok(pixels) = decoder.decode() else {
+        return Ok(None);
+    };
+    let Some(info) = decoder.info() else {
+        return Ok(None);
+    };
+    let (rows, cols) = (out_h as usize, out_w as usize);
+    let n = rows * cols;
+    let data: Vec<f32> = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 if pixels.len() >= n => {
+            pixels[..n].iter().map(|&v| v as f32).collect()
+        }
+        jpeg_decoder::PixelFormat::RGB24 if pixels.len() >= 3 * n => pixels
+            .chunks_exact(3)
+            .take(n)
+            .map(|p| luma(p[0], p[1], p[2]))
+            .collect(),
+        _ => return Ok(None),
+    };
+    Ok(Some(LumaImage {
+        rows,
+        cols,
+        data,
+        full_size: (w as u32, h as u32),
+        scale: (w as u32).div_ceil(out_w.max(1) as u32).max(1),
+    }))
+}
+
+fn decode_full(data: &[u8], limits: &ImageLimits) -> Result<LumaImage, DecodeError> {
+    use image::ImageDecoder;
+    let malformed = |e: &dyn std::fmt::Display| DecodeError::Malformed(e.to_string());
+    let mut reader = image::ImageReader::new(Cursor::new(data))
+        .with_guessed_format()
+        .map_err(|e| malformed(&e))?;
+    let mut image_limits = image::Limits::default();
+    image_limits.max_alloc = Some(limits.max_alloc);
+    reader.limits(image_limits);
+    let decoder = reader.into_decoder().map_err(|e| malformed(&e))?;
+    let (w, h) = decoder.dimensions();
+    check_size(w as u64, h as u64, limits)?;
+    let image = image::DynamicImage::from_decoder(decoder).map_err(|e| malformed(&e))?;
+    let rgb = image.into_rgb8();
+    let data = rgb.pixels().map(|p| luma(p[0], p[1], p[2])).collect();
+    Ok(LumaImage {
+        rows: h as usize,
+        cols: w as usize,
+        data,
+        full_size: (w, h),
+        scale: 1,
+    })
+}

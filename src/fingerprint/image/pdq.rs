@@ -1,0 +1,342 @@
+//! PDQ: Meta's 256-bit perceptual image hash, written from the published
+//! algorithm description (see `../shared/ANCHORS.md`).
+//!
+//! Luma (float) -> two passes of a Jarosz box filter with window
+//! ceil(dim / 128) along each axis -> 64x64 samples at pixel centres -> the
+//! 16x16 low-frequency block of a 2-D DCT (frequencies 1..=16, DC excluded)
+//! -> bit k = 16 * i + j is set when coefficient (i, j) exceeds the median.
+//! Arithmetic follows the reference's float and integer steps so identical
+//! pixels give identical hashes and quality scores.
+
+use std::sync::OnceLock;
+
+/// Images smaller than this in either dimension hash to zero, quality 0.
+pub const MIN_HASHABLE_DIM: usize = 5;
+/// The reference's match threshold: distance <= 31 bits is "the same image".
+pub const MATCH_DISTANCE: u32 = 31;
+
+/// A 256-bit PDQ hash, stored as a big-endian integer (hex prints it the way
+/// the reference does: bit 0 is the lowest bit of the last hex digit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PdqHash(pub [u8; 32]);
+
+impl PdqHash {
+    /// Whether bit `k` (0..256) is set.
+    pub fn bit(&self, k: usize) -> bool {
+        self.0[31 - k / 8] >> (k % 8) & 1 == 1
+    }
+
+    fn set(&mut self, k: usize) {
+        self.0[31 - k / 8] |= 1 << (k % 8);
+    }
+
+    /// Number of differing bits.
+    pub fn distance(&self, other: &PdqHash) -> u32 {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum()
+    }
+
+    /// 64 lower-case hex digits.
+    pub fn to_hex(&self) -> String {
+        crate::fingerprint::bytes::hex(&self.0)
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(s: &str) -> Option<PdqHash> {
+        if s.len() != 64 || !s.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(PdqHash(out))
+    }
+
+    /// The 16-bit word `slot` (0..16), slot 0 being bits 0..16.
+    pub fn slot(&self, slot: usize) -> u16 {
+        let hi = self.0[31 - 2 * slot - 1];
+        let lo = self.0[31 - 2 * slot];
+        u16::from_be_bytes([hi, lo])
+    }
+}
+
+/// The eight dihedral transforms, in the reference's order.
+pub const DIHEDRAL_NAMES: [&str; 8] = [
+    "orig",
+    "rot90",
+    "rot180",
+    "rot270",
+    "flipx",
+    "flipy",
+    "flipplus1",
+    "flipminus1",
+];
+
+/// The 16x16 DCT block a hash is cut from (row-major, i = vertical
+/// frequency).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DctBlock(pub [f32; 256]);
+
+/// A hash and its quality (0..=100; below 50 the hash is weak).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pdq {
+    /// The hash.
+    pub hash: PdqHash,
+    /// The reference's gradient-based quality score.
+    pub quality: u8,
+}
+
+/// Luma as the reference computes it from 8-bit RGB.
+#[inline]
+pub fn luma(r: u8, g: u8, b: u8) -> f32 {
+    0.299f32 * r as f32 + 0.587f32 * g as f32 + 0.114f32 * b as f32
+}
+
+/// Hashes a `rows` x `cols` luma image. `luma` is overwritten (it is the
+/// filter's working buffer). Returns the DCT block (for dihedral variants)
+/// and the quality, or `None` for images too small to hash.
+pub fn dct_from_luma(luma: &mut [f32], rows: usize, cols: usize) -> Option<(DctBlock, u8)> {
+    assert_eq!(luma.len(), rows * cols, "luma buffer size");
+    if rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM {
+        return None;
+    }
+    let mut scratch = vec![0f32; rows * cols];
+    let window_along_rows = cols.div_ceil(128);
+    let window_along_cols = rows.div_ceil(128);
+    for _ in 0..2 {
+        for r in 0..rows {
+            let span = r * cols..(r + 1) * cols;
+            box_1d(
+                &luma[span.clone()],
+                &mut scratch[span],
+                1,
+                cols,
+                window_along_rows,
+            );
+        }
+        box_columns(&scratch, luma, rows, cols, window_along_cols);
+    }
+    let mut samples = [0f32; 64 * 64];
+    for i in 0..64 {
+        let si = (((i as f64 + 0.5) * rows as f64) / 64.0) as usize;
+        for j in 0..64 {
+            let sj = (((j as f64 + 0.5) * cols as f64) / 64.0) as usize;
+            samples[i * 64 + j] = luma[si * cols + sj];
+        }
+    }
+    let quality = quality(&samples);
+    Some((dct_64_to_16(&samples), quality))
+}
+
+/// The hash of a DCT block: bits above the block's median.
+pub fn hash_from_dct(block: &DctBlock) -> PdqHash {
+    let mut sorted = block.0;
+    let (_, median, _) = sorted.select_nth_unstable_by(127, f32::total_cmp);
+    let median = *median;
+    let mut hash = PdqHash::default();
+    for (k, v) in block.0.iter().enumerate() {
+        if *v > median {
+            hash.set(k);
+        }
+    }
+    hash
+}
+
+/// The DCT block of the image under each dihedral transform, in
+/// [`DIHEDRAL_NAMES`] order, derived by transposing and flipping signs
+/// (flipping an axis negates its odd-indexed frequencies 1, 3, 5, ...).
+pub fn dihedral_blocks(block: &DctBlock) -> [DctBlock; 8] {
+    let a = &block.0;
+    let make = |transpose: bool, flip_i: bool, flip_j: bool| {
+        let mut out = [0f32; 256];
+        for i in 0..16 {
+            for j in 0..16 {
+                // Frequency index i holds frequency i + 1: odd frequencies
+                // (even i) change sign when that axis is mirrored.
+                let mut v = a[i * 16 + j];
+                if flip_i && i % 2 == 0 {
+                    v = -v;
+                }
+                if flip_j && j % 2 == 0 {
+                    v = -v;
+                }
+                if transpose {
+                    out[j * 16 + i] = v;
+                } else {
+                    out[i * 16 + j] = v;
+                }
+            }
+        }
+        DctBlock(out)
+    };
+    [
+        make(false, false, false), // orig
+        make(true, false, true),   // rot90
+        make(false, true, true),   // rot180
+        make(true, true, false),   // rot270
+        make(false, true, false),  // flipx (upside down)
+        make(false, false, true),  // flipy (mirror)
+        make(true, false, false),  // flipplus1 (transpose)
+        make(true, true, true),    // flipminus1 (anti-transpose)
+    ]
+}
+
+/// Hash and quality of a luma image (see [`dct_from_luma`]).
+pub fn pdq_from_luma(luma: &mut [f32], rows: usize, cols: usize) -> Pdq {
+    match dct_from_luma(luma, rows, cols) {
+        Some((block, quality)) => Pdq {
+            hash: hash_from_dct(&block),
+            quality,
+        },
+        None => Pdq {
+            hash: PdqHash::default(),
+            quality: 0,
+        },
+    }
+}
+
+/// One pass of the box filter over a vector of `len` values spaced
+/// `stride` apart, window `window`: the mean over a window centred on each
+/// output, shrinking at the ends (the reference's four-phase loop).
+fn box_1d(input: &[f32], output: &mut [f32], stride: usize, len: usize, window: usize) {
+    let half = (window + 2) / 2;
+    let phase1 = half - 1;
+    let phase2 = window - half + 1;
+    let phase3 = len.saturating_sub(window);
+    let phase4 = half - 1;
+    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
+    let mut sum = 0f32;
+    let mut count = 0usize;
+    for _ in 0..phase1 {
+        sum += input[ri];
+        count += 1;
+        ri += stride;
+    }
+    for _ in 0..phase2 {
+        sum += input[ri];
+        count += 1;
+        output[oi] = sum / count as f32;
+        ri += stride;
+        oi += stride;
+    }
+    for _ in 0..phase3 {
+        sum += input[ri];
+        sum -= input[li];
+        output[oi] = sum / count as f32;
+        li += stride;
+        ri += stride;
+        oi += stride;
+    }
+    for _ in 0..phase4 {
+        sum -= input[li];
+        count -= 1;
+        output[oi] = sum / count as f32;
+        li += stride;
+        oi += stride;
+    }
+}
+
+/// The box filter down every column (stride `cols`).
+fn box_columns(input: &[f32], output: &mut [f32], rows: usize, cols: usize, window: usize) {
+    for c in 0..cols {
+        box_1d(&input[c..], &mut output[c..], cols, rows, window);
+    }
+}
+
+/// The reference's quality: summed absolute vertical and horizontal
+/// differences of the 64x64 samples, scaled to 0..=100.
+fn quality(s: &[f32; 4096]) -> u8 {
+    let mut sum: i64 = 0;
+    for i in 0..63 {
+        for j in 0..64 {
+            let d = ((s[i * 64 + j] - s[(i + 1) * 64 + j]) * 100.0) / 255.0;
+            sum += (d as i32).abs() as i64;
+        }
+    }
+    for i in 0..64 {
+        for j in 0..63 {
+            let d = ((s[i * 64 + j] - s[i * 64 + j + 1]) * 100.0) / 255.0;
+            sum += (d as i32).abs() as i64;
+        }
+    }
+    (sum / 90).min(100) as u8
+}
+
+/// The 16x64 DCT-II basis for frequencies 1..=16, in the reference's float
+/// precision.
+fn dct_matrix() -> &'static [f32; 16 * 64] {
+    static MATRIX: OnceLock<[f32; 16 * 64]> = OnceLock::new();
+    MATRIX.get_or_init(|| {
+        let scale = (2.0f64 / 64.0).sqrt();
+        let mut m = [0f32; 16 * 64];
+        for i in 0..16 {
+            for j in 0..64 {
+                let angle =
+                    (std::f64::consts::PI / 2.0 / 64.0) * (i + 1) as f64 * (2 * j + 1) as f64;
+                m[i * 64 + j] = (scale * angle.cos()) as f32;
+            }
+        }
+        m
+    })
+}
+
+/// D * A * D^T for the 16x64 basis D and the 64x64 samples A.
+fn dct_64_to_16(a: &[f32; 4096]) -> DctBlock {
+    let d = dct_matrix();
+    let mut t = [0f32; 16 * 64];
+    for i in 0..16 {
+        for j in 0..64 {
+            let mut sum = 0f32;
+            for k in 0..64 {
+                sum += d[i * 64 + k] * a[k * 64 + j];
+            }
+            t[i * 64 + j] = sum;
+        }
+    }
+    let mut out = [0f32; 256];
+    for i in 0..16 {
+        for j in 0..16 {
+            let mut sum = 0f32;
+            for k in 0..64 {
+                sum += t[i * 64 + k] * d[j * 64 + k];
+            }
+            out[i * 16 + j] = sum;
+        }
+    }
+    DctBlock(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Window halves as in the reference: 1 -> 1, 2 -> 2, 3 -> 2, 4 -> 3,
+    /// 7 -> 4, 8 -> 5 ((window + 2) / 2).
+    #[test]
+    fn box_filter_means() {
+        let input: Vec<f32> = (0..10).map(|x| x as f32).collect();
+        let mut out = vec![0f32; 10];
+        box_1d(&input, &mut out, 1, 10, 1);
+        assert_eq!(out, input);
+        box_1d(&input, &mut out, 1, 10, 3);
+        assert_eq!(out[0], 0.5);
+        assert_eq!(out[1], 1.0);
+        assert_eq!(out[9], 8.5);
+    }
+
+    #[test]
+    fn hex_round_trip_and_slots() {
+        let hex = "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b22";
+        let h = PdqHash::from_hex(hex).unwrap();
+        assert_eq!(h.to_hex(), hex);
+        assert_eq!(h.slot(0), 0x9b22);
+        assert_eq!(h.slot(15), 0xf8f8);
+        assert!(!h.bit(0));
+        assert!(h.bit(1));
+        assert_eq!(h.distance(&h), 0);
+    }
+}
