@@ -106,6 +106,29 @@ pub enum Evidence {
         /// Where in the protected item (merged, first 16 ranges).
         protected_ranges: Vec<Range>,
     },
+    /// Looks like a protected picture (PDQ within the distance threshold).
+    Image {
+        /// The protected item, as indexed.
+        protected: String,
+        /// Its size in bytes.
+        protected_size: u64,
+        /// Hamming distance between the two PDQ hashes (0..=256).
+        distance: u32,
+        /// The dihedral transform that, applied to the outgoing picture,
+        /// gives the protected one (PDQ reference names and order: orig,
+        /// rot90, rot180, rot270 counter-clockwise, flipx upside down, flipy
+        /// mirrored, flipplus1 transposed, flipminus1 anti-transposed).
+        variant: String,
+        /// The protected region that matched: `full` or `center-<n>pm` (n
+        /// per mille cut from each side).
+        protected_region: String,
+        /// The outgoing region that matched.
+        outgoing_region: String,
+        /// PDQ quality of the outgoing hash.
+        quality: u8,
+        /// PDQ quality of the protected hash.
+        protected_quality: u8,
+    },
 }
 
 impl Evidence {
@@ -114,13 +137,16 @@ impl Evidence {
         match self {
             Evidence::Exact { .. } => "exact",
             Evidence::Chunks { .. } => "chunks",
+            Evidence::Image { .. } => "image",
         }
     }
 
     /// The protected item this evidence points at.
     pub fn protected(&self) -> &str {
         match self {
-            Evidence::Exact { protected, .. } | Evidence::Chunks { protected, .. } => protected,
+            Evidence::Exact { protected, .. }
+            | Evidence::Chunks { protected, .. }
+            | Evidence::Image { protected, .. } => protected,
         }
     }
 
@@ -142,6 +168,16 @@ impl Evidence {
                 "chunks: {matched_bytes} B of {protected} ({:.1}% of it; {:.1}% of this item)",
                 protected_fraction * 100.0,
                 outgoing_fraction * 100.0
+            ),
+            Evidence::Image {
+                protected,
+                distance,
+                variant,
+                protected_region,
+                outgoing_region,
+                ..
+            } => format!(
+                "image: looks like {protected} (PDQ distance {distance}, {variant}, protected {protected_region} ~ outgoing {outgoing_region})"
             ),
         }
     }
@@ -181,6 +217,10 @@ pub struct Report {
     pub evidence: Vec<Evidence>,
     /// Why the item was not fully examined (empty when it was).
     pub reasons: Vec<Reason>,
+    /// Things an analyst should know that do not change the verdict (e.g. a
+    /// perceptual hit not counted because a hash is weak).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Reason>,
     /// What stopped the item being read, for `error` verdicts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -201,6 +241,7 @@ impl Report {
             digest: None,
             evidence: Vec::new(),
             reasons: Vec::new(),
+            notes: Vec::new(),
             error: Some(message.into()),
             chunk_stats: None,
         }

@@ -70,7 +70,7 @@ fn signals(report: &Value) -> Vec<String> {
 fn data_samples_give_the_documented_verdicts() {
     let (_tmp, index) = indexed(&samples().join("reserve"));
     let reports = scan_json(&index, &[], &samples().join("outgoing"), 1);
-    assert_eq!(reports.len(), 6);
+    assert_eq!(reports.len(), 8);
     for r in &reports {
         assert_eq!(r["schema"], 1);
     }
@@ -108,14 +108,29 @@ fn data_samples_give_the_documented_verdicts() {
     assert!((0.4..=0.6).contains(&frac), "protected fraction {frac}");
 
     assert_eq!(by_name(&reports, "patrol-notes.txt")["verdict"], "clean");
-    // No image/records signal yet: fail closed, never clean.
-    let horse = by_name(&reports, "skimage_horse.png");
-    assert_eq!(horse["verdict"], "incomplete");
-    assert_eq!(horse["reasons"][0]["code"], "signal.unavailable.image");
-    assert_eq!(
-        by_name(&reports, "statsmodels_co2_maunaloa.csv")["verdict"],
-        "incomplete"
-    );
+    // An unrelated picture is examined by the image signal and is clean.
+    assert_eq!(by_name(&reports, "skimage_horse.png")["verdict"], "clean");
+    // Re-encoded, resized and mirrored; rotated and framed: image matches.
+    let cat = by_name(&reports, "cat-photo-for-newsletter.jpg");
+    assert_eq!(cat["verdict"], "match");
+    assert_eq!(signals(cat), ["image"]);
+    assert!(cat["evidence"][0]["protected"]
+        .as_str()
+        .unwrap()
+        .ends_with("skimage_chelsea.png"));
+    assert_eq!(cat["evidence"][0]["variant"], "flipy");
+    assert!(cat["evidence"][0]["distance"].as_u64().unwrap() <= 31);
+    let flower = by_name(&reports, "flower-framed.png");
+    assert_eq!(flower["verdict"], "match");
+    assert_eq!(signals(flower), ["image"]);
+    assert!(flower["evidence"][0]["protected"]
+        .as_str()
+        .unwrap()
+        .ends_with("pillow_flower.jpg"));
+    // No records signal yet: fail closed, never clean.
+    let co2 = by_name(&reports, "statsmodels_co2_maunaloa.csv");
+    assert_eq!(co2["verdict"], "incomplete");
+    assert_eq!(co2["reasons"][0]["code"], "signal.unavailable.records");
 }
 
 /// The acceptance scenario: an exact copy, a 200 KB fragment inside
@@ -173,17 +188,17 @@ fn exit_codes_follow_the_contract() {
     let clean = tmp.path().join("clean.bin");
     std::fs::write(&clean, random_bytes(3, 100_000)).unwrap();
     pugmark(&index).arg("scan").arg(&clean).assert().code(0);
-    // Incomplete: a PNG while the image signal is missing.
+    // Incomplete: a CSV while the records signal is missing.
     pugmark(&index)
         .arg("scan")
-        .arg(samples().join("outgoing/skimage_horse.png"))
+        .arg(samples().join("outgoing/statsmodels_co2_maunaloa.csv"))
         .assert()
         .code(3);
     // Error: a path that does not exist (and it outranks incomplete).
     pugmark(&index)
         .arg("scan")
         .arg(tmp.path().join("missing"))
-        .arg(samples().join("outgoing/skimage_horse.png"))
+        .arg(samples().join("outgoing/statsmodels_co2_maunaloa.csv"))
         .assert()
         .code(2);
     // Match outranks everything.

@@ -41,7 +41,7 @@ fn luma_of(path: &Path, fast: bool) -> pugmark::fingerprint::image::decode::Luma
     let data = std::fs::read(path).unwrap();
     let kind = sniff(&data, Some(path));
     let limits = ImageLimits {
-        fast_jpeg: fast,
+        fast_jpeg_min_side: if fast { 256 } else { 0 },
         ..ImageLimits::default()
     };
     decode_luma(&data, kind, &limits).unwrap()

@@ -101,14 +101,11 @@ pub fn from_slice(chunker: &Chunker, trivial_period_max: u8, data: &[u8]) -> Byt
 }
 
 /// Computes the byte signals of a stream with a buffer of a few chunks,
-/// giving exactly what [`from_slice`] gives on the same bytes. The first
-/// bytes read (up to `head_len`) are copied into `head` for sniffing.
+/// giving exactly what [`from_slice`] gives on the same bytes.
 pub fn from_reader<R: Read>(
     chunker: &Chunker,
     trivial_period_max: u8,
     mut reader: R,
-    head: &mut Vec<u8>,
-    head_len: usize,
 ) -> io::Result<ByteSignals> {
     let window = chunker.max_len();
     let mut buf = vec![0u8; (4 * window).max(1 << 20)];
@@ -124,13 +121,7 @@ pub fn from_reader<R: Read>(
             }
             match reader.read(&mut buf[end..]) {
                 Ok(0) => eof = true,
-                Ok(n) => {
-                    if head.len() < head_len {
-                        let take = n.min(head_len - head.len());
-                        head.extend_from_slice(&buf[end..end + take]);
-                    }
-                    end += n;
-                }
+                Ok(n) => end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

@@ -24,11 +24,11 @@ pub use params::FingerprintParams;
 
 use crate::error::Result;
 use crate::report::Reason;
-use crate::sniff::{self, Kind, SNIFF_LEN};
+use crate::sniff::{self, Family, Kind, SNIFF_LEN};
 use crate::source::{FileContent, MmapChoice};
 
 /// Everything computed for one item.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Fingerprints {
     /// Detected content kind.
     pub kind: Kind,
@@ -39,6 +39,9 @@ pub struct Fingerprints {
     pub digest: [u8; 32],
     /// Content-defined chunks in order.
     pub chunks: Vec<ChunkFp>,
+    /// The image signal, for pictures that decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<image::ImageFp>,
     /// Why the item was not fully fingerprinted; empty when it was.
     pub reasons: Vec<Reason>,
 }
@@ -88,27 +91,49 @@ impl Pipeline {
     pub fn fingerprint_bytes(&self, name: Option<&Path>, data: &[u8]) -> Fingerprints {
         let signals = bytes::from_slice(&self.chunker, self.params.trivial_period_max, data);
         let kind = sniff::sniff(&data[..data.len().min(SNIFF_LEN)], name);
-        self.finish(kind, signals)
+        self.finish(kind, signals, Some(data))
     }
 
-    /// Fingerprints a stream in bounded memory. The result equals
+    /// Fingerprints a stream. Byte signals run in bounded memory; kinds
+    /// whose deep signal parses the whole item (pictures, rasters) are
+    /// buffered up to [`MAX_BUFFERED_DEEP`] bytes, beyond which the item is
+    /// `incomplete` (`limits.deep_bytes`). The result equals
     /// [`fingerprint_bytes`](Self::fingerprint_bytes) on the same bytes; an
     /// I/O error part-way is returned as such (the item was not examined).
     pub fn fingerprint_reader<R: Read>(
         &self,
         name: Option<&Path>,
-        reader: R,
+        mut reader: R,
     ) -> io::Result<Fingerprints> {
         let mut head = Vec::with_capacity(SNIFF_LEN);
-        let signals = bytes::from_reader(
-            &self.chunker,
-            self.params.trivial_period_max,
-            reader,
-            &mut head,
-            SNIFF_LEN,
-        )?;
+        (&mut reader)
+            .take(SNIFF_LEN as u64)
+            .read_to_end(&mut head)?;
         let kind = sniff::sniff(&head, name);
-        Ok(self.finish(kind, signals))
+        let trivial = self.params.trivial_period_max;
+        if !needs_whole_item(kind) {
+            let signals =
+                bytes::from_reader(&self.chunker, trivial, io::Cursor::new(head).chain(reader))?;
+            return Ok(self.finish(kind, signals, None));
+        }
+        let mut whole = head;
+        (&mut reader)
+            .take(MAX_BUFFERED_DEEP + 1 - whole.len() as u64)
+            .read_to_end(&mut whole)?;
+        if whole.len() as u64 <= MAX_BUFFERED_DEEP {
+            return Ok(self.fingerprint_bytes(name, &whole));
+        }
+        let signals =
+            bytes::from_reader(&self.chunker, trivial, io::Cursor::new(whole).chain(reader))?;
+        let mut fp = self.finish(kind, signals, None);
+        fp.reasons = vec![Reason::new(
+            "limits.deep_bytes",
+            format!(
+                "stream longer than {MAX_BUFFERED_DEEP} bytes: the {} signal needs the whole item in memory; only byte signals ran",
+                kind.family().deep_signal().unwrap_or("deep")
+            ),
+        )];
+        Ok(fp)
     }
 
     /// Fingerprints a file, mapped, read or streamed as `mmap` allows.
@@ -122,17 +147,43 @@ impl Pipeline {
         }
     }
 
-    fn finish(&self, kind: Kind, signals: ByteSignals) -> Fingerprints {
+    /// Runs the deep fingerprinter of the kind's family on `data` (absent
+    /// for streamed items whose kind needs none) and assembles the result.
+    fn finish(&self, kind: Kind, signals: ByteSignals, data: Option<&[u8]>) -> Fingerprints {
         let mut reasons = Vec::new();
-        if let Some(signal) = kind.family().deep_signal() {
-            reasons.push(Reason::signal_unavailable(signal, kind));
+        let mut image = None;
+        let family = match (kind, data) {
+            (Kind::Tiff, Some(d)) if image::tiff_is_photo(d) => Family::Image,
+            _ => kind.family(),
+        };
+        match (family, data) {
+            (Family::Image, Some(d)) => match image::fingerprint(d, kind, &self.params) {
+                Ok(fp) => image = Some(fp),
+                Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+            },
+            (Family::Bytes, _) => {}
+            (other, _) => {
+                if let Some(signal) = other.deep_signal() {
+                    reasons.push(Reason::signal_unavailable(signal, kind));
+                }
+            }
         }
         Fingerprints {
             kind,
             size: signals.size,
             digest: signals.digest,
             chunks: signals.chunks,
+            image,
             reasons,
         }
     }
+}
+
+/// Bytes of a stream buffered for a deep fingerprinter that parses whole
+/// items (256 MiB).
+pub const MAX_BUFFERED_DEEP: u64 = 256 << 20;
+
+/// Whether the deep signal for `kind` needs the whole item in memory.
+fn needs_whole_item(kind: Kind) -> bool {
+    matches!(kind.family(), Family::Image | Family::Raster)
 }

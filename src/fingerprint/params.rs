@@ -27,6 +27,18 @@ pub struct FingerprintParams {
     /// Chunks whose content repeats with a period of at most this many bytes
     /// (runs of one byte, fill patterns) are trivial and never indexed.
     pub trivial_period_max: u8,
+    /// JPEGs are decoded at reduced scale keeping at least this many pixels
+    /// on the longer side (default 256; 0 = always full size).
+    pub image_fast_jpeg_min_side: u16,
+    /// Edge rows and columns within this many luma levels of the corner
+    /// colour are a border and trimmed before hashing (default 24; 0 = off).
+    pub image_trim_tolerance: u8,
+    /// At most this many per mille of each dimension is trimmed per side
+    /// (default 300).
+    pub image_trim_max_permille: u16,
+    /// Centred crops hashed besides the whole picture, in per mille cut from
+    /// each side (default 25, 50, 75, 100: 2.5% to 10%).
+    pub image_crops_permille: Vec<u16>,
 }
 
 impl FingerprintParams {
@@ -40,6 +52,10 @@ impl FingerprintParams {
             gear_seed,
             chunk_hash_bytes: 16,
             trivial_period_max: 64,
+            image_fast_jpeg_min_side: 256,
+            image_trim_tolerance: 24,
+            image_trim_max_permille: 300,
+            image_crops_permille: vec![25, 50, 75, 100],
         }
     }
 
@@ -88,6 +104,17 @@ impl FingerprintParams {
                 self.chunk_normalization
             ));
         }
+        if self.image_crops_permille.len() > 8
+            || self
+                .image_crops_permille
+                .iter()
+                .any(|&c| c == 0 || c >= 400)
+        {
+            return bad("image crops must be 1..400 per mille, at most 8 of them".to_string());
+        }
+        if self.image_trim_max_permille >= 500 {
+            return bad("image trim limit must be below 500 per mille".to_string());
+        }
         if self.chunk_hash_bytes != 16 {
             return bad(format!(
                 "chunk hash width {} (only 16 is supported)",
@@ -100,31 +127,22 @@ impl FingerprintParams {
     /// Names the first parameter that differs from `other`, for error
     /// messages. The gear seed's value is never printed.
     pub fn difference(&self, other: &FingerprintParams) -> Option<String> {
-        let pairs = [
-            ("chunk_min", self.chunk_min as u64, other.chunk_min as u64),
-            ("chunk_avg", self.chunk_avg as u64, other.chunk_avg as u64),
-            ("chunk_max", self.chunk_max as u64, other.chunk_max as u64),
-            (
-                "chunk_normalization",
-                self.chunk_normalization as u64,
-                other.chunk_normalization as u64,
-            ),
-            (
-                "chunk_hash_bytes",
-                self.chunk_hash_bytes as u64,
-                other.chunk_hash_bytes as u64,
-            ),
-            (
-                "trivial_period_max",
-                self.trivial_period_max as u64,
-                other.trivial_period_max as u64,
-            ),
-        ];
-        for (name, a, b) in pairs {
-            if a != b {
-                return Some(format!("{name} is {a}, expected {b}"));
-            }
+        if self == other {
+            return None;
         }
-        (self.gear_seed != other.gear_seed).then(|| "gear_seed differs (secret)".to_string())
+        if self.gear_seed != other.gear_seed {
+            return Some("gear_seed differs (secret)".to_string());
+        }
+        let (a, b) = (
+            serde_json::to_value(self).ok()?,
+            serde_json::to_value(other).ok()?,
+        );
+        let (a, b) = (a.as_object()?, b.as_object()?);
+        a.iter().find(|(k, v)| b.get(*k) != Some(v)).map(|(k, v)| {
+            format!(
+                "{k} is {v}, expected {}",
+                b.get(k).unwrap_or(&serde_json::Value::Null)
+            )
+        })
     }
 }

@@ -21,11 +21,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use manifest::{Manifest, SegmentRef};
-pub use segment::{ItemRecord, Segment, FORMAT_VERSION};
+pub use segment::{ImageRow, ItemRecord, Segment, FORMAT_VERSION};
 pub use table::{TableId, TableView};
 pub use writer::{AddOutcome, IndexOptions, IndexSummary, IndexWriter};
 
 use crate::error::{Error, Result};
+use crate::fingerprint::image::pdq::PdqHash;
 use crate::fingerprint::FingerprintParams;
 
 /// The environment variable naming the default index directory.
@@ -185,6 +186,69 @@ impl Index {
         found
     }
 
+    /// Live stored image hashes within `max_distance` bits of `query`, by
+    /// multi-index hashing: the 256 bits are 16 slots of 16 bits, and two
+    /// hashes within 16 * (r + 1) - 1 bits agree to within r bits on some
+    /// slot (pigeonhole), so probing every slot value within r bits of the
+    /// query's finds all of them. r is 0, 1 or 2, enough for distances up
+    /// to 47; larger distances are clamped to 47.
+    pub fn lookup_image(&self, query: &PdqHash, max_distance: u32) -> Vec<ImageHit> {
+        let max_distance = max_distance.min(47);
+        let radius = max_distance / 16;
+        let mut probes: Vec<[u8; 3]> = Vec::with_capacity(16 * 137);
+        for slot in 0..16 {
+            let v = query.slot(slot);
+            probes.push(segment::image_key(slot, v));
+            if radius >= 1 {
+                for a in 0..16 {
+                    probes.push(segment::image_key(slot, v ^ (1 << a)));
+                    if radius >= 2 {
+                        for b in a + 1..16 {
+                            probes.push(segment::image_key(slot, v ^ (1 << a) ^ (1 << b)));
+                        }
+                    }
+                }
+            }
+        }
+        probes.sort_unstable();
+        let mut hits = Vec::new();
+        let mut rows: Vec<u32> = Vec::new();
+        for (s, seg) in self.segments.iter().enumerate() {
+            let Some(table) = seg.table(TableId::Image) else {
+                continue;
+            };
+            rows.clear();
+            for key in &probes {
+                for i in table.find(key) {
+                    rows.push(u32::from_be_bytes(
+                        table.value(i)[..4].try_into().unwrap_or_default(),
+                    ));
+                }
+            }
+            rows.sort_unstable();
+            rows.dedup();
+            for &r in &rows {
+                if r as usize >= seg.image_row_count() {
+                    continue;
+                }
+                let row = seg.image_row(r as usize);
+                let distance = row.hash.distance(query);
+                let item = ItemRef {
+                    segment: s as u32,
+                    item: row.item,
+                };
+                if distance <= max_distance && self.is_live(item) {
+                    hits.push(ImageHit {
+                        item,
+                        row,
+                        distance,
+                    });
+                }
+            }
+        }
+        hits
+    }
+
     /// Counts and sizes for `pugmark stats`.
     pub fn stats(&self) -> IndexStats {
         let mut stats = IndexStats {
@@ -213,7 +277,7 @@ impl Index {
                     stats.superseded_items += 1;
                 }
             }
-            for id in [TableId::Exact, TableId::Chunks] {
+            for id in TableId::ALL {
                 let n = seg.table(id).map_or(0, |t| t.len() as u64);
                 *stats
                     .table_entries
@@ -229,6 +293,17 @@ impl Index {
     }
 }
 
+/// A stored image hash found near a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageHit {
+    /// The protected item.
+    pub item: ItemRef,
+    /// The stored hash (region, quality).
+    pub row: ImageRow,
+    /// Hamming distance to the query.
+    pub distance: u32,
+}
+
 /// The fingerprint parameters as shown to people: the secret seed is hidden.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ParamsSummary {
@@ -242,6 +317,14 @@ pub struct ParamsSummary {
     pub trivial_period_max: u8,
     /// Always "secret": the gear seed is never printed.
     pub gear_seed: &'static str,
+    /// JPEG fast-path minimum longer side (0 = off).
+    pub image_fast_jpeg_min_side: u16,
+    /// Border trimming tolerance in luma levels (0 = off).
+    pub image_trim_tolerance: u8,
+    /// Border trimming limit per side, per mille.
+    pub image_trim_max_permille: u16,
+    /// Centred crops hashed besides the whole picture, per mille per side.
+    pub image_crops_permille: Vec<u16>,
 }
 
 impl ParamsSummary {
@@ -253,6 +336,10 @@ impl ParamsSummary {
             chunk_hash_bits: p.chunk_hash_bytes as u32 * 8,
             trivial_period_max: p.trivial_period_max,
             gear_seed: "secret",
+            image_fast_jpeg_min_side: p.image_fast_jpeg_min_side,
+            image_trim_tolerance: p.image_trim_tolerance,
+            image_trim_max_permille: p.image_trim_max_permille,
+            image_crops_permille: p.image_crops_permille.clone(),
         }
     }
 }

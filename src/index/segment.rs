@@ -8,7 +8,9 @@
 //! directory  per section (40 B): kind u32 | aux u32 | offset u64 | length u64
 //!            | count u64 | key width u16 | value width u16 | fan-out bits u32
 //! sections   each 8-byte aligned: meta (JSON), catalogue (80-byte records),
-//!            paths (bytes), one table per signal, supersedes (16-byte records)
+//!            paths (bytes), one table per signal, supersedes (16-byte records),
+//!            image hash rows (40 B: item u32 | crop per mille u16 |
+//!            quality u8 | 0 | PDQ hash, 32 B big-endian)
 //! footer     BLAKE3-256 of every byte before the footer | "PUGMEND\0"
 //! ```
 //! A catalogue record: digest (32 B) | size u64 | mtime ns i64 | path offset
@@ -31,7 +33,7 @@ pub const SEGMENT_MAGIC: &[u8; 8] = b"PUGMSEG\0";
 /// Footer magic.
 pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// The index format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const HEADER_FIXED: usize = 32;
 const DIR_ENTRY: usize = 40;
@@ -44,6 +46,8 @@ const SECTION_CATALOGUE: u32 = 2;
 const SECTION_PATHS: u32 = 3;
 const SECTION_TABLE: u32 = 4;
 const SECTION_SUPERSEDES: u32 = 5;
+const SECTION_IMAGE_ROWS: u32 = 6;
+const IMAGE_ROW: usize = 40;
 
 /// Catalogue flag: some deep signal could not run on this item.
 pub const FLAG_PARTIAL: u8 = 1;
@@ -84,6 +88,8 @@ pub struct SegmentBuilder {
     items: Vec<ItemRecord>,
     exact: Vec<[u8; 36]>,
     chunks: Vec<[u8; 32]>,
+    image: Vec<[u8; 7]>,
+    image_rows: Vec<[u8; IMAGE_ROW]>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
 
@@ -117,6 +123,21 @@ impl SegmentBuilder {
             e[32..].copy_from_slice(&id.to_be_bytes());
             self.exact.push(e);
         }
+        for region in fp.image.iter().flat_map(|img| img.all_hashes()) {
+            let row = self.image_rows.len() as u32;
+            let mut r = [0u8; IMAGE_ROW];
+            r[..4].copy_from_slice(&id.to_le_bytes());
+            r[4..6].copy_from_slice(&region.crop_permille.to_le_bytes());
+            r[6] = region.quality;
+            r[8..].copy_from_slice(&region.hash.0);
+            self.image_rows.push(r);
+            for slot in 0..16 {
+                let mut e = [0u8; 7];
+                e[..3].copy_from_slice(&image_key(slot, region.hash.slot(slot)));
+                e[3..].copy_from_slice(&row.to_be_bytes());
+                self.image.push(e);
+            }
+        }
         for c in fp.chunks.iter().filter(|c| !c.trivial) {
             let mut e = [0u8; 32];
             e[..CHUNK_HASH_LEN].copy_from_slice(&c.hash);
@@ -144,7 +165,7 @@ impl SegmentBuilder {
 
     /// Table entries held so far (the memory that matters).
     pub fn entry_count(&self) -> usize {
-        self.exact.len() + self.chunks.len()
+        self.exact.len() + self.chunks.len() + self.image.len()
     }
 
     /// Whether nothing was added.
@@ -184,6 +205,7 @@ impl SegmentBuilder {
         }
         let exact = encode_table(TableId::Exact, &mut self.exact);
         let chunks = encode_table(TableId::Chunks, &mut self.chunks);
+        let image = encode_table(TableId::Image, &mut self.image);
         self.supersedes.sort_unstable();
         self.supersedes.dedup();
         let plain = |kind, bytes, count, value_width| SectionOut {
@@ -201,11 +223,18 @@ impl SegmentBuilder {
             plain(SECTION_PATHS, paths, 0, 0),
             exact,
             chunks,
+            image,
             plain(
                 SECTION_SUPERSEDES,
                 self.supersedes.concat(),
                 self.supersedes.len(),
                 SUPERSEDE,
+            ),
+            plain(
+                SECTION_IMAGE_ROWS,
+                self.image_rows.concat(),
+                self.image_rows.len(),
+                IMAGE_ROW,
             ),
         ];
 
@@ -257,7 +286,7 @@ struct SectionOut {
 fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> SectionOut {
     let (key_width, value_width) = id.widths();
     debug_assert_eq!(key_width + value_width, W);
-    let (bytes, count, bits) = table::encode(entries);
+    let (bytes, count, bits) = table::encode(entries, id.max_fanout_bits());
     SectionOut {
         kind: SECTION_TABLE,
         aux: id as u32,
@@ -267,6 +296,26 @@ fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> Sect
         value_width,
         bits,
     }
+}
+
+/// The image table key for a slot (0..16) and its 16-bit value: 20 bits,
+/// left-aligned in 3 bytes.
+pub fn image_key(slot: usize, value: u16) -> [u8; 3] {
+    let k = ((slot as u32) << 20) | ((value as u32) << 4);
+    [(k >> 16) as u8, (k >> 8) as u8, k as u8]
+}
+
+/// One stored image hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageRow {
+    /// The item it belongs to.
+    pub item: u32,
+    /// Region: per mille cut from each side (0 = whole picture).
+    pub crop_permille: u16,
+    /// PDQ quality.
+    pub quality: u8,
+    /// The hash.
+    pub hash: crate::fingerprint::image::pdq::PdqHash,
 }
 
 fn pad8(out: &mut Vec<u8>) {
@@ -318,6 +367,8 @@ struct Layout {
     paths: Range<usize>,
     supersedes: Range<usize>,
     supersede_count: usize,
+    image_rows: Range<usize>,
+    image_row_count: usize,
     tables: Vec<(TableId, TableLoc)>,
 }
 
@@ -399,9 +450,11 @@ impl Layout {
             paths: 0..0,
             supersedes: 0..0,
             supersede_count: 0,
+            image_rows: 0..0,
+            image_row_count: 0,
             tables: Vec::new(),
         };
-        let mut seen = [false; 6];
+        let mut seen: Vec<(u32, u32)> = Vec::new();
         for s in 0..section_count {
             let d = dir_start + s * DIR_ENTRY;
             let kind = u32_at(b, d);
@@ -419,23 +472,16 @@ impl Layout {
                 .filter(|r| r.start >= dir_end && r.end <= body_end)
                 .ok_or_else(|| corrupt(&format!("section {s} lies outside the file")))?;
             let count = usize::try_from(count).map_err(|_| corrupt("count too large"))?;
-            let slot = match kind {
-                SECTION_META => {
-                    seg.meta = range;
-                    0
-                }
+            match kind {
+                SECTION_META => seg.meta = range,
                 SECTION_CATALOGUE => {
                     if vw != RECORD || count.checked_mul(RECORD) != Some(range.len()) {
                         return Err(corrupt("catalogue size does not match its count"));
                     }
                     seg.catalogue = range;
                     seg.items = count;
-                    1
                 }
-                SECTION_PATHS => {
-                    seg.paths = range;
-                    2
-                }
+                SECTION_PATHS => seg.paths = range,
                 SECTION_TABLE => {
                     let table = TableId::from_u32(aux)
                         .ok_or_else(|| corrupt(&format!("unknown table {aux}")))?;
@@ -459,7 +505,6 @@ impl Layout {
                         bits,
                     };
                     seg.tables.push((table, loc));
-                    2 + aux as usize
                 }
                 SECTION_SUPERSEDES => {
                     if vw != SUPERSEDE || count.checked_mul(SUPERSEDE) != Some(range.len()) {
@@ -467,16 +512,34 @@ impl Layout {
                     }
                     seg.supersedes = range;
                     seg.supersede_count = count;
-                    5
+                }
+                SECTION_IMAGE_ROWS => {
+                    if vw != IMAGE_ROW || count.checked_mul(IMAGE_ROW) != Some(range.len()) {
+                        return Err(corrupt("image rows size does not match their count"));
+                    }
+                    seg.image_rows = range;
+                    seg.image_row_count = count;
                 }
                 other => return Err(corrupt(&format!("unknown section kind {other}"))),
-            };
-            if seen[slot] {
+            }
+            let aux = if kind == SECTION_TABLE { aux } else { 0 };
+            if seen.contains(&(kind, aux)) {
                 return Err(corrupt(&format!("section kind {kind} appears twice")));
             }
-            seen[slot] = true;
+            seen.push((kind, aux));
         }
-        if seen.iter().any(|s| !s) {
+        let mut required: Vec<(u32, u32)> = [
+            SECTION_META,
+            SECTION_CATALOGUE,
+            SECTION_PATHS,
+            SECTION_SUPERSEDES,
+            SECTION_IMAGE_ROWS,
+        ]
+        .iter()
+        .map(|&k| (k, 0))
+        .collect();
+        required.extend(TableId::ALL.iter().map(|&t| (SECTION_TABLE, t as u32)));
+        if required.iter().any(|r| !seen.contains(r)) {
             return Err(corrupt("a required section is missing"));
         }
         // Every catalogue path must lie in the path heap.
@@ -563,6 +626,24 @@ impl Segment {
         )
     }
 
+    /// Number of stored image hashes.
+    pub fn image_row_count(&self) -> usize {
+        self.layout.image_row_count
+    }
+
+    /// Stored image hash `i` (which must be < [`image_row_count`](Self::image_row_count)).
+    pub fn image_row(&self, i: usize) -> ImageRow {
+        let r = &self.map[self.layout.image_rows.start + i * IMAGE_ROW..][..IMAGE_ROW];
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&r[8..]);
+        ImageRow {
+            item: u32_at(r, 0),
+            crop_permille: u16_at(r, 4),
+            quality: r[6],
+            hash: crate::fingerprint::image::pdq::PdqHash(hash),
+        }
+    }
+
     /// `(segment id, item)` pairs this segment replaces.
     pub fn supersedes(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         (0..self.layout.supersede_count).map(move |i| {
@@ -595,14 +676,32 @@ impl Segment {
             view.check()
                 .map_err(|d| corrupt(format!("{} table: {d}", id.name())))?;
             for i in 0..view.len() {
-                let item = u32::from_be_bytes(view.value(i)[..4].try_into().unwrap_or_default());
-                if item as usize >= self.layout.items {
-                    return Err(corrupt(format!(
-                        "{} entry {i} names item {item} of {}",
-                        id.name(),
-                        self.layout.items
-                    )));
+                let target =
+                    u32::from_be_bytes(view.value(i)[..4].try_into().unwrap_or_default()) as usize;
+                if *id != TableId::Image {
+                    if target >= self.layout.items {
+                        return Err(corrupt(format!(
+                            "{} entry {i} names item {target} of {}",
+                            id.name(),
+                            self.layout.items
+                        )));
+                    }
+                    continue;
                 }
+                if target >= self.layout.image_row_count {
+                    return Err(corrupt(format!("image entry {i} names row {target}")));
+                }
+                let key = &view.entry(i)[..3];
+                let row = self.image_row(target);
+                let slot = (key[0] >> 4) as usize;
+                if key != image_key(slot, row.hash.slot(slot)) {
+                    return Err(corrupt(format!("image entry {i} does not match its row")));
+                }
+            }
+        }
+        for i in 0..self.layout.image_row_count {
+            if self.image_row(i).item as usize >= self.layout.items {
+                return Err(corrupt(format!("image row {i} names a missing item")));
             }
         }
         for i in 0..self.layout.items {

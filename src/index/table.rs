@@ -16,6 +16,10 @@ pub enum TableId {
     Exact = 1,
     /// 128-bit chunk hash -> item, chunk length, chunk offset.
     Chunks = 2,
+    /// PDQ multi-index: (16-bit slot number, 16-bit slot value) -> image
+    /// hash row. Keys are 20 bits left-aligned in 3 bytes, so a 20-bit
+    /// fan-out addresses each (slot, value) directly.
+    Image = 3,
 }
 
 impl TableId {
@@ -24,6 +28,7 @@ impl TableId {
         match v {
             1 => Some(TableId::Exact),
             2 => Some(TableId::Chunks),
+            3 => Some(TableId::Image),
             _ => None,
         }
     }
@@ -33,6 +38,18 @@ impl TableId {
         match self {
             TableId::Exact => "exact",
             TableId::Chunks => "chunks",
+            TableId::Image => "image",
+        }
+    }
+
+    /// Every table, in id order.
+    pub const ALL: [TableId; 3] = [TableId::Exact, TableId::Chunks, TableId::Image];
+
+    /// Largest fan-out (bits of key prefix) the table uses.
+    pub fn max_fanout_bits(self) -> u32 {
+        match self {
+            TableId::Exact | TableId::Chunks => 16,
+            TableId::Image => 20,
         }
     }
 
@@ -41,17 +58,22 @@ impl TableId {
         match self {
             TableId::Exact => (32, 4),
             TableId::Chunks => (16, 16),
+            TableId::Image => (3, 4),
         }
     }
 }
 
-/// Fan-out bits for `n` entries: about 8 entries a bucket, at most 2^16
-/// buckets.
-pub fn fanout_bits(n: usize) -> u32 {
+/// Most fan-out bits any table may use (a key prefix is read from the first
+/// three bytes).
+pub const MAX_FANOUT_BITS: u32 = 24;
+
+/// Fan-out bits for `n` entries: about 8 entries a bucket, at most
+/// `max_bits`.
+pub fn fanout_bits(n: usize, max_bits: u32) -> u32 {
     if n < 16 {
         0
     } else {
-        (usize::BITS - (n / 8).leading_zeros()).min(16)
+        (usize::BITS - (n / 8).leading_zeros()).min(max_bits)
     }
 }
 
@@ -59,18 +81,18 @@ fn prefix(key: &[u8], bits: u32) -> usize {
     if bits == 0 {
         return 0;
     }
-    let top = u16::from_be_bytes([key[0], key[1]]) as usize;
-    top >> (16 - bits)
+    let top = u32::from_be_bytes([0, key[0], key[1], key.get(2).copied().unwrap_or(0)]) as usize;
+    top >> (24 - bits)
 }
 
 /// Sorts and de-duplicates `entries` and encodes the table section: the
 /// fan-out array (`(1 << bits) + 1` little-endian u64) then the entries.
 /// Returns (bytes, entry count, bits).
-pub fn encode<const W: usize>(entries: &mut Vec<[u8; W]>) -> (Vec<u8>, usize, u32) {
+pub fn encode<const W: usize>(entries: &mut Vec<[u8; W]>, max_bits: u32) -> (Vec<u8>, usize, u32) {
     entries.sort_unstable();
     entries.dedup();
     let n = entries.len();
-    let bits = fanout_bits(n);
+    let bits = fanout_bits(n, max_bits);
     let buckets = 1usize << bits;
     let mut out = Vec::with_capacity((buckets + 1) * 8 + n * W);
     let mut i = 0;
@@ -112,7 +134,8 @@ impl<'a> TableView<'a> {
         bits: u32,
     ) -> Option<Self> {
         let width = key_width + value_width;
-        if bits > 16 || key_width < 2 || bytes.len() != encoded_len(count, width, bits) {
+        if bits > MAX_FANOUT_BITS || key_width < 3 || bytes.len() != encoded_len(count, width, bits)
+        {
             return None;
         }
         let (fanout, entries) = bytes.split_at(((1usize << bits) + 1) * 8);
@@ -216,30 +239,31 @@ mod tests {
 
     #[test]
     fn encode_and_find() {
+        let key = |k: u32| [(k >> 16) as u8, (k >> 8) as u8, k as u8];
         for n in [0usize, 1, 5, 100, 5000] {
-            let mut entries: Vec<[u8; 6]> = (0..n as u32)
-                .map(|i| {
-                    let k = (i.wrapping_mul(2_654_435_761) % 1000) as u16;
-                    let mut e = [0u8; 6];
-                    e[..2].copy_from_slice(&k.to_be_bytes());
-                    e[2..].copy_from_slice(&i.to_be_bytes());
-                    e
-                })
-                .collect();
-            let expected = entries.clone();
-            let (bytes, count, bits) = encode(&mut entries);
-            let view = TableView::new(&bytes, count, 2, 4, bits).unwrap();
-            view.check().unwrap();
-            assert_eq!(count, n);
-            for probe in 0..1000u16 {
-                let want = expected
-                    .iter()
-                    .filter(|e| e[..2] == probe.to_be_bytes())
-                    .count();
-                let got = view.find(&probe.to_be_bytes());
-                assert_eq!(got.len(), want, "n={n} probe={probe}");
-                for i in got {
-                    assert_eq!(&view.entry(i)[..2], &probe.to_be_bytes());
+            for max_bits in [8, 16, 20] {
+                let mut entries: Vec<[u8; 7]> = (0..n as u32)
+                    .map(|i| {
+                        let k = i.wrapping_mul(2_654_435_761) % 1000 * 4099;
+                        let mut e = [0u8; 7];
+                        e[..3].copy_from_slice(&key(k));
+                        e[3..].copy_from_slice(&i.to_be_bytes());
+                        e
+                    })
+                    .collect();
+                let expected = entries.clone();
+                let (bytes, count, bits) = encode(&mut entries, max_bits);
+                assert!(bits <= max_bits);
+                let view = TableView::new(&bytes, count, 3, 4, bits).unwrap();
+                view.check().unwrap();
+                assert_eq!(count, n);
+                for probe in (0..1000u32).map(|k| k * 4099) {
+                    let want = expected.iter().filter(|e| e[..3] == key(probe)).count();
+                    let got = view.find(&key(probe));
+                    assert_eq!(got.len(), want, "n={n} probe={probe}");
+                    for i in got {
+                        assert_eq!(&view.entry(i)[..3], &key(probe));
+                    }
                 }
             }
         }

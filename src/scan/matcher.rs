@@ -4,9 +4,11 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::fingerprint::bytes::hex;
+use crate::fingerprint::image::pdq::{PdqHash, DIHEDRAL_NAMES};
+use crate::fingerprint::image::{ImageFp, RegionHash};
 use crate::fingerprint::{ChunkFp, Fingerprints};
 use crate::index::{Index, ItemRef, TableId};
-use crate::report::{ChunkStats, Evidence, Range};
+use crate::report::{ChunkStats, Evidence, Range, Reason};
 
 /// When shared chunks count as a match, and what is boilerplate.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +25,12 @@ pub struct Thresholds {
     pub max_items_per_chunk: usize,
     /// Keep at most this many evidence entries per item (default 64).
     pub max_evidence: usize,
+    /// Largest PDQ Hamming distance reported as an image match (default 31,
+    /// the reference's threshold; at most 47).
+    pub max_image_distance: u32,
+    /// PDQ hashes of lower quality (near-blank pictures) never match alone
+    /// (default 50, as the reference advises).
+    pub min_image_quality: u8,
 }
 
 impl Default for Thresholds {
@@ -32,6 +40,8 @@ impl Default for Thresholds {
             min_protected_fraction: 0.5,
             max_items_per_chunk: 8,
             max_evidence: 64,
+            max_image_distance: 31,
+            min_image_quality: 50,
         }
     }
 }
@@ -48,13 +58,21 @@ struct Tally {
     protected: Vec<Range>,
 }
 
-/// Evidence that passed the thresholds (strongest first), how many entries
-/// were dropped by `max_evidence`, and chunk counters.
-pub fn evaluate(
-    index: &Index,
-    fp: &Fingerprints,
-    th: &Thresholds,
-) -> (Vec<Evidence>, u64, ChunkStats) {
+/// What matching found for one item.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Evidence that passed the thresholds, strongest first.
+    pub evidence: Vec<Evidence>,
+    /// Evidence entries dropped by `max_evidence`.
+    pub omitted: u64,
+    /// Chunk counters.
+    pub stats: ChunkStats,
+    /// Analyst notes that do not change the verdict.
+    pub notes: Vec<Reason>,
+}
+
+/// Matches one item's fingerprints against the index.
+pub fn evaluate(index: &Index, fp: &Fingerprints, th: &Thresholds) -> Outcome {
     let mut evidence = Vec::new();
     let mut stats = ChunkStats {
         chunks: fp.chunks.len() as u64,
@@ -168,9 +186,107 @@ pub fn evaluate(
         _ => std::cmp::Ordering::Equal,
     });
     evidence.extend(chunk_evidence);
+    let mut notes = Vec::new();
+    if let Some(image) = &fp.image {
+        evidence.extend(image_evidence(index, image, &exact, th, &mut notes));
+    }
     let omitted = evidence.len().saturating_sub(th.max_evidence) as u64;
     evidence.truncate(th.max_evidence);
-    (evidence, omitted, stats)
+    Outcome {
+        evidence,
+        omitted,
+        stats,
+        notes,
+    }
+}
+
+/// One perceptual hit, ordered strongest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ImageCandidate {
+    distance: u32,
+    variant: usize,
+    protected_crop: u16,
+    outgoing_crop: u16,
+    quality: u8,
+    protected_quality: u8,
+}
+
+/// The best perceptual hit per protected item: all eight dihedral variants
+/// of the whole picture and each outgoing region, against every stored
+/// protected hash.
+fn image_evidence(
+    index: &Index,
+    image: &ImageFp,
+    exact: &HashSet<ItemRef>,
+    th: &Thresholds,
+    notes: &mut Vec<Reason>,
+) -> Vec<Evidence> {
+    // (hash, dihedral variant, outgoing crop, quality)
+    let mut queries: Vec<(PdqHash, usize, u16, u8)> = image
+        .dihedral_hashes()
+        .into_iter()
+        .enumerate()
+        .map(|(variant, hash)| (hash, variant, 0, image.pdq.quality))
+        .collect();
+    queries.extend(
+        image
+            .regions
+            .iter()
+            .map(|r| (r.hash, 0, r.crop_permille, r.quality)),
+    );
+
+    let mut best: HashMap<ItemRef, ImageCandidate> = HashMap::new();
+    let mut weak: Option<(ImageCandidate, ItemRef)> = None;
+    for (hash, variant, outgoing_crop, quality) in queries {
+        for hit in index.lookup_image(&hash, th.max_image_distance) {
+            if exact.contains(&hit.item) {
+                continue;
+            }
+            let candidate = ImageCandidate {
+                distance: hit.distance,
+                variant,
+                protected_crop: hit.row.crop_permille,
+                outgoing_crop,
+                quality,
+                protected_quality: hit.row.quality,
+            };
+            if quality < th.min_image_quality || hit.row.quality < th.min_image_quality {
+                if weak.is_none_or(|(w, _)| candidate < w) {
+                    weak = Some((candidate, hit.item));
+                }
+                continue;
+            }
+            let entry = best.entry(hit.item).or_insert(candidate);
+            *entry = (*entry).min(candidate);
+        }
+    }
+    if let (true, Some((w, item))) = (best.is_empty(), weak) {
+        notes.push(Reason::new(
+            "image.low_quality",
+            format!(
+                "PDQ hit on {} at distance {} not counted: quality {} (outgoing) / {} (protected), below {}",
+                index.item(item).path_display(),
+                w.distance,
+                w.quality,
+                w.protected_quality,
+                th.min_image_quality
+            ),
+        ));
+    }
+    let mut hits: Vec<(ImageCandidate, ItemRef)> = best.into_iter().map(|(r, c)| (c, r)).collect();
+    hits.sort();
+    hits.into_iter()
+        .map(|(c, r)| Evidence::Image {
+            protected: index.item(r).path_display(),
+            protected_size: index.item_size(r),
+            distance: c.distance,
+            variant: DIHEDRAL_NAMES[c.variant].to_string(),
+            protected_region: RegionHash::region_name(c.protected_crop),
+            outgoing_region: RegionHash::region_name(c.outgoing_crop),
+            quality: c.quality,
+            protected_quality: c.protected_quality,
+        })
+        .collect()
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {

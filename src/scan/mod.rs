@@ -196,7 +196,12 @@ impl Scanner {
     }
 
     fn judge(&self, path: String, fp: Fingerprints) -> Report {
-        let (evidence, omitted, stats) = matcher::evaluate(&self.index, &fp, &self.opts.thresholds);
+        let matcher::Outcome {
+            evidence,
+            omitted,
+            stats,
+            notes,
+        } = matcher::evaluate(&self.index, &fp, &self.opts.thresholds);
         let mut reasons = fp.reasons;
         if omitted > 0 {
             reasons.push(Reason::new(
@@ -213,6 +218,7 @@ impl Scanner {
             digest: Some(hex(&fp.digest)),
             evidence,
             reasons,
+            notes,
             error: None,
             chunk_stats: Some(stats),
         };

@@ -3,8 +3,8 @@
 //! Dimensions are read from the header and checked before any pixel buffer
 //! is allocated. JPEGs take a fast path: the DCT-domain scaled decoder
 //! delivers 1/2, 1/4 or 1/8 of the size directly (still at least
-//! [`FAST_JPEG_MIN_SIDE`] on the longer side), which is all PDQ's 64x64
-//! sampling needs. Other formats, and JPEGs the fast decoder refuses, go
+//! [`ImageLimits::fast_jpeg_min_side`] on the longer side), which is all
+//! PDQ's 64x64 sampling needs. Other formats, and JPEGs the fast decoder refuses, go
 //! through the `image` crate at full size.
 
 use std::io::Cursor;
@@ -12,10 +12,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::pdq::luma;
 use crate::sniff::Kind;
-
-/// The JPEG fast path decodes at the smallest DCT scale that keeps the
-/// longer side at least this long.
-pub const FAST_JPEG_MIN_SIDE: u16 = 256;
 
 /// Limits for decoding one picture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,8 +21,9 @@ pub struct ImageLimits {
     pub max_pixels: u64,
     /// Largest allocation a decoder may make (default 512 MiB).
     pub max_alloc: u64,
-    /// Use the reduced-scale JPEG decoder (default yes).
-    pub fast_jpeg: bool,
+    /// Reduced-scale JPEG decoding keeps at least this many pixels on the
+    /// longer side (default 256); 0 turns the fast path off.
+    pub fast_jpeg_min_side: u16,
 }
 
 impl Default for ImageLimits {
@@ -34,7 +31,7 @@ impl Default for ImageLimits {
         ImageLimits {
             max_pixels: 100_000_000,
             max_alloc: 512 << 20,
-            fast_jpeg: true,
+            fast_jpeg_min_side: 256,
         }
     }
 }
@@ -99,7 +96,7 @@ pub fn decode_luma(
     limits: &ImageLimits,
 ) -> Result<LumaImage, DecodeError> {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        if kind == Kind::Jpeg && limits.fast_jpeg {
+        if kind == Kind::Jpeg && limits.fast_jpeg_min_side > 0 {
             if let Some(image) = decode_jpeg_scaled(data, limits)? {
                 return Ok(image);
             }
@@ -138,9 +135,9 @@ fn decode_jpeg_scaled(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaIm
     // The scaler picks the smallest scale meeting either request: ask only
     // for the longer side.
     let (target_w, target_h) = if w >= h {
-        (FAST_JPEG_MIN_SIDE, u16::MAX)
+        (limits.fast_jpeg_min_side, u16::MAX)
     } else {
-        (u16::MAX, FAST_JPEG_MIN_SIDE)
+        (u16::MAX, limits.fast_jpeg_min_side)
     };
     let Ok((out_w, out_h)) = decoder.scale(target_w, target_h) else {
         return Ok(None);
