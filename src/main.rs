@@ -374,6 +374,9 @@ fn cmd_fingerprint(
                 "params_from": source,
                 "reasons": fp.reasons,
             });
+            if let Some(image) = &fp.image {
+                v["image"] = serde_json::to_value(image)?;
+            }
             if list_chunks {
                 v["chunk_list"] = serde_json::to_value(&fp.chunks)?;
             }
@@ -394,6 +397,21 @@ fn cmd_fingerprint(
                 pipeline.params().chunk_avg,
                 pipeline.params().chunk_max
             );
+            if let Some(img) = &fp.image {
+                println!(
+                    "  image   {}x{}, decoded at 1/{}, border {:?}",
+                    img.width, img.height, img.decoded_scale, img.border
+                );
+                for h in img.all_hashes() {
+                    println!(
+                        "          pdq {} quality {:>3}  {} {}",
+                        h.hash.to_hex(),
+                        h.quality,
+                        h.region.name(),
+                        pugmark::fingerprint::image::pdq::DIHEDRAL_NAMES[h.variant as usize]
+                    );
+                }
+            }
             for r in &fp.reasons {
                 println!("  note    {}: {}", r.code, r.detail);
             }

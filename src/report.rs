@@ -119,8 +119,9 @@ pub enum Evidence {
         /// rot90, rot180, rot270 counter-clockwise, flipx upside down, flipy
         /// mirrored, flipplus1 transposed, flipminus1 anti-transposed).
         variant: String,
-        /// The protected region that matched: `full` or `center-<n>pm` (n
-        /// per mille cut from each side).
+        /// The protected region that matched: `whole`, `trimmed` (uniform
+        /// border removed) or `centre-<n>pm` (n per mille cut from each
+        /// side).
         protected_region: String,
         /// The outgoing region that matched.
         outgoing_region: String,

@@ -72,6 +72,7 @@ impl Fingerprints {
 pub struct Pipeline {
     params: FingerprintParams,
     chunker: Chunker,
+    protected: bool,
 }
 
 impl Pipeline {
@@ -79,7 +80,19 @@ impl Pipeline {
     pub fn new(params: FingerprintParams) -> Result<Pipeline> {
         params.validate()?;
         let chunker = Chunker::new(&params);
-        Ok(Pipeline { params, chunker })
+        Ok(Pipeline {
+            params,
+            chunker,
+            protected: false,
+        })
+    }
+
+    /// The same pipeline for protected items: it also computes the extra
+    /// hashes the index stores but queries never need (the true hashes of
+    /// a picture's turned copies).
+    pub fn for_protected(mut self) -> Pipeline {
+        self.protected = true;
+        self
     }
 
     /// The parameters this pipeline fingerprints with.
@@ -157,10 +170,12 @@ impl Pipeline {
             _ => kind.family(),
         };
         match (family, data) {
-            (Family::Image, Some(d)) => match image::fingerprint(d, kind, &self.params) {
-                Ok(fp) => image = Some(fp),
-                Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
-            },
+            (Family::Image, Some(d)) => {
+                match image::fingerprint(d, kind, &self.params, self.protected) {
+                    Ok(fp) => image = Some(fp),
+                    Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+                }
+            }
             (Family::Bytes, _) => {}
             (other, _) => {
                 if let Some(signal) = other.deep_signal() {

@@ -31,7 +31,7 @@ pub struct FingerprintParams {
     /// on the longer side (default 256; 0 = always full size).
     pub image_fast_jpeg_min_side: u16,
     /// Edge rows and columns within this many luma levels of the corner
-    /// colour are a border and trimmed before hashing (default 24; 0 = off).
+    /// colour are a border and trimmed before hashing (default 16; 0 = off).
     pub image_trim_tolerance: u8,
     /// At most this many per mille of each dimension is trimmed per side
     /// (default 300).
@@ -39,6 +39,9 @@ pub struct FingerprintParams {
     /// Centred crops hashed besides the whole picture, in per mille cut from
     /// each side (default 25, 50, 75, 100: 2.5% to 10%).
     pub image_crops_permille: Vec<u16>,
+    /// Crops of a single side stored for protected pictures, per mille
+    /// (default 50, 100: 5% and 10% off the left, right, top or bottom).
+    pub image_side_crops_permille: Vec<u16>,
 }
 
 impl FingerprintParams {
@@ -53,9 +56,10 @@ impl FingerprintParams {
             chunk_hash_bytes: 16,
             trivial_period_max: 64,
             image_fast_jpeg_min_side: 256,
-            image_trim_tolerance: 24,
+            image_trim_tolerance: 16,
             image_trim_max_permille: 300,
             image_crops_permille: vec![25, 50, 75, 100],
+            image_side_crops_permille: vec![50, 100],
         }
     }
 
@@ -104,13 +108,9 @@ impl FingerprintParams {
                 self.chunk_normalization
             ));
         }
-        if self.image_crops_permille.len() > 8
-            || self
-                .image_crops_permille
-                .iter()
-                .any(|&c| c == 0 || c >= 400)
-        {
-            return bad("image crops must be 1..400 per mille, at most 8 of them".to_string());
+        let crops_ok = |c: &[u16]| c.len() <= 8 && c.iter().all(|&c| c > 0 && c < 400);
+        if !crops_ok(&self.image_crops_permille) || !crops_ok(&self.image_side_crops_permille) {
+            return bad("image crops must be 1..400 per mille, at most 8 of each kind".to_string());
         }
         if self.image_trim_max_permille >= 500 {
             return bad("image trim limit must be below 500 per mille".to_string());

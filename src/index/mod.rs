@@ -325,6 +325,8 @@ pub struct ParamsSummary {
     pub image_trim_max_permille: u16,
     /// Centred crops hashed besides the whole picture, per mille per side.
     pub image_crops_permille: Vec<u16>,
+    /// One-side crops stored for protected pictures, per mille.
+    pub image_side_crops_permille: Vec<u16>,
 }
 
 impl ParamsSummary {
@@ -340,6 +342,7 @@ impl ParamsSummary {
             image_trim_tolerance: p.image_trim_tolerance,
             image_trim_max_permille: p.image_trim_max_permille,
             image_crops_permille: p.image_crops_permille.clone(),
+            image_side_crops_permille: p.image_side_crops_permille.clone(),
         }
     }
 }

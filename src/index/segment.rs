@@ -10,7 +10,8 @@
 //! sections   each 8-byte aligned: meta (JSON), catalogue (80-byte records),
 //!            paths (bytes), one table per signal, supersedes (16-byte records),
 //!            image hash rows (40 B: item u32 | crop per mille u16 |
-//!            quality u8 | 0 | PDQ hash, 32 B big-endian)
+//!            quality u8 | region kind << 4 + dihedral variant u8 | PDQ
+//!            hash, 32 B big-endian)
 //! footer     BLAKE3-256 of every byte before the footer | "PUGMEND\0"
 //! ```
 //! A catalogue record: digest (32 B) | size u64 | mtime ns i64 | path offset
@@ -126,9 +127,11 @@ impl SegmentBuilder {
         for region in fp.image.iter().flat_map(|img| img.all_hashes()) {
             let row = self.image_rows.len() as u32;
             let mut r = [0u8; IMAGE_ROW];
+            let (region_kind, permille) = region.region.encode();
             r[..4].copy_from_slice(&id.to_le_bytes());
-            r[4..6].copy_from_slice(&region.crop_permille.to_le_bytes());
+            r[4..6].copy_from_slice(&permille.to_le_bytes());
             r[6] = region.quality;
+            r[7] = region_kind << 4 | (region.variant & 15);
             r[8..].copy_from_slice(&region.hash.0);
             self.image_rows.push(r);
             for slot in 0..16 {
@@ -310,8 +313,10 @@ pub fn image_key(slot: usize, value: u16) -> [u8; 3] {
 pub struct ImageRow {
     /// The item it belongs to.
     pub item: u32,
-    /// Region: per mille cut from each side (0 = whole picture).
-    pub crop_permille: u16,
+    /// Which part of the picture (`None` for an unknown stored code).
+    pub region: Option<crate::fingerprint::image::Region>,
+    /// Dihedral transform applied to the picture before hashing.
+    pub variant: u8,
     /// PDQ quality.
     pub quality: u8,
     /// The hash.
@@ -638,7 +643,8 @@ impl Segment {
         hash.copy_from_slice(&r[8..]);
         ImageRow {
             item: u32_at(r, 0),
-            crop_permille: u16_at(r, 4),
+            region: crate::fingerprint::image::Region::decode(r[7] >> 4, u16_at(r, 4)),
+            variant: r[7] & 15,
             quality: r[6],
             hash: crate::fingerprint::image::pdq::PdqHash(hash),
         }
@@ -700,8 +706,9 @@ impl Segment {
             }
         }
         for i in 0..self.layout.image_row_count {
-            if self.image_row(i).item as usize >= self.layout.items {
-                return Err(corrupt(format!("image row {i} names a missing item")));
+            let row = self.image_row(i);
+            if row.item as usize >= self.layout.items || row.region.is_none() || row.variant > 7 {
+                return Err(corrupt(format!("image row {i} is invalid")));
             }
         }
         for i in 0..self.layout.items {

@@ -176,7 +176,7 @@ impl IndexWriter {
             manifest.store(dir)?;
             manifest
         };
-        let pipeline = Pipeline::new(manifest.params.clone())?;
+        let pipeline = Pipeline::new(manifest.params.clone())?.for_protected();
         let index = Index::open(dir, &OpenOptions::default())?;
         let mut known = HashMap::new();
         for (s, seg) in index.segments().iter().enumerate() {

@@ -4,8 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::fingerprint::bytes::hex;
-use crate::fingerprint::image::pdq::{PdqHash, DIHEDRAL_NAMES};
-use crate::fingerprint::image::{ImageFp, RegionHash};
+use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
+use crate::fingerprint::image::{inverse_variant, ImageFp, Region};
 use crate::fingerprint::{ChunkFp, Fingerprints};
 use crate::index::{Index, ItemRef, TableId};
 use crate::report::{ChunkStats, Evidence, Range, Reason};
@@ -204,16 +204,15 @@ pub fn evaluate(index: &Index, fp: &Fingerprints, th: &Thresholds) -> Outcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct ImageCandidate {
     distance: u32,
-    variant: usize,
-    protected_crop: u16,
-    outgoing_crop: u16,
+    variant: u8,
+    protected_region: Region,
+    outgoing_region: Region,
     quality: u8,
     protected_quality: u8,
 }
 
-/// The best perceptual hit per protected item: all eight dihedral variants
-/// of the whole picture and each outgoing region, against every stored
-/// protected hash.
+/// The best perceptual hit per protected item, over every query of the
+/// outgoing picture against every stored protected hash.
 fn image_evidence(
     index: &Index,
     image: &ImageFp,
@@ -221,36 +220,35 @@ fn image_evidence(
     th: &Thresholds,
     notes: &mut Vec<Reason>,
 ) -> Vec<Evidence> {
-    // (hash, dihedral variant, outgoing crop, quality)
-    let mut queries: Vec<(PdqHash, usize, u16, u8)> = image
-        .dihedral_hashes()
-        .into_iter()
-        .enumerate()
-        .map(|(variant, hash)| (hash, variant, 0, image.pdq.quality))
-        .collect();
-    queries.extend(
-        image
-            .regions
-            .iter()
-            .map(|r| (r.hash, 0, r.crop_permille, r.quality)),
-    );
-
     let mut best: HashMap<ItemRef, ImageCandidate> = HashMap::new();
     let mut weak: Option<(ImageCandidate, ItemRef)> = None;
-    for (hash, variant, outgoing_crop, quality) in queries {
-        for hit in index.lookup_image(&hash, th.max_image_distance) {
+    for query in image.queries() {
+        for hit in index.lookup_image(&query.hash, th.max_image_distance) {
+            let Some(protected_region) = hit.row.region else {
+                continue;
+            };
             if exact.contains(&hit.item) {
                 continue;
             }
+            // Outgoing turned by `query.variant` matches protected turned by
+            // `hit.row.variant`: undo the latter to name the transform that
+            // takes the outgoing picture to the protected one.
+            let variant = if hit.row.variant == 0 {
+                query.variant
+            } else if query.variant == 0 {
+                inverse_variant(hit.row.variant)
+            } else {
+                continue;
+            };
             let candidate = ImageCandidate {
                 distance: hit.distance,
                 variant,
-                protected_crop: hit.row.crop_permille,
-                outgoing_crop,
-                quality,
+                protected_region,
+                outgoing_region: query.region,
+                quality: query.quality,
                 protected_quality: hit.row.quality,
             };
-            if quality < th.min_image_quality || hit.row.quality < th.min_image_quality {
+            if query.quality < th.min_image_quality || hit.row.quality < th.min_image_quality {
                 if weak.is_none_or(|(w, _)| candidate < w) {
                     weak = Some((candidate, hit.item));
                 }
@@ -280,9 +278,9 @@ fn image_evidence(
             protected: index.item(r).path_display(),
             protected_size: index.item_size(r),
             distance: c.distance,
-            variant: DIHEDRAL_NAMES[c.variant].to_string(),
-            protected_region: RegionHash::region_name(c.protected_crop),
-            outgoing_region: RegionHash::region_name(c.outgoing_crop),
+            variant: DIHEDRAL_NAMES[c.variant as usize].to_string(),
+            protected_region: c.protected_region.name(),
+            outgoing_region: c.outgoing_region.name(),
             quality: c.quality,
             protected_quality: c.protected_quality,
         })

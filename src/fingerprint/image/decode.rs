@@ -96,10 +96,16 @@ pub fn decode_luma(
     limits: &ImageLimits,
 ) -> Result<LumaImage, DecodeError> {
     let result = catch_unwind(AssertUnwindSafe(|| {
+        if kind == Kind::Jpeg {
+            jpeg_has_end(data)?;
+        }
         if kind == Kind::Jpeg && limits.fast_jpeg_min_side > 0 {
             if let Some(image) = decode_jpeg_scaled(data, limits)? {
                 return Ok(image);
             }
+        }
+        if kind == Kind::Png {
+            return decode_png(data, limits);
         }
         decode_full(data, limits)
     }));
@@ -111,6 +117,38 @@ pub fn decode_luma(
             .unwrap_or_else(|| "unknown panic".to_string());
         Err(DecodeError::Panicked(msg))
     })
+}
+
+/// JPEG decoders fill missing data with grey; a picture cut short must be
+/// reported instead. Walks the marker segments to the first start-of-scan
+/// (skipping APP segments, which may hold a thumbnail with its own
+/// end-of-image marker) and requires an end-of-image marker after it.
+fn jpeg_has_end(data: &[u8]) -> Result<(), DecodeError> {
+    let truncated = || DecodeError::Malformed("JPEG is truncated (no end-of-image marker)".into());
+    let mut pos = 2;
+    loop {
+        let marker = data.get(pos..pos + 2).ok_or_else(truncated)?;
+        if marker[0] != 0xFF {
+            return Err(DecodeError::Malformed("JPEG marker expected".into()));
+        }
+        if marker[1] == 0xFF {
+            pos += 1; // fill byte
+            continue;
+        }
+        let len = data.get(pos + 2..pos + 4).ok_or_else(truncated)?;
+        let len = u16::from_be_bytes([len[0], len[1]]) as usize;
+        if marker[1] == 0xDA {
+            pos += 2 + len;
+            break;
+        }
+        pos += 2 + len;
+    }
+    let scan = data.get(pos..).ok_or_else(truncated)?;
+    if scan.windows(2).any(|w| w == [0xFF, 0xD9]) {
+        Ok(())
+    } else {
+        Err(truncated())
+    }
 }
 
 fn check_size(width: u64, height: u64, limits: &ImageLimits) -> Result<(), DecodeError> {
@@ -168,6 +206,56 @@ fn decode_jpeg_scaled(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaIm
         full_size: (w as u32, h as u32),
         scale: (w as u32).div_ceil(out_w.max(1) as u32).max(1),
     }))
+}
+
+/// PNG through the `png` crate with CRC and Adler-32 checks on: a damaged
+/// PNG is reported, not decoded to guessed pixels. The first frame of an
+/// APNG is used.
+fn decode_png(data: &[u8], limits: &ImageLimits) -> Result<LumaImage, DecodeError> {
+    let malformed = |e: png::DecodingError| DecodeError::Malformed(e.to_string());
+    let mut decoder = png::Decoder::new_with_limits(
+        Cursor::new(data),
+        png::Limits {
+            bytes: limits.max_alloc as usize,
+        },
+    );
+    decoder.ignore_checksums(false);
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().map_err(malformed)?;
+    let (w, h) = reader.info().size();
+    check_size(w as u64, h as u64, limits)?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| DecodeError::Malformed("PNG output size overflows".into()))?;
+    let mut buf = vec![0u8; size];
+    let frame = reader.next_frame(&mut buf).map_err(malformed)?;
+    let (rows, cols) = (frame.height as usize, frame.width as usize);
+    let line = frame.line_size;
+    let channels = match frame.color_type {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::GrayscaleAlpha => 2,
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        png::ColorType::Indexed => return Err(DecodeError::Malformed("unexpanded palette".into())),
+    };
+    let mut out = Vec::with_capacity(rows * cols);
+    for r in 0..rows {
+        let row = &buf[r * line..r * line + cols * channels];
+        for p in row.chunks_exact(channels) {
+            out.push(if channels < 3 {
+                p[0] as f32
+            } else {
+                luma(p[0], p[1], p[2])
+            });
+        }
+    }
+    Ok(LumaImage {
+        rows,
+        cols,
+        data: out,
+        full_size: (w, h),
+        scale: 1,
+    })
 }
 
 fn decode_full(data: &[u8], limits: &ImageLimits) -> Result<LumaImage, DecodeError> {

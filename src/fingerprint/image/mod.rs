@@ -1,14 +1,18 @@
 //! The `image` signal: PDQ perceptual hashes of photos, with border
-//! trimming and a few region hashes so that re-encoded, resized, recoloured,
-//! mirrored, rotated, framed and cropped copies still match.
+//! trimming, region hashes and dihedral variants so that re-encoded,
+//! resized, recoloured, mirrored, rotated, framed and cropped copies still
+//! match.
 //!
-//! Per picture: decode to luma ([`decode`]), trim uniform borders (a frame
-//! added around a copy disappears), then hash the trimmed picture and
-//! centred crops of it (2.5, 5, 7.5 and 10% off each side, by default). The
-//! same hashes are computed on both sides, so a copy cropped by c per side
-//! lines up with some protected region within about 1.25% per side. Queries
-//! try all eight dihedral variants of the whole-picture hash, derived from
-//! its DCT block without re-hashing.
+//! Per picture: decode to luma ([`decode`]) and hash the whole picture (the
+//! reference PDQ hash). If it has a uniform border, also hash it trimmed (a
+//! frame added around a copy disappears; hashing both keeps pictures with a
+//! flat sky safe from over-trimming). Hash centred crops (2.5, 5, 7.5 and
+//! 10% off each side by default): the same crops are hashed on both sides,
+//! so a copy cropped by c per side lines up with some protected region.
+//! Protected pictures also store crops of one side (5 and 10% by default)
+//! and the true hashes of their seven rotated and mirrored versions, because PDQ's even box windows and sampling grid make
+//! the DCT-derived variants only approximate; queries add the DCT-derived
+//! variants of the outgoing picture for free.
 
 pub mod decode;
 pub mod pdq;
@@ -21,11 +25,70 @@ use pdq::{DctBlock, PdqHash};
 use super::FingerprintParams;
 use crate::sniff::Kind;
 
-/// One hash of a picture or of a region of it.
+/// Which part of a picture a hash covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Region {
+    /// The whole decoded picture.
+    Whole,
+    /// The picture with its uniform border trimmed.
+    Trimmed,
+    /// A centred crop with this many per mille cut from each side.
+    Centre(u16),
+    /// This many per mille cut from one side only (0 left, 1 right, 2 top,
+    /// 3 bottom).
+    Side(u8, u16),
+}
+
+impl Region {
+    /// Name used in reports: `whole`, `trimmed`, `centre-50pm`.
+    pub fn name(self) -> String {
+        match self {
+            Region::Whole => "whole".to_string(),
+            Region::Trimmed => "trimmed".to_string(),
+            Region::Centre(pm) => format!("centre-{pm}pm"),
+            Region::Side(side, pm) => {
+                let name = ["left", "right", "top", "bottom"][side as usize & 3];
+                format!("{name}-{pm}pm")
+            }
+        }
+    }
+
+    /// (kind code, per mille) as stored in the index.
+    pub fn encode(self) -> (u8, u16) {
+        match self {
+            Region::Whole => (0, 0),
+            Region::Trimmed => (1, 0),
+            Region::Centre(pm) => (2, pm),
+            Region::Side(side, pm) => (3 + (side & 3), pm),
+        }
+    }
+
+    /// The region for stored codes, if valid.
+    pub fn decode(kind: u8, permille: u16) -> Option<Region> {
+        match kind {
+            0 => Some(Region::Whole),
+            1 => Some(Region::Trimmed),
+            2 => Some(Region::Centre(permille)),
+            3..=6 => Some(Region::Side(kind - 3, permille)),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Region {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+/// One hash of a picture, a region of it, or a turned copy of it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RegionHash {
-    /// Per-mille cut from each side of the trimmed picture (0 = whole).
-    pub crop_permille: u16,
+    /// What part of the picture.
+    pub region: Region,
+    /// The dihedral transform applied to the picture before hashing, as an
+    /// index into [`pdq::DIHEDRAL_NAMES`] (0 = as it is).
+    pub variant: u8,
     /// The PDQ hash.
     #[serde(serialize_with = "hash_hex")]
     pub hash: PdqHash,
@@ -37,15 +100,18 @@ fn hash_hex<S: Serializer>(h: &PdqHash, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&h.to_hex())
 }
 
-impl RegionHash {
-    /// A short name for reports: `full` or `center-50` (per mille cut).
-    pub fn region_name(crop_permille: u16) -> String {
-        if crop_permille == 0 {
-            "full".to_string()
-        } else {
-            format!("center-{}pm", crop_permille)
-        }
-    }
+/// A hash to look up, with where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageQuery {
+    /// The hash.
+    pub hash: PdqHash,
+    /// Outgoing region.
+    pub region: Region,
+    /// Dihedral transform (derived from the DCT block) applied to the
+    /// outgoing picture, index into [`pdq::DIHEDRAL_NAMES`].
+    pub variant: u8,
+    /// Quality of the outgoing hash.
+    pub quality: u8,
 }
 
 /// The image signal's fingerprint of one picture.
@@ -57,36 +123,51 @@ pub struct ImageFp {
     pub height: u32,
     /// Decoded at 1/`decoded_scale` of full size (JPEG fast path).
     pub decoded_scale: u32,
-    /// Uniform border trimmed before hashing, in decoded pixels: top,
-    /// bottom, left, right.
-    pub trimmed: [u32; 4],
-    /// The whole (trimmed) picture's hash: `regions[0]`, repeated for
-    /// readers of the JSON.
+    /// Uniform border found, in decoded pixels: top, bottom, left, right.
+    pub border: [u32; 4],
+    /// The whole picture's PDQ hash (the reference hash of the decoded
+    /// pixels).
     pub pdq: RegionHash,
-    /// Hashes of centred crops, in the order of the index parameters.
-    pub regions: Vec<RegionHash>,
-    /// The whole picture's DCT block, for dihedral variants.
+    /// Further hashes: trimmed (if there is a border), centred crops, and
+    /// for protected pictures the true hashes of the seven turned copies.
+    pub hashes: Vec<RegionHash>,
+    /// DCT blocks of the whole and trimmed picture, for derived variants.
     #[serde(skip)]
-    pub dct: Option<DctBlock>,
+    blocks: Vec<(Region, u8, DctBlock)>,
 }
 
 impl ImageFp {
-    /// The whole picture's hash under each dihedral transform (reference
-    /// order: orig, rot90, rot180, rot270, flipx, flipy, flipplus1,
-    /// flipminus1).
-    pub fn dihedral_hashes(&self) -> Vec<PdqHash> {
-        match &self.dct {
-            Some(block) => pdq::dihedral_blocks(block)
-                .iter()
-                .map(pdq::hash_from_dct)
-                .collect(),
-            None => vec![self.pdq.hash],
-        }
+    /// Every stored hash: the whole picture first.
+    pub fn all_hashes(&self) -> impl Iterator<Item = &RegionHash> {
+        std::iter::once(&self.pdq).chain(self.hashes.iter())
     }
 
-    /// Every hash: the whole picture first, then the regions.
-    pub fn all_hashes(&self) -> impl Iterator<Item = &RegionHash> {
-        std::iter::once(&self.pdq).chain(self.regions.iter())
+    /// What to look up for an outgoing picture: the whole and trimmed
+    /// picture under all eight DCT-derived dihedral variants, and each
+    /// centred crop as it is.
+    pub fn queries(&self) -> Vec<ImageQuery> {
+        let mut out = Vec::new();
+        for (region, quality, block) in &self.blocks {
+            for (v, b) in pdq::dihedral_blocks(block).iter().enumerate() {
+                out.push(ImageQuery {
+                    hash: pdq::hash_from_dct(b),
+                    region: *region,
+                    variant: v as u8,
+                    quality: *quality,
+                });
+            }
+        }
+        for h in &self.hashes {
+            if matches!(h.region, Region::Centre(_)) && h.variant == 0 {
+                out.push(ImageQuery {
+                    hash: h.hash,
+                    region: h.region,
+                    variant: 0,
+                    quality: h.quality,
+                });
+            }
+        }
+        out
     }
 }
 
@@ -116,92 +197,193 @@ pub fn tiff_is_photo(data: &[u8]) -> bool {
     bits.iter().all(|&b| b == 8) && matches!(samples, 1 | 3 | 4)
 }
 
-/// Decodes a picture and computes its image fingerprint.
+/// Decodes a picture and computes its image fingerprint; with
+/// `turned_copies`, also the true hashes of its seven rotated and mirrored
+/// versions (done for protected pictures).
 pub fn fingerprint(
     data: &[u8],
     kind: Kind,
     params: &FingerprintParams,
+    turned_copies: bool,
 ) -> Result<ImageFp, DecodeError> {
     let limits = ImageLimits {
         fast_jpeg_min_side: params.image_fast_jpeg_min_side,
         ..ImageLimits::default()
     };
     let luma = decode_luma(data, kind, &limits)?;
-    let (width, height) = luma.full_size;
-    let decoded_scale = luma.scale;
-    let trimmed = trim_borders(
+    let whole = Window {
+        image: &luma,
+        top: 0,
+        left: 0,
+        rows: luma.rows,
+        cols: luma.cols,
+    };
+    let mut blocks = Vec::new();
+    let mut hashes = Vec::new();
+    let pdq = hash_window(&whole, Region::Whole, &mut blocks);
+    let border = trim_borders(
         &luma,
         params.image_trim_tolerance,
         params.image_trim_max_permille,
     );
-    let [top, bottom, left, right] = trimmed;
-    let (rows, cols) = (
-        luma.rows - (top + bottom) as usize,
-        luma.cols - (left + right) as usize,
-    );
-    let view = Window {
-        image: &luma,
-        top: top as usize,
-        left: left as usize,
-        rows,
-        cols,
-    };
-    let mut buf = view.copy();
-    let (dct, pdq) = match pdq::dct_from_luma(&mut buf, rows, cols) {
-        Some((block, quality)) => {
-            let hash = pdq::hash_from_dct(&block);
-            (
-                Some(block),
-                RegionHash {
-                    crop_permille: 0,
-                    hash,
-                    quality,
-                },
-            )
+    let [top, bottom, left, right] = border;
+    if border != [0; 4] {
+        let trimmed = Window {
+            image: &luma,
+            top: top as usize,
+            left: left as usize,
+            rows: luma.rows - (top + bottom) as usize,
+            cols: luma.cols - (left + right) as usize,
+        };
+        hashes.push(hash_window(&trimmed, Region::Trimmed, &mut blocks));
+    }
+    for &pm in &params.image_crops_permille {
+        let (cut_r, cut_c) = (
+            luma.rows * pm as usize / 1000,
+            luma.cols * pm as usize / 1000,
+        );
+        let crop = Window {
+            image: &luma,
+            top: cut_r,
+            left: cut_c,
+            rows: luma.rows - 2 * cut_r,
+            cols: luma.cols - 2 * cut_c,
+        };
+        let p = pdq::pdq_from_luma(&mut crop.copy(), crop.rows, crop.cols);
+        hashes.push(RegionHash {
+            region: Region::Centre(pm),
+            variant: 0,
+            hash: p.hash,
+            quality: p.quality,
+        });
+    }
+    if turned_copies {
+        for &pm in &params.image_side_crops_permille {
+            for side in 0..4u8 {
+                let (cut_r, cut_c) = (
+                    luma.rows * pm as usize / 1000,
+                    luma.cols * pm as usize / 1000,
+                );
+                let crop = match side {
+                    0 => Window {
+                        left: cut_c,
+                        cols: luma.cols - cut_c,
+                        ..whole
+                    },
+                    1 => Window {
+                        cols: luma.cols - cut_c,
+                        ..whole
+                    },
+                    2 => Window {
+                        top: cut_r,
+                        rows: luma.rows - cut_r,
+                        ..whole
+                    },
+                    _ => Window {
+                        rows: luma.rows - cut_r,
+                        ..whole
+                    },
+                };
+                let p = pdq::pdq_from_luma(&mut crop.copy(), crop.rows, crop.cols);
+                hashes.push(RegionHash {
+                    region: Region::Side(side, pm),
+                    variant: 0,
+                    hash: p.hash,
+                    quality: p.quality,
+                });
+            }
         }
-        None => (
-            None,
-            RegionHash {
-                crop_permille: 0,
-                hash: PdqHash::default(),
-                quality: 0,
-            },
-        ),
-    };
-    let regions = params
-        .image_crops_permille
-        .iter()
-        .map(|&pm| {
-            let cut_r = rows * pm as usize / 1000;
-            let cut_c = cols * pm as usize / 1000;
-            let region = Window {
-                image: &luma,
-                top: view.top + cut_r,
-                left: view.left + cut_c,
-                rows: rows - 2 * cut_r.min(rows / 2),
-                cols: cols - 2 * cut_c.min(cols / 2),
-            };
-            let mut buf = region.copy();
-            let p = pdq::pdq_from_luma(&mut buf, region.rows, region.cols);
-            RegionHash {
-                crop_permille: pm,
+        let pixels = whole.copy();
+        for variant in 1..8u8 {
+            let (mut turned, rows, cols) = turn(&pixels, luma.rows, luma.cols, variant);
+            let p = pdq::pdq_from_luma(&mut turned, rows, cols);
+            hashes.push(RegionHash {
+                region: Region::Whole,
+                variant,
                 hash: p.hash,
                 quality: p.quality,
-            }
-        })
-        .collect();
+            });
+        }
+    }
     Ok(ImageFp {
-        width,
-        height,
-        decoded_scale,
-        trimmed,
+        width: luma.full_size.0,
+        height: luma.full_size.1,
+        decoded_scale: luma.scale,
+        border,
         pdq,
-        regions,
-        dct,
+        hashes,
+        blocks,
     })
 }
 
+/// Hashes a window, keeping its DCT block for derived variants.
+fn hash_window(
+    window: &Window<'_>,
+    region: Region,
+    blocks: &mut Vec<(Region, u8, DctBlock)>,
+) -> RegionHash {
+    let mut buf = window.copy();
+    match pdq::dct_from_luma(&mut buf, window.rows, window.cols) {
+        Some((block, quality)) => {
+            let hash = pdq::hash_from_dct(&block);
+            blocks.push((region, quality, block));
+            RegionHash {
+                region,
+                variant: 0,
+                hash,
+                quality,
+            }
+        }
+        None => RegionHash {
+            region,
+            variant: 0,
+            hash: PdqHash::default(),
+            quality: 0,
+        },
+    }
+}
+
+/// The picture under dihedral transform `variant` (reference order and
+/// directions: rotations counter-clockwise, flipx upside down, flipy
+/// mirrored, flipplus1 transposed, flipminus1 anti-transposed). Returns the
+/// pixels and their rows and columns.
+pub fn turn(pixels: &[f32], rows: usize, cols: usize, variant: u8) -> (Vec<f32>, usize, usize) {
+    let transposed = matches!(variant, 1 | 3 | 6 | 7);
+    let (out_rows, out_cols) = if transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    let mut out = Vec::with_capacity(rows * cols);
+    for i in 0..out_rows {
+        for j in 0..out_cols {
+            let (r, c) = match variant {
+                1 => (j, cols - 1 - i),
+                2 => (rows - 1 - i, cols - 1 - j),
+                3 => (rows - 1 - j, i),
+                4 => (rows - 1 - i, j),
+                5 => (i, cols - 1 - j),
+                6 => (j, i),
+                7 => (rows - 1 - j, cols - 1 - i),
+                _ => (i, j),
+            };
+            out.push(pixels[r * cols + c]);
+        }
+    }
+    (out, out_rows, out_cols)
+}
+
+/// The transform that undoes dihedral transform `variant`.
+pub fn inverse_variant(variant: u8) -> u8 {
+    match variant {
+        1 => 3,
+        3 => 1,
+        v => v,
+    }
+}
+
 /// A rectangle of a luma image.
+#[derive(Clone, Copy)]
 struct Window<'a> {
     image: &'a LumaImage,
     top: usize,
