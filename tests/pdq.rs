@@ -109,3 +109,58 @@ fn kinds_are_sniffed() {
     let data = std::fs::read(fixtures().join("jpeg/misc-images_wee.jpg")).unwrap();
     assert_eq!(sniff(&data, None), Kind::Jpeg);
 }
+
+/// The fast path stays within 10 bits of our own full-size decode on every
+/// JPEG here (vectors, test photos, samples). Region hashes are measured.
+#[test]
+fn fast_path_within_10_bits_of_full_decode() {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [fixtures().join("jpeg"), fixtures().join("../images")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "jpg") {
+                files.push(p);
+            }
+        }
+    }
+    files.push(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/reserve/photos/pillow_flower.jpg"),
+    );
+    let fast = pugmark::FingerprintParams::with_seed(0);
+    let full = pugmark::FingerprintParams {
+        image_fast_jpeg_min_side: 0,
+        ..fast.clone()
+    };
+    let (mut worst, mut worst_region) = (0, 0);
+    for file in &files {
+        let data = std::fs::read(file).unwrap();
+        let a = pugmark::fingerprint::image::fingerprint(&data, Kind::Jpeg, &fast, true).unwrap();
+        let b = pugmark::fingerprint::image::fingerprint(&data, Kind::Jpeg, &full, true).unwrap();
+        for (ha, hb) in a.all_hashes().zip(b.all_hashes()) {
+            assert_eq!((ha.region, ha.variant), (hb.region, hb.variant));
+            let d = ha.hash.distance(&hb.hash);
+            if hb.quality < 50 {
+                continue; // weak hashes never match alone
+            }
+            if ha.region != pugmark::fingerprint::image::Region::Whole || ha.variant != 0 {
+                // Crops and turned copies (our additions, computed the same
+                // way on both sides) round differently at reduced size: they
+                // are measured, not bounded.
+                worst_region = worst_region.max(d);
+                continue;
+            }
+            worst = worst.max(d);
+            assert!(
+                d <= 10,
+                "{} {:?}/{}: fast vs full {d} bits",
+                file.display(),
+                ha.region,
+                ha.variant
+            );
+        }
+    }
+    eprintln!(
+        "fast vs full decode over {} JPEGs: worst PDQ distance {worst}, worst region or turned copy {worst_region}",
+        files.len()
+    );
+}

@@ -219,10 +219,20 @@ impl Index {
             };
             rows.clear();
             for key in &probes {
+                let slot = (key[0] >> 4) as usize;
+                let sketch = segment::image_sketch(query, slot);
                 for i in table.find(key) {
-                    rows.push(u32::from_be_bytes(
-                        table.value(i)[..4].try_into().unwrap_or_default(),
-                    ));
+                    let value = table.value(i);
+                    let near: u32 = value[..16]
+                        .iter()
+                        .zip(sketch)
+                        .map(|(a, b)| (a ^ b).count_ones())
+                        .sum();
+                    if near <= max_distance {
+                        rows.push(u32::from_be_bytes(
+                            value[16..20].try_into().unwrap_or_default(),
+                        ));
+                    }
                 }
             }
             rows.sort_unstable();

@@ -89,7 +89,7 @@ pub struct SegmentBuilder {
     items: Vec<ItemRecord>,
     exact: Vec<[u8; 36]>,
     chunks: Vec<[u8; 32]>,
-    image: Vec<[u8; 7]>,
+    image: Vec<[u8; 23]>,
     image_rows: Vec<[u8; IMAGE_ROW]>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
@@ -135,9 +135,10 @@ impl SegmentBuilder {
             r[8..].copy_from_slice(&region.hash.0);
             self.image_rows.push(r);
             for slot in 0..16 {
-                let mut e = [0u8; 7];
+                let mut e = [0u8; 23];
                 e[..3].copy_from_slice(&image_key(slot, region.hash.slot(slot)));
-                e[3..].copy_from_slice(&row.to_be_bytes());
+                e[3..19].copy_from_slice(image_sketch(&region.hash, slot));
+                e[19..].copy_from_slice(&row.to_be_bytes());
                 self.image.push(e);
             }
         }
@@ -306,6 +307,18 @@ fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> Sect
 pub fn image_key(slot: usize, value: u16) -> [u8; 3] {
     let k = ((slot as u32) << 20) | ((value as u32) << 4);
     [(k >> 16) as u8, (k >> 8) as u8, k as u8]
+}
+
+/// The half of a hash that does not contain `slot`: 128 bits stored beside
+/// each multi-index entry. Two hashes within distance d differ in at most d
+/// of these bits, so a candidate whose sketch is further away is rejected
+/// without reading its row.
+pub fn image_sketch(hash: &crate::fingerprint::image::pdq::PdqHash, slot: usize) -> &[u8] {
+    if slot < 8 {
+        &hash.0[..16]
+    } else {
+        &hash.0[16..]
+    }
 }
 
 /// One stored image hash.
@@ -682,8 +695,10 @@ impl Segment {
             view.check()
                 .map_err(|d| corrupt(format!("{} table: {d}", id.name())))?;
             for i in 0..view.len() {
+                let value = view.value(i);
+                let at = if *id == TableId::Image { 16 } else { 0 };
                 let target =
-                    u32::from_be_bytes(view.value(i)[..4].try_into().unwrap_or_default()) as usize;
+                    u32::from_be_bytes(value[at..at + 4].try_into().unwrap_or_default()) as usize;
                 if *id != TableId::Image {
                     if target >= self.layout.items {
                         return Err(corrupt(format!(
@@ -700,7 +715,9 @@ impl Segment {
                 let key = &view.entry(i)[..3];
                 let row = self.image_row(target);
                 let slot = (key[0] >> 4) as usize;
-                if key != image_key(slot, row.hash.slot(slot)) {
+                if key != image_key(slot, row.hash.slot(slot))
+                    || &value[..16] != image_sketch(&row.hash, slot)
+                {
                     return Err(corrupt(format!("image entry {i} does not match its row")));
                 }
             }

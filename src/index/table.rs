@@ -16,9 +16,11 @@ pub enum TableId {
     Exact = 1,
     /// 128-bit chunk hash -> item, chunk length, chunk offset.
     Chunks = 2,
-    /// PDQ multi-index: (16-bit slot number, 16-bit slot value) -> image
-    /// hash row. Keys are 20 bits left-aligned in 3 bytes, so a 20-bit
-    /// fan-out addresses each (slot, value) directly.
+    /// PDQ multi-index: (16-bit slot number, 16-bit slot value) -> the
+    /// other half of the hash (128 bits, a filter that rejects far hashes
+    /// without reading their row) and the image hash row. Keys are 20 bits
+    /// left-aligned in 3 bytes, so a 20-bit fan-out addresses each (slot,
+    /// value) directly.
     Image = 3,
 }
 
@@ -58,7 +60,7 @@ impl TableId {
         match self {
             TableId::Exact => (32, 4),
             TableId::Chunks => (16, 16),
-            TableId::Image => (3, 4),
+            TableId::Image => (3, 20),
         }
     }
 }

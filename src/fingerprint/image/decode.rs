@@ -1,11 +1,12 @@
 //! Photo decoding to the luma plane PDQ needs, within limits.
 //!
 //! Dimensions are read from the header and checked before any pixel buffer
-//! is allocated. JPEGs take a fast path: the DCT-domain scaled decoder
-//! delivers 1/2, 1/4 or 1/8 of the size directly (still at least
-//! [`ImageLimits::fast_jpeg_min_side`] on the longer side), which is all
-//! PDQ's 64x64 sampling needs. Other formats, and JPEGs the fast decoder refuses, go
-//! through the `image` crate at full size.
+//! is allocated. JPEGs take a fast path: only the luma plane is decoded,
+//! then averaged down by 2, 4 or 8 (keeping at least
+//! [`ImageLimits::fast_jpeg_min_side`] pixels on the longer side), which is
+//! all PDQ's 64x64 sampling needs. PNGs are decoded with checksums on.
+//! Other formats, and JPEGs the fast path refuses, go through the `image`
+//! crate at full size.
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -100,7 +101,7 @@ pub fn decode_luma(
             jpeg_has_end(data)?;
         }
         if kind == Kind::Jpeg && limits.fast_jpeg_min_side > 0 {
-            if let Some(image) = decode_jpeg_scaled(data, limits)? {
+            if let Some(image) = decode_jpeg_luma(data, limits)? {
                 return Ok(image);
             }
         }
@@ -158,53 +159,63 @@ fn check_size(width: u64, height: u64, limits: &ImageLimits) -> Result<(), Decod
     Ok(())
 }
 
-/// The fast path; `Ok(None)` hands over to the full decoder (e.g. CMYK).
-fn decode_jpeg_scaled(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaImage>, DecodeError> {
-    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(data));
-    decoder.set_max_decoding_buffer_size(limits.max_alloc as usize);
-    if decoder.read_info().is_err() {
+/// The fast path: only the luma (Y) plane is decoded (JPEG's Y is PDQ's
+/// 0.299/0.587/0.114 luma, so no colour work is needed), then averaged
+/// down in f x f blocks while the longer side stays at least
+/// `fast_jpeg_min_side`. `Ok(None)` hands over to the full decoder.
+fn decode_jpeg_luma(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaImage>, DecodeError> {
+    use zune_core::colorspace::ColorSpace;
+    use zune_core::options::DecoderOptions;
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        .set_max_width(u16::MAX as usize)
+        .set_max_height(u16::MAX as usize);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(Cursor::new(data), options);
+    if decoder.decode_headers().is_err() {
         return Ok(None);
     }
     let Some(info) = decoder.info() else {
         return Ok(None);
     };
-    let (w, h) = (info.width, info.height);
+    let (w, h) = (info.width as usize, info.height as usize);
     check_size(w as u64, h as u64, limits)?;
-    // The scaler picks the smallest scale meeting either request: ask only
-    // for the longer side.
-    let (target_w, target_h) = if w >= h {
-        (limits.fast_jpeg_min_side, u16::MAX)
-    } else {
-        (u16::MAX, limits.fast_jpeg_min_side)
-    };
-    let Ok((out_w, out_h)) = decoder.scale(target_w, target_h) else {
+    if decoder.output_colorspace() != Some(ColorSpace::Luma) {
         return Ok(None);
-    };
+    }
     let Ok(pixels) = decoder.decode() else {
         return Ok(None);
     };
-    let Some(info) = decoder.info() else {
+    if pixels.len() < w * h || w == 0 || h == 0 {
         return Ok(None);
-    };
-    let (rows, cols) = (out_h as usize, out_w as usize);
-    let n = rows * cols;
-    let data: Vec<f32> = match info.pixel_format {
-        jpeg_decoder::PixelFormat::L8 if pixels.len() >= n => {
-            pixels[..n].iter().map(|&v| v as f32).collect()
+    }
+    let longer = w.max(h);
+    let min_side = limits.fast_jpeg_min_side as usize;
+    let mut f = 1;
+    while f < 8 && longer / (2 * f) >= min_side {
+        f *= 2;
+    }
+    let (rows, cols) = (h / f, w / f);
+    let mut out = vec![0f32; rows * cols];
+    let scale = 1.0 / (f * f) as f32;
+    for r in 0..rows {
+        let dst = &mut out[r * cols..(r + 1) * cols];
+        for dr in 0..f {
+            let src = &pixels[(r * f + dr) * w..(r * f + dr) * w + cols * f];
+            for (c, d) in dst.iter_mut().enumerate() {
+                *d += src[c * f..(c + 1) * f]
+                    .iter()
+                    .map(|&v| v as f32)
+                    .sum::<f32>();
+            }
         }
-        jpeg_decoder::PixelFormat::RGB24 if pixels.len() >= 3 * n => pixels
-            .chunks_exact(3)
-            .take(n)
-            .map(|p| luma(p[0], p[1], p[2]))
-            .collect(),
-        _ => return Ok(None),
-    };
+        dst.iter_mut().for_each(|d| *d *= scale);
+    }
     Ok(Some(LumaImage {
         rows,
         cols,
-        data,
+        data: out,
         full_size: (w as u32, h as u32),
-        scale: (w as u32).div_ceil(out_w.max(1) as u32).max(1),
+        scale: f as u32,
     }))
 }
 

@@ -137,6 +137,27 @@ pub struct ImageFp {
 }
 
 impl ImageFp {
+    /// A fingerprint from PDQ hashes computed elsewhere (for instance a
+    /// list of known hashes to watch for): `pdq` is the whole picture's
+    /// hash, `hashes` any further ones. Such fingerprints have no DCT block,
+    /// so queries use the hashes as they are.
+    pub fn from_hashes(
+        width: u32,
+        height: u32,
+        pdq: RegionHash,
+        hashes: Vec<RegionHash>,
+    ) -> ImageFp {
+        ImageFp {
+            width,
+            height,
+            decoded_scale: 1,
+            border: [0; 4],
+            pdq,
+            hashes,
+            blocks: Vec::new(),
+        }
+    }
+
     /// Every stored hash: the whole picture first.
     pub fn all_hashes(&self) -> impl Iterator<Item = &RegionHash> {
         std::iter::once(&self.pdq).chain(self.hashes.iter())
@@ -147,6 +168,14 @@ impl ImageFp {
     /// centred crop as it is.
     pub fn queries(&self) -> Vec<ImageQuery> {
         let mut out = Vec::new();
+        if self.blocks.is_empty() {
+            out.push(ImageQuery {
+                hash: self.pdq.hash,
+                region: self.pdq.region,
+                variant: 0,
+                quality: self.pdq.quality,
+            });
+        }
         for (region, quality, block) in &self.blocks {
             for (v, b) in pdq::dihedral_blocks(block).iter().enumerate() {
                 out.push(ImageQuery {

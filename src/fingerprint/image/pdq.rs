@@ -107,17 +107,14 @@ pub fn dct_from_luma(luma: &mut [f32], rows: usize, cols: usize) -> Option<(DctB
     let mut scratch = vec![0f32; rows * cols];
     let window_along_rows = cols.div_ceil(128);
     let window_along_cols = rows.div_ceil(128);
+    // Rows are filtered as the columns of the transposed picture, so both
+    // passes run over whole rows at a time (vectorised, cache-friendly)
+    // with each column's arithmetic in the reference's order.
+    let mut transposed = vec![0f32; rows * cols];
     for _ in 0..2 {
-        for r in 0..rows {
-            let span = r * cols..(r + 1) * cols;
-            box_1d(
-                &luma[span.clone()],
-                &mut scratch[span],
-                1,
-                cols,
-                window_along_rows,
-            );
-        }
+        transpose(luma, &mut scratch, rows, cols);
+        box_columns(&scratch, &mut transposed, cols, rows, window_along_rows);
+        transpose(&transposed, &mut scratch, cols, rows);
         box_columns(&scratch, luma, rows, cols, window_along_cols);
     }
     let mut samples = [0f32; 64 * 64];
@@ -199,51 +196,66 @@ pub fn pdq_from_luma(luma: &mut [f32], rows: usize, cols: usize) -> Pdq {
     }
 }
 
-/// One pass of the box filter over a vector of `len` values spaced
-/// `stride` apart, window `window`: the mean over a window centred on each
-/// output, shrinking at the ends (the reference's four-phase loop).
-fn box_1d(input: &[f32], output: &mut [f32], stride: usize, len: usize, window: usize) {
+/// One pass of the box filter down every column: the mean over a window
+/// centred on each output, shrinking at the ends (the reference's
+/// four-phase loop, with each column's additions, subtractions and
+/// divisions in the reference's order), computed over whole rows at once.
+fn box_columns(input: &[f32], output: &mut [f32], rows: usize, cols: usize, window: usize) {
     let half = (window + 2) / 2;
     let phase1 = half - 1;
     let phase2 = window - half + 1;
-    let phase3 = len.saturating_sub(window);
+    let phase3 = rows.saturating_sub(window);
     let phase4 = half - 1;
+    let row = |i: usize| &input[i * cols..(i + 1) * cols];
+    let mut sums = vec![0f32; cols];
     let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
-    let mut sum = 0f32;
     let mut count = 0usize;
+    let write = |out: &mut [f32], oi: usize, sums: &[f32], count: usize| {
+        let n = count as f32;
+        for (o, s) in out[oi * cols..(oi + 1) * cols].iter_mut().zip(sums) {
+            *o = s / n;
+        }
+    };
     for _ in 0..phase1 {
-        sum += input[ri];
+        sums.iter_mut().zip(row(ri)).for_each(|(s, v)| *s += v);
         count += 1;
-        ri += stride;
+        ri += 1;
     }
     for _ in 0..phase2 {
-        sum += input[ri];
+        sums.iter_mut().zip(row(ri)).for_each(|(s, v)| *s += v);
         count += 1;
-        output[oi] = sum / count as f32;
-        ri += stride;
-        oi += stride;
+        write(output, oi, &sums, count);
+        ri += 1;
+        oi += 1;
     }
     for _ in 0..phase3 {
-        sum += input[ri];
-        sum -= input[li];
-        output[oi] = sum / count as f32;
-        li += stride;
-        ri += stride;
-        oi += stride;
+        sums.iter_mut().zip(row(ri)).for_each(|(s, v)| *s += v);
+        sums.iter_mut().zip(row(li)).for_each(|(s, v)| *s -= v);
+        write(output, oi, &sums, count);
+        li += 1;
+        ri += 1;
+        oi += 1;
     }
     for _ in 0..phase4 {
-        sum -= input[li];
+        sums.iter_mut().zip(row(li)).for_each(|(s, v)| *s -= v);
         count -= 1;
-        output[oi] = sum / count as f32;
-        li += stride;
-        oi += stride;
+        write(output, oi, &sums, count);
+        li += 1;
+        oi += 1;
     }
 }
 
-/// The box filter down every column (stride `cols`).
-fn box_columns(input: &[f32], output: &mut [f32], rows: usize, cols: usize, window: usize) {
-    for c in 0..cols {
-        box_1d(&input[c..], &mut output[c..], cols, rows, window);
+/// `out` (cols x rows) = transpose of `input` (rows x cols), in tiles.
+fn transpose(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
+    const TILE: usize = 32;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = input[r * cols + c];
+                }
+            }
+        }
     }
 }
 
@@ -320,9 +332,9 @@ mod tests {
     fn box_filter_means() {
         let input: Vec<f32> = (0..10).map(|x| x as f32).collect();
         let mut out = vec![0f32; 10];
-        box_1d(&input, &mut out, 1, 10, 1);
+        box_columns(&input, &mut out, 10, 1, 1);
         assert_eq!(out, input);
-        box_1d(&input, &mut out, 1, 10, 3);
+        box_columns(&input, &mut out, 10, 1, 3);
         assert_eq!(out[0], 0.5);
         assert_eq!(out[1], 1.0);
         assert_eq!(out[9], 8.5);
