@@ -17,8 +17,13 @@ use pugmark::{FingerprintParams, Fingerprints, Pipeline};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-/// A 1920x1080 quality-90 JPEG made from a real photo.
+/// A 1920x1080 quality-90 JPEG made from a real photo, or the JPEG named
+/// by `PUGMARK_BENCH_JPEG` (the comparison script passes the file it also
+/// gives the peers).
 fn photo_1080p() -> Vec<u8> {
+    if let Some(path) = std::env::var_os("PUGMARK_BENCH_JPEG") {
+        return std::fs::read(path).expect("PUGMARK_BENCH_JPEG is readable");
+    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/pdq/jpeg/dih_bridge-1-original.jpg");
     let img = ::image::open(src).expect("fixture photo");
