@@ -162,6 +162,23 @@ fn required_transforms(name: &str, original: &[u8]) -> Vec<(String, Vec<u8>)> {
         ImageFormat::Jpeg
     };
     out.push((format!("to {other:?}"), encode(&img, other)));
+    // The other picture formats the signal decodes (a TIFF without GeoTIFF
+    // tags is a picture; GIF also quantises to 256 colours).
+    let small = img.resize(480, 480, image::imageops::FilterType::Triangle);
+    for format in [
+        ImageFormat::Tiff,
+        ImageFormat::Gif,
+        ImageFormat::Bmp,
+        ImageFormat::WebP,
+    ] {
+        let pic = if format == ImageFormat::Gif {
+            &small
+        } else {
+            &img
+        };
+        let pic = DynamicImage::ImageRgb8(pic.to_rgb8());
+        out.push((format!("to {format:?}"), encode(&pic, format)));
+    }
     out
 }
 
