@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use pugmark::index::{self, Index, IndexStats, OpenOptions, ParamsSummary};
+use pugmark::index::{self, Index, IndexStats, OpenOptions};
 use pugmark::source::MmapChoice;
 use pugmark::{
     exit_code, FingerprintParams, IndexOptions, IndexWriter, Pipeline, Progress, Report,
@@ -370,7 +370,7 @@ fn cmd_fingerprint(
                 "chunks": fp.chunks.len(),
                 "trivial_chunks": trivial,
                 "matchable_bytes": fp.matchable_bytes(),
-                "params": ParamsSummary::of(pipeline.params()),
+                "params": pipeline.params().redacted(),
                 "params_from": source,
                 "reasons": fp.reasons,
             });
@@ -423,16 +423,11 @@ fn cmd_fingerprint(
 fn print_stats(s: &IndexStats) {
     println!("index          {}", s.dir);
     println!("format         version {}", s.format_version);
-    println!(
-        "params         chunks {}/{}/{} B, normalization {}, {}-bit chunk hashes, trivial period <= {}, gear seed {}",
-        s.params.chunk_sizes[0],
-        s.params.chunk_sizes[1],
-        s.params.chunk_sizes[2],
-        s.params.chunk_normalization,
-        s.params.chunk_hash_bits,
-        s.params.trivial_period_max,
-        s.params.gear_seed
-    );
+    if let Some(params) = s.params.as_object() {
+        for (name, value) in params {
+            println!("param          {name} = {value}");
+        }
+    }
     println!("segments       {}", s.segments);
     println!(
         "items          {} live ({}), {} superseded",

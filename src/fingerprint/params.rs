@@ -124,6 +124,16 @@ impl FingerprintParams {
         Ok(())
     }
 
+    /// The parameters as shown to people: every field, with the secret gear
+    /// seed replaced by the word "secret".
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("gear_seed".into(), "secret".into());
+        }
+        v
+    }
+
     /// Names the first parameter that differs from `other`, for error
     /// messages. The gear seed's value is never printed.
     pub fn difference(&self, other: &FingerprintParams) -> Option<String> {

@@ -264,7 +264,7 @@ impl Index {
         let mut stats = IndexStats {
             dir: self.dir.display().to_string(),
             format_version: FORMAT_VERSION,
-            params: ParamsSummary::of(self.params()),
+            params: self.params().redacted(),
             segments: self.segments.len() as u64,
             ..IndexStats::default()
         };
@@ -314,49 +314,6 @@ pub struct ImageHit {
     pub distance: u32,
 }
 
-/// The fingerprint parameters as shown to people: the secret seed is hidden.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ParamsSummary {
-    /// Chunk sizes min/avg/max in bytes.
-    pub chunk_sizes: [u32; 3],
-    /// FastCDC normalisation level.
-    pub chunk_normalization: u8,
-    /// Stored chunk hash width in bits.
-    pub chunk_hash_bits: u32,
-    /// Longest period of content treated as trivial.
-    pub trivial_period_max: u8,
-    /// Always "secret": the gear seed is never printed.
-    pub gear_seed: &'static str,
-    /// JPEG fast-path minimum longer side (0 = off).
-    pub image_fast_jpeg_min_side: u16,
-    /// Border trimming tolerance in luma levels (0 = off).
-    pub image_trim_tolerance: u8,
-    /// Border trimming limit per side, per mille.
-    pub image_trim_max_permille: u16,
-    /// Centred crops hashed besides the whole picture, per mille per side.
-    pub image_crops_permille: Vec<u16>,
-    /// One-side crops stored for protected pictures, per mille.
-    pub image_side_crops_permille: Vec<u16>,
-}
-
-impl ParamsSummary {
-    /// Summarises `p` without its secret.
-    pub fn of(p: &FingerprintParams) -> Self {
-        ParamsSummary {
-            chunk_sizes: [p.chunk_min, p.chunk_avg, p.chunk_max],
-            chunk_normalization: p.chunk_normalization,
-            chunk_hash_bits: p.chunk_hash_bytes as u32 * 8,
-            trivial_period_max: p.trivial_period_max,
-            gear_seed: "secret",
-            image_fast_jpeg_min_side: p.image_fast_jpeg_min_side,
-            image_trim_tolerance: p.image_trim_tolerance,
-            image_trim_max_permille: p.image_trim_max_permille,
-            image_crops_permille: p.image_crops_permille.clone(),
-            image_side_crops_permille: p.image_side_crops_permille.clone(),
-        }
-    }
-}
-
 /// What `pugmark stats` shows.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct IndexStats {
@@ -365,7 +322,7 @@ pub struct IndexStats {
     /// Format version.
     pub format_version: u32,
     /// Fingerprint parameters (seed hidden).
-    pub params: ParamsSummary,
+    pub params: serde_json::Value,
     /// Live segments.
     pub segments: u64,
     /// Live protected items.
