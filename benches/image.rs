@@ -104,6 +104,7 @@ fn hamming_queries(c: &mut Criterion) {
             digest: *blake3::hash(&(i as u64).to_le_bytes()).as_bytes(),
             chunks: Vec::new(),
             image: Some(ImageFp::from_hashes(1, 1, whole, Vec::new())),
+            raster: None,
             reasons: Vec::new(),
         };
         builder.add(format!("photo-{i}.jpg").into_bytes(), None, &fp);

@@ -130,6 +130,33 @@ pub enum Evidence {
         /// PDQ quality of the protected hash.
         protected_quality: u8,
     },
+    /// Carries a protected raster's samples, or looks like it.
+    Raster {
+        /// The protected item, as indexed.
+        protected: String,
+        /// Its size in bytes.
+        protected_size: u64,
+        /// `identical` (every band's samples equal, any container or type),
+        /// `bands` (some bands equal: a subset or reordering), `window` (a
+        /// window of samples found in a band) or `perceptual` (a band looks
+        /// alike: resampled, reprojected or lossy).
+        method: String,
+        /// Matched (outgoing band, protected band) pairs.
+        bands: Vec<[u16; 2]>,
+        /// Samples of the outgoing raster found (window and band matches).
+        matched_samples: u64,
+        /// `matched_samples` / samples in the outgoing band(s).
+        outgoing_fraction: f64,
+        /// `matched_samples` / samples in the protected band(s).
+        protected_fraction: f64,
+        /// Where the outgoing raster's first sample lies in the protected
+        /// one (row, column), for window matches.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset: Option<[i64; 2]>,
+        /// PDQ distance, for perceptual matches.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        distance: Option<u32>,
+    },
 }
 
 impl Evidence {
@@ -139,6 +166,7 @@ impl Evidence {
             Evidence::Exact { .. } => "exact",
             Evidence::Chunks { .. } => "chunks",
             Evidence::Image { .. } => "image",
+            Evidence::Raster { .. } => "raster",
         }
     }
 
@@ -147,7 +175,8 @@ impl Evidence {
         match self {
             Evidence::Exact { protected, .. }
             | Evidence::Chunks { protected, .. }
-            | Evidence::Image { protected, .. } => protected,
+            | Evidence::Image { protected, .. }
+            | Evidence::Raster { protected, .. } => protected,
         }
     }
 
@@ -180,6 +209,31 @@ impl Evidence {
             } => format!(
                 "image: looks like {protected} (PDQ distance {distance}, {variant}, protected {protected_region} ~ outgoing {outgoing_region})"
             ),
+            Evidence::Raster {
+                protected,
+                method,
+                bands,
+                matched_samples,
+                outgoing_fraction,
+                offset,
+                distance,
+                ..
+            } => {
+                let mut s = format!("raster ({method}): {protected}, bands {bands:?}");
+                if *matched_samples > 0 {
+                    s += &format!(
+                        ", {matched_samples} samples ({:.1}% of this raster)",
+                        outgoing_fraction * 100.0
+                    );
+                }
+                if let Some([r, c]) = offset {
+                    s += &format!(", at row {r} column {c}");
+                }
+                if let Some(d) = distance {
+                    s += &format!(", PDQ distance {d}");
+                }
+                s
+            }
         }
     }
 }

@@ -58,6 +58,8 @@ pub enum Kind {
     Text,
     /// Anything else.
     Binary,
+    /// ESRI ASCII grid (`ncols` header), a raster as text.
+    AsciiGrid,
 }
 
 /// Groups of kinds that share a deep fingerprinter.
@@ -90,7 +92,8 @@ impl Family {
     }
 }
 
-const ALL_KINDS: [Kind; 21] = [
+// Catalogue codes are positions in this list: only ever append.
+const ALL_KINDS: [Kind; 22] = [
     Kind::Empty,
     Kind::Jpeg,
     Kind::Png,
@@ -112,6 +115,7 @@ const ALL_KINDS: [Kind; 21] = [
     Kind::Table,
     Kind::Text,
     Kind::Binary,
+    Kind::AsciiGrid,
 ];
 
 impl Kind {
@@ -119,7 +123,7 @@ impl Kind {
     pub fn family(self) -> Family {
         match self {
             Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp => Family::Image,
-            Kind::Tiff => Family::Raster,
+            Kind::Tiff | Kind::AsciiGrid => Family::Raster,
             Kind::Zip
             | Kind::Gzip
             | Kind::Tar
@@ -166,6 +170,7 @@ impl Kind {
             Kind::Table => "table",
             Kind::Text => "text",
             Kind::Binary => "binary",
+            Kind::AsciiGrid => "ascii_grid",
         }
     }
 }
@@ -253,6 +258,9 @@ fn sniff_text(head: &[u8], ext: Option<&str>) -> Kind {
         } else {
             Kind::Xml
         };
+    }
+    if crate::fingerprint::raster::grid::is_ascii_grid(body) {
+        return Kind::AsciiGrid;
     }
     if body.starts_with(b"{") || body.starts_with(b"[") {
         return Kind::Json;

@@ -12,6 +12,7 @@ pub mod bytes;
 pub mod chunker;
 pub mod image;
 mod params;
+pub mod raster;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -42,6 +43,9 @@ pub struct Fingerprints {
     /// The image signal, for pictures that decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<image::ImageFp>,
+    /// The raster signal, for rasters that decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raster: Option<raster::RasterFp>,
     /// Why the item was not fully fingerprinted; empty when it was.
     pub reasons: Vec<Reason>,
 }
@@ -165,6 +169,7 @@ impl Pipeline {
     fn finish(&self, kind: Kind, signals: ByteSignals, data: Option<&[u8]>) -> Fingerprints {
         let mut reasons = Vec::new();
         let mut image = None;
+        let mut raster = None;
         let family = match (kind, data) {
             (Kind::Tiff, Some(d)) if image::tiff_is_photo(d) => Family::Image,
             _ => kind.family(),
@@ -173,6 +178,12 @@ impl Pipeline {
             (Family::Image, Some(d)) => {
                 match image::fingerprint(d, kind, &self.params, self.protected) {
                     Ok(fp) => image = Some(fp),
+                    Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+                }
+            }
+            (Family::Raster, Some(d)) => {
+                match raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES) {
+                    Ok(fp) => raster = Some(fp),
                     Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
                 }
             }
@@ -189,10 +200,16 @@ impl Pipeline {
             digest: signals.digest,
             chunks: signals.chunks,
             image,
+            raster,
             reasons,
         }
     }
 }
+
+/// Largest raster decoded (width x height x bands samples, 64 Mi: 512 MiB
+/// of canonical values); larger ones are `incomplete`
+/// (`limits.raster_samples`).
+pub const MAX_RASTER_SAMPLES: u64 = 64 << 20;
 
 /// Bytes of a stream buffered for a deep fingerprinter that parses whole
 /// items (256 MiB).

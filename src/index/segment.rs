@@ -16,7 +16,7 @@
 //! ```
 //! A catalogue record: digest (32 B) | size u64 | mtime ns i64 | path offset
 //! u64 | path length u32 | chunk count u32 | matchable bytes u64 | kind u8 |
-//! flags u8 | 6 bytes zero.
+//! flags u8 | 6 bytes zero | raster width u32 | raster height u32.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -39,7 +39,7 @@ pub const FORMAT_VERSION: u32 = 2;
 const HEADER_FIXED: usize = 32;
 const DIR_ENTRY: usize = 40;
 const FOOTER: usize = 40;
-const RECORD: usize = 80;
+const RECORD: usize = 88;
 const SUPERSEDE: usize = 16;
 
 const SECTION_META: u32 = 1;
@@ -74,6 +74,8 @@ pub struct ItemRecord {
     pub chunk_count: u32,
     /// Bytes in non-trivial chunks.
     pub matchable_bytes: u64,
+    /// Raster width and height in samples (0, 0 for other kinds).
+    pub raster_size: (u32, u32),
 }
 
 impl ItemRecord {
@@ -91,6 +93,8 @@ pub struct SegmentBuilder {
     chunks: Vec<[u8; 32]>,
     image: Vec<[u8; 23]>,
     image_rows: Vec<[u8; IMAGE_ROW]>,
+    raster_bands: Vec<[u8; 48]>,
+    raster_chunks: Vec<[u8; 32]>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
 
@@ -115,6 +119,7 @@ impl SegmentBuilder {
             flags,
             chunk_count: fp.chunks.len() as u32,
             matchable_bytes: fp.matchable_bytes(),
+            raster_size: fp.raster.as_ref().map_or((0, 0), |r| (r.width, r.height)),
         });
         // Content-free items (empty, or nothing but a short repeating
         // pattern) would "match" every empty or blank outgoing file.
@@ -124,7 +129,45 @@ impl SegmentBuilder {
             e[32..].copy_from_slice(&id.to_be_bytes());
             self.exact.push(e);
         }
-        for region in fp.image.iter().flat_map(|img| img.all_hashes()) {
+        let band_hashes: Vec<crate::fingerprint::image::RegionHash> = fp
+            .raster
+            .iter()
+            .flat_map(|r| r.bands.iter())
+            .map(|b| crate::fingerprint::image::RegionHash {
+                region: crate::fingerprint::image::Region::RasterBand(b.band),
+                variant: 0,
+                hash: b.pdq.hash,
+                quality: b.pdq.quality,
+            })
+            .collect();
+        if let Some(r) = &fp.raster {
+            for b in &r.bands {
+                let mut e = [0u8; 48];
+                e[..32].copy_from_slice(&b.digest);
+                e[32..36].copy_from_slice(&id.to_be_bytes());
+                e[36..38].copy_from_slice(&b.band.to_be_bytes());
+                e[38..40].copy_from_slice(&(r.bands.len() as u16).to_be_bytes());
+                e[40..44].copy_from_slice(&r.width.to_be_bytes());
+                e[44..48].copy_from_slice(&r.height.to_be_bytes());
+                self.raster_bands.push(e);
+            }
+            for c in &r.chunks {
+                let mut e = [0u8; 32];
+                e[..16].copy_from_slice(&c.hash);
+                e[16..20].copy_from_slice(&id.to_be_bytes());
+                e[20..22].copy_from_slice(&c.band.to_be_bytes());
+                e[22..24].copy_from_slice(&c.len.to_be_bytes());
+                e[24..28].copy_from_slice(&c.row.to_be_bytes());
+                e[28..32].copy_from_slice(&c.col.to_be_bytes());
+                self.raster_chunks.push(e);
+            }
+        }
+        for region in fp
+            .image
+            .iter()
+            .flat_map(|img| img.all_hashes())
+            .chain(band_hashes.iter())
+        {
             let row = self.image_rows.len() as u32;
             let mut r = [0u8; IMAGE_ROW];
             let (region_kind, permille) = region.region.encode();
@@ -169,7 +212,11 @@ impl SegmentBuilder {
 
     /// Table entries held so far (the memory that matters).
     pub fn entry_count(&self) -> usize {
-        self.exact.len() + self.chunks.len() + self.image.len()
+        self.exact.len()
+            + self.chunks.len()
+            + self.image.len()
+            + self.raster_bands.len()
+            + self.raster_chunks.len()
     }
 
     /// Whether nothing was added.
@@ -204,12 +251,16 @@ impl SegmentBuilder {
             r[64..72].copy_from_slice(&item.matchable_bytes.to_le_bytes());
             r[72] = item.kind.map_or(u8::MAX, Kind::code);
             r[73] = item.flags;
+            r[80..84].copy_from_slice(&item.raster_size.0.to_le_bytes());
+            r[84..88].copy_from_slice(&item.raster_size.1.to_le_bytes());
             catalogue.extend_from_slice(&r);
             paths.extend_from_slice(&item.path);
         }
         let exact = encode_table(TableId::Exact, &mut self.exact);
         let chunks = encode_table(TableId::Chunks, &mut self.chunks);
         let image = encode_table(TableId::Image, &mut self.image);
+        let raster_bands = encode_table(TableId::RasterBands, &mut self.raster_bands);
+        let raster_chunks = encode_table(TableId::RasterChunks, &mut self.raster_chunks);
         self.supersedes.sort_unstable();
         self.supersedes.dedup();
         let plain = |kind, bytes, count, value_width| SectionOut {
@@ -228,6 +279,8 @@ impl SegmentBuilder {
             exact,
             chunks,
             image,
+            raster_bands,
+            raster_chunks,
             plain(
                 SECTION_SUPERSEDES,
                 self.supersedes.concat(),
@@ -622,6 +675,7 @@ impl Segment {
             digest,
             kind: Kind::from_code(r[72]),
             flags: r[73],
+            raster_size: (u32_at(r, 80), u32_at(r, 84)),
             chunk_count: u32_at(r, 60),
             matchable_bytes: u64_at(r, 64),
         }

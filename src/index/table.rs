@@ -22,6 +22,10 @@ pub enum TableId {
     /// left-aligned in 3 bytes, so a 20-bit fan-out addresses each (slot,
     /// value) directly.
     Image = 3,
+    /// Raster band digest -> item, band, band count, width, height.
+    RasterBands = 4,
+    /// Raster row-chunk hash (128 bits) -> item, band, length, row, column.
+    RasterChunks = 5,
 }
 
 impl TableId {
@@ -31,6 +35,8 @@ impl TableId {
             1 => Some(TableId::Exact),
             2 => Some(TableId::Chunks),
             3 => Some(TableId::Image),
+            4 => Some(TableId::RasterBands),
+            5 => Some(TableId::RasterChunks),
             _ => None,
         }
     }
@@ -41,16 +47,24 @@ impl TableId {
             TableId::Exact => "exact",
             TableId::Chunks => "chunks",
             TableId::Image => "image",
+            TableId::RasterBands => "raster_bands",
+            TableId::RasterChunks => "raster_chunks",
         }
     }
 
     /// Every table, in id order.
-    pub const ALL: [TableId; 3] = [TableId::Exact, TableId::Chunks, TableId::Image];
+    pub const ALL: [TableId; 5] = [
+        TableId::Exact,
+        TableId::Chunks,
+        TableId::Image,
+        TableId::RasterBands,
+        TableId::RasterChunks,
+    ];
 
     /// Largest fan-out (bits of key prefix) the table uses.
     pub fn max_fanout_bits(self) -> u32 {
         match self {
-            TableId::Exact | TableId::Chunks => 16,
+            TableId::Exact | TableId::Chunks | TableId::RasterBands | TableId::RasterChunks => 16,
             TableId::Image => 20,
         }
     }
@@ -61,6 +75,8 @@ impl TableId {
             TableId::Exact => (32, 4),
             TableId::Chunks => (16, 16),
             TableId::Image => (3, 20),
+            TableId::RasterBands => (32, 16),
+            TableId::RasterChunks => (16, 16),
         }
     }
 }

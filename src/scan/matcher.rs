@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::fingerprint::bytes::hex;
 use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
-use crate::fingerprint::image::{inverse_variant, ImageFp, Region};
+use crate::fingerprint::image::{inverse_variant, ImageQuery, Region};
+use crate::fingerprint::raster::RasterFp;
 use crate::fingerprint::{ChunkFp, Fingerprints};
 use crate::index::{Index, ItemRef, TableId};
 use crate::report::{ChunkStats, Evidence, Range, Reason};
@@ -31,6 +32,12 @@ pub struct Thresholds {
     /// PDQ hashes of lower quality (near-blank pictures) never match alone
     /// (default 50, as the reference advises).
     pub min_image_quality: u8,
+    /// A raster window match needs this many samples found at one offset
+    /// (default 256, a 16 x 16 patch).
+    pub min_raster_samples: u64,
+    /// A row chunk found at more places than this is repetitive content
+    /// (flat areas, fill) and votes for nothing (default 32).
+    pub max_raster_chunk_repeats: usize,
 }
 
 impl Default for Thresholds {
@@ -42,6 +49,8 @@ impl Default for Thresholds {
             max_evidence: 64,
             max_image_distance: 31,
             min_image_quality: 50,
+            min_raster_samples: 256,
+            max_raster_chunk_repeats: 32,
         }
     }
 }
@@ -187,8 +196,24 @@ pub fn evaluate(index: &Index, fp: &Fingerprints, th: &Thresholds) -> Outcome {
     });
     evidence.extend(chunk_evidence);
     let mut notes = Vec::new();
-    if let Some(image) = &fp.image {
-        evidence.extend(image_evidence(index, image, &exact, th, &mut notes));
+    let mut sample_matched = HashSet::new();
+    if let Some(raster) = &fp.raster {
+        let found = raster_evidence(index, raster, &exact, th);
+        sample_matched = found.iter().map(|(r, _)| *r).collect();
+        evidence.extend(found.into_iter().map(|(_, e)| e));
+    }
+    let mut queries: Vec<ImageQuery> = fp.image.iter().flat_map(|i| i.queries()).collect();
+    for band in fp.raster.iter().flat_map(|r| r.bands.iter()) {
+        queries.push(ImageQuery {
+            hash: band.pdq.hash,
+            region: Region::RasterBand(band.band),
+            variant: 0,
+            quality: band.pdq.quality,
+        });
+    }
+    if !queries.is_empty() {
+        let skip: HashSet<ItemRef> = exact.union(&sample_matched).copied().collect();
+        evidence.extend(image_evidence(index, &queries, &skip, th, &mut notes));
     }
     let omitted = evidence.len().saturating_sub(th.max_evidence) as u64;
     evidence.truncate(th.max_evidence);
@@ -215,14 +240,14 @@ struct ImageCandidate {
 /// outgoing picture against every stored protected hash.
 fn image_evidence(
     index: &Index,
-    image: &ImageFp,
+    queries: &[ImageQuery],
     exact: &HashSet<ItemRef>,
     th: &Thresholds,
     notes: &mut Vec<Reason>,
 ) -> Vec<Evidence> {
     let mut best: HashMap<ItemRef, ImageCandidate> = HashMap::new();
     let mut weak: Option<(ImageCandidate, ItemRef)> = None;
-    for query in image.queries() {
+    for query in queries.iter().copied() {
         for hit in index.lookup_image(&query.hash, th.max_image_distance) {
             let Some(protected_region) = hit.row.region else {
                 continue;
@@ -274,17 +299,168 @@ fn image_evidence(
     let mut hits: Vec<(ImageCandidate, ItemRef)> = best.into_iter().map(|(r, c)| (c, r)).collect();
     hits.sort();
     hits.into_iter()
-        .map(|(c, r)| Evidence::Image {
-            protected: index.item(r).path_display(),
-            protected_size: index.item_size(r),
-            distance: c.distance,
-            variant: DIHEDRAL_NAMES[c.variant as usize].to_string(),
-            protected_region: c.protected_region.name(),
-            outgoing_region: c.outgoing_region.name(),
-            quality: c.quality,
-            protected_quality: c.protected_quality,
+        .map(|(c, r)| match (c.protected_region, c.outgoing_region) {
+            (Region::RasterBand(pb), Region::RasterBand(ob)) => Evidence::Raster {
+                protected: index.item(r).path_display(),
+                protected_size: index.item_size(r),
+                method: "perceptual".into(),
+                bands: vec![[ob, pb]],
+                matched_samples: 0,
+                outgoing_fraction: 0.0,
+                protected_fraction: 0.0,
+                offset: None,
+                distance: Some(c.distance),
+            },
+            _ => Evidence::Image {
+                protected: index.item(r).path_display(),
+                protected_size: index.item_size(r),
+                distance: c.distance,
+                variant: DIHEDRAL_NAMES[c.variant as usize].to_string(),
+                protected_region: c.protected_region.name(),
+                outgoing_region: c.outgoing_region.name(),
+                quality: c.quality,
+                protected_quality: c.protected_quality,
+            },
         })
         .collect()
+}
+
+/// Where a window of an outgoing band sits in a protected band.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct WindowVote {
+    pband: u16,
+    oband: u16,
+    drow: i64,
+    dcol: i64,
+}
+
+/// Sample-level raster evidence: band digests (identical rasters, band
+/// subsets and reorderings), then row chunks voting for a window offset.
+fn raster_evidence(
+    index: &Index,
+    raster: &RasterFp,
+    exact: &HashSet<ItemRef>,
+    th: &Thresholds,
+) -> Vec<(ItemRef, Evidence)> {
+    let be16 = |v: &[u8]| u16::from_be_bytes([v[0], v[1]]);
+    let be32 = |v: &[u8]| u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+    // Band digests: (outgoing band, protected band) pairs and the protected
+    // band count, per item.
+    let mut bands: HashMap<ItemRef, (Vec<[u16; 2]>, u16)> = HashMap::new();
+    for b in &raster.bands {
+        for (s, seg) in index.segments().iter().enumerate() {
+            let Some(table) = seg.table(TableId::RasterBands) else {
+                continue;
+            };
+            for i in table.find(&b.digest) {
+                let v = table.value(i);
+                let r = ItemRef {
+                    segment: s as u32,
+                    item: be32(v),
+                };
+                if index.is_live(r) && !exact.contains(&r) {
+                    let e = bands.entry(r).or_insert((Vec::new(), be16(&v[6..])));
+                    e.0.push([b.band, be16(&v[4..])]);
+                }
+            }
+        }
+    }
+    let band_samples = raster.width as u64 * raster.height as u64;
+    let mut out = Vec::new();
+    for (r, (pairs, protected_bands)) in &bands {
+        let identical = pairs.len() == raster.bands.len()
+            && *protected_bands as usize == raster.bands.len()
+            && pairs.iter().all(|[o, p]| o == p);
+        out.push((
+            *r,
+            Evidence::Raster {
+                protected: index.item(*r).path_display(),
+                protected_size: index.item_size(*r),
+                method: if identical { "identical" } else { "bands" }.into(),
+                bands: pairs.clone(),
+                matched_samples: band_samples * pairs.len() as u64,
+                outgoing_fraction: ratio(pairs.len() as u64, raster.bands.len() as u64),
+                protected_fraction: ratio(pairs.len() as u64, *protected_bands as u64),
+                offset: None,
+                distance: None,
+            },
+        ));
+    }
+
+    // Windows: every chunk votes for (item, protected band, outgoing band,
+    // row offset, column offset) with its sample count.
+    let mut votes: HashMap<(ItemRef, u16, u16, i64, i64), u64> = HashMap::new();
+    for c in &raster.chunks {
+        for (s, seg) in index.segments().iter().enumerate() {
+            let Some(table) = seg.table(TableId::RasterChunks) else {
+                continue;
+            };
+            let range = table.find(&c.hash);
+            if range.len() > th.max_raster_chunk_repeats {
+                continue; // repetitive content: says nothing about where
+            }
+            for i in range {
+                let v = table.value(i);
+                let r = ItemRef {
+                    segment: s as u32,
+                    item: be32(v),
+                };
+                if !index.is_live(r) || exact.contains(&r) || bands.contains_key(&r) {
+                    continue;
+                }
+                let key = (
+                    r,
+                    be16(&v[4..]),
+                    c.band,
+                    be32(&v[8..]) as i64 - c.row as i64,
+                    be32(&v[12..]) as i64 - c.col as i64,
+                );
+                *votes.entry(key).or_default() += c.len as u64;
+            }
+        }
+    }
+    // The strongest offset per item; ties go to the lowest band numbers.
+    let mut best: HashMap<ItemRef, (u64, std::cmp::Reverse<WindowVote>)> = HashMap::new();
+    for ((r, pband, oband, drow, dcol), samples) in votes {
+        let vote = (
+            samples,
+            std::cmp::Reverse(WindowVote {
+                pband,
+                oband,
+                drow,
+                dcol,
+            }),
+        );
+        let e = best.entry(r).or_insert(vote);
+        if vote > *e {
+            *e = vote;
+        }
+    }
+    let mut windows: Vec<(u64, ItemRef, WindowVote)> =
+        best.into_iter().map(|(r, (n, v))| (n, r, v.0)).collect();
+    windows.sort_by_key(|(n, r, _)| (std::cmp::Reverse(*n), *r));
+    for (samples, r, v) in windows {
+        if samples < th.min_raster_samples {
+            continue;
+        }
+        let item = index.item(r);
+        let protected_samples = item.raster_size.0 as u64 * item.raster_size.1 as u64;
+        out.push((
+            r,
+            Evidence::Raster {
+                protected: item.path_display(),
+                protected_size: item.size,
+                method: "window".into(),
+                bands: vec![[v.oband, v.pband]],
+                matched_samples: samples,
+                outgoing_fraction: ratio(samples, band_samples),
+                protected_fraction: ratio(samples, protected_samples),
+                offset: Some([v.drow, v.dcol]),
+                distance: None,
+            },
+        ));
+    }
+    out
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {

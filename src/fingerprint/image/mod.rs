@@ -37,6 +37,9 @@ pub enum Region {
     /// This many per mille cut from one side only (0 left, 1 right, 2 top,
     /// 3 bottom).
     Side(u8, u16),
+    /// A raster band (0-based) stretched to 8 bits (the raster signal's
+    /// perceptual hash).
+    RasterBand(u16),
 }
 
 impl Region {
@@ -50,6 +53,7 @@ impl Region {
                 let name = ["left", "right", "top", "bottom"][side as usize & 3];
                 format!("{name}-{pm}pm")
             }
+            Region::RasterBand(b) => format!("band-{b}"),
         }
     }
 
@@ -60,6 +64,7 @@ impl Region {
             Region::Trimmed => (1, 0),
             Region::Centre(pm) => (2, pm),
             Region::Side(side, pm) => (3 + (side & 3), pm),
+            Region::RasterBand(b) => (7, b),
         }
     }
 
@@ -70,6 +75,7 @@ impl Region {
             1 => Some(Region::Trimmed),
             2 => Some(Region::Centre(permille)),
             3..=6 => Some(Region::Side(kind - 3, permille)),
+            7 => Some(Region::RasterBand(permille)),
             _ => None,
         }
     }
