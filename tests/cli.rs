@@ -70,7 +70,7 @@ fn signals(report: &Value) -> Vec<String> {
 fn data_samples_give_the_documented_verdicts() {
     let (_tmp, index) = indexed(&samples().join("reserve"));
     let reports = scan_json(&index, &[], &samples().join("outgoing"), 1);
-    assert_eq!(reports.len(), 8);
+    assert_eq!(reports.len(), 11);
     for r in &reports {
         assert_eq!(r["schema"], 1);
     }
@@ -127,6 +127,28 @@ fn data_samples_give_the_documented_verdicts() {
         .as_str()
         .unwrap()
         .ends_with("pillow_flower.jpg"));
+    // Rasters: same samples in another type, a window, a lossy copy.
+    let raster = |name: &str| {
+        let r = by_name(&reports, name);
+        assert_eq!(r["verdict"], "match", "{name}");
+        assert_eq!(signals(r), ["raster"], "{name}");
+        r["evidence"][0].clone()
+    };
+    let widened = raster("dem-as-float32.tif");
+    assert_eq!(widened["method"], "identical");
+    assert!(widened["protected"]
+        .as_str()
+        .unwrap()
+        .ends_with("rmnp-dem.tif"));
+    let window = raster("dem-window-64x64.tif");
+    assert_eq!(window["method"], "window");
+    assert_eq!(window["offset"], serde_json::json!([30, 20]));
+    let lossy = raster("landsat-rgb-jpeg.tif");
+    assert_eq!(lossy["method"], "perceptual");
+    assert!(lossy["protected"]
+        .as_str()
+        .unwrap()
+        .ends_with("rmnp-rgb.tif"));
     // No records signal yet: fail closed, never clean.
     let co2 = by_name(&reports, "statsmodels_co2_maunaloa.csv");
     assert_eq!(co2["verdict"], "incomplete");
@@ -313,10 +335,10 @@ fn second_index_run_skips_unchanged_and_replaces_changed() {
         serde_json::from_slice(&out).unwrap()
     };
     let first = summary(&[]);
-    assert_eq!(first["indexed_files"], 7);
+    assert_eq!(first["indexed_files"], 8);
     let second = summary(&[]);
     assert_eq!(second["indexed_files"], 0);
-    assert_eq!(second["unchanged_files"], 7);
+    assert_eq!(second["unchanged_files"], 8);
     assert_eq!(second["segments_written"], 0);
 
     // Change one protected file: it is re-indexed, its old version retired.
@@ -347,7 +369,7 @@ fn second_index_run_skips_unchanged_and_replaces_changed() {
             .stdout,
     )
     .unwrap();
-    assert_eq!(stats["items"], 7);
+    assert_eq!(stats["items"], 8);
     assert_eq!(stats["superseded_items"], 1);
     assert_eq!(stats["segments"], 2);
     pugmark(&index).arg("verify").assert().success();

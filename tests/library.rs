@@ -137,8 +137,8 @@ fn parallel_indexing_equals_sequential() {
     let s4 = writer(&four, 4)
         .add_paths(std::slice::from_ref(&tree))
         .unwrap();
-    assert_eq!(s1.indexed_files, 27);
-    assert_eq!(s4.indexed_files, 27);
+    assert_eq!(s1.indexed_files, 28);
+    assert_eq!(s4.indexed_files, 28);
     assert_eq!(index_content(&one), index_content(&four));
 }
 

@@ -170,28 +170,35 @@ impl Pipeline {
         let mut reasons = Vec::new();
         let mut image = None;
         let mut raster = None;
-        let family = match (kind, data) {
-            (Kind::Tiff, Some(d)) if image::tiff_is_photo(d) => Family::Image,
-            _ => kind.family(),
-        };
-        match (family, data) {
-            (Family::Image, Some(d)) => {
+        // A TIFF is a raster; one without GeoTIFF tags and with 8-bit
+        // samples is also a picture, so both signals run on it and either
+        // may answer (a picture need not decode as a sample grid).
+        let photo_tiff = kind == Kind::Tiff && data.is_some_and(image::tiff_is_photo);
+        let family = kind.family();
+        match data {
+            Some(d) if family == Family::Image || photo_tiff => {
                 match image::fingerprint(d, kind, &self.params, self.protected) {
                     Ok(fp) => image = Some(fp),
                     Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
                 }
             }
-            (Family::Raster, Some(d)) => {
+            _ => {}
+        }
+        match data {
+            Some(d) if family == Family::Raster => {
                 match raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES) {
                     Ok(fp) => raster = Some(fp),
-                    Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+                    Err(e) if !(photo_tiff && image.is_some()) => {
+                        reasons.push(Reason::new(e.code(), e.detail()))
+                    }
+                    Err(_) => {}
                 }
             }
-            (Family::Bytes, _) => {}
-            (other, _) => {
-                if let Some(signal) = other.deep_signal() {
-                    reasons.push(Reason::signal_unavailable(signal, kind));
-                }
+            _ => {}
+        }
+        if data.is_none() || !matches!(family, Family::Image | Family::Raster | Family::Bytes) {
+            if let Some(signal) = family.deep_signal() {
+                reasons.push(Reason::signal_unavailable(signal, kind));
             }
         }
         Fingerprints {

@@ -108,7 +108,7 @@ pub fn decode_luma(
         if kind == Kind::Png {
             return decode_png(data, limits);
         }
-        decode_full(data, limits)
+        decode_full(data, kind, limits)
     }));
     result.unwrap_or_else(|panic| {
         let msg = panic
@@ -269,12 +269,16 @@ fn decode_png(data: &[u8], limits: &ImageLimits) -> Result<LumaImage, DecodeErro
     })
 }
 
-fn decode_full(data: &[u8], limits: &ImageLimits) -> Result<LumaImage, DecodeError> {
+fn decode_full(data: &[u8], kind: Kind, limits: &ImageLimits) -> Result<LumaImage, DecodeError> {
     use image::ImageDecoder;
     let malformed = |e: &dyn std::fmt::Display| DecodeError::Malformed(e.to_string());
-    let mut reader = image::ImageReader::new(Cursor::new(data))
-        .with_guessed_format()
-        .map_err(|e| malformed(&e))?;
+    let mut reader = image::ImageReader::new(Cursor::new(data));
+    match kind {
+        // The sniffer knows (the image crate's guesser misses BigTIFF).
+        Kind::Tiff => reader.set_format(image::ImageFormat::Tiff),
+        Kind::Jpeg => reader.set_format(image::ImageFormat::Jpeg),
+        _ => reader = reader.with_guessed_format().map_err(|e| malformed(&e))?,
+    }
     let mut image_limits = image::Limits::default();
     image_limits.max_alloc = Some(limits.max_alloc);
     reader.limits(image_limits);
