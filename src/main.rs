@@ -377,6 +377,9 @@ fn cmd_fingerprint(
             if let Some(image) = &fp.image {
                 v["image"] = serde_json::to_value(image)?;
             }
+            if let Some(raster) = &fp.raster {
+                v["raster"] = serde_json::to_value(raster)?;
+            }
             if list_chunks {
                 v["chunk_list"] = serde_json::to_value(&fp.chunks)?;
             }
@@ -409,6 +412,27 @@ fn cmd_fingerprint(
                         h.quality,
                         h.region.name(),
                         pugmark::fingerprint::image::pdq::DIHEDRAL_NAMES[h.variant as usize]
+                    );
+                }
+            }
+            if let Some(r) = &fp.raster {
+                println!(
+                    "  raster  {}x{} x {} bands of {}, digest {}, {} row chunks",
+                    r.width,
+                    r.height,
+                    r.bands.len(),
+                    r.sample_type,
+                    pugmark::fingerprint::bytes::hex(&r.digest),
+                    r.chunks.len()
+                );
+                println!("          geo {}", serde_json::to_string(&r.geo)?);
+                for b in &r.bands {
+                    println!(
+                        "          band {:<3} digest {} pdq {} quality {}",
+                        b.band,
+                        pugmark::fingerprint::bytes::hex(&b.digest),
+                        b.pdq.hash.to_hex(),
+                        b.pdq.quality
                     );
                 }
             }

@@ -148,21 +148,27 @@ pub fn decode_tiff(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {
         )));
     }
     let plane = width * height;
-    let bands = (0..nb)
-        .map(|b| {
-            if planar {
-                values[b * plane..(b + 1) * plane].to_vec()
-            } else {
-                values
-                    .iter()
-                    .skip(b)
-                    .step_by(nb)
-                    .take(plane)
-                    .copied()
-                    .collect()
-            }
-        })
-        .collect();
+    let bands = if nb == 1 {
+        let mut values = values;
+        values.truncate(plane);
+        vec![values]
+    } else {
+        (0..nb)
+            .map(|b| {
+                if planar {
+                    values[b * plane..(b + 1) * plane].to_vec()
+                } else {
+                    values
+                        .iter()
+                        .skip(b)
+                        .step_by(nb)
+                        .take(plane)
+                        .copied()
+                        .collect()
+                }
+            })
+            .collect()
+    };
     Ok(Grid {
         width,
         height,

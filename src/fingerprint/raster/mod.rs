@@ -140,19 +140,22 @@ pub fn fingerprint_grid(grid: &Grid, seed: u64) -> RasterFp {
     }
     let mut bands = Vec::with_capacity(grid.bands.len());
     let mut chunks = Vec::new();
+    let mut canon = Vec::with_capacity(grid.width);
+    let mut bytes = Vec::with_capacity(grid.width * 8);
     for (b, samples) in grid.bands.iter().enumerate() {
-        let canon: Vec<u64> = samples.iter().map(|&v| canonical(v, nodata)).collect();
         let mut band = blake3::Hasher::new();
         band.update(b"pugmark raster band v1");
         band.update(&(grid.width as u64).to_le_bytes());
         band.update(&(grid.height as u64).to_le_bytes());
-        let mut bytes = Vec::with_capacity(grid.width * 8);
-        for (r, row) in canon.chunks_exact(grid.width.max(1)).enumerate() {
+        for (r, row) in samples.chunks_exact(grid.width.max(1)).enumerate() {
+            canon.clear();
+            canon.extend(row.iter().map(|&v| canonical(v, nodata)));
             bytes.clear();
-            row.iter()
+            canon
+                .iter()
                 .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
             band.update(&bytes);
-            row_chunks(row, &bytes, b as u16, r as u32, seed, &mut chunks);
+            row_chunks(&canon, &bytes, b as u16, r as u32, seed, &mut chunks);
         }
         let digest = *band.finalize().as_bytes();
         whole.update(&digest);
@@ -218,7 +221,8 @@ fn row_chunks(row: &[u64], bytes: &[u8], band: u16, r: u32, seed: u64, out: &mut
 /// averaged down so the longer side is at most [`PERCEPTUAL_SIDE`].
 fn band_pdq(samples: &[f64], width: usize, height: usize, nodata: Option<f64>) -> Pdq {
     let valid = |v: f64| v.is_finite() && nodata != Some(v);
-    let step = (samples.len() / 1_000_000).max(1);
+    // Percentiles from at most ~64 Ki evenly spread samples.
+    let step = (samples.len() / 65_536).max(1);
     let mut picks: Vec<f64> = samples
         .iter()
         .step_by(step)
