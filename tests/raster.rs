@@ -301,3 +301,35 @@ fn hostile_tiffs_are_incomplete_without_panics() {
     }
     assert!(seen >= 9);
 }
+
+/// A band exported as an ordinary picture (what `gdal_translate -of PNG`
+/// makes of a DEM: 8-bit, stretched) still points at the raster.
+#[test]
+fn png_export_of_a_band_matches() {
+    let data = std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap();
+    let g = grid::decode_tiff(&data, 1 << 30).unwrap();
+    let valid: Vec<f64> = g.bands[0]
+        .iter()
+        .copied()
+        .filter(|&v| v != 65535.0)
+        .collect();
+    let lo = valid.iter().copied().fold(f64::MAX, f64::min);
+    let hi = valid.iter().copied().fold(f64::MIN, f64::max);
+    let pixels: Vec<u8> = g.bands[0]
+        .iter()
+        .map(|&v| {
+            if v == 65535.0 {
+                0
+            } else {
+                ((v - lo) / (hi - lo) * 255.0) as u8
+            }
+        })
+        .collect();
+    let img = image::GrayImage::from_raw(g.width as u32, g.height as u32, pixels).unwrap();
+    let mut png = Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let (_tmp, scanner) = index_originals();
+    let report = scanner.scan_bytes("dem.png", &png.into_inner());
+    assert_eq!(report.verdict, Verdict::Match, "{report:?}");
+    assert_eq!(report.evidence[0].protected(), "rmnp-dem.tif");
+}
