@@ -156,6 +156,10 @@ pub enum Evidence {
         /// PDQ distance, for perceptual matches.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         distance: Option<u32>,
+        /// The protected raster's georeferencing (pixel scale, tie point,
+        /// EPSG, NoData), when it had any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protected_geo: Option<crate::fingerprint::raster::GeoInfo>,
     },
 }
 

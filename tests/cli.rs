@@ -143,6 +143,8 @@ fn data_samples_give_the_documented_verdicts() {
     let window = raster("dem-window-64x64.tif");
     assert_eq!(window["method"], "window");
     assert_eq!(window["offset"], serde_json::json!([30, 20]));
+    assert_eq!(window["protected_geo"]["epsg"], 4326);
+    assert_eq!(window["protected_geo"]["nodata"], 65535.0);
     let lossy = raster("landsat-rgb-jpeg.tif");
     assert_eq!(lossy["method"], "perceptual");
     assert!(lossy["protected"]

@@ -27,6 +27,7 @@ pub use writer::{AddOutcome, IndexOptions, IndexSummary, IndexWriter};
 
 use crate::error::{Error, Result};
 use crate::fingerprint::image::pdq::PdqHash;
+use crate::fingerprint::raster::GeoInfo;
 use crate::fingerprint::FingerprintParams;
 
 /// The environment variable naming the default index directory.
@@ -80,6 +81,7 @@ pub struct Index {
     manifest: Manifest,
     segments: Vec<Segment>,
     superseded: Vec<Vec<bool>>,
+    raster_geo: HashMap<ItemRef, GeoInfo>,
 }
 
 impl Index {
@@ -124,7 +126,25 @@ impl Index {
                 }
             }
         }
+        let mut raster_geo = HashMap::new();
+        for (s, seg) in segments.iter().enumerate() {
+            let geo: Vec<(u32, GeoInfo)> = seg
+                .meta()
+                .get("raster_geo")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            for (item, g) in geo {
+                raster_geo.insert(
+                    ItemRef {
+                        segment: s as u32,
+                        item,
+                    },
+                    g,
+                );
+            }
+        }
         Ok(Index {
+            raster_geo,
             dir: dir.to_path_buf(),
             manifest,
             segments,
@@ -158,6 +178,11 @@ impl Index {
     /// The catalogue record of an item.
     pub fn item(&self, r: ItemRef) -> ItemRecord {
         self.segments[r.segment as usize].item(r.item as usize)
+    }
+
+    /// Georeferencing of a protected raster, when it had any.
+    pub fn raster_geo(&self, r: ItemRef) -> Option<&GeoInfo> {
+        self.raster_geo.get(&r)
     }
 
     /// Size in bytes of an item.

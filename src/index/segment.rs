@@ -95,6 +95,7 @@ pub struct SegmentBuilder {
     image_rows: Vec<[u8; IMAGE_ROW]>,
     raster_bands: Vec<[u8; 48]>,
     raster_chunks: Vec<[u8; 32]>,
+    raster_geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
 
@@ -141,6 +142,9 @@ impl SegmentBuilder {
             })
             .collect();
         if let Some(r) = &fp.raster {
+            if r.geo != crate::fingerprint::raster::GeoInfo::default() {
+                self.raster_geo.push((id, r.geo.clone()));
+            }
             for b in &r.bands {
                 let mut e = [0u8; 48];
                 e[..32].copy_from_slice(&b.digest);
@@ -235,6 +239,16 @@ impl SegmentBuilder {
     ) -> Result<u64> {
         let params_json =
             serde_json::to_vec(params).map_err(|e| Error::InvalidOption(e.to_string()))?;
+        // Georeferencing of protected rasters rides in the metadata section,
+        // as `raster_geo: [[item, {...}], ...]`.
+        let mut meta = meta.clone();
+        if let (Some(obj), false) = (meta.as_object_mut(), self.raster_geo.is_empty()) {
+            obj.insert(
+                "raster_geo".into(),
+                serde_json::to_value(&self.raster_geo).unwrap_or_default(),
+            );
+        }
+        let meta = &meta;
         let meta_json =
             serde_json::to_vec(meta).map_err(|e| Error::InvalidOption(e.to_string()))?;
 

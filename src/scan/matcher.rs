@@ -310,6 +310,7 @@ fn image_evidence(
                 protected_fraction: 0.0,
                 offset: None,
                 distance: Some(c.distance),
+                protected_geo: index.raster_geo(r).cloned(),
             },
             _ => Evidence::Image {
                 protected: index.item(r).path_display(),
@@ -383,6 +384,7 @@ fn raster_evidence(
                 protected_fraction: ratio(pairs.len() as u64, *protected_bands as u64),
                 offset: None,
                 distance: None,
+                protected_geo: index.raster_geo(*r).cloned(),
             },
         ));
     }
@@ -457,6 +459,7 @@ fn raster_evidence(
                 protected_fraction: ratio(samples, protected_samples),
                 offset: Some([v.drow, v.dcol]),
                 distance: None,
+                protected_geo: index.raster_geo(r).cloned(),
             },
         ));
     }

@@ -3,10 +3,10 @@
 
 use std::io::Cursor;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Georeferencing read from the file, shown in fingerprints and evidence.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GeoInfo {
     /// GeoTIFF ModelPixelScale (x, y, z), or the ASCII grid's cell size.
     #[serde(skip_serializing_if = "Option::is_none")]
