@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of pugmark with its peers on this machine.
+#
+# Installs the peers (b3sum with cargo; pdqhash, imagehash, Pillow and numpy
+# with pip in a venv; GDAL's gdal-bin with apt when running as root),
+# generates the inputs under target/compare/, runs peer and pugmark
+# alternately RUNS times, and prints a markdown table of medians and ratios
+# (also written to target/compare/results.md). Never run by CI.
+#
+#   scripts/compare.sh            # all groups
+#   RUNS=7 scripts/compare.sh     # more repetitions
+#   BIG_MB=512 scripts/compare.sh # smaller random file for a quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-5}
+BIG_MB=${BIG_MB:-2048}
+work=target/compare
+peers=target/peers
+mkdir -p "$work" "$peers"
+
+log() { echo "== $*" >&2; }
+
+# ---- peers -------------------------------------------------------------
+if [ ! -x "$peers/bin/b3sum" ]; then
+  log "installing b3sum (cargo)"
+  cargo install --quiet --root "$peers" b3sum
+fi
+if [ ! -x "$peers/venv/bin/python" ]; then
+  log "installing pdqhash, imagehash, Pillow, numpy (pip venv)"
+  python3 -m venv "$peers/venv"
+  "$peers/venv/bin/pip" install --quiet pdqhash imagehash pillow numpy
+fi
+if ! command -v gdalinfo >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing gdal-bin (apt)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin >/dev/null
+  else
+    log "gdalinfo missing and not root: raster comparison skipped"
+  fi
+fi
+py="$peers/venv/bin/python"
+
+log "building pugmark (release)"
+cargo build --release --quiet
+pm=target/release/pugmark
+
+# ---- inputs ------------------------------------------------------------
+big="$work/random-${BIG_MB}M.bin"
+if [ ! -f "$big" ]; then
+  log "generating $big"
+  head -c "$((BIG_MB * 1024 * 1024))" /dev/urandom > "$big"
+fi
+jpegs="$work/jpeg-1080p"
+if [ ! -d "$jpegs" ]; then
+  log "generating 1080p JPEGs"
+  mkdir -p "$jpegs"
+  "$py" - "$jpegs" <<'PY'
+import sys, glob
+from PIL import Image
+out = sys.argv[1]
+srcs = sorted(glob.glob("tests/fixtures/pdq/jpeg/dih_*.jpg") + glob.glob("tests/fixtures/images/*.jpg")
+              + glob.glob("data-samples/reserve/photos/*"))
+for i in range(60):
+    im = Image.open(srcs[i % len(srcs)]).convert("RGB").resize((1920, 1080), Image.BILINEAR)
+    if i >= len(srcs):
+        im = im.rotate(180) if i % 2 else im.transpose(Image.FLIP_LEFT_RIGHT)
+    im.save(f"{out}/photo-{i:03}.jpg", quality=90)
+PY
+fi
+dem="$work/dem-2048.tif"
+if [ ! -f "$dem" ] && command -v gdal_translate >/dev/null; then
+  log "generating $dem"
+  gdal_translate -q -outsize 2048 2048 -r bilinear -ot UInt16 -co COMPRESS=LZW \
+    data-samples/reserve/rasters/rmnp-dem.tif "$dem"
+fi
+
+# ---- timing helpers ----------------------------------------------------
+# wall seconds of one command
+wall() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); calc "$e - $s"; }
+# arithmetic without bc
+calc() { awk "BEGIN { print $* }"; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+rows=()
+row() { rows+=("$1"); }
+
+# ---- bytes: pugmark index vs b3sum ---------------------------------------
+for t in 1 2; do
+  pt=(); bt=()
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$work/idx"
+    pt+=("$(wall "$pm" --index "$work/idx" index --threads "$t" "$big")")
+    bt+=("$(wall "$peers/bin/b3sum" --num-threads "$t" "$big")")
+  done
+  p=$(printf '%s\n' "${pt[@]}" | median); b=$(printf '%s\n' "${bt[@]}" | median)
+  gp=$(calc "$BIG_MB / 1024 / $p"); gb=$(calc "$BIG_MB / 1024 / $b")
+  row "$(printf '| bytes, %s MiB file, %s thread(s) | pugmark index %.2f GiB/s | b3sum %.2f GiB/s | %.2fx |' "$BIG_MB" "$t" "$gp" "$gb" "$(calc "$gp / $gb")")"
+done
+rm -rf "$work/idx"
+
+# ---- image: 1080p JPEG to PDQ, one core ---------------------------------
+n=$(ls "$jpegs" | wc -l)
+pt=(); qt=(); ht=()
+for _ in $(seq "$RUNS"); do
+  pt+=("$(wall taskset -c 0 "$pm" fingerprint --json "$jpegs"/*.jpg)")
+  qt+=("$(wall taskset -c 0 "$py" -c "
+import sys, glob, numpy as np, pdqhash
+from PIL import Image
+for f in sorted(glob.glob('$jpegs/*.jpg')):
+    pdqhash.compute(np.asarray(Image.open(f).convert('RGB')))
+")")
+  ht+=("$(wall taskset -c 0 "$py" -c "
+import glob, imagehash
+from PIL import Image
+for f in sorted(glob.glob('$jpegs/*.jpg')):
+    imagehash.phash(Image.open(f))
+")")
+done
+p=$(printf '%s\n' "${pt[@]}" | median); q=$(printf '%s\n' "${qt[@]}" | median); h=$(printf '%s\n' "${ht[@]}" | median)
+ip=$(calc "$n / $p"); iq=$(calc "$n / $q"); ih=$(calc "$n / $h")
+row "$(printf '| 1080p JPEG -> PDQ, 1 core, %s images | pugmark fingerprint %.1f img/s | Pillow + pdqhash %.1f img/s | %.2fx |' "$n" "$ip" "$iq" "$(calc "$ip / $iq")")"
+row "$(printf '| 1080p JPEG -> perceptual hash, 1 core | pugmark fingerprint %.1f img/s | Pillow + imagehash.phash %.1f img/s | %.2fx |' "$ip" "$ih" "$(calc "$ip / $ih")")"
+
+# ---- raster: fingerprint vs gdalinfo -checksum --------------------------
+if [ -f "$dem" ]; then
+  pt=(); gt=()
+  for _ in $(seq "$RUNS"); do
+    pt+=("$(wall taskset -c 0 "$pm" fingerprint "$dem")")
+    gt+=("$(wall taskset -c 0 gdalinfo -checksum "$dem")")
+  done
+  p=$(printf '%s\n' "${pt[@]}" | median); g=$(printf '%s\n' "${gt[@]}" | median)
+  row "$(printf '| raster 2048x2048 UInt16 LZW, 1 core | pugmark fingerprint %.3f s | gdalinfo -checksum %.3f s | %.2fx faster |' "$p" "$g" "$(calc "$g / $p")")"
+fi
+
+# ---- peak RSS scanning a 10 GiB sparse file ------------------------------
+sparse="$work/sparse-10G.bin"
+[ -f "$sparse" ] || truncate -s 10G "$sparse"
+rm -rf "$work/idx-small" && "$pm" --index "$work/idx-small" index data-samples/reserve >/dev/null
+rss=$( (/usr/bin/time -f '%M' "$pm" --index "$work/idx-small" scan "$sparse" >/dev/null) 2>&1 | tail -1 || true)
+row "$(printf '| peak RSS scanning a 10 GiB sparse file | pugmark scan %s MiB | (goal < 256 MiB) | |' "$(( ${rss:-0} / 1024 ))")"
+
+# ---- table ---------------------------------------------------------------
+{
+  echo "Measured $(date -u +%Y-%m-%d) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; medians of $RUNS runs, whole processes, page cache warm."
+  echo
+  echo "| figure | pugmark | peer | pugmark / peer |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+} | tee "$work/results.md"
