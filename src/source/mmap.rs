@@ -16,6 +16,12 @@ use std::ops::Deref;
 /// costs more than a read for small files (the threshold b3sum uses).
 pub const MMAP_MIN_LEN: u64 = 16 * 1024;
 
+/// Files longer than this are streamed, not mapped: every page of a map
+/// that is read counts towards the process's resident memory, so mapping a
+/// 10 GiB file would show 10 GiB resident. Streaming keeps memory at the
+/// size of the read buffer.
+pub const MMAP_MAX_LEN: u64 = 128 * 1024 * 1024;
+
 /// A read-only memory map of a whole file.
 #[derive(Debug)]
 pub struct Mapping(memmap2::Mmap);

@@ -15,8 +15,9 @@ pub use walk::{walk, FileEntry, SkipReason, Skipped, WalkOptions, WalkResult};
 /// Whether regular files may be memory-mapped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MmapChoice {
-    /// Map files of at least [`mmap::MMAP_MIN_LEN`] bytes, read smaller ones;
-    /// fall back to streaming reads if mapping fails.
+    /// Map files from [`mmap::MMAP_MIN_LEN`] to [`mmap::MMAP_MAX_LEN`]
+    /// bytes, read smaller ones, stream larger ones (and any file that
+    /// cannot be mapped).
     #[default]
     Auto,
     /// Never map: read small files, stream large ones.
@@ -43,7 +44,7 @@ impl FileContent {
     pub fn open(path: &Path, choice: MmapChoice) -> io::Result<FileContent> {
         let mut file = File::open(path)?;
         let len = file.metadata()?.len();
-        if choice == MmapChoice::Auto && len >= mmap::MMAP_MIN_LEN {
+        if choice == MmapChoice::Auto && (mmap::MMAP_MIN_LEN..=mmap::MMAP_MAX_LEN).contains(&len) {
             if let Ok(map) = mmap::Mapping::of_file(&file) {
                 return Ok(FileContent::Mapped(map));
             }
