@@ -213,10 +213,11 @@ impl Pipeline {
     }
 }
 
-/// Largest raster decoded (width x height x bands samples, 64 Mi: 512 MiB
-/// of canonical values); larger ones are `incomplete`
-/// (`limits.raster_samples`).
-pub const MAX_RASTER_SAMPLES: u64 = 64 << 20;
+/// Largest raster fingerprinted (width x height x bands samples, 256 Mi);
+/// larger ones are `incomplete` (`limits.raster_samples`). Decoding streams
+/// one block of rows at a time; what grows with the raster is the list of
+/// row chunks (about 3 bytes per sample).
+pub const MAX_RASTER_SAMPLES: u64 = 256 << 20;
 
 /// Bytes of a stream buffered for a deep fingerprinter that parses whole
 /// items (256 MiB).

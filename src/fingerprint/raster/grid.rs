@@ -76,19 +76,104 @@ const TAG_TIE_POINT: u16 = 33922;
 const TAG_GEO_KEYS: u16 = 34735;
 const TAG_GDAL_NODATA: u16 = 42113;
 
-/// Decodes the first (full-resolution) image of a TIFF.
+/// The shape and metadata of a raster, known before its samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RasterHeader {
+    /// Samples per row.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// Bands.
+    pub bands: usize,
+    /// The stored sample type, e.g. `u16`, `f32`, `ascii`.
+    pub sample_type: String,
+    /// Georeferencing.
+    pub geo: GeoInfo,
+}
+
+/// Receives a raster row by row: `header` once, then `row(band, row,
+/// values)` with each band's rows in order (bands may interleave).
+pub trait RowSink {
+    /// The raster's shape, before any row.
+    fn header(&mut self, header: &RasterHeader);
+    /// One row of one band.
+    fn row(&mut self, band: usize, row: usize, values: &[f64]);
+}
+
+/// Collects rows into a [`Grid`].
+struct GridSink(Option<Grid>);
+
+impl RowSink for GridSink {
+    fn header(&mut self, h: &RasterHeader) {
+        self.0 = Some(Grid {
+            width: h.width,
+            height: h.height,
+            bands: vec![vec![0.0; h.width * h.height]; h.bands],
+            sample_type: h.sample_type.clone(),
+            geo: h.geo.clone(),
+        });
+    }
+
+    fn row(&mut self, band: usize, row: usize, values: &[f64]) {
+        if let Some(g) = &mut self.0 {
+            let w = g.width;
+            g.bands[band][row * w..(row + 1) * w].copy_from_slice(values);
+        }
+    }
+}
+
+/// Decodes the first (full-resolution) image of a TIFF whole.
 pub fn decode_tiff(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {
-    use tiff::decoder::{Decoder, DecodingResult, Limits};
-    use tiff::tags::Tag;
-    let malformed = |e: tiff::TiffError| match e {
+    let mut sink = GridSink(None);
+    read_tiff_rows(data, max_samples, &mut sink)?;
+    sink.0
+        .ok_or_else(|| GridError::Malformed("no image".into()))
+}
+
+fn tiff_error(e: tiff::TiffError) -> GridError {
+    match e {
         tiff::TiffError::UnsupportedError(u) => GridError::Unsupported(u.to_string()),
         other => GridError::Malformed(other.to_string()),
-    };
-    let mut decoder = Decoder::new(Cursor::new(data)).map_err(malformed)?;
-    let (w, h) = decoder.dimensions().map_err(malformed)?;
+    }
+}
+
+/// Converts a decoded chunk to f64 values (every supported type is exact).
+fn chunk_values(
+    result: tiff::decoder::DecodingResult,
+) -> Result<(Vec<f64>, &'static str), GridError> {
+    use tiff::decoder::DecodingResult as D;
+    Ok(match result {
+        D::U8(v) => (v.into_iter().map(f64::from).collect(), "u8"),
+        D::I8(v) => (v.into_iter().map(f64::from).collect(), "i8"),
+        D::U16(v) => (v.into_iter().map(f64::from).collect(), "u16"),
+        D::I16(v) => (v.into_iter().map(f64::from).collect(), "i16"),
+        D::U32(v) => (v.into_iter().map(f64::from).collect(), "u32"),
+        D::I32(v) => (v.into_iter().map(f64::from).collect(), "i32"),
+        D::F32(v) => (v.into_iter().map(f64::from).collect(), "f32"),
+        D::F64(v) => (v, "f64"),
+        D::F16(v) => (v.into_iter().map(f64::from).collect(), "f16"),
+        D::U64(_) | D::I64(_) => {
+            return Err(GridError::Unsupported("64-bit integer samples".into()))
+        }
+    })
+}
+
+/// Streams the first (full-resolution) image of a TIFF to `sink` one strip
+/// or one row of tiles at a time, so memory holds one block of rows, not
+/// the raster. Strips and tiles, chunky and planar layouts, and everything
+/// the `tiff` crate decompresses are supported.
+pub fn read_tiff_rows(
+    data: &[u8],
+    max_samples: u64,
+    sink: &mut dyn RowSink,
+) -> Result<RasterHeader, GridError> {
+    use tiff::decoder::{ChunkType, Decoder, Limits};
+    use tiff::tags::Tag;
+    let mut decoder = Decoder::new(Cursor::new(data)).map_err(tiff_error)?;
+    let (w, h) = decoder.dimensions().map_err(tiff_error)?;
     let bands: u16 = decoder
         .find_tag_unsigned(Tag::SamplesPerPixel)
-        .map_err(malformed)?
+        .map_err(tiff_error)?
         .unwrap_or(1);
     let samples = w as u64 * h as u64 * bands.max(1) as u64;
     if samples > max_samples {
@@ -101,7 +186,7 @@ pub fn decode_tiff(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {
     }
     let planar = decoder
         .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
-        .map_err(malformed)?
+        .map_err(tiff_error)?
         == Some(2);
     let geo = GeoInfo {
         pixel_scale: f64_vec(&mut decoder, TAG_PIXEL_SCALE),
@@ -114,68 +199,75 @@ pub fn decode_tiff(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {
             .and_then(|v| v.into_string().ok())
             .and_then(|s| s.trim_matches(char::from(0)).trim().parse().ok()),
     };
-    let budget = (max_samples.saturating_mul(8)).min(usize::MAX as u64) as usize;
-    let mut decoder = decoder.with_limits({
-        let mut l = Limits::default();
-        l.decoding_buffer_size = budget;
-        l.intermediate_buffer_size = budget;
-        l
-    });
-    let mut result = DecodingResult::U8(Vec::new());
-    decoder
-        .read_image_to_buffer(&mut result)
-        .map_err(malformed)?;
-    let (values, sample_type): (Vec<f64>, &str) = match result {
-        DecodingResult::U8(v) => (v.into_iter().map(f64::from).collect(), "u8"),
-        DecodingResult::I8(v) => (v.into_iter().map(f64::from).collect(), "i8"),
-        DecodingResult::U16(v) => (v.into_iter().map(f64::from).collect(), "u16"),
-        DecodingResult::I16(v) => (v.into_iter().map(f64::from).collect(), "i16"),
-        DecodingResult::U32(v) => (v.into_iter().map(f64::from).collect(), "u32"),
-        DecodingResult::I32(v) => (v.into_iter().map(f64::from).collect(), "i32"),
-        DecodingResult::F32(v) => (v.into_iter().map(f64::from).collect(), "f32"),
-        DecodingResult::F64(v) => (v, "f64"),
-        DecodingResult::F16(v) => (v.into_iter().map(f64::from).collect(), "f16"),
-        DecodingResult::U64(_) | DecodingResult::I64(_) => {
-            return Err(GridError::Unsupported("64-bit integer samples".into()));
-        }
-    };
+    let mut decoder = decoder.with_limits(Limits::default());
     let (width, height, nb) = (w as usize, h as usize, bands as usize);
-    if values.len() < width * height * nb {
+    let (cw, ch) = decoder.chunk_dimensions();
+    let (cw, ch) = (cw.max(1) as usize, ch.max(1) as usize);
+    let across = match decoder.get_chunk_type() {
+        ChunkType::Strip => 1,
+        ChunkType::Tile => width.div_ceil(cw),
+    };
+    let down = height.div_ceil(ch);
+    let total = match decoder.get_chunk_type() {
+        ChunkType::Strip => decoder.strip_count().map_err(tiff_error)? as usize,
+        ChunkType::Tile => decoder.tile_count().map_err(tiff_error)? as usize,
+    };
+    let planes = if planar { nb } else { 1 };
+    let per_chunk = if planar { 1 } else { nb };
+    if total < across * down * planes {
         return Err(GridError::Malformed(format!(
-            "decoded {} samples, expected {}",
-            values.len(),
-            width * height * nb
+            "{total} chunks for a {width}x{height}x{nb} raster"
         )));
     }
-    let plane = width * height;
-    let bands = if nb == 1 {
-        let mut values = values;
-        values.truncate(plane);
-        vec![values]
-    } else {
-        (0..nb)
-            .map(|b| {
-                if planar {
-                    values[b * plane..(b + 1) * plane].to_vec()
-                } else {
-                    values
-                        .iter()
-                        .skip(b)
-                        .step_by(nb)
-                        .take(plane)
-                        .copied()
-                        .collect()
-                }
-            })
-            .collect()
-    };
-    Ok(Grid {
+    let mut header = RasterHeader {
         width,
         height,
-        bands,
-        sample_type: sample_type.to_string(),
+        bands: nb,
+        sample_type: String::new(),
         geo,
-    })
+    };
+    let mut announced = false;
+    let mut block: Vec<f64> = Vec::new();
+    let mut row = vec![0f64; width];
+    for plane in 0..planes {
+        for cr in 0..down {
+            let rows_here = ch.min(height - cr * ch);
+            block.clear();
+            block.resize(rows_here * width * per_chunk, 0.0);
+            for cc in 0..across {
+                let index = (plane * across * down + cr * across + cc) as u32;
+                let (values, ty) = chunk_values(decoder.read_chunk(index).map_err(tiff_error)?)?;
+                if !announced {
+                    header.sample_type = ty.to_string();
+                    sink.header(&header);
+                    announced = true;
+                }
+                let (dw, dh) = decoder.chunk_data_dimensions(index);
+                let (dw, dh) = (dw as usize, dh as usize);
+                let x0 = cc * cw;
+                if dh < rows_here || x0 + dw > width || values.len() < dw * dh * per_chunk {
+                    return Err(GridError::Malformed(format!(
+                        "chunk {index} has {dw}x{dh} samples"
+                    )));
+                }
+                for r in 0..rows_here {
+                    let src = &values[r * dw * per_chunk..(r + 1) * dw * per_chunk];
+                    block[(r * width + x0) * per_chunk..(r * width + x0 + dw) * per_chunk]
+                        .copy_from_slice(src);
+                }
+            }
+            for r in 0..rows_here {
+                let src = &block[r * width * per_chunk..(r + 1) * width * per_chunk];
+                for b in 0..per_chunk {
+                    for (x, v) in row.iter_mut().enumerate() {
+                        *v = src[x * per_chunk + b];
+                    }
+                    sink.row(if planar { plane } else { b }, cr * ch + r, &row);
+                }
+            }
+        }
+    }
+    Ok(header)
 }
 
 fn f64_vec<R: std::io::Read + std::io::Seek>(
@@ -213,11 +305,22 @@ pub fn is_ascii_grid(head: &[u8]) -> bool {
     text.trim_start().starts_with("ncols")
 }
 
-/// Parses an ESRI ASCII grid (what GDAL's AAIGrid writes).
+/// Parses an ESRI ASCII grid (what GDAL's AAIGrid writes) whole.
 pub fn decode_ascii_grid(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {
+    let mut sink = GridSink(None);
+    read_ascii_rows(data, max_samples, &mut sink)?;
+    sink.0.ok_or_else(|| GridError::Malformed("no grid".into()))
+}
+
+/// Streams an ESRI ASCII grid to `sink` row by row.
+pub fn read_ascii_rows(
+    data: &[u8],
+    max_samples: u64,
+    sink: &mut dyn RowSink,
+) -> Result<RasterHeader, GridError> {
     let text = std::str::from_utf8(data).map_err(|_| GridError::Malformed("not UTF-8".into()))?;
     let mut tokens = text.split_ascii_whitespace().peekable();
-    let mut header = std::collections::HashMap::new();
+    let mut fields = std::collections::HashMap::new();
     while let Some(tok) = tokens.peek() {
         if tok.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
             let key = tokens.next().unwrap_or_default().to_ascii_lowercase();
@@ -225,41 +328,31 @@ pub fn decode_ascii_grid(data: &[u8], max_samples: u64) -> Result<Grid, GridErro
                 .next()
                 .and_then(|v| v.parse::<f64>().ok())
                 .ok_or_else(|| GridError::Malformed(format!("header {key} has no number")))?;
-            header.insert(key, value);
+            fields.insert(key, value);
         } else {
             break;
         }
     }
-    let get = |k: &str| header.get(k).copied();
+    let get = |k: &str| fields.get(k).copied();
     let (Some(ncols), Some(nrows)) = (get("ncols"), get("nrows")) else {
         return Err(GridError::Malformed("ncols/nrows missing".into()));
     };
+    if !(ncols >= 1.0 && nrows >= 1.0) {
+        return Err(GridError::Malformed(format!("bad size {ncols}x{nrows}")));
+    }
     let (width, height) = (ncols as usize, nrows as usize);
     let samples = width as u64 * height as u64;
     if samples > max_samples {
         return Err(GridError::TooLarge(samples));
     }
-    let mut values = Vec::with_capacity(samples as usize);
-    for tok in tokens.take(samples as usize + 1) {
-        values.push(
-            tok.parse::<f64>()
-                .map_err(|_| GridError::Malformed(format!("not a number: {tok:.20}")))?,
-        );
-    }
-    if values.len() != samples as usize {
-        return Err(GridError::Malformed(format!(
-            "{} values for a {width}x{height} grid",
-            values.len()
-        )));
-    }
     let cell = get("cellsize");
     let corner = get("xllcorner")
         .or(get("xllcenter"))
         .zip(get("yllcorner").or(get("yllcenter")));
-    Ok(Grid {
+    let header = RasterHeader {
         width,
         height,
-        bands: vec![values],
+        bands: 1,
         sample_type: "ascii".into(),
         geo: GeoInfo {
             pixel_scale: cell.map(|c| vec![c, c, 0.0]),
@@ -267,5 +360,24 @@ pub fn decode_ascii_grid(data: &[u8], max_samples: u64) -> Result<Grid, GridErro
             epsg: None,
             nodata: get("nodata_value"),
         },
-    })
+    };
+    sink.header(&header);
+    let mut row = Vec::with_capacity(width);
+    for r in 0..height {
+        row.clear();
+        for _ in 0..width {
+            let tok = tokens
+                .next()
+                .ok_or_else(|| GridError::Malformed(format!("grid ends in row {r} of {height}")))?;
+            row.push(
+                tok.parse::<f64>()
+                    .map_err(|_| GridError::Malformed(format!("not a number: {tok:.20}")))?,
+            );
+        }
+        sink.row(0, r, &row);
+    }
+    if tokens.next().is_some() {
+        return Err(GridError::Malformed("values after the last row".into()));
+    }
+    Ok(header)
 }

@@ -23,7 +23,8 @@ use serde::{Serialize, Serializer};
 use super::image::pdq::{self, Pdq};
 use super::FingerprintParams;
 use crate::sniff::Kind;
-pub use grid::{GeoInfo, Grid, GridError};
+use grid::RowSink;
+pub use grid::{GeoInfo, Grid, GridError, RasterHeader};
 
 /// The canonical form of NaN and NoData samples.
 pub const CANONICAL_NODATA: u64 = 0x7FF8_0000_0000_0000;
@@ -112,67 +113,173 @@ pub fn canonical(v: f64, nodata: Option<f64>) -> u64 {
     }
 }
 
-/// Decodes a raster of `kind` (TIFF or ASCII grid) and fingerprints it.
+/// Decodes a raster of `kind` (TIFF or ASCII grid) and fingerprints it,
+/// streaming rows so memory holds one block of rows, not the raster.
 pub fn fingerprint(
     data: &[u8],
     kind: Kind,
     params: &FingerprintParams,
     max_samples: u64,
 ) -> Result<RasterFp, GridError> {
-    let grid = match kind {
-        Kind::AsciiGrid => grid::decode_ascii_grid(data, max_samples)?,
-        _ => grid::decode_tiff(data, max_samples)?,
+    let mut builder = RasterBuilder::new(params.gear_seed);
+    let header = match kind {
+        Kind::AsciiGrid => grid::read_ascii_rows(data, max_samples, &mut builder)?,
+        _ => grid::read_tiff_rows(data, max_samples, &mut builder)?,
     };
-    Ok(fingerprint_grid(&grid, params.gear_seed))
+    Ok(builder.finish(&header))
 }
 
-/// Fingerprints a decoded grid.
+/// Fingerprints a grid held in memory (the same result as streaming it).
 pub fn fingerprint_grid(grid: &Grid, seed: u64) -> RasterFp {
-    let nodata = grid.geo.nodata;
-    let mut whole = blake3::Hasher::new();
-    whole.update(b"pugmark raster v1");
-    for v in [
-        grid.width as u64,
-        grid.height as u64,
-        grid.bands.len() as u64,
-    ] {
-        whole.update(&v.to_le_bytes());
-    }
-    let mut bands = Vec::with_capacity(grid.bands.len());
-    let mut chunks = Vec::new();
-    let mut canon = Vec::with_capacity(grid.width);
-    let mut bytes = Vec::with_capacity(grid.width * 8);
-    for (b, samples) in grid.bands.iter().enumerate() {
-        let mut band = blake3::Hasher::new();
-        band.update(b"pugmark raster band v1");
-        band.update(&(grid.width as u64).to_le_bytes());
-        band.update(&(grid.height as u64).to_le_bytes());
-        for (r, row) in samples.chunks_exact(grid.width.max(1)).enumerate() {
-            canon.clear();
-            canon.extend(row.iter().map(|&v| canonical(v, nodata)));
-            bytes.clear();
-            canon
-                .iter()
-                .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
-            band.update(&bytes);
-            row_chunks(&canon, &bytes, b as u16, r as u32, seed, &mut chunks);
-        }
-        let digest = *band.finalize().as_bytes();
-        whole.update(&digest);
-        bands.push(BandFp {
-            band: b as u16,
-            digest,
-            pdq: band_pdq(samples, grid.width, grid.height, nodata),
-        });
-    }
-    RasterFp {
-        width: grid.width as u32,
-        height: grid.height as u32,
+    let header = RasterHeader {
+        width: grid.width,
+        height: grid.height,
+        bands: grid.bands.len(),
         sample_type: grid.sample_type.clone(),
         geo: grid.geo.clone(),
-        digest: *whole.finalize().as_bytes(),
-        bands,
-        chunks,
+    };
+    let mut builder = RasterBuilder::new(seed);
+    builder.header(&header);
+    for (b, samples) in grid.bands.iter().enumerate() {
+        for (r, row) in samples.chunks_exact(grid.width.max(1)).enumerate() {
+            builder.row(b, r, row);
+        }
+    }
+    builder.finish(&header)
+}
+
+/// Running state of one band: its digest, and block sums for the
+/// perceptual hash.
+struct BandState {
+    hasher: blake3::Hasher,
+    sums: Vec<f64>,
+    counts: Vec<u32>,
+}
+
+/// Builds a [`RasterFp`] from rows as they are decoded.
+struct RasterBuilder {
+    seed: u64,
+    width: usize,
+    nodata: Option<f64>,
+    factor: usize,
+    block_rows: usize,
+    block_cols: usize,
+    bands: Vec<BandState>,
+    chunks: Vec<RowChunk>,
+    canon: Vec<u64>,
+    bytes: Vec<u8>,
+}
+
+impl RasterBuilder {
+    fn new(seed: u64) -> Self {
+        RasterBuilder {
+            seed,
+            width: 0,
+            nodata: None,
+            factor: 1,
+            block_rows: 0,
+            block_cols: 0,
+            bands: Vec::new(),
+            chunks: Vec::new(),
+            canon: Vec::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    fn finish(self, header: &RasterHeader) -> RasterFp {
+        let mut whole = blake3::Hasher::new();
+        whole.update(b"pugmark raster v1");
+        for v in [
+            header.width as u64,
+            header.height as u64,
+            header.bands as u64,
+        ] {
+            whole.update(&v.to_le_bytes());
+        }
+        let mut bands = Vec::with_capacity(self.bands.len());
+        for (b, state) in self.bands.into_iter().enumerate() {
+            let digest = *state.hasher.finalize().as_bytes();
+            whole.update(&digest);
+            let means: Vec<f64> = state
+                .sums
+                .iter()
+                .zip(&state.counts)
+                .map(|(s, &n)| if n > 0 { s / n as f64 } else { f64::NAN })
+                .collect();
+            bands.push(BandFp {
+                band: b as u16,
+                digest,
+                pdq: stretched_pdq(&means, self.block_rows, self.block_cols),
+            });
+        }
+        RasterFp {
+            width: header.width as u32,
+            height: header.height as u32,
+            sample_type: header.sample_type.clone(),
+            geo: header.geo.clone(),
+            digest: *whole.finalize().as_bytes(),
+            bands,
+            chunks: self.chunks,
+        }
+    }
+}
+
+impl grid::RowSink for RasterBuilder {
+    fn header(&mut self, h: &RasterHeader) {
+        self.width = h.width;
+        self.nodata = h.geo.nodata;
+        self.factor = h.width.max(h.height).div_ceil(PERCEPTUAL_SIDE).max(1);
+        self.block_rows = h.height / self.factor;
+        self.block_cols = h.width / self.factor;
+        let blocks = self.block_rows * self.block_cols;
+        self.bands = (0..h.bands)
+            .map(|_| {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(b"pugmark raster band v1");
+                hasher.update(&(h.width as u64).to_le_bytes());
+                hasher.update(&(h.height as u64).to_le_bytes());
+                BandState {
+                    hasher,
+                    sums: vec![0.0; blocks],
+                    counts: vec![0; blocks],
+                }
+            })
+            .collect();
+    }
+
+    fn row(&mut self, band: usize, r: usize, values: &[f64]) {
+        let nodata = self.nodata;
+        self.canon.clear();
+        self.canon
+            .extend(values.iter().map(|&v| canonical(v, nodata)));
+        self.bytes.clear();
+        for v in &self.canon {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        let state = &mut self.bands[band];
+        state.hasher.update(&self.bytes);
+        row_chunks(
+            &self.canon,
+            &self.bytes,
+            band as u16,
+            r as u32,
+            self.seed,
+            &mut self.chunks,
+        );
+        let br = r / self.factor;
+        if br < self.block_rows {
+            let line = br * self.block_cols;
+            for (c, &v) in values
+                .iter()
+                .enumerate()
+                .take(self.block_cols * self.factor)
+            {
+                if v.is_finite() && nodata != Some(v) {
+                    state.sums[line + c / self.factor] += v;
+                    state.counts[line + c / self.factor] += 1;
+                }
+            }
+        }
     }
 }
 
@@ -217,54 +324,32 @@ fn row_chunks(row: &[u64], bytes: &[u8], band: u16, r: u32, seed: u64, out: &mut
     }
 }
 
-/// PDQ of a band stretched from its 2nd..98th percentile to 0..255 and
-/// averaged down so the longer side is at most [`PERCEPTUAL_SIDE`].
-fn band_pdq(samples: &[f64], width: usize, height: usize, nodata: Option<f64>) -> Pdq {
-    let valid = |v: f64| v.is_finite() && nodata != Some(v);
-    // Percentiles from at most ~64 Ki evenly spread samples.
-    let step = (samples.len() / 65_536).max(1);
-    let mut picks: Vec<f64> = samples
-        .iter()
-        .step_by(step)
-        .copied()
-        .filter(|&v| valid(v))
-        .collect();
-    if picks.len() < 2 || width < pdq::MIN_HASHABLE_DIM || height < pdq::MIN_HASHABLE_DIM {
+/// PDQ of a band's block means (at most [`PERCEPTUAL_SIDE`] a side)
+/// stretched from their 2nd..98th percentile to 0..255; blocks without a
+/// valid sample are 0.
+fn stretched_pdq(means: &[f64], rows: usize, cols: usize) -> Pdq {
+    let mut valid: Vec<f64> = means.iter().copied().filter(|v| v.is_finite()).collect();
+    if valid.len() < 2 || rows < pdq::MIN_HASHABLE_DIM || cols < pdq::MIN_HASHABLE_DIM {
         return Pdq {
             hash: pdq::PdqHash::default(),
             quality: 0,
         };
     }
-    let n = picks.len();
-    let lo = *picks.select_nth_unstable_by(n * 2 / 100, f64::total_cmp).1;
-    let hi = *picks.select_nth_unstable_by(n * 98 / 100, f64::total_cmp).1;
+    let n = valid.len();
+    let lo = *valid.select_nth_unstable_by(n * 2 / 100, f64::total_cmp).1;
+    let hi = *valid.select_nth_unstable_by(n * 98 / 100, f64::total_cmp).1;
     let span = if hi > lo { hi - lo } else { 1.0 };
-    let f = width.max(height).div_ceil(PERCEPTUAL_SIDE).max(1);
-    let (rows, cols) = (height / f, width / f);
-    if rows < pdq::MIN_HASHABLE_DIM || cols < pdq::MIN_HASHABLE_DIM {
-        return Pdq {
-            hash: pdq::PdqHash::default(),
-            quality: 0,
-        };
-    }
-    let mut out = vec![0f32; rows * cols];
-    for r in 0..rows {
-        for c in 0..cols {
-            let mut sum = 0f64;
-            for dr in 0..f {
-                for dc in 0..f {
-                    let v = samples[(r * f + dr) * width + c * f + dc];
-                    sum += if valid(v) {
-                        ((v - lo) / span * 255.0).clamp(0.0, 255.0)
-                    } else {
-                        0.0
-                    };
-                }
+    let mut luma: Vec<f32> = means
+        .iter()
+        .map(|&m| {
+            if m.is_finite() {
+                ((m - lo) / span * 255.0).clamp(0.0, 255.0) as f32
+            } else {
+                0.0
             }
-            out[r * cols + c] = (sum / (f * f) as f64) as f32;
-        }
-    }
-    pdq::pdq_from_luma(&mut out, rows, cols)
+        })
+        .collect();
+    pdq::pdq_from_luma(&mut luma, rows, cols)
 }
 
 #[cfg(test)]
