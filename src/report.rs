@@ -161,6 +161,19 @@ pub enum Evidence {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         protected_geo: Option<crate::fingerprint::raster::GeoInfo>,
     },
+    /// Shares telemetry records with a protected table.
+    Records {
+        /// The protected item, as indexed.
+        protected: String,
+        /// Its size in bytes.
+        protected_size: u64,
+        /// Distinct outgoing records found in the protected item.
+        matched_records: u64,
+        /// `matched_records` / distinct informative outgoing records.
+        outgoing_fraction: f64,
+        /// `matched_records` / distinct informative protected records.
+        protected_fraction: f64,
+    },
 }
 
 impl Evidence {
@@ -171,6 +184,7 @@ impl Evidence {
             Evidence::Chunks { .. } => "chunks",
             Evidence::Image { .. } => "image",
             Evidence::Raster { .. } => "raster",
+            Evidence::Records { .. } => "records",
         }
     }
 
@@ -180,7 +194,8 @@ impl Evidence {
             Evidence::Exact { protected, .. }
             | Evidence::Chunks { protected, .. }
             | Evidence::Image { protected, .. }
-            | Evidence::Raster { protected, .. } => protected,
+            | Evidence::Raster { protected, .. }
+            | Evidence::Records { protected, .. } => protected,
         }
     }
 
@@ -238,6 +253,17 @@ impl Evidence {
                 }
                 s
             }
+            Evidence::Records {
+                protected,
+                matched_records,
+                outgoing_fraction,
+                protected_fraction,
+                ..
+            } => format!(
+                "records: {matched_records} of {protected} ({:.1}% of it; {:.1}% of this item)",
+                protected_fraction * 100.0,
+                outgoing_fraction * 100.0
+            ),
         }
     }
 }

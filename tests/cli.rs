@@ -101,7 +101,10 @@ fn data_samples_give_the_documented_verdicts() {
 
     let truncated = by_name(&reports, "surfrad-first-60pct.dat");
     assert_eq!(truncated["verdict"], "match");
-    assert_eq!(signals(truncated), ["chunks"]);
+    assert_eq!(signals(truncated), ["chunks", "records"]);
+    let records = &truncated["evidence"][1];
+    assert!(records["matched_records"].as_u64().unwrap() > 500);
+    assert_eq!(records["outgoing_fraction"], 1.0);
     let frac = truncated["evidence"][0]["protected_fraction"]
         .as_f64()
         .unwrap();
@@ -151,10 +154,11 @@ fn data_samples_give_the_documented_verdicts() {
         .as_str()
         .unwrap()
         .ends_with("rmnp-rgb.tif"));
-    // No records signal yet: fail closed, never clean.
-    let co2 = by_name(&reports, "statsmodels_co2_maunaloa.csv");
-    assert_eq!(co2["verdict"], "incomplete");
-    assert_eq!(co2["reasons"][0]["code"], "signal.unavailable.records");
+    // Unrelated telemetry: examined record by record, clean.
+    assert_eq!(
+        by_name(&reports, "statsmodels_co2_maunaloa.csv")["verdict"],
+        "clean"
+    );
 }
 
 /// The acceptance scenario: an exact copy, a 200 KB fragment inside
@@ -212,17 +216,19 @@ fn exit_codes_follow_the_contract() {
     let clean = tmp.path().join("clean.bin");
     std::fs::write(&clean, random_bytes(3, 100_000)).unwrap();
     pugmark(&index).arg("scan").arg(&clean).assert().code(0);
-    // Incomplete: a CSV while the records signal is missing.
-    pugmark(&index)
-        .arg("scan")
-        .arg(samples().join("outgoing/statsmodels_co2_maunaloa.csv"))
-        .assert()
-        .code(3);
+    // Incomplete: a GPX track, which the records signal does not read yet.
+    let gpx = tmp.path().join("track.gpx");
+    std::fs::write(
+        &gpx,
+        "<?xml version=\"1.0\"?>\n<gpx version=\"1.1\"><trk><trkseg/></trk></gpx>\n",
+    )
+    .unwrap();
+    pugmark(&index).arg("scan").arg(&gpx).assert().code(3);
     // Error: a path that does not exist (and it outranks incomplete).
     pugmark(&index)
         .arg("scan")
         .arg(tmp.path().join("missing"))
-        .arg(samples().join("outgoing/statsmodels_co2_maunaloa.csv"))
+        .arg(&gpx)
         .assert()
         .code(2);
     // Match outranks everything.
@@ -358,9 +364,9 @@ fn second_index_run_skips_unchanged_and_replaces_changed() {
     let new_copy = tmp.path().join("new.bin");
     std::fs::write(&new_copy, &new).unwrap();
     pugmark(&index).arg("scan").arg(&new_copy).assert().code(1);
-    // The superseded version no longer matches exactly (it would be
-    // incomplete: table content without the records signal).
-    pugmark(&index).arg("scan").arg(&old_copy).assert().code(3);
+    // The superseded version no longer matches (its records are retired
+    // with it).
+    pugmark(&index).arg("scan").arg(&old_copy).assert().code(0);
 
     let stats: Value = serde_json::from_slice(
         &pugmark(&index)

@@ -13,6 +13,7 @@ pub mod chunker;
 pub mod image;
 mod params;
 pub mod raster;
+pub mod records;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -46,6 +47,9 @@ pub struct Fingerprints {
     /// The raster signal, for rasters that decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raster: Option<raster::RasterFp>,
+    /// The records signal, for tables that parsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<records::RecordsFp>,
     /// Why the item was not fully fingerprinted; empty when it was.
     pub reasons: Vec<Reason>,
 }
@@ -170,6 +174,7 @@ impl Pipeline {
         let mut reasons = Vec::new();
         let mut image = None;
         let mut raster = None;
+        let mut records = None;
         // A TIFF is a raster; one without GeoTIFF tags and with 8-bit
         // samples is also a picture, so both signals run on it and either
         // may answer (a picture need not decode as a sample grid).
@@ -196,7 +201,20 @@ impl Pipeline {
             }
             _ => {}
         }
-        if data.is_none() || !matches!(family, Family::Image | Family::Raster | Family::Bytes) {
+        match data {
+            Some(d) if kind == Kind::Table => match records::fingerprint(d) {
+                Ok(fp) => records = Some(fp),
+                Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+            },
+            _ => {}
+        }
+        let handled = match family {
+            Family::Image | Family::Raster => data.is_some(),
+            Family::Telemetry => kind == Kind::Table && data.is_some(),
+            Family::Bytes => true,
+            Family::Container => false,
+        };
+        if !handled {
             if let Some(signal) = family.deep_signal() {
                 reasons.push(Reason::signal_unavailable(signal, kind));
             }
@@ -208,6 +226,7 @@ impl Pipeline {
             chunks: signals.chunks,
             image,
             raster,
+            records,
             reasons,
         }
     }
@@ -225,5 +244,5 @@ pub const MAX_BUFFERED_DEEP: u64 = 256 << 20;
 
 /// Whether the deep signal for `kind` needs the whole item in memory.
 fn needs_whole_item(kind: Kind) -> bool {
-    matches!(kind.family(), Family::Image | Family::Raster)
+    matches!(kind.family(), Family::Image | Family::Raster) || kind == Kind::Table
 }

@@ -16,7 +16,8 @@
 //! ```
 //! A catalogue record: digest (32 B) | size u64 | mtime ns i64 | path offset
 //! u64 | path length u32 | chunk count u32 | matchable bytes u64 | kind u8 |
-//! flags u8 | 6 bytes zero | raster width u32 | raster height u32.
+//! flags u8 | records u32 | 2 bytes zero | raster width u32 | raster
+//! height u32.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -76,6 +77,8 @@ pub struct ItemRecord {
     pub matchable_bytes: u64,
     /// Raster width and height in samples (0, 0 for other kinds).
     pub raster_size: (u32, u32),
+    /// Distinct informative telemetry records (0 for other kinds).
+    pub records: u32,
 }
 
 impl ItemRecord {
@@ -96,6 +99,7 @@ pub struct SegmentBuilder {
     raster_bands: Vec<[u8; 48]>,
     raster_chunks: Vec<[u8; 32]>,
     raster_geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)>,
+    records: Vec<[u8; 12]>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
 
@@ -121,6 +125,10 @@ impl SegmentBuilder {
             chunk_count: fp.chunks.len() as u32,
             matchable_bytes: fp.matchable_bytes(),
             raster_size: fp.raster.as_ref().map_or((0, 0), |r| (r.width, r.height)),
+            records: fp
+                .records
+                .as_ref()
+                .map_or(0, |r| r.informative.min(u32::MAX as u64) as u32),
         });
         // Content-free items (empty, or nothing but a short repeating
         // pattern) would "match" every empty or blank outgoing file.
@@ -141,6 +149,12 @@ impl SegmentBuilder {
                 quality: b.pdq.quality,
             })
             .collect();
+        for h in fp.records.iter().flat_map(|r| r.hashes.iter()) {
+            let mut e = [0u8; 12];
+            e[..8].copy_from_slice(&h.to_be_bytes());
+            e[8..].copy_from_slice(&id.to_be_bytes());
+            self.records.push(e);
+        }
         if let Some(r) = &fp.raster {
             if r.geo != crate::fingerprint::raster::GeoInfo::default() {
                 self.raster_geo.push((id, r.geo.clone()));
@@ -221,6 +235,7 @@ impl SegmentBuilder {
             + self.image.len()
             + self.raster_bands.len()
             + self.raster_chunks.len()
+            + self.records.len()
     }
 
     /// Whether nothing was added.
@@ -265,6 +280,7 @@ impl SegmentBuilder {
             r[64..72].copy_from_slice(&item.matchable_bytes.to_le_bytes());
             r[72] = item.kind.map_or(u8::MAX, Kind::code);
             r[73] = item.flags;
+            r[74..78].copy_from_slice(&item.records.to_le_bytes());
             r[80..84].copy_from_slice(&item.raster_size.0.to_le_bytes());
             r[84..88].copy_from_slice(&item.raster_size.1.to_le_bytes());
             catalogue.extend_from_slice(&r);
@@ -275,6 +291,7 @@ impl SegmentBuilder {
         let image = encode_table(TableId::Image, &mut self.image);
         let raster_bands = encode_table(TableId::RasterBands, &mut self.raster_bands);
         let raster_chunks = encode_table(TableId::RasterChunks, &mut self.raster_chunks);
+        let records = encode_table(TableId::Records, &mut self.records);
         self.supersedes.sort_unstable();
         self.supersedes.dedup();
         let plain = |kind, bytes, count, value_width| SectionOut {
@@ -295,6 +312,7 @@ impl SegmentBuilder {
             image,
             raster_bands,
             raster_chunks,
+            records,
             plain(
                 SECTION_SUPERSEDES,
                 self.supersedes.concat(),
@@ -690,6 +708,7 @@ impl Segment {
             kind: Kind::from_code(r[72]),
             flags: r[73],
             raster_size: (u32_at(r, 80), u32_at(r, 84)),
+            records: u32_at(r, 74),
             chunk_count: u32_at(r, 60),
             matchable_bytes: u64_at(r, 64),
         }

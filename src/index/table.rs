@@ -26,6 +26,8 @@ pub enum TableId {
     RasterBands = 4,
     /// Raster row-chunk hash (128 bits) -> item, band, length, row, column.
     RasterChunks = 5,
+    /// Canonical telemetry record hash (64 bits) -> item.
+    Records = 6,
 }
 
 impl TableId {
@@ -37,6 +39,7 @@ impl TableId {
             3 => Some(TableId::Image),
             4 => Some(TableId::RasterBands),
             5 => Some(TableId::RasterChunks),
+            6 => Some(TableId::Records),
             _ => None,
         }
     }
@@ -49,22 +52,28 @@ impl TableId {
             TableId::Image => "image",
             TableId::RasterBands => "raster_bands",
             TableId::RasterChunks => "raster_chunks",
+            TableId::Records => "records",
         }
     }
 
     /// Every table, in id order.
-    pub const ALL: [TableId; 5] = [
+    pub const ALL: [TableId; 6] = [
         TableId::Exact,
         TableId::Chunks,
         TableId::Image,
         TableId::RasterBands,
         TableId::RasterChunks,
+        TableId::Records,
     ];
 
     /// Largest fan-out (bits of key prefix) the table uses.
     pub fn max_fanout_bits(self) -> u32 {
         match self {
-            TableId::Exact | TableId::Chunks | TableId::RasterBands | TableId::RasterChunks => 16,
+            TableId::Exact
+            | TableId::Chunks
+            | TableId::RasterBands
+            | TableId::RasterChunks
+            | TableId::Records => 16,
             TableId::Image => 20,
         }
     }
@@ -77,6 +86,7 @@ impl TableId {
             TableId::Image => (3, 20),
             TableId::RasterBands => (32, 16),
             TableId::RasterChunks => (16, 16),
+            TableId::Records => (8, 4),
         }
     }
 }

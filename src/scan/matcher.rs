@@ -7,6 +7,7 @@ use crate::fingerprint::bytes::hex;
 use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
 use crate::fingerprint::image::{inverse_variant, ImageQuery, Region};
 use crate::fingerprint::raster::RasterFp;
+use crate::fingerprint::records::RecordsFp;
 use crate::fingerprint::{ChunkFp, Fingerprints};
 use crate::index::{Index, ItemRef, TableId};
 use crate::report::{ChunkStats, Evidence, Range, Reason};
@@ -38,6 +39,11 @@ pub struct Thresholds {
     /// A row chunk found at more places than this is repetitive content
     /// (flat areas, fill) and votes for nothing (default 32).
     pub max_raster_chunk_repeats: usize,
+    /// A records match needs this many distinct records found in one
+    /// protected table (default 10)...
+    pub min_matched_records: u64,
+    /// ...or this fraction of the outgoing item's records (default 0.5).
+    pub min_outgoing_record_fraction: f64,
 }
 
 impl Default for Thresholds {
@@ -51,6 +57,8 @@ impl Default for Thresholds {
             min_image_quality: 50,
             min_raster_samples: 256,
             max_raster_chunk_repeats: 32,
+            min_matched_records: 10,
+            min_outgoing_record_fraction: 0.5,
         }
     }
 }
@@ -196,6 +204,9 @@ pub fn evaluate(index: &Index, fp: &Fingerprints, th: &Thresholds) -> Outcome {
     });
     evidence.extend(chunk_evidence);
     let mut notes = Vec::new();
+    if let Some(records) = &fp.records {
+        evidence.extend(records_evidence(index, records, &exact, th));
+    }
     let mut sample_matched = HashSet::new();
     if let Some(raster) = &fp.raster {
         let found = raster_evidence(index, raster, &exact, th);
@@ -322,6 +333,59 @@ fn image_evidence(
                 quality: c.quality,
                 protected_quality: c.protected_quality,
             },
+        })
+        .collect()
+}
+
+/// Telemetry evidence: distinct outgoing records found per protected table.
+/// A record found in more tables than `max_items_per_chunk` is boilerplate.
+fn records_evidence(
+    index: &Index,
+    records: &RecordsFp,
+    exact: &HashSet<ItemRef>,
+    th: &Thresholds,
+) -> Vec<Evidence> {
+    let mut found: HashMap<ItemRef, u64> = HashMap::new();
+    let mut hits = Vec::new();
+    for h in &records.hashes {
+        hits.clear();
+        for (s, seg) in index.segments().iter().enumerate() {
+            let Some(table) = seg.table(TableId::Records) else {
+                continue;
+            };
+            for i in table.find(&h.to_be_bytes()) {
+                let v = table.value(i);
+                hits.push(ItemRef {
+                    segment: s as u32,
+                    item: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                });
+            }
+        }
+        if hits.len() > th.max_items_per_chunk {
+            continue;
+        }
+        for r in &hits {
+            if index.is_live(*r) && !exact.contains(r) {
+                *found.entry(*r).or_default() += 1;
+            }
+        }
+    }
+    let mut out: Vec<(u64, ItemRef)> = found.into_iter().map(|(r, n)| (n, r)).collect();
+    out.sort_by_key(|(n, r)| (std::cmp::Reverse(*n), *r));
+    out.into_iter()
+        .filter(|(n, _)| {
+            *n >= th.min_matched_records
+                || ratio(*n, records.informative) >= th.min_outgoing_record_fraction
+        })
+        .map(|(n, r)| {
+            let item = index.item(r);
+            Evidence::Records {
+                protected: item.path_display(),
+                protected_size: item.size,
+                matched_records: n,
+                outgoing_fraction: ratio(n, records.informative),
+                protected_fraction: ratio(n, item.records as u64),
+            }
         })
         .collect()
 }

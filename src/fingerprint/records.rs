@@ -1,0 +1,240 @@
+//! The `records` signal: one hash per telemetry record, independent of
+//! delimiter, quoting, whitespace, column order and number formatting, so
+//! excerpts, shuffles and reformatted copies of a log still match.
+//!
+//! This version reads delimited and column-aligned text (comma, tab,
+//! semicolon, pipe, runs of spaces; quoting; header and metadata lines).
+//! A canonical record is the sorted list of its canonical fields: numbers
+//! parsed and printed in one shortest form (1.50, 1.5, 1.5e0 and 01.5 agree;
+//! -0 is 0), other text trimmed and lower-cased. Its hash keeps 64 bits:
+//! with at most millions of records per file, collisions between unrelated
+//! records are around 1e-7 per file, and a match needs many records.
+//! Records that say little (fewer than two distinct non-empty fields, all
+//! numbers zero, or repeated more than three times in the file) are not
+//! used.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// The records signal's fingerprint of one item.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordsFp {
+    /// The field separator found (`,`, `\t`, `;`, `|` or `whitespace`).
+    pub delimiter: String,
+    /// Lines read as records (after header and metadata lines).
+    pub records: u64,
+    /// Lines skipped as header, comments or metadata.
+    pub skipped_lines: u64,
+    /// Distinct informative record hashes, sorted.
+    #[serde(skip)]
+    pub hashes: Vec<u64>,
+    /// How many distinct informative records there are.
+    pub informative: u64,
+}
+
+/// Why text could not be read as records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordsError {
+    /// No consistent table was found.
+    NotTabular(String),
+}
+
+impl RecordsError {
+    /// The stable reason code for reports.
+    pub fn code(&self) -> &'static str {
+        "records.parse_failed"
+    }
+
+    /// A human-readable detail.
+    pub fn detail(&self) -> String {
+        match self {
+            RecordsError::NotTabular(m) => format!("cannot read records: {m}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Delimiter {
+    Byte(u8),
+    Whitespace,
+}
+
+/// Splits text into records of fields. The delimiter is chosen on the
+/// first 64 KiB: the one that gives the most lines the same (>= 2) number of
+/// fields.
+fn split(text: &str) -> (Delimiter, Vec<Vec<String>>) {
+    let mut cut = text.len().min(64 * 1024);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let sample = &text[..text[..cut].rfind('\n').map_or(cut, |i| i + 1)];
+    let candidates = [
+        Delimiter::Byte(b','),
+        Delimiter::Byte(b'\t'),
+        Delimiter::Byte(b';'),
+        Delimiter::Byte(b'|'),
+        Delimiter::Whitespace,
+    ];
+    let mut best = (0, Delimiter::Whitespace);
+    for d in candidates {
+        let score = consistent_rows(&rows_of(sample, d));
+        if score > best.0 {
+            best = (score, d);
+        }
+    }
+    (best.1, rows_of(text, best.1))
+}
+
+fn rows_of(text: &str, delimiter: Delimiter) -> Vec<Vec<String>> {
+    match delimiter {
+        Delimiter::Byte(d) => csv::ReaderBuilder::new()
+            .delimiter(d)
+            .has_headers(false)
+            .flexible(true)
+            .comment(Some(b'#'))
+            .from_reader(text.as_bytes())
+            .records()
+            .filter_map(Result::ok)
+            .map(|r| r.iter().map(str::to_string).collect())
+            .collect(),
+        Delimiter::Whitespace => text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(|l| l.split_ascii_whitespace().map(str::to_string).collect())
+            .collect(),
+    }
+}
+
+/// Rows sharing the most common field count, when that count is >= 2.
+fn consistent_rows(rows: &[Vec<String>]) -> usize {
+    let mode = field_count_mode(rows);
+    if mode < 2 {
+        return 0;
+    }
+    rows.iter().filter(|r| r.len() == mode).count()
+}
+
+fn field_count_mode(rows: &[Vec<String>]) -> usize {
+    let mut counts: HashMap<usize, usize> = HashMap::new();
+    for r in rows {
+        *counts.entry(r.len()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|&(len, n)| (n, len))
+        .map_or(0, |(len, _)| len)
+}
+
+/// The canonical form of one field.
+pub fn canonical_field(field: &str) -> String {
+    let t = field.trim();
+    if let Ok(v) = t.parse::<f64>() {
+        if v.is_finite() {
+            return if v == 0.0 {
+                "0".to_string()
+            } else {
+                format!("{v}")
+            };
+        }
+    }
+    t.to_lowercase()
+}
+
+fn is_numeric(field: &str) -> bool {
+    field.trim().parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// Reads text as records and fingerprints them.
+pub fn fingerprint(data: &[u8]) -> Result<RecordsFp, RecordsError> {
+    let text = String::from_utf8_lossy(data);
+    let (delim, rows) = split(&text);
+    let mode = field_count_mode(&rows);
+    if mode < 2 {
+        return Err(RecordsError::NotTabular(
+            "no line has two or more fields".into(),
+        ));
+    }
+    let mut counts: HashMap<u64, u32> = HashMap::new();
+    let (mut records, mut skipped) = (0u64, 0u64);
+    for row in &rows {
+        // Metadata lines have another field count; a header has no number.
+        if row.len() != mode || !row.iter().any(|f| is_numeric(f)) {
+            skipped += 1;
+            continue;
+        }
+        records += 1;
+        let mut fields: Vec<String> = row.iter().map(|f| canonical_field(f)).collect();
+        let informative = {
+            let mut distinct: Vec<&String> = fields.iter().filter(|f| !f.is_empty()).collect();
+            distinct.sort();
+            distinct.dedup();
+            distinct.len() >= 2 && fields.iter().any(|f| !f.is_empty() && f != "0")
+        };
+        if !informative {
+            continue;
+        }
+        fields.sort();
+        let mut hasher = blake3::Hasher::new();
+        for f in &fields {
+            hasher.update(&(f.len() as u32).to_le_bytes());
+            hasher.update(f.as_bytes());
+        }
+        let mut h = [0u8; 8];
+        h.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
+        *counts.entry(u64::from_be_bytes(h)).or_default() += 1;
+    }
+    let mut hashes: Vec<u64> = counts
+        .into_iter()
+        .filter(|&(_, n)| n <= 3)
+        .map(|(h, _)| h)
+        .collect();
+    hashes.sort_unstable();
+    Ok(RecordsFp {
+        delimiter: match delim {
+            Delimiter::Byte(b'\t') => "\\t".to_string(),
+            Delimiter::Byte(b) => (b as char).to_string(),
+            Delimiter::Whitespace => "whitespace".to_string(),
+        },
+        records,
+        skipped_lines: skipped,
+        informative: hashes.len() as u64,
+        hashes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_have_one_form() {
+        for s in ["1.50", "1.5", "1.5e0", "01.5", " 1.5 "] {
+            assert_eq!(canonical_field(s), "1.5");
+        }
+        assert_eq!(canonical_field("-0"), "0");
+        assert_eq!(canonical_field("200"), canonical_field("200.0"));
+        assert_eq!(canonical_field(" Rain "), "rain");
+        assert_eq!(canonical_field("2012/01/01"), "2012/01/01");
+    }
+
+    #[test]
+    fn delimiters_and_order_do_not_matter() {
+        let a = fingerprint(b"date,temp,wind\n2012-01-01,1.50,4.7\n2012-01-02,2.0,3.1\n").unwrap();
+        let b =
+            fingerprint(b"wind\ttemp\tdate\n4.70\t1.5\t2012-01-01\n3.1\t2\t2012-01-02\n").unwrap();
+        let c = fingerprint(b"  4.7   1.5e0 2012-01-01\n 3.1  2.00 2012-01-02\n").unwrap();
+        assert_eq!(a.hashes, b.hashes);
+        assert_eq!(a.hashes, c.hashes);
+        assert_eq!(a.informative, 2);
+        assert_eq!(b.delimiter, "\\t");
+        assert_eq!(c.delimiter, "whitespace");
+    }
+
+    #[test]
+    fn low_information_records_are_dropped() {
+        let fp = fingerprint(b"a,b,c\n0,0,0\n1,1,1\n5,5,5\n5,5,5\n5,5,5\n5,5,5\n7,8,9\n").unwrap();
+        // all-zero row, single-valued rows and a row repeated 4 times go.
+        assert_eq!(fp.informative, 1);
+    }
+}
