@@ -105,6 +105,7 @@ fn hamming_queries(c: &mut Criterion) {
             chunks: Vec::new(),
             image: Some(ImageFp::from_hashes(1, 1, whole, Vec::new())),
             raster: None,
+            records: None,
             reasons: Vec::new(),
         };
         builder.add(format!("photo-{i}.jpg").into_bytes(), None, &fp);
