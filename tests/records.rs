@@ -1,0 +1,191 @@
+//! The records signal on real telemetry: excerpts, shuffles, reversed
+//! columns, other delimiters and reformatted numbers of a protected log
+//! match it; different stations' logs do not match each other; malformed
+//! tables are bounded.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use pugmark::{
+    Evidence, FingerprintParams, IndexOptions, IndexWriter, Report, ScanOptions, Scanner, Verdict,
+};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/telemetry")
+        .join(name)
+}
+
+fn logs() -> Vec<(String, Vec<u8>)> {
+    [
+        (
+            "seattle-weather.csv",
+            common::reserve("telemetry/vega_seattle-weather.csv"),
+        ),
+        (
+            "surfrad.dat",
+            common::reserve("telemetry/pvlib_surfrad-slv16001.dat"),
+        ),
+        ("animal-track.csv", fixture("traja_3527_animal_track.csv")),
+        (
+            "weather-seattle-newyork.csv",
+            fixture("vega_weather_seattle_newyork.csv"),
+        ),
+    ]
+    .into_iter()
+    .map(|(n, p)| (n.to_string(), std::fs::read(p).unwrap()))
+    .collect()
+}
+
+fn index_logs() -> (tempfile::TempDir, Scanner) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut w = IndexWriter::open(
+        &dir,
+        IndexOptions {
+            new_params: Some(FingerprintParams::with_seed(5)),
+            ..IndexOptions::default()
+        },
+    )
+    .unwrap();
+    for (name, data) in logs() {
+        w.add_bytes(&name, &data);
+    }
+    w.commit().unwrap();
+    drop(w);
+    (tmp, Scanner::open(&dir, ScanOptions::default()).unwrap())
+}
+
+/// Data rows of a log as fields (comma or whitespace separated; header and
+/// metadata lines dropped: they have another field count or no number).
+fn rows(data: &[u8]) -> Vec<Vec<String>> {
+    let text = String::from_utf8_lossy(data);
+    let split: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| {
+            if l.contains(',') {
+                l.split(',').map(|f| f.trim().to_string()).collect()
+            } else {
+                l.split_ascii_whitespace().map(str::to_string).collect()
+            }
+        })
+        .collect();
+    let mut counts = std::collections::HashMap::new();
+    for r in &split {
+        *counts.entry(r.len()).or_insert(0) += 1;
+    }
+    let mode = counts.into_iter().max_by_key(|&(_, n)| n).unwrap().0;
+    split
+        .into_iter()
+        .filter(|r| r.len() == mode && r.iter().any(|f| f.parse::<f64>().is_ok()))
+        .collect()
+}
+
+fn join(rows: &[Vec<String>], delim: &str) -> Vec<u8> {
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(&r.join(delim));
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// Numbers reprinted with two extra trailing zeros, or in their shortest
+/// form (`%g`-like: 1.50 -> 1.5, 200.0 -> 200).
+fn reformat(rows: &[Vec<String>], trailing_zeros: bool) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .map(|f| match f.parse::<f64>() {
+                    Ok(v) if trailing_zeros => {
+                        let shortest = format!("{v}");
+                        let decimals = shortest.split('.').nth(1).map_or(0, str::len);
+                        format!("{v:.prec$}", prec = decimals + 2)
+                    }
+                    Ok(v) => format!("{v}"),
+                    Err(_) => f.clone(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn records_hit<'a>(report: &'a Report, name: &str) -> Option<&'a Evidence> {
+    report
+        .evidence
+        .iter()
+        .find(|e| matches!(e, Evidence::Records { .. }) && e.protected() == name)
+}
+
+#[test]
+fn excerpts_and_reformatted_copies_match() {
+    let (_tmp, scanner) = index_logs();
+    let mut failures = Vec::new();
+    for (name, data) in logs() {
+        let all = rows(&data);
+        let mut shuffled = all.clone();
+        // A fixed permutation: reverse, then interleave halves.
+        shuffled.reverse();
+        let (a, b) = shuffled.split_at(shuffled.len() / 2);
+        let shuffled: Vec<Vec<String>> = a
+            .iter()
+            .zip(b)
+            .flat_map(|(x, y)| [x.clone(), y.clone()])
+            .collect();
+        let reversed: Vec<Vec<String>> = all
+            .iter()
+            .map(|r| r.iter().rev().cloned().collect())
+            .collect();
+        let tenth: Vec<Vec<String>> = all.iter().step_by(10).cloned().collect();
+        let first_10pct = all[..all.len() / 10].to_vec();
+        let transforms: Vec<(&str, Vec<u8>)> = vec![
+            ("10% row subset", join(&first_10pct, ",")),
+            ("every 10th row", join(&tenth, ",")),
+            ("rows shuffled", join(&shuffled, ",")),
+            ("columns reversed", join(&reversed, ",")),
+            ("tab delimited", join(&all, "\t")),
+            ("semicolon delimited", join(&all, ";")),
+            ("trailing zeros", join(&reformat(&all, true), ",")),
+            ("shortest numbers", join(&reformat(&all, false), "|")),
+        ];
+        for (t, bytes) in transforms {
+            let report = scanner.scan_bytes("out.csv", &bytes);
+            if records_hit(&report, &name).is_none() {
+                failures.push(format!("{name}: {t} ({:?})", report.verdict));
+            }
+            for e in &report.evidence {
+                assert_eq!(e.protected(), name, "{name} {t}: false match {e:?}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "missed: {failures:#?}");
+}
+
+#[test]
+fn different_logs_do_not_match() {
+    let (_tmp, scanner) = index_logs();
+    for (name, data) in logs() {
+        // Reformatted so the byte signals cannot answer.
+        let report = scanner.scan_bytes("out.tsv", &join(&reformat(&rows(&data), true), "\t"));
+        for e in &report.evidence {
+            assert_eq!(e.protected(), name, "{name} matched {e:?}");
+        }
+    }
+    // Another station's log from the shared corpus.
+    let report = scanner.scan_path(&fixture("pvlib_CRN_with_problems.txt"));
+    assert!(report.evidence.is_empty(), "{report:?}");
+}
+
+#[test]
+fn malformed_tables_are_bounded() {
+    let (_tmp, scanner) = index_logs();
+    // Ragged rows, a long single line, invalid UTF-8.
+    let mut ragged = b"a,b,c\n1,2\n3,4,5,6\n,,,\n\"unterminated,7,8\n".to_vec();
+    ragged.extend(std::iter::repeat_n(b'x', 4 << 20));
+    ragged.extend_from_slice(&[0xff, 0xfe, b',', b'1', b'\n']);
+    let started = std::time::Instant::now();
+    let report = scanner.scan_bytes("ragged.csv", &ragged);
+    assert!(started.elapsed().as_secs() < 10);
+    assert_ne!(report.verdict, Verdict::Match, "{report:?}");
+}
