@@ -189,3 +189,59 @@ fn malformed_tables_are_bounded() {
     assert!(started.elapsed().as_secs() < 10);
     assert_ne!(report.verdict, Verdict::Match, "{report:?}");
 }
+
+/// A GPX track exported to CSV (time, lat, lon, ele per point) matches the
+/// protected GPX; so does a JSON Lines export.
+#[test]
+fn gpx_track_exported_to_csv_and_json_matches() {
+    let gpx = std::fs::read_to_string(common::reserve("telemetry/cerknicko-jezero.gpx")).unwrap();
+    let mut points = Vec::new();
+    for part in gpx.split("<trkpt ").skip(1) {
+        let part = &part[..part.find("</trkpt>").unwrap()];
+        let attr = |name: &str| {
+            let start = part.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            part[start..start + part[start..].find('"').unwrap()].to_string()
+        };
+        let tag = |name: &str| {
+            let open = format!("<{name}>");
+            let start = part.find(&open).map(|i| i + open.len());
+            start.map(|s| part[s..s + part[s..].find('<').unwrap()].to_string())
+        };
+        points.push((attr("lat"), attr("lon"), tag("ele"), tag("time")));
+    }
+    assert!(points.len() >= 290);
+    let mut csv = String::from("time,latitude,longitude,elevation\n");
+    let mut jsonl = String::new();
+    for (lat, lon, ele, time) in &points {
+        let (ele, time) = (
+            ele.clone().unwrap_or_default(),
+            time.clone().unwrap_or_default(),
+        );
+        csv.push_str(&format!("{time},{lat},{lon},{ele}\n"));
+        jsonl.push_str(&format!(
+            "{{\"t\": \"{time}\", \"lat\": {lat}, \"lon\": {lon}, \"ele\": {ele}}}\n"
+        ));
+    }
+    let (_tmp, scanner) = {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        let mut w = IndexWriter::open(&dir, IndexOptions::default()).unwrap();
+        w.add_bytes("track.gpx", gpx.as_bytes());
+        w.commit().unwrap();
+        drop(w);
+        let s = Scanner::open(&dir, ScanOptions::default()).unwrap();
+        (tmp, s)
+    };
+    for (name, bytes) in [
+        ("track.csv", csv.as_bytes()),
+        ("track.jsonl", jsonl.as_bytes()),
+    ] {
+        let report = scanner.scan_bytes(name, bytes);
+        match records_hit(&report, "track.gpx") {
+            Some(Evidence::Records {
+                matched_records, ..
+            }) => assert!(*matched_records >= 280, "{name}: {matched_records}"),
+            other => panic!("{name}: {other:?} in {report:?}"),
+        }
+    }
+}

@@ -202,7 +202,7 @@ impl Pipeline {
             _ => {}
         }
         match data {
-            Some(d) if kind == Kind::Table => match records::fingerprint(d) {
+            Some(d) if family == Family::Telemetry => match records::fingerprint(kind, d) {
                 Ok(fp) => records = Some(fp),
                 Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
             },
@@ -210,7 +210,7 @@ impl Pipeline {
         }
         let handled = match family {
             Family::Image | Family::Raster => data.is_some(),
-            Family::Telemetry => kind == Kind::Table && data.is_some(),
+            Family::Telemetry => data.is_some(),
             Family::Bytes => true,
             Family::Container => false,
         };
@@ -244,5 +244,8 @@ pub const MAX_BUFFERED_DEEP: u64 = 256 << 20;
 
 /// Whether the deep signal for `kind` needs the whole item in memory.
 fn needs_whole_item(kind: Kind) -> bool {
-    matches!(kind.family(), Family::Image | Family::Raster) || kind == Kind::Table
+    matches!(
+        kind.family(),
+        Family::Image | Family::Raster | Family::Telemetry
+    )
 }

@@ -17,6 +17,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::sniff::Kind;
+
 /// The records signal's fingerprint of one item.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordsFp {
@@ -145,8 +147,18 @@ fn is_numeric(field: &str) -> bool {
     field.trim().parse::<f64>().is_ok_and(f64::is_finite)
 }
 
-/// Reads text as records and fingerprints them.
-pub fn fingerprint(data: &[u8]) -> Result<RecordsFp, RecordsError> {
+/// Reads an item of `kind` (table, GPX or JSON) as records and
+/// fingerprints them.
+pub fn fingerprint(kind: Kind, data: &[u8]) -> Result<RecordsFp, RecordsError> {
+    match kind {
+        Kind::Gpx => gpx_records(data),
+        Kind::Json => json_records(data),
+        _ => table_records(data),
+    }
+}
+
+/// Delimited or column-aligned text.
+fn table_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
     let text = String::from_utf8_lossy(data);
     let (delim, rows) = split(&text);
     let mode = field_count_mode(&rows);
@@ -155,14 +167,173 @@ pub fn fingerprint(data: &[u8]) -> Result<RecordsFp, RecordsError> {
             "no line has two or more fields".into(),
         ));
     }
-    let mut counts: HashMap<u64, u32> = HashMap::new();
-    let (mut records, mut skipped) = (0u64, 0u64);
-    for row in &rows {
-        // Metadata lines have another field count; a header has no number.
-        if row.len() != mode || !row.iter().any(|f| is_numeric(f)) {
-            skipped += 1;
-            continue;
+    // Metadata lines have another field count; a header has no number.
+    let keep = |row: &&Vec<String>| row.len() == mode && row.iter().any(|f| is_numeric(f));
+    let skipped = rows.iter().filter(|r| !keep(r)).count() as u64;
+    let label = match delim {
+        Delimiter::Byte(b'\t') => "\\t".to_string(),
+        Delimiter::Byte(b) => (b as char).to_string(),
+        Delimiter::Whitespace => "whitespace".to_string(),
+    };
+    Ok(hash_records(
+        rows.iter().filter(keep).map(|r| r.as_slice()),
+        label,
+        skipped,
+    ))
+}
+
+/// GPX track, route and way points: latitude, longitude, and elevation and
+/// time when present, so a point equals a CSV row of the same values. The
+/// reader never expands entities, reads no DTD and fetches nothing.
+fn gpx_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(data);
+    let mut buf = Vec::new();
+    let mut points: Vec<Vec<String>> = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    let mut field: Option<String> = None;
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) if is_point(e.local_name().as_ref()) => {
+                current = Some(lat_lon(&e));
+            }
+            Ok(Event::Empty(e)) if is_point(e.local_name().as_ref()) => {
+                points.push(lat_lon(&e));
+            }
+            Ok(Event::Start(e)) if current.is_some() => {
+                let name = e.local_name();
+                if matches!(name.as_ref(), b"ele" | b"time") {
+                    field = Some(String::new());
+                }
+            }
+            Ok(Event::Text(t)) => {
+                if let (Some(f), Ok(text)) = (field.as_mut(), t.decode()) {
+                    f.push_str(text.trim());
+                }
+            }
+            Ok(Event::End(e)) => {
+                let name = e.local_name();
+                if matches!(name.as_ref(), b"ele" | b"time") {
+                    if let (Some(p), Some(f)) = (current.as_mut(), field.take()) {
+                        p.push(f);
+                    }
+                } else if is_point(name.as_ref()) {
+                    points.extend(current.take());
+                }
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => {
+                return Err(RecordsError::NotTabular(format!(
+                    "GPX is not well-formed XML at byte {}: {e}",
+                    reader.buffer_position()
+                )));
+            }
         }
+        buf.clear();
+    }
+    points.extend(current.take());
+    if points.is_empty() {
+        return Err(RecordsError::NotTabular("GPX without points".into()));
+    }
+    Ok(hash_records(
+        points.iter().map(|p| p.as_slice()),
+        "gpx".into(),
+        0,
+    ))
+}
+
+/// A point element's latitude and longitude attributes.
+fn lat_lon(e: &quick_xml::events::BytesStart<'_>) -> Vec<String> {
+    let mut out = vec![String::new(), String::new()];
+    for attr in e.attributes().flatten() {
+        let value = String::from_utf8_lossy(&attr.value).into_owned();
+        match attr.key.local_name().as_ref() {
+            b"lat" => out[0] = value,
+            b"lon" => out[1] = value,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is_point(name: &[u8]) -> bool {
+    matches!(name, b"trkpt" | b"rtept" | b"wpt")
+}
+
+/// JSON arrays of objects, GeoJSON features (properties and coordinates)
+/// and JSON Lines: the scalar values of each object are its fields.
+fn json_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
+    use serde_json::Value;
+    let objects: Vec<Value> = match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Array(items)) => items,
+        Ok(Value::Object(mut o)) => match o.remove("features") {
+            Some(Value::Array(features)) => features,
+            _ => vec![Value::Object(o)],
+        },
+        Ok(_) => {
+            return Err(RecordsError::NotTabular(
+                "JSON is neither an array nor an object".into(),
+            ))
+        }
+        Err(_) => data
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .map(serde_json::from_slice::<Value>)
+            .collect::<Result<_, _>>()
+            .map_err(|e| RecordsError::NotTabular(format!("neither JSON nor JSON Lines: {e}")))?,
+    };
+    let rows: Vec<Vec<String>> = objects
+        .iter()
+        .map(json_fields)
+        .filter(|f| !f.is_empty())
+        .collect();
+    Ok(hash_records(
+        rows.iter().map(|r| r.as_slice()),
+        "json".into(),
+        0,
+    ))
+}
+
+/// Scalar values of an object (GeoJSON: its properties and coordinates).
+fn json_fields(v: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    let mut out = Vec::new();
+    let mut push = |v: &Value| match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(b.to_string()),
+        _ => {}
+    };
+    match v {
+        Value::Object(o) => {
+            let props = o.get("properties").and_then(Value::as_object);
+            let coords = o.get("geometry").and_then(|g| g.get("coordinates"));
+            match (props, coords) {
+                (Some(p), c) => {
+                    p.values().for_each(&mut push);
+                    if let Some(Value::Array(c)) = c {
+                        c.iter().for_each(&mut push);
+                    }
+                }
+                _ => o.values().for_each(&mut push),
+            }
+        }
+        Value::Array(a) => a.iter().for_each(&mut push),
+        other => push(other),
+    }
+    out
+}
+
+/// Canonicalises, filters and hashes records.
+fn hash_records<'a>(
+    rows: impl Iterator<Item = &'a [String]>,
+    delimiter: String,
+    skipped: u64,
+) -> RecordsFp {
+    let mut counts: HashMap<u64, u32> = HashMap::new();
+    let mut records = 0u64;
+    for row in rows {
         records += 1;
         let mut fields: Vec<String> = row.iter().map(|f| canonical_field(f)).collect();
         let informative = {
@@ -190,17 +361,13 @@ pub fn fingerprint(data: &[u8]) -> Result<RecordsFp, RecordsError> {
         .map(|(h, _)| h)
         .collect();
     hashes.sort_unstable();
-    Ok(RecordsFp {
-        delimiter: match delim {
-            Delimiter::Byte(b'\t') => "\\t".to_string(),
-            Delimiter::Byte(b) => (b as char).to_string(),
-            Delimiter::Whitespace => "whitespace".to_string(),
-        },
+    RecordsFp {
+        delimiter,
         records,
         skipped_lines: skipped,
         informative: hashes.len() as u64,
         hashes,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -220,10 +387,21 @@ mod tests {
 
     #[test]
     fn delimiters_and_order_do_not_matter() {
-        let a = fingerprint(b"date,temp,wind\n2012-01-01,1.50,4.7\n2012-01-02,2.0,3.1\n").unwrap();
-        let b =
-            fingerprint(b"wind\ttemp\tdate\n4.70\t1.5\t2012-01-01\n3.1\t2\t2012-01-02\n").unwrap();
-        let c = fingerprint(b"  4.7   1.5e0 2012-01-01\n 3.1  2.00 2012-01-02\n").unwrap();
+        let a = fingerprint(
+            Kind::Table,
+            b"date,temp,wind\n2012-01-01,1.50,4.7\n2012-01-02,2.0,3.1\n",
+        )
+        .unwrap();
+        let b = fingerprint(
+            Kind::Table,
+            b"wind\ttemp\tdate\n4.70\t1.5\t2012-01-01\n3.1\t2\t2012-01-02\n",
+        )
+        .unwrap();
+        let c = fingerprint(
+            Kind::Table,
+            b"  4.7   1.5e0 2012-01-01\n 3.1  2.00 2012-01-02\n",
+        )
+        .unwrap();
         assert_eq!(a.hashes, b.hashes);
         assert_eq!(a.hashes, c.hashes);
         assert_eq!(a.informative, 2);
@@ -233,8 +411,34 @@ mod tests {
 
     #[test]
     fn low_information_records_are_dropped() {
-        let fp = fingerprint(b"a,b,c\n0,0,0\n1,1,1\n5,5,5\n5,5,5\n5,5,5\n5,5,5\n7,8,9\n").unwrap();
+        let fp = fingerprint(
+            Kind::Table,
+            b"a,b,c\n0,0,0\n1,1,1\n5,5,5\n5,5,5\n5,5,5\n5,5,5\n7,8,9\n",
+        )
+        .unwrap();
         // all-zero row, single-valued rows and a row repeated 4 times go.
         assert_eq!(fp.informative, 1);
+    }
+
+    #[test]
+    fn gpx_point_equals_csv_row() {
+        let gpx = br#"<?xml version="1.0"?><gpx><trk><trkseg>
+            <trkpt lat="45.772175035" lon="14.357659249"><ele>542.320923</ele><time>2010-08-05T14:23:59Z</time></trkpt>
+            <trkpt lat="45.772089791" lon="14.357567383"><ele>550.972656</ele><time>2010-08-05T14:25:08Z</time></trkpt>
+            </trkseg></trk></gpx>"#;
+        let csv = b"time,lat,lon,ele\n2010-08-05T14:23:59Z,45.772175035,14.357659249,542.320923\n2010-08-05T14:25:08Z,45.772089791,14.357567383,550.972656\n";
+        let g = fingerprint(Kind::Gpx, gpx).unwrap();
+        assert_eq!(g.informative, 2);
+        assert_eq!(g.hashes, fingerprint(Kind::Table, csv).unwrap().hashes);
+    }
+
+    #[test]
+    fn json_objects_are_records() {
+        let json = br#"[{"species": "Adelie", "beak": 39.1, "mass": 3750}, {"species": "Gentoo", "beak": 46.5, "mass": 4500}]"#;
+        let csv = b"species,beak,mass\nAdelie,39.10,3750\nGentoo,46.5,4500.0\n";
+        let j = fingerprint(Kind::Json, json).unwrap();
+        assert_eq!(j.hashes, fingerprint(Kind::Table, csv).unwrap().hashes);
+        let lines = b"{\"species\": \"Adelie\", \"beak\": 39.1, \"mass\": 3750}\n{\"species\": \"Gentoo\", \"beak\": 46.5, \"mass\": 4500}\n";
+        assert_eq!(fingerprint(Kind::Json, lines).unwrap().hashes, j.hashes);
     }
 }
