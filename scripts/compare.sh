@@ -27,9 +27,9 @@ if [ ! -x "$peers/bin/b3sum" ]; then
   cargo install --quiet --root "$peers" b3sum
 fi
 if [ ! -x "$peers/venv/bin/python" ]; then
-  log "installing pdqhash, imagehash, Pillow, numpy (pip venv)"
+  log "installing pdqhash, imagehash, Pillow, numpy, pandas (pip venv)"
   python3 -m venv "$peers/venv"
-  "$peers/venv/bin/pip" install --quiet pdqhash imagehash pillow numpy
+  "$peers/venv/bin/pip" install --quiet pdqhash imagehash pillow numpy pandas
 fi
 if ! command -v gdalinfo >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
@@ -73,6 +73,23 @@ if [ ! -f "$dem" ] && command -v gdal_translate >/dev/null; then
   log "generating $dem"
   gdal_translate -q -outsize 2048 2048 -r bilinear -ot UInt16 -co COMPRESS=LZW \
     data-samples/reserve/rasters/rmnp-dem.tif "$dem"
+fi
+
+csv="$work/station-log.csv"
+if [ ! -f "$csv" ]; then
+  log "generating $csv (about 250 MB)"
+  "$py" - "$csv" <<'PY'
+import random, sys
+random.seed(1)
+with open(sys.argv[1], "w") as out:
+    out.write("timestamp,station,temp_c,rh_pct,wind_ms,wind_dir,pressure_hpa,rain_mm,solar_wm2,qc\n")
+    for i in range(4_000_000):
+        d, h, m = i // 1440, (i // 60) % 24, i % 60
+        out.write(f"2024-{1 + (d // 28) % 12:02}-{1 + d % 28:02}T{h:02}:{m:02}:00Z,ST{random.randrange(7):03},"
+                  f"{-10 + random.randrange(4000) / 100:.2f},{20 + random.randrange(800) / 10:.1f},"
+                  f"{random.randrange(2000) / 100:.2f},{random.randrange(360)},{950 + random.randrange(900) / 10:.1f},"
+                  f"{random.randrange(50) / 10:.1f},{random.randrange(1100)},{'E' if random.randrange(97) == 0 else 'A'}\n")
+PY
 fi
 
 # ---- timing helpers ----------------------------------------------------
@@ -132,6 +149,19 @@ if [ -f "$dem" ]; then
   p=$(printf '%s\n' "${pt[@]}" | median); g=$(printf '%s\n' "${gt[@]}" | median)
   row "$(printf '| raster 2048x2048 UInt16 LZW, 1 core | pugmark fingerprint %.3f s | gdalinfo -checksum %.3f s | %.2fx faster |' "$p" "$g" "$(calc "$g / $p")")"
 fi
+
+# ---- telemetry: records vs pandas read_csv + row hashing -----------------
+mb=$(calc "$(stat -c %s "$csv") / 1000000")
+pt=(); qt=()
+for _ in $(seq "$RUNS"); do
+  pt+=("$(wall taskset -c 0 "$pm" fingerprint "$csv")")
+  qt+=("$(wall taskset -c 0 "$py" -c "
+import pandas as pd
+pd.util.hash_pandas_object(pd.read_csv('$csv'), index=False)
+")")
+done
+p=$(printf '%s\n' "${pt[@]}" | median); q=$(printf '%s\n' "${qt[@]}" | median)
+row "$(printf '| CSV station log %.0f MB, 1 core | pugmark fingerprint %.1f MB/s | pandas read_csv + hash %.1f MB/s | %.2fx |' "$mb" "$(calc "$mb / $p")" "$(calc "$mb / $q")" "$(calc "$q / $p")")"
 
 # ---- peak RSS scanning a 10 GiB sparse file ------------------------------
 sparse="$work/sparse-10G.bin"
