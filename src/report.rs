@@ -161,6 +161,22 @@ pub enum Evidence {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         protected_geo: Option<crate::fingerprint::raster::GeoInfo>,
     },
+    /// Shares records with a protected table once numbers are rounded to
+    /// `decimals` places: a reduced-precision copy (weaker than `records`).
+    RecordsApprox {
+        /// The protected item, as indexed.
+        protected: String,
+        /// Its size in bytes.
+        protected_size: u64,
+        /// The precision at which the records agree (decimal places).
+        decimals: u8,
+        /// Distinct outgoing records found, rounded, in the protected item.
+        matched_records: u64,
+        /// `matched_records` / distinct informative outgoing records.
+        outgoing_fraction: f64,
+        /// `matched_records` / distinct informative protected records.
+        protected_fraction: f64,
+    },
     /// Shares telemetry records with a protected table.
     Records {
         /// The protected item, as indexed.
@@ -185,6 +201,7 @@ impl Evidence {
             Evidence::Image { .. } => "image",
             Evidence::Raster { .. } => "raster",
             Evidence::Records { .. } => "records",
+            Evidence::RecordsApprox { .. } => "records_approx",
         }
     }
 
@@ -195,7 +212,8 @@ impl Evidence {
             | Evidence::Chunks { protected, .. }
             | Evidence::Image { protected, .. }
             | Evidence::Raster { protected, .. }
-            | Evidence::Records { protected, .. } => protected,
+            | Evidence::Records { protected, .. }
+            | Evidence::RecordsApprox { protected, .. } => protected,
         }
     }
 
@@ -253,6 +271,16 @@ impl Evidence {
                 }
                 s
             }
+            Evidence::RecordsApprox {
+                protected,
+                matched_records,
+                decimals,
+                outgoing_fraction,
+                ..
+            } => format!(
+                "records (rounded to {decimals} decimals): {matched_records} of {protected} ({:.1}% of this item)",
+                outgoing_fraction * 100.0
+            ),
             Evidence::Records {
                 protected,
                 matched_records,

@@ -245,3 +245,49 @@ fn gpx_track_exported_to_csv_and_json_matches() {
         }
     }
 }
+
+/// Numbers rounded to 2 decimals: a weaker `records_approx` match naming the
+/// precision (or a plain `records` match when the log had no more decimals).
+#[test]
+fn rounded_copies_match_approximately() {
+    let (_tmp, scanner) = index_logs();
+    let mut approx_seen = 0;
+    for (name, data) in logs() {
+        let rounded: Vec<Vec<String>> = rows(&data)
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|f| match f.parse::<f64>() {
+                        Ok(v) => format!("{v:.2}"),
+                        Err(_) => f.clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let report = scanner.scan_bytes("rounded.csv", &join(&rounded, ","));
+        let hit = report.evidence.iter().find(|e| e.protected() == name);
+        match hit {
+            Some(Evidence::RecordsApprox {
+                decimals,
+                matched_records,
+                ..
+            }) => {
+                assert_eq!(*decimals, 2, "{name}");
+                assert!(*matched_records >= 10, "{name}");
+                approx_seen += 1;
+            }
+            Some(Evidence::Records { .. }) => {
+                eprintln!("{name}: exact records (no more than 2 decimals)")
+            }
+            other => panic!("{name}: {other:?} in {report:?}"),
+        }
+        for e in &report.evidence {
+            assert_eq!(e.protected(), name, "{name}: false match {e:?}");
+        }
+    }
+    // The animal track has 4+ decimals: only the rounded form can match.
+    assert_eq!(
+        approx_seen, 1,
+        "the animal track must match as records_approx"
+    );
+}

@@ -33,6 +33,33 @@ pub struct RecordsFp {
     pub hashes: Vec<u64>,
     /// How many distinct informative records there are.
     pub informative: u64,
+    /// Hashes of the same records with numbers rounded to 2 and to 1
+    /// decimals, as (decimals, hash), sorted: rounded copies match these.
+    #[serde(skip)]
+    pub rounded: Vec<(u8, u64)>,
+}
+
+/// Decimal precisions at which rounded copies are recognised.
+pub const ROUNDED_DECIMALS: [u8; 2] = [2, 1];
+
+/// A field rounded to `decimals` places, in canonical form.
+fn rounded_field(field: &str, decimals: u8) -> String {
+    match field.parse::<f64>() {
+        Ok(v) if v.is_finite() => canonical_field(&format!("{v:.prec$}", prec = decimals as usize)),
+        _ => field.to_string(),
+    }
+}
+
+fn record_hash(tag: &[u8], fields: &[String]) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(tag);
+    for f in fields {
+        hasher.update(&(f.len() as u32).to_le_bytes());
+        hasher.update(f.as_bytes());
+    }
+    let mut h = [0u8; 8];
+    h.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
+    u64::from_be_bytes(h)
 }
 
 /// Why text could not be read as records.
@@ -332,6 +359,7 @@ fn hash_records<'a>(
     skipped: u64,
 ) -> RecordsFp {
     let mut counts: HashMap<u64, u32> = HashMap::new();
+    let mut rounded: Vec<(u8, u64)> = Vec::new();
     let mut records = 0u64;
     for row in rows {
         records += 1;
@@ -345,16 +373,17 @@ fn hash_records<'a>(
         if !informative {
             continue;
         }
-        fields.sort();
-        let mut hasher = blake3::Hasher::new();
-        for f in &fields {
-            hasher.update(&(f.len() as u32).to_le_bytes());
-            hasher.update(f.as_bytes());
+        for decimals in ROUNDED_DECIMALS {
+            let mut coarse: Vec<String> =
+                fields.iter().map(|f| rounded_field(f, decimals)).collect();
+            coarse.sort();
+            rounded.push((decimals, record_hash(&[b'r', decimals], &coarse)));
         }
-        let mut h = [0u8; 8];
-        h.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
-        *counts.entry(u64::from_be_bytes(h)).or_default() += 1;
+        fields.sort();
+        *counts.entry(record_hash(&[], &fields)).or_default() += 1;
     }
+    rounded.sort_unstable();
+    rounded.dedup();
     let mut hashes: Vec<u64> = counts
         .into_iter()
         .filter(|&(_, n)| n <= 3)
@@ -367,6 +396,7 @@ fn hash_records<'a>(
         skipped_lines: skipped,
         informative: hashes.len() as u64,
         hashes,
+        rounded,
     }
 }
 

@@ -100,6 +100,7 @@ pub struct SegmentBuilder {
     raster_chunks: Vec<[u8; 32]>,
     raster_geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)>,
     records: Vec<[u8; 12]>,
+    records_rounded: Vec<[u8; 12]>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
 
@@ -149,11 +150,16 @@ impl SegmentBuilder {
                 quality: b.pdq.quality,
             })
             .collect();
-        for h in fp.records.iter().flat_map(|r| r.hashes.iter()) {
+        let entry = |h: u64| {
             let mut e = [0u8; 12];
             e[..8].copy_from_slice(&h.to_be_bytes());
             e[8..].copy_from_slice(&id.to_be_bytes());
-            self.records.push(e);
+            e
+        };
+        if let Some(r) = &fp.records {
+            self.records.extend(r.hashes.iter().map(|&h| entry(h)));
+            self.records_rounded
+                .extend(r.rounded.iter().map(|&(_, h)| entry(h)));
         }
         if let Some(r) = &fp.raster {
             if r.geo != crate::fingerprint::raster::GeoInfo::default() {
@@ -236,6 +242,7 @@ impl SegmentBuilder {
             + self.raster_bands.len()
             + self.raster_chunks.len()
             + self.records.len()
+            + self.records_rounded.len()
     }
 
     /// Whether nothing was added.
@@ -292,6 +299,7 @@ impl SegmentBuilder {
         let raster_bands = encode_table(TableId::RasterBands, &mut self.raster_bands);
         let raster_chunks = encode_table(TableId::RasterChunks, &mut self.raster_chunks);
         let records = encode_table(TableId::Records, &mut self.records);
+        let records_rounded = encode_table(TableId::RecordsRounded, &mut self.records_rounded);
         self.supersedes.sort_unstable();
         self.supersedes.dedup();
         let plain = |kind, bytes, count, value_width| SectionOut {
@@ -313,6 +321,7 @@ impl SegmentBuilder {
             raster_bands,
             raster_chunks,
             records,
+            records_rounded,
             plain(
                 SECTION_SUPERSEDES,
                 self.supersedes.concat(),

@@ -28,6 +28,8 @@ pub enum TableId {
     RasterChunks = 5,
     /// Canonical telemetry record hash (64 bits) -> item.
     Records = 6,
+    /// Hash of a record with numbers rounded (precision folded in) -> item.
+    RecordsRounded = 7,
 }
 
 impl TableId {
@@ -40,6 +42,7 @@ impl TableId {
             4 => Some(TableId::RasterBands),
             5 => Some(TableId::RasterChunks),
             6 => Some(TableId::Records),
+            7 => Some(TableId::RecordsRounded),
             _ => None,
         }
     }
@@ -53,17 +56,19 @@ impl TableId {
             TableId::RasterBands => "raster_bands",
             TableId::RasterChunks => "raster_chunks",
             TableId::Records => "records",
+            TableId::RecordsRounded => "records_rounded",
         }
     }
 
     /// Every table, in id order.
-    pub const ALL: [TableId; 6] = [
+    pub const ALL: [TableId; 7] = [
         TableId::Exact,
         TableId::Chunks,
         TableId::Image,
         TableId::RasterBands,
         TableId::RasterChunks,
         TableId::Records,
+        TableId::RecordsRounded,
     ];
 
     /// Largest fan-out (bits of key prefix) the table uses.
@@ -73,7 +78,8 @@ impl TableId {
             | TableId::Chunks
             | TableId::RasterBands
             | TableId::RasterChunks
-            | TableId::Records => 16,
+            | TableId::Records
+            | TableId::RecordsRounded => 16,
             TableId::Image => 20,
         }
     }
@@ -86,7 +92,7 @@ impl TableId {
             TableId::Image => (3, 20),
             TableId::RasterBands => (32, 16),
             TableId::RasterChunks => (16, 16),
-            TableId::Records => (8, 4),
+            TableId::Records | TableId::RecordsRounded => (8, 4),
         }
     }
 }

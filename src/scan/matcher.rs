@@ -7,7 +7,7 @@ use crate::fingerprint::bytes::hex;
 use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
 use crate::fingerprint::image::{inverse_variant, ImageQuery, Region};
 use crate::fingerprint::raster::RasterFp;
-use crate::fingerprint::records::RecordsFp;
+use crate::fingerprint::records::{RecordsFp, ROUNDED_DECIMALS};
 use crate::fingerprint::{ChunkFp, Fingerprints};
 use crate::index::{Index, ItemRef, TableId};
 use crate::report::{ChunkStats, Evidence, Range, Reason};
@@ -337,20 +337,21 @@ fn image_evidence(
         .collect()
 }
 
-/// Telemetry evidence: distinct outgoing records found per protected table.
-/// A record found in more tables than `max_items_per_chunk` is boilerplate.
-fn records_evidence(
+/// Protected items holding each of `hashes` in `table`, counted per item;
+/// a hash found in more than `max_items` items is boilerplate.
+fn count_hashes(
     index: &Index,
-    records: &RecordsFp,
+    table_id: TableId,
+    hashes: impl Iterator<Item = u64>,
     exact: &HashSet<ItemRef>,
-    th: &Thresholds,
-) -> Vec<Evidence> {
+    max_items: usize,
+) -> HashMap<ItemRef, u64> {
     let mut found: HashMap<ItemRef, u64> = HashMap::new();
     let mut hits = Vec::new();
-    for h in &records.hashes {
+    for h in hashes {
         hits.clear();
         for (s, seg) in index.segments().iter().enumerate() {
-            let Some(table) = seg.table(TableId::Records) else {
+            let Some(table) = seg.table(table_id) else {
                 continue;
             };
             for i in table.find(&h.to_be_bytes()) {
@@ -361,7 +362,9 @@ fn records_evidence(
                 });
             }
         }
-        if hits.len() > th.max_items_per_chunk {
+        hits.sort_unstable();
+        hits.dedup();
+        if hits.len() > max_items {
             continue;
         }
         for r in &hits {
@@ -370,24 +373,78 @@ fn records_evidence(
             }
         }
     }
-    let mut out: Vec<(u64, ItemRef)> = found.into_iter().map(|(r, n)| (n, r)).collect();
-    out.sort_by_key(|(n, r)| (std::cmp::Reverse(*n), *r));
-    out.into_iter()
-        .filter(|(n, _)| {
-            *n >= th.min_matched_records
-                || ratio(*n, records.informative) >= th.min_outgoing_record_fraction
-        })
-        .map(|(n, r)| {
+    found
+}
+
+/// Telemetry evidence: distinct outgoing records found per protected table,
+/// then, for tables without such a match, the same with numbers rounded to
+/// 2 and then 1 decimals (`records_approx`, with the precision found). A
+/// record found in more than `max_items_per_chunk` tables is boilerplate.
+fn records_evidence(
+    index: &Index,
+    records: &RecordsFp,
+    exact: &HashSet<ItemRef>,
+    th: &Thresholds,
+) -> Vec<Evidence> {
+    let passes = |n: u64| {
+        n >= th.min_matched_records
+            || ratio(n, records.informative) >= th.min_outgoing_record_fraction
+    };
+    let sorted = |found: HashMap<ItemRef, u64>| {
+        let mut v: Vec<(u64, ItemRef)> = found
+            .into_iter()
+            .filter(|(_, n)| passes(*n))
+            .map(|(r, n)| (n, r))
+            .collect();
+        v.sort_by_key(|(n, r)| (std::cmp::Reverse(*n), *r));
+        v
+    };
+    let exact_found = sorted(count_hashes(
+        index,
+        TableId::Records,
+        records.hashes.iter().copied(),
+        exact,
+        th.max_items_per_chunk,
+    ));
+    let mut out = Vec::new();
+    let mut done: HashSet<ItemRef> = exact.clone();
+    for (n, r) in exact_found {
+        let item = index.item(r);
+        done.insert(r);
+        out.push(Evidence::Records {
+            protected: item.path_display(),
+            protected_size: item.size,
+            matched_records: n,
+            outgoing_fraction: ratio(n, records.informative),
+            protected_fraction: ratio(n, item.records as u64),
+        });
+    }
+    for decimals in ROUNDED_DECIMALS {
+        let hashes = records
+            .rounded
+            .iter()
+            .filter(|(d, _)| *d == decimals)
+            .map(|(_, h)| *h);
+        for (n, r) in sorted(count_hashes(
+            index,
+            TableId::RecordsRounded,
+            hashes,
+            &done,
+            th.max_items_per_chunk,
+        )) {
             let item = index.item(r);
-            Evidence::Records {
+            done.insert(r);
+            out.push(Evidence::RecordsApprox {
                 protected: item.path_display(),
                 protected_size: item.size,
+                decimals,
                 matched_records: n,
                 outgoing_fraction: ratio(n, records.informative),
                 protected_fraction: ratio(n, item.records as u64),
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 /// Where a window of an outgoing band sits in a protected band.
