@@ -32,6 +32,7 @@ fn logs() -> Vec<(String, Vec<u8>)> {
             "weather-seattle-newyork.csv",
             fixture("vega_weather_seattle_newyork.csv"),
         ),
+        ("tmy3.csv", fixture("pvlib_tmy3_703165TY_first1200h.csv")),
     ]
     .into_iter()
     .map(|(n, p)| (n.to_string(), std::fs::read(p).unwrap()))
@@ -290,4 +291,37 @@ fn rounded_copies_match_approximately() {
         approx_seen, 1,
         "the animal track must match as records_approx"
     );
+}
+
+/// Hostile XML (entity bombs, an external entity) is never expanded or
+/// fetched: as plain XML it is examined by the byte signals, and dressed up
+/// as GPX it parses without expansion, quickly.
+#[test]
+fn hostile_xml_is_bounded() {
+    let (_tmp, scanner) = index_logs();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
+    for name in [
+        "defusedxml_xmlbomb.xml",
+        "defusedxml_quadratic.xml",
+        "defusedxml_external.xml",
+    ] {
+        let data = std::fs::read(dir.join(name)).unwrap();
+        for (label, bytes) in [
+            (name.to_string(), data.clone()),
+            (format!("{name} as GPX"), {
+                let text = String::from_utf8_lossy(&data)
+                    .replace("<lolz>", "<gpx><wpt lat=\"1\" lon=\"2\"><name>")
+                    .replace("</lolz>", "</name></wpt></gpx>");
+                let mut t = text.into_bytes();
+                t.extend_from_slice(b"<!-- <gpx -->");
+                t
+            }),
+        ] {
+            let started = std::time::Instant::now();
+            let report = scanner.scan_bytes(&format!("{label}.gpx"), &bytes);
+            assert!(started.elapsed().as_secs() < 5, "{label}");
+            assert_ne!(report.verdict, Verdict::Match, "{label}: {report:?}");
+            assert_ne!(report.verdict, Verdict::Error, "{label}: {report:?}");
+        }
+    }
 }
