@@ -42,11 +42,25 @@ pub struct RecordsFp {
 /// Decimal precisions at which rounded copies are recognised.
 pub const ROUNDED_DECIMALS: [u8; 2] = [2, 1];
 
-/// A field rounded to `decimals` places, in canonical form.
-fn rounded_field(field: &str, decimals: u8) -> String {
-    match field.parse::<f64>() {
-        Ok(v) if v.is_finite() => canonical_field(&format!("{v:.prec$}", prec = decimals as usize)),
-        _ => field.to_string(),
+/// A canonical field rounded to `decimals` places (half away from zero),
+/// in canonical form, written into `out`. Values that need no rounding are
+/// copied as they are, so most fields cost no formatting.
+fn rounded_into(canonical: &str, decimals: u8, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    match canonical.parse::<f64>() {
+        Ok(v) if v.is_finite() => {
+            let scale = 10f64.powi(decimals as i32);
+            let r = (v * scale).round() / scale;
+            if r == v {
+                out.push_str(canonical);
+            } else if r == 0.0 {
+                out.push('0');
+            } else {
+                let _ = write!(out, "{r}");
+            }
+        }
+        _ => out.push_str(canonical),
     }
 }
 
@@ -89,10 +103,9 @@ enum Delimiter {
     Whitespace,
 }
 
-/// Splits text into records of fields. The delimiter is chosen on the
-/// first 64 KiB: the one that gives the most lines the same (>= 2) number of
-/// fields.
-fn split(text: &str) -> (Delimiter, Vec<Vec<String>>) {
+/// Chooses the delimiter on the first 64 KiB: the one that gives the most
+/// lines the same (>= 2) number of fields. Returns it and that field count.
+fn choose_delimiter(text: &str) -> (Delimiter, usize) {
     let mut cut = text.len().min(64 * 1024);
     while !text.is_char_boundary(cut) {
         cut -= 1;
@@ -105,14 +118,15 @@ fn split(text: &str) -> (Delimiter, Vec<Vec<String>>) {
         Delimiter::Byte(b'|'),
         Delimiter::Whitespace,
     ];
-    let mut best = (0, Delimiter::Whitespace);
+    let mut best = (0, Delimiter::Whitespace, 0);
     for d in candidates {
-        let score = consistent_rows(&rows_of(sample, d));
+        let rows = rows_of(sample, d);
+        let score = consistent_rows(&rows);
         if score > best.0 {
-            best = (score, d);
+            best = (score, d, field_count_mode(&rows));
         }
     }
-    (best.1, rows_of(text, best.1))
+    (best.1, best.2)
 }
 
 fn rows_of(text: &str, delimiter: Delimiter) -> Vec<Vec<String>> {
@@ -184,29 +198,60 @@ pub fn fingerprint(kind: Kind, data: &[u8]) -> Result<RecordsFp, RecordsError> {
     }
 }
 
-/// Delimited or column-aligned text.
+/// Delimited or column-aligned text, streamed record by record.
 fn table_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
     let text = String::from_utf8_lossy(data);
-    let (delim, rows) = split(&text);
-    let mode = field_count_mode(&rows);
+    let (delim, mode) = choose_delimiter(&text);
     if mode < 2 {
         return Err(RecordsError::NotTabular(
             "no line has two or more fields".into(),
         ));
     }
+    let mut hasher = RecordHasher::default();
+    let mut skipped = 0u64;
     // Metadata lines have another field count; a header has no number.
-    let keep = |row: &&Vec<String>| row.len() == mode && row.iter().any(|f| is_numeric(f));
-    let skipped = rows.iter().filter(|r| !keep(r)).count() as u64;
+    let mut fields: Vec<&str> = Vec::with_capacity(mode);
+    match delim {
+        Delimiter::Byte(d) => {
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(d)
+                .has_headers(false)
+                .flexible(true)
+                .comment(Some(b'#'))
+                .from_reader(text.as_bytes());
+            let mut record = csv::StringRecord::new();
+            loop {
+                match reader.read_record(&mut record) {
+                    Ok(true) => {
+                        if record.len() == mode && record.iter().any(is_numeric) {
+                            hasher.push(record.iter());
+                        } else {
+                            skipped += 1;
+                        }
+                    }
+                    Ok(false) => break,
+                    Err(_) => skipped += 1,
+                }
+            }
+        }
+        Delimiter::Whitespace => {
+            for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+                fields.clear();
+                fields.extend(line.split_ascii_whitespace());
+                if fields.len() == mode && fields.iter().any(|f| is_numeric(f)) {
+                    hasher.push(fields.iter().copied());
+                } else {
+                    skipped += 1;
+                }
+            }
+        }
+    }
     let label = match delim {
         Delimiter::Byte(b'\t') => "\\t".to_string(),
         Delimiter::Byte(b) => (b as char).to_string(),
         Delimiter::Whitespace => "whitespace".to_string(),
     };
-    Ok(hash_records(
-        rows.iter().filter(keep).map(|r| r.as_slice()),
-        label,
-        skipped,
-    ))
+    Ok(hasher.finish(label, skipped))
 }
 
 /// GPX track, route and way points: latitude, longitude, and elevation and
@@ -358,46 +403,97 @@ fn hash_records<'a>(
     delimiter: String,
     skipped: u64,
 ) -> RecordsFp {
-    let mut counts: HashMap<u64, u32> = HashMap::new();
-    let mut rounded: Vec<(u8, u64)> = Vec::new();
-    let mut records = 0u64;
+    let mut hasher = RecordHasher::default();
     for row in rows {
-        records += 1;
-        let mut fields: Vec<String> = row.iter().map(|f| canonical_field(f)).collect();
-        let informative = {
-            let mut distinct: Vec<&String> = fields.iter().filter(|f| !f.is_empty()).collect();
-            distinct.sort();
-            distinct.dedup();
-            distinct.len() >= 2 && fields.iter().any(|f| !f.is_empty() && f != "0")
-        };
+        hasher.push(row.iter().map(String::as_str));
+    }
+    hasher.finish(delimiter, skipped)
+}
+
+/// Canonicalises, filters and hashes records one at a time, reusing its
+/// field buffers.
+#[derive(Default)]
+struct RecordHasher {
+    counts: HashMap<u64, u32>,
+    rounded: Vec<(u8, u64)>,
+    records: u64,
+    fields: Vec<String>,
+    coarse: Vec<String>,
+}
+
+impl RecordHasher {
+    fn push<'a>(&mut self, raw: impl Iterator<Item = &'a str>) {
+        self.records += 1;
+        let mut n = 0;
+        for f in raw {
+            if n == self.fields.len() {
+                self.fields.push(String::new());
+            }
+            canonical_into(f, &mut self.fields[n]);
+            n += 1;
+        }
+        let fields = &mut self.fields[..n];
+        let informative = fields.iter().any(|f| !f.is_empty() && f != "0")
+            && fields
+                .iter()
+                .filter(|f| !f.is_empty())
+                .any(|f| fields.iter().find(|g| !g.is_empty()) != Some(f));
         if !informative {
-            continue;
+            return;
         }
         for decimals in ROUNDED_DECIMALS {
-            let mut coarse: Vec<String> =
-                fields.iter().map(|f| rounded_field(f, decimals)).collect();
-            coarse.sort();
-            rounded.push((decimals, record_hash(&[b'r', decimals], &coarse)));
+            if self.coarse.len() < n {
+                self.coarse.resize(n, String::new());
+            }
+            let coarse = &mut self.coarse[..n];
+            for (c, f) in coarse.iter_mut().zip(fields.iter()) {
+                rounded_into(f, decimals, c);
+            }
+            coarse.sort_unstable();
+            self.rounded
+                .push((decimals, record_hash(&[b'r', decimals], coarse)));
         }
-        fields.sort();
-        *counts.entry(record_hash(&[], &fields)).or_default() += 1;
+        fields.sort_unstable();
+        *self.counts.entry(record_hash(&[], fields)).or_default() += 1;
     }
-    rounded.sort_unstable();
-    rounded.dedup();
-    let mut hashes: Vec<u64> = counts
-        .into_iter()
-        .filter(|&(_, n)| n <= 3)
-        .map(|(h, _)| h)
-        .collect();
-    hashes.sort_unstable();
-    RecordsFp {
-        delimiter,
-        records,
-        skipped_lines: skipped,
-        informative: hashes.len() as u64,
-        hashes,
-        rounded,
+
+    fn finish(mut self, delimiter: String, skipped: u64) -> RecordsFp {
+        self.rounded.sort_unstable();
+        self.rounded.dedup();
+        let mut hashes: Vec<u64> = self
+            .counts
+            .into_iter()
+            .filter(|&(_, n)| n <= 3)
+            .map(|(h, _)| h)
+            .collect();
+        hashes.sort_unstable();
+        RecordsFp {
+            delimiter,
+            records: self.records,
+            skipped_lines: skipped,
+            informative: hashes.len() as u64,
+            hashes,
+            rounded: self.rounded,
+        }
     }
+}
+
+/// [`canonical_field`] into a reused buffer.
+fn canonical_into(field: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    let t = field.trim();
+    if let Ok(v) = t.parse::<f64>() {
+        if v.is_finite() {
+            if v == 0.0 {
+                out.push('0');
+            } else {
+                let _ = write!(out, "{v}");
+            }
+            return;
+        }
+    }
+    out.extend(t.chars().flat_map(char::to_lowercase));
 }
 
 #[cfg(test)]
