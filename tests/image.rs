@@ -8,9 +8,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
-use pugmark::{
-    Evidence, FingerprintParams, IndexOptions, IndexWriter, Report, ScanOptions, Scanner, Verdict,
-};
+use pugmark::{Evidence, FingerprintParams, Report, Scanner, Verdict};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -45,23 +43,7 @@ fn photos() -> Vec<(String, Vec<u8>)> {
 }
 
 fn index_of(photos: &[(String, Vec<u8>)]) -> (tempfile::TempDir, Scanner) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("idx");
-    let mut w = IndexWriter::open(
-        &dir,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(7)),
-            ..IndexOptions::default()
-        },
-    )
-    .unwrap();
-    for (name, data) in photos {
-        w.add_bytes(name, data);
-    }
-    w.commit().unwrap();
-    drop(w);
-    let scanner = Scanner::open(&dir, ScanOptions::default()).unwrap();
-    (tmp, scanner)
+    common::index_items(7, photos)
 }
 
 fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {

@@ -11,9 +11,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use pugmark::fingerprint::raster::{self, grid};
-use pugmark::{
-    Evidence, FingerprintParams, IndexOptions, IndexWriter, Report, ScanOptions, Scanner, Verdict,
-};
+use pugmark::{Evidence, FingerprintParams, Report, Scanner, Verdict};
 use tiff::encoder::{colortype, TiffEncoder};
 
 fn fixture(name: &str) -> PathBuf {
@@ -35,23 +33,11 @@ fn originals() -> Vec<(String, PathBuf)> {
 }
 
 fn index_originals() -> (tempfile::TempDir, Scanner) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("idx");
-    let mut w = IndexWriter::open(
-        &dir,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(11)),
-            ..IndexOptions::default()
-        },
-    )
-    .unwrap();
-    for (name, path) in originals() {
-        w.add_bytes(&name, &std::fs::read(path).unwrap());
-    }
-    w.commit().unwrap();
-    drop(w);
-    let scanner = Scanner::open(&dir, ScanOptions::default()).unwrap();
-    (tmp, scanner)
+    let items: Vec<(String, Vec<u8>)> = originals()
+        .into_iter()
+        .map(|(n, p)| (n, std::fs::read(p).unwrap()))
+        .collect();
+    common::index_items(11, &items)
 }
 
 /// The raster evidence for `name`, if any.

@@ -7,9 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use pugmark::{
-    Evidence, FingerprintParams, IndexOptions, IndexWriter, Report, ScanOptions, Scanner, Verdict,
-};
+use pugmark::{Evidence, Report, Scanner, Verdict};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,22 +38,7 @@ fn logs() -> Vec<(String, Vec<u8>)> {
 }
 
 fn index_logs() -> (tempfile::TempDir, Scanner) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("idx");
-    let mut w = IndexWriter::open(
-        &dir,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(5)),
-            ..IndexOptions::default()
-        },
-    )
-    .unwrap();
-    for (name, data) in logs() {
-        w.add_bytes(&name, &data);
-    }
-    w.commit().unwrap();
-    drop(w);
-    (tmp, Scanner::open(&dir, ScanOptions::default()).unwrap())
+    common::index_items(5, &logs())
 }
 
 /// Data rows of a log as fields (comma or whitespace separated; header and
@@ -223,16 +206,8 @@ fn gpx_track_exported_to_csv_and_json_matches() {
             "{{\"t\": \"{time}\", \"lat\": {lat}, \"lon\": {lon}, \"ele\": {ele}}}\n"
         ));
     }
-    let (_tmp, scanner) = {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("idx");
-        let mut w = IndexWriter::open(&dir, IndexOptions::default()).unwrap();
-        w.add_bytes("track.gpx", gpx.as_bytes());
-        w.commit().unwrap();
-        drop(w);
-        let s = Scanner::open(&dir, ScanOptions::default()).unwrap();
-        (tmp, s)
-    };
+    let (_tmp, scanner) =
+        common::index_items(5, &[("track.gpx".to_string(), gpx.clone().into_bytes())]);
     for (name, bytes) in [
         ("track.csv", csv.as_bytes()),
         ("track.jsonl", jsonl.as_bytes()),

@@ -46,3 +46,30 @@ fn copy_tree(src: &Path, dest: &Path) {
         }
     }
 }
+
+/// A temporary index holding `items` (name, bytes) under fingerprint
+/// parameters with `seed`, and a scanner over it. Keep the directory alive
+/// as long as the scanner is used.
+pub fn index_items(
+    seed: u64,
+    items: &[(String, Vec<u8>)],
+) -> (tempfile::TempDir, pugmark::Scanner) {
+    use pugmark::{FingerprintParams, IndexOptions, IndexWriter, ScanOptions, Scanner};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut w = IndexWriter::open(
+        &dir,
+        IndexOptions {
+            new_params: Some(FingerprintParams::with_seed(seed)),
+            ..IndexOptions::default()
+        },
+    )
+    .unwrap();
+    for (name, data) in items {
+        w.add_bytes(name, data);
+    }
+    w.commit().unwrap();
+    drop(w);
+    let scanner = Scanner::open(&dir, ScanOptions::default()).unwrap();
+    (tmp, scanner)
+}
