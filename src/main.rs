@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pugmark::index::{self, Index, IndexStats, OpenOptions};
 use pugmark::source::MmapChoice;
 use pugmark::{
-    exit_code, FingerprintParams, IndexOptions, IndexWriter, Pipeline, Progress, Report,
+    exit_code, FingerprintParams, IndexOptions, IndexWriter, Limits, Pipeline, Progress, Report,
     ScanOptions, Scanner, Thresholds, Verdict,
 };
 
@@ -42,6 +42,71 @@ struct Common {
     /// Follow symbolic links (default: report them, do not follow)
     #[arg(long)]
     follow_symlinks: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Budgets per top-level item for opening archives; exceeding one makes the
+/// item `incomplete` (`limits.<name>`), never clean.
+#[derive(Args, Clone)]
+struct LimitArgs {
+    /// Largest archive member examined; bigger ones are examined up to this size (K/M/G suffixes)
+    #[arg(long, default_value = "100M", value_parser = parse_size, value_name = "SIZE")]
+    max_file_size: u64,
+    /// Decompressed archive bytes examined per item, all depths together
+    #[arg(long, default_value = "400M", value_parser = parse_size, value_name = "SIZE")]
+    max_bytes: u64,
+    /// Deepest archive nesting opened
+    #[arg(long, default_value_t = 17, value_name = "N")]
+    max_depth: u32,
+    /// Archive members examined per item
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_members: u64,
+    /// Seconds spent inside one item's archives
+    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    max_time: f64,
+    /// Largest decompressed/compressed ratio of an archive member
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    max_ratio: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> anyhow::Result<Limits> {
+        if !(self.max_time.is_finite() && self.max_time > 0.0) {
+            anyhow::bail!("--max-time must be a positive number of seconds");
+        }
+        Ok(Limits {
+            max_file_size: self.max_file_size,
+            max_bytes: self.max_bytes,
+            max_depth: self.max_depth,
+            max_members: self.max_members,
+            max_time: std::time::Duration::from_secs_f64(self.max_time),
+            max_ratio: self.max_ratio,
+        })
+    }
+}
+
+/// Parses a byte count with an optional K, M, G or T suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown size suffix in {text:?}")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[derive(Subcommand)]
@@ -85,6 +150,12 @@ enum Command {
         /// A chunk found in more protected items than this is boilerplate
         #[arg(long, default_value_t = 8, value_name = "N")]
         max_items_per_chunk: usize,
+        /// Treat reasons whose code starts with PREFIX as notes, not as
+        /// `incomplete` (e.g. `container.encrypted` on a channel that
+        /// handles encrypted archives elsewhere; `*` accepts all). Relaxes
+        /// fail-closed: what was not examined may carry protected data
+        #[arg(long, value_name = "PREFIX")]
+        accept_incomplete: Vec<String>,
     },
     /// Show every fingerprint computed for files
     Fingerprint {
@@ -143,6 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             min_bytes,
             min_fraction,
             max_items_per_chunk,
+            accept_incomplete,
         } => {
             let thresholds = Thresholds {
                 min_matched_bytes: min_bytes,
@@ -150,7 +222,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 max_items_per_chunk,
                 ..Thresholds::default()
             };
-            cmd_scan(&paths, &dir, &common, thresholds, json)
+            cmd_scan(&paths, &dir, &common, thresholds, accept_incomplete, json)
         }
         Command::Fingerprint {
             files,
@@ -194,6 +266,7 @@ fn cmd_index(
         mmap: mmap_choice(common),
         follow_symlinks: common.follow_symlinks,
         progress: progress_bar(),
+        limits: common.limits.limits()?,
         ..IndexOptions::default()
     };
     let defaults = FingerprintParams::with_seed(0);
@@ -255,10 +328,13 @@ fn cmd_scan(
     dir: &Path,
     common: &Common,
     thresholds: Thresholds,
+    accept_incomplete: Vec<String>,
     json: bool,
 ) -> anyhow::Result<u8> {
     let opts = ScanOptions {
         thresholds,
+        limits: common.limits.limits()?,
+        accept_incomplete,
         threads: common.threads,
         mmap: mmap_choice(common),
         follow_symlinks: common.follow_symlinks,
@@ -314,11 +390,21 @@ fn print_table(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> 
         "VERDICT", "PATH"
     )?;
     for r in reports {
-        let mut details: Vec<String> = r.evidence.iter().map(|e| e.summary()).collect();
+        // Findings inside archives are prefixed with the member's path.
+        let inner = |p: &str| match p.strip_prefix(r.path.as_str()) {
+            Some("") => String::new(),
+            Some(rest) => format!("[{}] ", rest.trim_start_matches('!')),
+            None => format!("[{p}] "),
+        };
+        let mut details: Vec<String> = r
+            .findings()
+            .into_iter()
+            .map(|(p, e)| format!("{}{}", inner(p), e.summary()))
+            .collect();
         details.extend(
-            r.reasons
-                .iter()
-                .map(|x| format!("{}: {}", x.code, x.detail)),
+            r.all_reasons()
+                .into_iter()
+                .map(|(p, x)| format!("{}{}: {}", inner(p), x.code, x.detail)),
         );
         if let Some(e) = &r.error {
             details.push(e.clone());
@@ -439,6 +525,17 @@ fn cmd_fingerprint(
             for r in &fp.reasons {
                 println!("  note    {}: {}", r.code, r.detail);
             }
+            fp.visit_members(&mut |name, m| {
+                println!(
+                    "  member  {name}: {} {} B, blake3 {}",
+                    m.kind.name(),
+                    m.size,
+                    pugmark::fingerprint::bytes::hex(&m.digest)
+                );
+                for r in &m.reasons {
+                    println!("          {}: {}", r.code, r.detail);
+                }
+            });
         }
     }
     Ok(if failed { 2 } else { 0 })

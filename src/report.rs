@@ -340,6 +340,18 @@ pub struct Report {
     /// Byte-signal counters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk_stats: Option<ChunkStats>,
+    /// Archive members that matched or were not fully examined, each a
+    /// report of its own whose `path` names the member inside this item
+    /// (`outer.zip!dir/file.tif`); clean members are only counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Report>,
+    /// Archive members examined inside this item, at every depth.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub members_examined: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -357,6 +369,8 @@ impl Report {
             notes: Vec::new(),
             error: Some(message.into()),
             chunk_stats: None,
+            members: Vec::new(),
+            members_examined: 0,
         }
     }
 
@@ -370,10 +384,11 @@ impl Report {
         report
     }
 
-    /// Sets `verdict` from evidence, reasons and error: match wins, then
-    /// error, then incomplete; clean only if none apply.
+    /// Sets `verdict` from evidence, reasons, error and member verdicts:
+    /// match wins, then error, then incomplete; clean only if none apply
+    /// here or in any member.
     pub fn settle(&mut self) {
-        self.verdict = if !self.evidence.is_empty() {
+        let own = if !self.evidence.is_empty() {
             Verdict::Match
         } else if self.error.is_some() {
             Verdict::Error
@@ -382,6 +397,36 @@ impl Report {
         } else {
             Verdict::Clean
         };
+        let members = self.members.iter().map(|m| m.verdict);
+        self.verdict = members.fold(own, Verdict::max);
+    }
+
+    /// Every piece of evidence in this report and its members, with the
+    /// path of the item or member it concerns.
+    pub fn findings(&self) -> Vec<(&str, &Evidence)> {
+        let mut out: Vec<(&str, &Evidence)> = self
+            .evidence
+            .iter()
+            .map(|e| (self.path.as_str(), e))
+            .collect();
+        for m in &self.members {
+            out.extend(m.findings());
+        }
+        out
+    }
+
+    /// Every reason in this report and its members, with the path it
+    /// concerns.
+    pub fn all_reasons(&self) -> Vec<(&str, &Reason)> {
+        let mut out: Vec<(&str, &Reason)> = self
+            .reasons
+            .iter()
+            .map(|r| (self.path.as_str(), r))
+            .collect();
+        for m in &self.members {
+            out.extend(m.all_reasons());
+        }
+        out
     }
 }
 

@@ -107,31 +107,71 @@ pub fn from_reader<R: Read>(
     trivial_period_max: u8,
     mut reader: R,
 ) -> io::Result<ByteSignals> {
-    let window = chunker.max_len();
-    let mut buf = vec![0u8; (4 * window).max(1 << 20)];
-    let mut acc = Accumulator::new(trivial_period_max);
-    let (mut start, mut end, mut eof) = (0usize, 0usize, false);
+    let mut builder = StreamSignals::new(chunker, trivial_period_max);
+    let mut buf = vec![0u8; 1 << 20];
     loop {
-        // Refill until a whole window is buffered or the stream ends.
-        while !eof && end - start < window {
-            if end == buf.len() {
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(builder.finish()),
+            Ok(n) => builder.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Look-ahead windows a [`StreamSignals`] buffers before compacting.
+const STREAM_WINDOWS: usize = 16;
+
+/// Byte signals computed from content pushed in pieces of any size (for
+/// bytes another parser is reading, e.g. an archive stream). Holds at most
+/// a few chunks; the result equals [`from_slice`] on the concatenation.
+pub struct StreamSignals<'c> {
+    chunker: &'c Chunker,
+    acc: Accumulator,
+    pending: Vec<u8>,
+    start: usize,
+}
+
+impl<'c> StreamSignals<'c> {
+    /// An empty builder.
+    pub fn new(chunker: &'c Chunker, trivial_period_max: u8) -> Self {
+        StreamSignals {
+            chunker,
+            acc: Accumulator::new(trivial_period_max),
+            pending: Vec::with_capacity(STREAM_WINDOWS * chunker.max_len()),
+            start: 0,
+        }
+    }
+
+    /// Appends content. Chunks are cut as soon as a whole look-ahead
+    /// window is buffered, so cuts never depend on how content was split.
+    pub fn update(&mut self, mut data: &[u8]) {
+        let window = self.chunker.max_len();
+        let capacity = STREAM_WINDOWS * window;
+        while !data.is_empty() {
+            if self.pending.len() == capacity {
+                self.pending.drain(..self.start);
+                self.start = 0;
             }
-            match reader.read(&mut buf[end..]) {
-                Ok(0) => eof = true,
-                Ok(n) => end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+            let take = data.len().min(capacity - self.pending.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            while self.pending.len() - self.start >= window {
+                let len = self.chunker.cut(&self.pending[self.start..]);
+                self.acc.push(&self.pending[self.start..self.start + len]);
+                self.start += len;
             }
         }
-        if start == end {
-            return Ok(acc.finish());
+    }
+
+    /// Cuts what is left and returns the signals.
+    pub fn finish(mut self) -> ByteSignals {
+        while self.start < self.pending.len() {
+            let len = self.chunker.cut(&self.pending[self.start..]);
+            self.acc.push(&self.pending[self.start..self.start + len]);
+            self.start += len;
         }
-        let len = chunker.cut(&buf[start..end]);
-        acc.push(&buf[start..start + len]);
-        start += len;
+        self.acc.finish()
     }
 }
 

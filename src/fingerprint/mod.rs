@@ -2,14 +2,16 @@
 //! the index writer stores what it computes for protected items, the scanner
 //! looks up what it computes for outgoing ones.
 //!
-//! Fingerprinters are pure: bytes in, fingerprints out. Today they are the
-//! byte signals (`exact`, `chunks`); image, raster, telemetry and container
-//! fingerprinters plug in by kind family (see [`crate::sniff::Family`]).
-//! Until a family's deep fingerprinter exists, its items carry the reason
-//! code `signal.unavailable.<signal>` so they can never be called clean.
+//! Fingerprinters are pure: bytes in, fingerprints out. Every item gets the
+//! byte signals (`exact`, `chunks`); pictures, rasters and telemetry tables
+//! get their deep signal by kind family (see [`crate::sniff::Family`]), and
+//! archives are opened into members that go through the same pipeline
+//! ([`container`]). Kinds without a deep fingerprinter carry the reason code
+//! `signal.unavailable.<signal>` so they can never be called clean.
 
 pub mod bytes;
 pub mod chunker;
+pub mod container;
 pub mod image;
 mod params;
 pub mod raster;
@@ -22,12 +24,14 @@ use serde::Serialize;
 
 pub use bytes::{ByteSignals, ChunkFp, ChunkHash, CHUNK_HASH_LEN};
 pub use chunker::Chunker;
+pub use container::{Limits, Member, MEMBER_SEPARATOR};
 pub use params::FingerprintParams;
 
 use crate::error::Result;
 use crate::report::Reason;
 use crate::sniff::{self, Family, Kind, SNIFF_LEN};
 use crate::source::{FileContent, MmapChoice};
+use container::Budget;
 
 /// Everything computed for one item.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -50,6 +54,10 @@ pub struct Fingerprints {
     /// The records signal, for tables that parsed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub records: Option<records::RecordsFp>,
+    /// Archive members examined, in archive order, each fingerprinted like a
+    /// file (empty for items that are not archives).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
     /// Why the item was not fully fingerprinted; empty when it was.
     pub reasons: Vec<Reason>,
 }
@@ -59,9 +67,27 @@ fn digest_hex<S: serde::Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Erro
 }
 
 impl Fingerprints {
-    /// Whether every signal that applies to this kind ran to the end.
+    /// Whether every signal that applies to this kind ran to the end, in
+    /// this item and in every archive member inside it.
     pub fn is_complete(&self) -> bool {
-        self.reasons.is_empty()
+        self.reasons.is_empty() && self.members.iter().all(|m| m.fingerprints.is_complete())
+    }
+
+    /// Calls `f` with every archive member at any depth and its full name
+    /// relative to this item (`dir/inner.zip!file.csv`).
+    pub fn visit_members(&self, f: &mut dyn FnMut(&str, &Fingerprints)) {
+        fn walk(prefix: &str, fp: &Fingerprints, f: &mut dyn FnMut(&str, &Fingerprints)) {
+            for m in &fp.members {
+                let name = if prefix.is_empty() {
+                    m.name.clone()
+                } else {
+                    format!("{prefix}{MEMBER_SEPARATOR}{}", m.name)
+                };
+                f(&name, &m.fingerprints);
+                walk(&name, &m.fingerprints, f);
+            }
+        }
+        walk("", self, f)
     }
 
     /// Bytes in chunks that can match (all but trivial chunks).
@@ -81,6 +107,7 @@ pub struct Pipeline {
     params: FingerprintParams,
     chunker: Chunker,
     protected: bool,
+    limits: Limits,
 }
 
 impl Pipeline {
@@ -92,6 +119,7 @@ impl Pipeline {
             params,
             chunker,
             protected: false,
+            limits: Limits::default(),
         })
     }
 
@@ -103,6 +131,17 @@ impl Pipeline {
         self
     }
 
+    /// The same pipeline with other budgets for archives.
+    pub fn with_limits(mut self, limits: Limits) -> Pipeline {
+        self.limits = limits;
+        self
+    }
+
+    /// The budgets archives are opened within.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The parameters this pipeline fingerprints with.
     pub fn params(&self) -> &FingerprintParams {
         &self.params
@@ -110,9 +149,22 @@ impl Pipeline {
 
     /// Fingerprints content held in memory; `name` only helps sniffing.
     pub fn fingerprint_bytes(&self, name: Option<&Path>, data: &[u8]) -> Fingerprints {
+        let budget = Budget::new(&self.limits);
+        self.bytes_within(name, data, &budget, 0)
+    }
+
+    /// [`fingerprint_bytes`](Self::fingerprint_bytes) for an item `depth`
+    /// archives deep, charging `budget`.
+    fn bytes_within(
+        &self,
+        name: Option<&Path>,
+        data: &[u8],
+        budget: &Budget,
+        depth: u32,
+    ) -> Fingerprints {
         let signals = bytes::from_slice(&self.chunker, self.params.trivial_period_max, data);
         let kind = sniff::sniff(&data[..data.len().min(SNIFF_LEN)], name);
-        self.finish(kind, signals, Some(data))
+        self.finish(name, kind, signals, Some(data), budget, depth)
     }
 
     /// Fingerprints a stream. Byte signals run in bounded memory; kinds
@@ -124,7 +176,20 @@ impl Pipeline {
     pub fn fingerprint_reader<R: Read>(
         &self,
         name: Option<&Path>,
+        reader: R,
+    ) -> io::Result<Fingerprints> {
+        let budget = Budget::new(&self.limits);
+        self.reader_within(name, reader, &budget, 0)
+    }
+
+    /// [`fingerprint_reader`](Self::fingerprint_reader) for an item `depth`
+    /// archives deep, charging `budget`.
+    pub(crate) fn reader_within<R: Read>(
+        &self,
+        name: Option<&Path>,
         mut reader: R,
+        budget: &Budget,
+        depth: u32,
     ) -> io::Result<Fingerprints> {
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut reader)
@@ -132,21 +197,25 @@ impl Pipeline {
             .read_to_end(&mut head)?;
         let kind = sniff::sniff(&head, name);
         let trivial = self.params.trivial_period_max;
+        if container::is_streamable(kind) && depth < budget.limits().max_depth {
+            let stream = io::Cursor::new(head).chain(reader);
+            return self.stream_container(name, kind, stream, budget, depth);
+        }
         if !needs_whole_item(kind) {
             let signals =
                 bytes::from_reader(&self.chunker, trivial, io::Cursor::new(head).chain(reader))?;
-            return Ok(self.finish(kind, signals, None));
+            return Ok(self.finish(name, kind, signals, None, budget, depth));
         }
         let mut whole = head;
         (&mut reader)
             .take(MAX_BUFFERED_DEEP + 1 - whole.len() as u64)
             .read_to_end(&mut whole)?;
         if whole.len() as u64 <= MAX_BUFFERED_DEEP {
-            return Ok(self.fingerprint_bytes(name, &whole));
+            return Ok(self.bytes_within(name, &whole, budget, depth));
         }
         let signals =
             bytes::from_reader(&self.chunker, trivial, io::Cursor::new(whole).chain(reader))?;
-        let mut fp = self.finish(kind, signals, None);
+        let mut fp = self.finish(name, kind, signals, None, budget, depth);
         fp.reasons = vec![Reason::new(
             "limits.deep_bytes",
             format!(
@@ -154,6 +223,32 @@ impl Pipeline {
                 kind.family().deep_signal().unwrap_or("deep")
             ),
         )];
+        Ok(fp)
+    }
+
+    /// Fingerprints a tar or gzip stream in one pass: the archive parser
+    /// reads the stream while every byte it reads also feeds the byte
+    /// signals; bytes after the archive's end are read for them too.
+    fn stream_container<R: Read>(
+        &self,
+        name: Option<&Path>,
+        kind: Kind,
+        reader: R,
+        budget: &Budget,
+        depth: u32,
+    ) -> io::Result<Fingerprints> {
+        let mut signals = bytes::StreamSignals::new(&self.chunker, self.params.trivial_period_max);
+        let mut tee = Tee {
+            inner: reader,
+            sink: &mut signals,
+        };
+        let shown = display_name(name);
+        let expanded = self.expand_stream(&shown, kind, &mut tee, budget, depth);
+        io::copy(&mut tee, &mut io::sink())?;
+        let signals = signals.finish();
+        let mut fp = self.finish(name, kind, signals, None, budget, depth);
+        fp.members = expanded.members;
+        fp.reasons.extend(expanded.reasons);
         Ok(fp)
     }
 
@@ -170,8 +265,17 @@ impl Pipeline {
 
     /// Runs the deep fingerprinter of the kind's family on `data` (absent
     /// for streamed items whose kind needs none) and assembles the result.
-    fn finish(&self, kind: Kind, signals: ByteSignals, data: Option<&[u8]>) -> Fingerprints {
+    fn finish(
+        &self,
+        name: Option<&Path>,
+        kind: Kind,
+        signals: ByteSignals,
+        data: Option<&[u8]>,
+        budget: &Budget,
+        depth: u32,
+    ) -> Fingerprints {
         let mut reasons = Vec::new();
+        let mut members = Vec::new();
         let mut image = None;
         let mut raster = None;
         let mut records = None;
@@ -208,12 +312,29 @@ impl Pipeline {
             },
             _ => {}
         }
-        let handled = match family {
+        let mut handled = match family {
             Family::Image | Family::Raster => data.is_some(),
             Family::Telemetry => data.is_some(),
             Family::Bytes => true,
             Family::Container => false,
         };
+        if container::is_supported(kind) {
+            // Streamed tar and gzip are opened by `stream_container`.
+            handled = data.is_some() || container::is_streamable(kind);
+            if depth >= budget.limits().max_depth {
+                reasons.push(Reason::new(
+                    "limits.max_depth",
+                    format!(
+                        "archive nested {depth} deep (limit {}); its members were not examined",
+                        budget.limits().max_depth
+                    ),
+                ));
+            } else if let Some(d) = data {
+                let expanded = self.expand_slice(&display_name(name), kind, d, budget, depth);
+                members = expanded.members;
+                reasons.extend(expanded.reasons);
+            }
+        }
         if !handled {
             if let Some(signal) = family.deep_signal() {
                 reasons.push(Reason::signal_unavailable(signal, kind));
@@ -227,8 +348,28 @@ impl Pipeline {
             image,
             raster,
             records,
+            members,
             reasons,
         }
+    }
+}
+
+/// An item's name for messages and derived member names.
+fn display_name(name: Option<&Path>) -> String {
+    name.map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// Feeds every byte an archive parser reads into the byte signals.
+struct Tee<'s, 'c, R> {
+    inner: R,
+    sink: &'s mut bytes::StreamSignals<'c>,
+}
+
+impl<R: Read> Read for Tee<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sink.update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -244,8 +385,9 @@ pub const MAX_BUFFERED_DEEP: u64 = 256 << 20;
 
 /// Whether the deep signal for `kind` needs the whole item in memory.
 fn needs_whole_item(kind: Kind) -> bool {
-    matches!(
-        kind.family(),
-        Family::Image | Family::Raster | Family::Telemetry
-    )
+    kind == Kind::Zip
+        || matches!(
+            kind.family(),
+            Family::Image | Family::Raster | Family::Telemetry
+        )
 }

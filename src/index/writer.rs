@@ -15,7 +15,7 @@ use super::manifest::Manifest;
 use super::segment::SegmentBuilder;
 use super::{Index, ItemRef, OpenOptions};
 use crate::error::{Error, Result};
-use crate::fingerprint::{FingerprintParams, Fingerprints, Pipeline};
+use crate::fingerprint::{FingerprintParams, Fingerprints, Limits, Pipeline, MEMBER_SEPARATOR};
 use crate::progress::{NoProgress, Progress, StopFlag};
 use crate::source::{walk, MmapChoice, SkipReason, Skipped, WalkOptions};
 
@@ -46,6 +46,10 @@ pub struct IndexOptions {
     pub progress: Arc<dyn Progress>,
     /// Raised by the caller to stop early; work done so far is committed.
     pub stop: StopFlag,
+    /// Budgets for opening protected archives (per top-level file); a
+    /// member cut short by one is indexed as far as it was read and counted
+    /// in [`IndexSummary::partial`].
+    pub limits: Limits,
 }
 
 impl Default for IndexOptions {
@@ -59,6 +63,7 @@ impl Default for IndexOptions {
             batch_bytes: 256 << 20,
             progress: Arc::new(NoProgress),
             stop: StopFlag::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -71,6 +76,7 @@ impl std::fmt::Debug for IndexOptions {
             .field("follow_symlinks", &self.follow_symlinks)
             .field("segment_max_entries", &self.segment_max_entries)
             .field("batch_bytes", &self.batch_bytes)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +100,11 @@ pub struct IndexSummary {
     pub unchanged_bytes: u64,
     /// Paths not indexed, with reasons (symlinks, special, unreadable).
     pub skipped: Vec<Skipped>,
-    /// Indexed files some deep signal could not examine, by reason code.
+    /// Archive members indexed as protected items of their own (named
+    /// `archive!member`), at every depth.
+    pub archive_members: u64,
+    /// Indexed files and members some signal could not examine, by reason
+    /// code.
     pub partial: BTreeMap<String, u64>,
     /// Segments committed.
     pub segments_written: u64,
@@ -176,7 +186,9 @@ impl IndexWriter {
             manifest.store(dir)?;
             manifest
         };
-        let pipeline = Pipeline::new(manifest.params.clone())?.for_protected();
+        let pipeline = Pipeline::new(manifest.params.clone())?
+            .for_protected()
+            .with_limits(opts.limits.clone());
         let index = Index::open(dir, &OpenOptions::default())?;
         let mut known = HashMap::new();
         for (s, seg) in index.segments().iter().enumerate() {
@@ -341,9 +353,18 @@ impl IndexWriter {
     fn count_added(&self, fp: &Fingerprints, summary: &mut IndexSummary) {
         summary.indexed_files += 1;
         summary.indexed_bytes += fp.size;
-        for reason in &fp.reasons {
-            *summary.partial.entry(reason.code.clone()).or_default() += 1;
-        }
+        let mut count = |fp: &Fingerprints| {
+            for reason in &fp.reasons {
+                *summary.partial.entry(reason.code.clone()).or_default() += 1;
+            }
+        };
+        count(fp);
+        let mut members = 0;
+        fp.visit_members(&mut |_, member| {
+            members += 1;
+            count(member);
+        });
+        summary.archive_members += members;
     }
 
     /// Indexes a named in-memory item (no mtime: an item with the same name
@@ -374,12 +395,40 @@ impl IndexWriter {
         self.add_fingerprints(key, None, &fp)
     }
 
+    /// Adds an item and, as items of their own, the archive members inside
+    /// it (`path!member`). A new version of an archive retires every member
+    /// of the old one.
     fn add_fingerprints(
         &mut self,
         path: Vec<u8>,
         mtime_ns: Option<i64>,
         fp: &Fingerprints,
     ) -> AddOutcome {
+        let outcome = self.add_item(path.clone(), mtime_ns, fp);
+        if outcome == AddOutcome::Replaced {
+            let mut prefix = path.clone();
+            prefix.extend_from_slice(MEMBER_SEPARATOR.to_string().as_bytes());
+            let stale: Vec<Vec<u8>> = self
+                .known
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for key in stale {
+                if let Some(old) = self.known.remove(&key) {
+                    self.builder.supersede(old.segment_id, old.item);
+                }
+            }
+        }
+        fp.visit_members(&mut |name, member| {
+            let mut key = path.clone();
+            key.extend_from_slice(format!("{MEMBER_SEPARATOR}{name}").as_bytes());
+            self.add_item(key, None, member);
+        });
+        outcome
+    }
+
+    fn add_item(&mut self, path: Vec<u8>, mtime_ns: Option<i64>, fp: &Fingerprints) -> AddOutcome {
         let segment_id = self.manifest.next_segment_id;
         let outcome = match self.known.get(&path) {
             Some(old) => {

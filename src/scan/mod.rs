@@ -13,10 +13,10 @@ use rayon::prelude::*;
 pub use matcher::Thresholds;
 
 use crate::error::{Error, Result};
-use crate::fingerprint::{bytes::hex, Fingerprints, Pipeline};
+use crate::fingerprint::{bytes::hex, Fingerprints, Limits, Pipeline, MEMBER_SEPARATOR};
 use crate::index::{Index, OpenOptions};
 use crate::progress::{NoProgress, Progress, StopFlag};
-use crate::report::{Reason, Report, REPORT_SCHEMA};
+use crate::report::{Reason, Report, Verdict, REPORT_SCHEMA};
 use crate::source::{walk, MmapChoice, SkipReason, WalkOptions};
 
 /// Options for a [`Scanner`].
@@ -36,6 +36,13 @@ pub struct ScanOptions {
     pub progress: Arc<dyn Progress>,
     /// Raised by the caller to stop [`Scanner::scan_paths`] between items.
     pub stop: StopFlag,
+    /// Budgets for opening archives (per top-level item).
+    pub limits: Limits,
+    /// Reason-code prefixes that do not make an item `incomplete` (`*`
+    /// accepts every code). Such reasons are moved to `notes`, so reports
+    /// still show them. Empty by default: relaxing fail-closed means what
+    /// was not examined passes unseen.
+    pub accept_incomplete: Vec<String>,
 }
 
 impl Default for ScanOptions {
@@ -47,6 +54,8 @@ impl Default for ScanOptions {
             follow_symlinks: false,
             progress: Arc::new(NoProgress),
             stop: StopFlag::new(),
+            limits: Limits::default(),
+            accept_incomplete: Vec::new(),
         }
     }
 }
@@ -58,6 +67,7 @@ impl std::fmt::Debug for ScanOptions {
             .field("threads", &self.threads)
             .field("mmap", &self.mmap)
             .field("follow_symlinks", &self.follow_symlinks)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -74,7 +84,7 @@ pub struct Scanner {
 impl Scanner {
     /// A scanner over an open index.
     pub fn new(index: Arc<Index>, opts: ScanOptions) -> Result<Scanner> {
-        let pipeline = Pipeline::new(index.params().clone())?;
+        let pipeline = Pipeline::new(index.params().clone())?.with_limits(opts.limits.clone());
         Ok(Scanner {
             index,
             pipeline,
@@ -195,14 +205,35 @@ impl Scanner {
         Ok(reports)
     }
 
-    fn judge(&self, path: String, fp: Fingerprints) -> Report {
+    fn accepts(&self, reason: &Reason) -> bool {
+        self.opts
+            .accept_incomplete
+            .iter()
+            .any(|p| p == "*" || reason.code.starts_with(p.as_str()))
+    }
+
+    /// Matches an item and, one by one, the archive members inside it.
+    fn judge(&self, path: String, mut fp: Fingerprints) -> Report {
         let matcher::Outcome {
             evidence,
             omitted,
             stats,
             notes,
         } = matcher::evaluate(&self.index, &fp, &self.opts.thresholds);
-        let mut reasons = fp.reasons;
+        let mut members = Vec::new();
+        let mut members_examined = 0;
+        for member in std::mem::take(&mut fp.members) {
+            let inner = format!("{path}{MEMBER_SEPARATOR}{}", member.name);
+            let report = self.judge(inner, member.fingerprints);
+            members_examined += 1 + report.members_examined;
+            if report.verdict != Verdict::Clean {
+                members.push(report);
+            }
+        }
+        let (mut reasons, accepted): (Vec<Reason>, Vec<Reason>) =
+            fp.reasons.into_iter().partition(|r| !self.accepts(r));
+        let mut notes = notes;
+        notes.extend(accepted);
         if omitted > 0 {
             reasons.push(Reason::new(
                 "evidence.truncated",
@@ -212,7 +243,7 @@ impl Scanner {
         let mut report = Report {
             schema: REPORT_SCHEMA,
             path,
-            verdict: crate::report::Verdict::Clean,
+            verdict: Verdict::Clean,
             size: Some(fp.size),
             kind: Some(fp.kind),
             digest: Some(hex(&fp.digest)),
@@ -221,6 +252,8 @@ impl Scanner {
             notes,
             error: None,
             chunk_stats: Some(stats),
+            members,
+            members_examined,
         };
         report.settle();
         report

@@ -1,0 +1,315 @@
+//! The tar format's headers, read from a stream: ustar, pax extended
+//! headers (path, size), GNU long names. Every header advances the stream by
+//! at least one block, so no archive can make the reader loop; sizes are
+//! checked before use and metadata records are capped.
+
+use std::io::{self, Read};
+
+use crate::report::Reason;
+
+/// Tar block size.
+pub(crate) const BLOCK: u64 = 512;
+
+/// Largest pax or GNU long-name record read (longer ones are malformed).
+const MAX_META: u64 = 1 << 20;
+
+/// What a header announces.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum EntryType {
+    /// Content follows (regular files, and unknown types as POSIX says).
+    File,
+    /// A sparse file (GNU or pax): its holes are not stored.
+    Sparse,
+    /// Directories, links, devices, FIFOs: no content.
+    NoContent,
+}
+
+/// One member header.
+#[derive(Debug)]
+pub(crate) struct Header {
+    /// Path inside the archive (lossy UTF-8).
+    pub name: String,
+    /// Bytes of stored data that follow the header (before padding).
+    pub size: u64,
+    /// What kind of member it is.
+    pub entry: EntryType,
+}
+
+fn malformed(detail: impl Into<String>) -> Reason {
+    Reason::new("container.malformed", detail)
+}
+
+/// Reads up to a full buffer; returns how many bytes arrived before EOF.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Reads and discards `n` bytes; false if the stream ended first.
+pub(crate) fn skip<R: Read>(r: &mut R, n: u64) -> io::Result<bool> {
+    let copied = io::copy(&mut r.take(n), &mut io::sink())?;
+    Ok(copied == n)
+}
+
+/// Padding after `size` bytes of data.
+pub(crate) fn padding(size: u64) -> u64 {
+    (BLOCK - size % BLOCK) % BLOCK
+}
+
+fn octal_or_binary(field: &[u8]) -> Result<u64, String> {
+    if field.first().is_some_and(|&b| b & 0x80 != 0) {
+        // GNU base-256: the first byte's top bit set; 0xFF means negative.
+        if field[0] == 0xFF {
+            return Err("negative number field".into());
+        }
+        let mut v: u64 = (field[0] & 0x7F) as u64;
+        for &b in &field[1..] {
+            v = v
+                .checked_mul(256)
+                .and_then(|v| v.checked_add(b as u64))
+                .ok_or("number field overflows")?;
+        }
+        return Ok(v);
+    }
+    let text: Vec<u8> = field
+        .iter()
+        .copied()
+        .skip_while(|&b| b == b' ')
+        .take_while(|&b| b != 0 && b != b' ')
+        .collect();
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let mut v: u64 = 0;
+    for b in text {
+        if !(b'0'..=b'7').contains(&b) {
+            return Err(format!("bad octal digit {:?}", b as char));
+        }
+        v = v
+            .checked_mul(8)
+            .and_then(|v| v.checked_add((b - b'0') as u64))
+            .ok_or("number field overflows")?;
+    }
+    Ok(v)
+}
+
+fn cstr(field: &[u8]) -> &[u8] {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    &field[..end]
+}
+
+fn checksum_ok(block: &[u8; 512]) -> bool {
+    let Ok(stored) = octal_or_binary(&block[148..156]) else {
+        return false;
+    };
+    let mut unsigned: u64 = 0;
+    let mut signed: i64 = 0;
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += b as u64;
+        signed += b as i8 as i64;
+    }
+    stored == unsigned || stored as i64 == signed
+}
+
+/// Reads tar headers one member at a time.
+pub(crate) struct Reader {
+    /// Headers read so far (members and metadata records).
+    pub headers: u64,
+}
+
+impl Reader {
+    /// A reader at the start of an archive.
+    pub fn new() -> Self {
+        Reader { headers: 0 }
+    }
+
+    /// The next member's header, or `None` at the end-of-archive marker.
+    /// Metadata records (pax, GNU long names) are consumed and applied. The
+    /// caller must consume `size` bytes plus [`padding`] before calling
+    /// again.
+    pub fn next<R: Read>(&mut self, r: &mut R) -> Result<Option<Header>, Reason> {
+        let mut long_name: Option<Vec<u8>> = None;
+        let mut pax_path: Option<Vec<u8>> = None;
+        let mut pax_size: Option<u64> = None;
+        let mut pax_sparse = false;
+        loop {
+            let mut block = [0u8; 512];
+            let got = read_full(r, &mut block).map_err(truncated)?;
+            self.headers += 1;
+            if got == 0 && self.headers == 1 {
+                return Err(malformed("empty tar stream"));
+            }
+            if got < block.len() {
+                return Err(Reason::new(
+                    "container.truncated",
+                    "tar stream ends inside a header (no end-of-archive marker)",
+                ));
+            }
+            if block.iter().all(|&b| b == 0) {
+                return Ok(None);
+            }
+            if !checksum_ok(&block) {
+                return Err(malformed(format!(
+                    "header {} has a bad checksum",
+                    self.headers
+                )));
+            }
+            let size = octal_or_binary(&block[124..136])
+                .map_err(|e| malformed(format!("header {}: size: {e}", self.headers)))?;
+            let flag = block[156];
+            match flag {
+                b'x' | b'L' => {
+                    if size > MAX_META {
+                        return Err(malformed(format!(
+                            "metadata record of {size} bytes (limit {MAX_META})"
+                        )));
+                    }
+                    let mut body = vec![0u8; size as usize];
+                    if read_full(r, &mut body).map_err(truncated)? < body.len()
+                        || !skip(r, padding(size)).map_err(truncated)?
+                    {
+                        return Err(Reason::new(
+                            "container.truncated",
+                            "tar stream ends inside a metadata record",
+                        ));
+                    }
+                    if flag == b'L' {
+                        long_name = Some(cstr(&body).to_vec());
+                    } else {
+                        for (key, value) in pax_records(&body)? {
+                            match key {
+                                b"path" => pax_path = Some(value.to_vec()),
+                                b"size" => {
+                                    let text = std::str::from_utf8(value).unwrap_or("");
+                                    pax_size = Some(text.parse().map_err(|_| {
+                                        malformed(format!("pax size {text:?} is not a number"))
+                                    })?);
+                                }
+                                k if k.starts_with(b"GNU.sparse.") => pax_sparse = true,
+                                _ => {}
+                            }
+                        }
+                    }
+                    continue;
+                }
+                b'g' | b'K' => {
+                    if !skip(r, size.saturating_add(padding(size))).map_err(truncated)? {
+                        return Err(Reason::new(
+                            "container.truncated",
+                            "tar stream ends inside a metadata record",
+                        ));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let ustar = &block[257..263] == b"ustar\0";
+            let name = match (pax_path, long_name) {
+                (Some(p), _) => p,
+                (None, Some(l)) => l,
+                (None, None) => {
+                    let base = cstr(&block[0..100]);
+                    let prefix = if ustar {
+                        cstr(&block[345..500])
+                    } else {
+                        &[][..]
+                    };
+                    if prefix.is_empty() {
+                        base.to_vec()
+                    } else {
+                        [prefix, b"/", base].concat()
+                    }
+                }
+            };
+            let gnu_extended = flag == b'S' && block[482] != 0;
+            if gnu_extended {
+                // Old GNU sparse maps continue in extension blocks.
+                loop {
+                    let mut ext = [0u8; 512];
+                    if read_full(r, &mut ext).map_err(truncated)? < 512 {
+                        return Err(Reason::new(
+                            "container.truncated",
+                            "tar stream ends inside a sparse map",
+                        ));
+                    }
+                    self.headers += 1;
+                    if ext[504] == 0 {
+                        break;
+                    }
+                }
+            }
+            let entry = match flag {
+                b'S' => EntryType::Sparse,
+                _ if pax_sparse => EntryType::Sparse,
+                b'1' | b'2' | b'3' | b'4' | b'5' | b'6' => EntryType::NoContent,
+                _ => EntryType::File,
+            };
+            return Ok(Some(Header {
+                name: String::from_utf8_lossy(&name).into_owned(),
+                size: pax_size.unwrap_or(size),
+                entry,
+            }));
+        }
+    }
+}
+
+fn truncated(e: io::Error) -> Reason {
+    Reason::new("container.truncated", format!("reading tar: {e}"))
+}
+
+/// Splits a pax body into (key, value) records ("<len> key=value\n").
+fn pax_records(mut body: &[u8]) -> Result<Vec<(&[u8], &[u8])>, Reason> {
+    let mut out = Vec::new();
+    while !body.is_empty() && body[0] != 0 {
+        let space = body
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(|| malformed("pax record without a length"))?;
+        let len: usize = std::str::from_utf8(&body[..space])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .filter(|&l| l > space + 1 && l <= body.len())
+            .ok_or_else(|| malformed("pax record length out of range"))?;
+        let record = &body[space + 1..len];
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        let eq = record
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(|| malformed("pax record without '='"))?;
+        out.push((&record[..eq], &record[eq + 1..]));
+        body = &body[len..];
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(octal_or_binary(b"0000644 \0"), Ok(0o644));
+        assert_eq!(octal_or_binary(b"   17\0"), Ok(15));
+        assert_eq!(octal_or_binary(&[0x80, 0, 0, 1, 0]), Ok(256));
+        assert!(octal_or_binary(&[0xFF, 0xFF]).is_err());
+        assert!(octal_or_binary(b"0009").is_err());
+    }
+
+    #[test]
+    fn pax() {
+        let body = b"18 path=dir/a.csv\n11 size=42\n";
+        let recs = pax_records(body).unwrap();
+        assert_eq!(recs[0], (&b"path"[..], &b"dir/a.csv"[..]));
+        assert_eq!(recs[1], (&b"size"[..], &b"42"[..]));
+        assert!(pax_records(b"99 path=x\n").is_err());
+    }
+}

@@ -1,0 +1,359 @@
+//! The zip format's directory, read from content held whole in memory:
+//! end-of-central-directory record (zip64 too), central directory, local
+//! headers. Nothing is allocated by a count the file claims, every offset is
+//! bounds-checked, and members whose bytes overlap another's (the "overlap"
+//! zip bomb) or bytes that belong to no record are reported, not trusted.
+
+use crate::report::Reason;
+
+const EOCD_SIG: u32 = 0x0605_4b50;
+const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+const CENTRAL_SIG: u32 = 0x0201_4b50;
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
+const EOCD_LEN: usize = 22;
+const CENTRAL_LEN: usize = 46;
+const LOCAL_LEN: usize = 30;
+
+/// Compression methods this reader decodes.
+pub(crate) const STORED: u16 = 0;
+/// Raw deflate.
+pub(crate) const DEFLATED: u16 = 8;
+
+/// One member as the central directory describes it, with the position of
+/// its data found from its local header.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    /// Path inside the archive, as stored (lossy UTF-8).
+    pub name: String,
+    /// General-purpose flags (bit 0: encrypted).
+    pub flags: u16,
+    /// Compression method.
+    pub method: u16,
+    /// CRC-32 of the uncompressed content.
+    pub crc: u32,
+    /// Compressed length.
+    pub compressed: u64,
+    /// Uncompressed length.
+    pub size: u64,
+    /// Where the member's compressed bytes start.
+    pub data_start: usize,
+}
+
+impl Entry {
+    /// Whether the member is encrypted (traditional or strong encryption).
+    pub fn encrypted(&self) -> bool {
+        self.flags & 1 != 0
+    }
+
+    /// Whether the entry is a directory (no content).
+    pub fn is_dir(&self) -> bool {
+        self.name.ends_with('/') && self.size == 0
+    }
+}
+
+/// The readable members of a zip and what was wrong with the rest.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    /// Members whose data can be read, in central-directory order.
+    pub entries: Vec<Entry>,
+    /// Why some members or bytes were not examined.
+    pub problems: Vec<Reason>,
+}
+
+fn u16_at(d: &[u8], at: usize) -> Option<u16> {
+    d.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+}
+
+fn u32_at(d: &[u8], at: usize) -> Option<u32> {
+    d.get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn u64_at(d: &[u8], at: usize) -> Option<u64> {
+    d.get(at..at + 8).map(|b| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        u64::from_le_bytes(a)
+    })
+}
+
+fn malformed(detail: impl Into<String>) -> Reason {
+    Reason::new("container.malformed", detail)
+}
+
+/// Where the central directory is, from the end records.
+struct End {
+    entries: u64,
+    cd_offset: u64,
+    cd_size: u64,
+    /// Bytes of the end records (EOCD, comment and zip64 records).
+    records: std::ops::Range<usize>,
+}
+
+fn find_end(data: &[u8]) -> Result<End, Reason> {
+    if data.len() < EOCD_LEN {
+        return Err(malformed("shorter than an end-of-central-directory record"));
+    }
+    let lowest = data.len().saturating_sub(EOCD_LEN + u16::MAX as usize);
+    let mut found = None;
+    for pos in (lowest..=data.len() - EOCD_LEN).rev() {
+        if u32_at(data, pos) != Some(EOCD_SIG) {
+            continue;
+        }
+        let comment = u16_at(data, pos + 20).unwrap_or(0) as usize;
+        if pos + EOCD_LEN + comment == data.len() {
+            found = Some(pos);
+            break;
+        }
+        // Keep the last record whose comment fits; bytes after it are
+        // reported as unaccounted.
+        if found.is_none() && pos + EOCD_LEN + comment <= data.len() {
+            found = Some(pos);
+        }
+    }
+    let pos = found.ok_or_else(|| malformed("no end-of-central-directory record"))?;
+    let field16 = |at| u16_at(data, pos + at).unwrap_or(0);
+    if field16(4) != 0 || field16(6) != 0 {
+        return Err(Reason::new(
+            "container.unsupported",
+            "multi-volume (spanned) zip",
+        ));
+    }
+    let comment = field16(20) as usize;
+    let mut end = End {
+        entries: field16(10) as u64,
+        cd_size: u32_at(data, pos + 12).unwrap_or(0) as u64,
+        cd_offset: u32_at(data, pos + 16).unwrap_or(0) as u64,
+        records: pos..pos + EOCD_LEN + comment,
+    };
+    let zip64 = end.entries == 0xFFFF || end.cd_size == 0xFFFF_FFFF || end.cd_offset == 0xFFFF_FFFF;
+    if zip64 || (pos >= 20 && u32_at(data, pos - 20) == Some(ZIP64_LOCATOR_SIG)) {
+        let locator = pos
+            .checked_sub(20)
+            .filter(|&l| u32_at(data, l) == Some(ZIP64_LOCATOR_SIG))
+            .ok_or_else(|| malformed("zip64 values without a zip64 locator"))?;
+        let at = u64_at(data, locator + 8).unwrap_or(u64::MAX);
+        let at = usize::try_from(at)
+            .ok()
+            .filter(|&a| u32_at(data, a) == Some(ZIP64_EOCD_SIG))
+            .ok_or_else(|| malformed("zip64 end record missing or out of bounds"))?;
+        let read =
+            |off| u64_at(data, at + off).ok_or_else(|| malformed("zip64 end record truncated"));
+        end.entries = read(32)?;
+        end.cd_size = read(40)?;
+        end.cd_offset = read(48)?;
+        let record_len = read(4)?.saturating_add(12);
+        if at as u64 + record_len > locator as u64 {
+            return Err(malformed("zip64 end record overruns its locator"));
+        }
+        end.records = at..end.records.end;
+    }
+    Ok(end)
+}
+
+/// Reads the directory of a whole zip, keeping at most `max_members`
+/// members (more gives a `limits.max_members` problem).
+pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory, Reason> {
+    let end = find_end(data)?;
+    let cd_start = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
+    let cd_end = cd_start.saturating_add(usize::try_from(end.cd_size).unwrap_or(usize::MAX));
+    if cd_end > end.records.start {
+        return Err(malformed(format!(
+            "central directory [{}, {}) runs past the end records at {}",
+            end.cd_offset,
+            end.cd_offset.saturating_add(end.cd_size),
+            end.records.start
+        )));
+    }
+    let mut dir = Directory::default();
+    let wanted = end.entries.min(max_members);
+    if end.entries > max_members {
+        dir.problems.push(Reason::new(
+            "limits.max_members",
+            format!(
+                "the zip lists {} members; only the first {max_members} were examined",
+                end.entries
+            ),
+        ));
+    }
+    // Spans [start, end) of bytes each record accounts for.
+    let mut spans: Vec<(usize, usize, Option<usize>)> = vec![(cd_start, cd_end, None)];
+    spans.push((end.records.start, end.records.end, None));
+    let mut pos = cd_start;
+    let mut unreadable = 0u64;
+    for index in 0..wanted {
+        if pos + CENTRAL_LEN > cd_end || u32_at(data, pos) != Some(CENTRAL_SIG) {
+            return Err(malformed(format!(
+                "central directory entry {index} of {} missing or truncated at offset {pos}",
+                end.entries
+            )));
+        }
+        let here = pos;
+        let f16 = |at| u16_at(data, here + at).unwrap_or(0);
+        let f32 = |at| u32_at(data, here + at).unwrap_or(0);
+        let (name_len, extra_len, comment_len) =
+            (f16(28) as usize, f16(30) as usize, f16(32) as usize);
+        let record_end = pos + CENTRAL_LEN + name_len + extra_len + comment_len;
+        if record_end > cd_end {
+            return Err(malformed(format!(
+                "central directory entry {index} overruns the directory"
+            )));
+        }
+        let name_bytes = &data[pos + CENTRAL_LEN..pos + CENTRAL_LEN + name_len];
+        let extra = &data[pos + CENTRAL_LEN + name_len..pos + CENTRAL_LEN + name_len + extra_len];
+        let mut size = f32(24) as u64;
+        let mut compressed = f32(20) as u64;
+        let mut local = f32(42) as u64;
+        let zip64 = size == 0xFFFF_FFFF || compressed == 0xFFFF_FFFF || local == 0xFFFF_FFFF;
+        if zip64 {
+            let values = zip64_field(extra).unwrap_or(&[]);
+            let mut at = 0;
+            for field in [&mut size, &mut compressed, &mut local] {
+                if *field == 0xFFFF_FFFF {
+                    *field = u64_at(values, at).ok_or_else(|| {
+                        malformed(format!(
+                            "member {index}: zip64 extra field missing or short"
+                        ))
+                    })?;
+                    at += 8;
+                }
+            }
+        }
+        let name = String::from_utf8_lossy(name_bytes).into_owned();
+        pos = record_end;
+        match locate_data(data, local, compressed, name_bytes) {
+            Ok((start, data_start, data_end)) => {
+                let flags = f16(8);
+                let tail = descriptor_len(data, data_end, flags, zip64);
+                spans.push((start, data_end + tail, Some(dir.entries.len())));
+                dir.entries.push(Entry {
+                    name,
+                    flags,
+                    method: f16(10),
+                    crc: f32(16),
+                    compressed,
+                    size,
+                    data_start,
+                });
+            }
+            Err(detail) => {
+                unreadable += 1;
+                if unreadable <= 16 {
+                    dir.problems
+                        .push(malformed(format!("member {name:?}: {detail}")));
+                }
+            }
+        }
+    }
+    if unreadable > 16 {
+        dir.problems.push(malformed(format!(
+            "{} more members unreadable",
+            unreadable - 16
+        )));
+    }
+    check_spans(data.len(), spans, &mut dir);
+    Ok(dir)
+}
+
+/// The zip64 extended-information extra field's values, if present.
+fn zip64_field(mut extra: &[u8]) -> Option<&[u8]> {
+    while extra.len() >= 4 {
+        let id = u16::from_le_bytes([extra[0], extra[1]]);
+        let len = u16::from_le_bytes([extra[2], extra[3]]) as usize;
+        let body = extra.get(4..4 + len)?;
+        if id == 0x0001 {
+            return Some(body);
+        }
+        extra = &extra[4 + len..];
+    }
+    None
+}
+
+/// Checks the local header at `local` and returns (header start, data
+/// start, data end).
+fn locate_data(
+    data: &[u8],
+    local: u64,
+    compressed: u64,
+    central_name: &[u8],
+) -> Result<(usize, usize, usize), String> {
+    let start = usize::try_from(local).map_err(|_| "local header offset out of range")?;
+    if u32_at(data, start) != Some(LOCAL_SIG) {
+        return Err(format!("no local header at offset {local}"));
+    }
+    let name_len = u16_at(data, start + 26).unwrap_or(0) as usize;
+    let extra_len = u16_at(data, start + 28).unwrap_or(0) as usize;
+    let data_start = start + LOCAL_LEN + name_len + extra_len;
+    let local_name = data
+        .get(start + LOCAL_LEN..start + LOCAL_LEN + name_len)
+        .ok_or("local header truncated")?;
+    if local_name != central_name {
+        return Err("local header names another file than the central directory".into());
+    }
+    let data_end = usize::try_from(compressed)
+        .ok()
+        .and_then(|c| data_start.checked_add(c))
+        .filter(|&e| e <= data.len())
+        .ok_or_else(|| format!("{compressed} compressed bytes run past the end of the zip"))?;
+    Ok((start, data_start, data_end))
+}
+
+/// Length of the data descriptor after a member's data, if its flags say
+/// there is one.
+fn descriptor_len(data: &[u8], data_end: usize, flags: u16, zip64: bool) -> usize {
+    if flags & 0x8 == 0 {
+        return 0;
+    }
+    let sizes = if zip64 { 16 } else { 8 };
+    let len = if u32_at(data, data_end) == Some(DESCRIPTOR_SIG) {
+        8 + sizes
+    } else {
+        4 + sizes
+    };
+    len.min(data.len() - data_end)
+}
+
+/// Drops members whose bytes overlap another record's and reports bytes
+/// that no record accounts for (data hidden between or after members).
+fn check_spans(total: usize, mut spans: Vec<(usize, usize, Option<usize>)>, dir: &mut Directory) {
+    spans.sort_unstable();
+    let mut overlapping = vec![false; dir.entries.len()];
+    let mut covered = 0usize;
+    let mut reach = 0usize;
+    let mut reach_owner: Option<Option<usize>> = None;
+    for &(start, end, owner) in &spans {
+        if start < reach {
+            for o in [owner, reach_owner.flatten()].into_iter().flatten() {
+                overlapping[o] = true;
+            }
+        }
+        if end > reach {
+            covered += end - start.max(reach);
+            reach = end;
+            reach_owner = Some(owner);
+        }
+    }
+    let overlaps = overlapping.iter().filter(|&&o| o).count();
+    if overlaps > 0 {
+        dir.problems.push(Reason::new(
+            "container.overlap",
+            format!(
+                "{overlaps} members share bytes with another record (overlapping-entry zip bomb or damage); they were not decompressed"
+            ),
+        ));
+        let mut index = 0;
+        dir.entries.retain(|_| {
+            index += 1;
+            !overlapping[index - 1]
+        });
+    }
+    let unaccounted = total - covered.min(total);
+    if unaccounted > 0 {
+        dir.problems.push(Reason::new(
+            "container.unaccounted_bytes",
+            format!("{unaccounted} bytes belong to no member or directory record (prepended, hidden or trailing data)"),
+        ));
+    }
+}
