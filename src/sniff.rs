@@ -184,10 +184,24 @@ pub fn sniff(head: &[u8], name: Option<&Path>) -> Kind {
     if let Some(kind) = sniff_magic(head) {
         return kind;
     }
+    let ext = extension(name);
+    // A name that claims an archive is taken at its word when no magic
+    // says otherwise, so a damaged archive is opened (and found damaged)
+    // rather than passed as opaque bytes; tar headers without the ustar
+    // magic (v7) are known by their checksum.
+    match ext.as_deref() {
+        Some("zip") => return Kind::Zip,
+        Some("tar") => return Kind::Tar,
+        Some("gz" | "tgz" | "gzip") => return Kind::Gzip,
+        _ => {}
+    }
+    if crate::fingerprint::container::is_tar_header(head) {
+        return Kind::Tar;
+    }
     if !looks_like_text(head) {
         return Kind::Binary;
     }
-    sniff_text(head, extension(name).as_deref())
+    sniff_text(head, ext.as_deref())
 }
 
 fn sniff_magic(h: &[u8]) -> Option<Kind> {

@@ -16,6 +16,7 @@ pub mod image;
 mod params;
 pub mod raster;
 pub mod records;
+pub mod structure;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -318,6 +319,13 @@ impl Pipeline {
             Family::Bytes => true,
             Family::Container => false,
         };
+        let kind = match data {
+            Some(d) if kind == Kind::Binary && container::has_zip_directory(d) => Kind::Zip,
+            _ => kind,
+        };
+        if let Some(d) = data {
+            reasons.extend(structure::check(kind, d));
+        }
         if container::is_supported(kind) {
             // Streamed tar and gzip are opened by `stream_container`.
             handled = data.is_some() || container::is_streamable(kind);

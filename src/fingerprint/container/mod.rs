@@ -153,6 +153,20 @@ pub(crate) fn is_supported(kind: Kind) -> bool {
     matches!(kind, Kind::Zip | Kind::Tar | Kind::Gzip)
 }
 
+/// Whether `head` starts with a tar header whose checksum is right (tar
+/// archives from before the ustar magic have nothing else to know them by).
+pub(crate) fn is_tar_header(head: &[u8]) -> bool {
+    head.get(..512)
+        .and_then(|b| <&[u8; 512]>::try_from(b).ok())
+        .is_some_and(|block| block.iter().any(|&b| b != 0) && tar::checksum_ok(block))
+}
+
+/// Whether an item with no archive magic at its start still ends with a
+/// zip directory (a zip with data prepended: self-extractors, polyglots).
+pub(crate) fn has_zip_directory(data: &[u8]) -> bool {
+    zip::read_directory(data, 1).is_ok_and(|d| !d.entries.is_empty())
+}
+
 /// Whether an archive of `kind` can be read from a stream (zip needs its
 /// directory at the end, so it is read from memory).
 pub(crate) fn is_streamable(kind: Kind) -> bool {
@@ -398,10 +412,14 @@ impl Pipeline {
                 continue;
             }
             let compressed = &data[entry.data_start..entry.data_start + entry.compressed as usize];
-            let count = Cell::new(entry.compressed);
+            let count = Cell::new(0);
+            let counted = Counting {
+                inner: compressed,
+                count: &count,
+            };
             let source: Box<dyn Read + '_> = match entry.method {
-                zip::STORED => Box::new(compressed),
-                zip::DEFLATED => Box::new(flate2::read::DeflateDecoder::new(compressed)),
+                zip::STORED => Box::new(counted),
+                zip::DEFLATED => Box::new(flate2::read::DeflateDecoder::new(counted)),
                 other => {
                     out.reasons.push(Reason::new(
                         "container.unsupported",
@@ -459,7 +477,17 @@ impl Pipeline {
             }
             let header = match headers.next(reader) {
                 Ok(Some(h)) => h,
-                Ok(None) => break,
+                Ok(None) => {
+                    match trailing_nonzero(reader, budget) {
+                        Ok(0) => {}
+                        Ok(n) => out.reasons.push(Reason::new(
+                            "container.unaccounted_bytes",
+                            format!("{n} non-zero bytes after the tar end-of-archive marker"),
+                        )),
+                        Err(reason) => out.reasons.push(reason),
+                    }
+                    break;
+                }
                 Err(reason) => {
                     out.reasons.push(reason);
                     break;
@@ -538,6 +566,27 @@ fn skip_within<R: Read>(reader: &mut R, mut n: u64, budget: &Budget) -> Result<b
         }
     }
     Ok(true)
+}
+
+/// Reads a stream to its end and counts its non-zero bytes (what follows
+/// a tar's end marker should be zero padding).
+fn trailing_nonzero<R: Read>(reader: &mut R, budget: &Budget) -> Result<u64, Reason> {
+    let mut buf = [0u8; 64 * 1024];
+    let mut nonzero = 0u64;
+    loop {
+        budget.check_time()?;
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(nonzero),
+            Ok(n) => nonzero += buf[..n].iter().filter(|&&b| b != 0).count() as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Reason::new(
+                    "container.corrupt",
+                    format!("reading the archive: {e}"),
+                ))
+            }
+        }
+    }
 }
 
 /// The name given to a gzip file's content: its own name without `.gz`

@@ -106,7 +106,9 @@ fn cstr(field: &[u8]) -> &[u8] {
     &field[..end]
 }
 
-fn checksum_ok(block: &[u8; 512]) -> bool {
+/// Whether a header block's checksum field matches its bytes (unsigned or
+/// signed sums, as old tars wrote either).
+pub(crate) fn checksum_ok(block: &[u8; 512]) -> bool {
     let Ok(stored) = octal_or_binary(&block[148..156]) else {
         return false;
     };

@@ -157,8 +157,20 @@ fn find_end(data: &[u8]) -> Result<End, Reason> {
 /// members (more gives a `limits.max_members` problem).
 pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory, Reason> {
     let end = find_end(data)?;
-    let cd_start = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
-    let cd_end = cd_start.saturating_add(usize::try_from(end.cd_size).unwrap_or(usize::MAX));
+    let mut cd_start = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
+    let mut cd_end = cd_start.saturating_add(usize::try_from(end.cd_size).unwrap_or(usize::MAX));
+    // Data prepended to a zip (self-extractor stubs, polyglots) shifts every
+    // offset; the directory then ends short of the end records by exactly
+    // the prefix length.
+    let mut shift = 0usize;
+    if cd_end < end.records.start && u32_at(data, cd_start) != Some(CENTRAL_SIG) {
+        let gap = end.records.start - cd_end;
+        if u32_at(data, cd_start + gap) == Some(CENTRAL_SIG) {
+            shift = gap;
+            cd_start += gap;
+            cd_end += gap;
+        }
+    }
     if cd_end > end.records.start {
         return Err(malformed(format!(
             "central directory [{}, {}) runs past the end records at {}",
@@ -183,6 +195,7 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
     spans.push((end.records.start, end.records.end, None));
     let mut pos = cd_start;
     let mut unreadable = 0u64;
+    let mut locals = std::collections::HashSet::new();
     for index in 0..wanted {
         if pos + CENTRAL_LEN > cd_end || u32_at(data, pos) != Some(CENTRAL_SIG) {
             return Err(malformed(format!(
@@ -206,6 +219,7 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
         let mut size = f32(24) as u64;
         let mut compressed = f32(20) as u64;
         let mut local = f32(42) as u64;
+        let shifted = |local: u64| local.saturating_add(shift as u64);
         let zip64 = size == 0xFFFF_FFFF || compressed == 0xFFFF_FFFF || local == 0xFFFF_FFFF;
         if zip64 {
             let values = zip64_field(extra).unwrap_or(&[]);
@@ -223,7 +237,28 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
         }
         let name = String::from_utf8_lossy(name_bytes).into_owned();
         pos = record_end;
-        match locate_data(data, local, compressed, name_bytes) {
+        if !locals.insert(local) {
+            // A second record pointing at the same local header: the
+            // overlap bomb. Kept as a placeholder so the span check drops
+            // it together with the first.
+            let start = shifted(local) as usize;
+            spans.push((
+                start,
+                start.saturating_add(LOCAL_LEN),
+                Some(dir.entries.len()),
+            ));
+            dir.entries.push(Entry {
+                name,
+                flags: 0,
+                method: STORED,
+                crc: 0,
+                compressed: 0,
+                size: 0,
+                data_start: 0,
+            });
+            continue;
+        }
+        match locate_data(data, shifted(local), compressed, name_bytes) {
             Ok((start, data_start, data_end)) => {
                 let flags = f16(8);
                 let tail = descriptor_len(data, data_end, flags, zip64);

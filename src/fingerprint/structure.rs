@@ -1,0 +1,414 @@
+//! Structural checks that find what decoders pass over. A decoder reads the
+//! pixels, samples or rows a signal needs and skips the rest; content can
+//! hide in the rest (further frames, compressed metadata, data announced
+//! past the end, an archive inside opaque bytes, XML entities that expand
+//! to text the file does not literally hold). Each check walks the format's
+//! block structure, bounded by the item's length, and names what was not
+//! examined so the item is `incomplete` instead of clean.
+
+use crate::report::Reason;
+use crate::sniff::Kind;
+
+/// Findings for one item held in memory.
+pub fn check(kind: Kind, data: &[u8]) -> Vec<Reason> {
+    let mut out = Vec::new();
+    match kind {
+        Kind::Png => png(data, &mut out),
+        Kind::Gif => gif(data, &mut out),
+        Kind::Jpeg => jpeg(data, &mut out),
+        Kind::Tiff => tiff(data, &mut out),
+        Kind::Xml | Kind::Gpx => xml(data, &mut out),
+        Kind::Binary => embedded_zip(data, &mut out),
+        _ => {}
+    }
+    out
+}
+
+fn be32(d: &[u8], at: usize) -> Option<u32> {
+    d.get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// PNG: compressed text chunks (`zTXt`, compressed `iTXt`) are never
+/// inflated, so their content is unexamined (and is a known
+/// decompression-bomb carrier).
+fn png(d: &[u8], out: &mut Vec<Reason>) {
+    let mut at = 8;
+    let mut compressed_text = 0u32;
+    while let Some(len) = be32(d, at) {
+        let Some(kind) = d.get(at + 4..at + 8) else {
+            break;
+        };
+        let body = at + 8;
+        let Some(end) = body.checked_add(len as usize).filter(|&e| e <= d.len()) else {
+            break;
+        };
+        match kind {
+            b"zTXt" => compressed_text += 1,
+            b"iTXt" => {
+                // keyword \0 compression-flag ...
+                let chunk = &d[body..end];
+                if let Some(nul) = chunk.iter().position(|&b| b == 0) {
+                    if chunk.get(nul + 1) == Some(&1) {
+                        compressed_text += 1;
+                    }
+                }
+            }
+            b"IEND" => break,
+            _ => {}
+        }
+        at = end + 4;
+    }
+    if compressed_text > 0 {
+        out.push(Reason::new(
+            "image.metadata_unexamined",
+            format!("{compressed_text} compressed text chunks (zTXt/iTXt) were not decompressed"),
+        ));
+    }
+}
+
+/// GIF: only the first frame is hashed; frames that reach outside the
+/// logical screen are malformed.
+fn gif(d: &[u8], out: &mut Vec<Reason>) {
+    let le16 = |at: usize| d.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let (Some(screen_w), Some(screen_h), Some(&flags)) = (le16(6), le16(8), d.get(10)) else {
+        return;
+    };
+    let mut at = 13;
+    if flags & 0x80 != 0 {
+        at += 3 << ((flags & 7) + 1);
+    }
+    let mut frames = 0u32;
+    let mut outside = 0u32;
+    // Skips data sub-blocks; returns the position after the terminator.
+    let skip_blocks = |mut at: usize| -> Option<usize> {
+        loop {
+            let n = *d.get(at)? as usize;
+            at += 1 + n;
+            if n == 0 {
+                return Some(at);
+            }
+        }
+    };
+    loop {
+        match d.get(at) {
+            Some(0x2C) => {
+                let (Some(x), Some(y), Some(w), Some(h), Some(&f)) = (
+                    le16(at + 1),
+                    le16(at + 3),
+                    le16(at + 5),
+                    le16(at + 7),
+                    d.get(at + 9),
+                ) else {
+                    break;
+                };
+                frames += 1;
+                if x as u32 + w as u32 > screen_w as u32 || y as u32 + h as u32 > screen_h as u32 {
+                    outside += 1;
+                }
+                at += 10;
+                if f & 0x80 != 0 {
+                    at += 3 << ((f & 7) + 1);
+                }
+                at += 1; // LZW minimum code size
+                match skip_blocks(at) {
+                    Some(next) => at = next,
+                    None => break,
+                }
+            }
+            Some(0x21) => match skip_blocks(at + 2) {
+                Some(next) => at = next,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    if frames > 1 {
+        out.push(Reason::new(
+            "image.frames_unexamined",
+            format!("{frames} frames; only the first was hashed"),
+        ));
+    }
+    if outside > 0 {
+        out.push(Reason::new(
+            "image.malformed",
+            format!("{outside} frames reach outside the {screen_w}x{screen_h} logical screen"),
+        ));
+    }
+}
+
+/// JPEG: an EXIF block whose TIFF structure does not hold together.
+fn jpeg(d: &[u8], out: &mut Vec<Reason>) {
+    let mut at = 2;
+    while at + 4 <= d.len() && d[at] == 0xFF {
+        let marker = d[at + 1];
+        if marker == 0xDA || marker == 0xD9 {
+            break;
+        }
+        if marker == 0x01 || (0xD0..=0xD7).contains(&marker) || marker == 0xFF {
+            at += if marker == 0xFF { 1 } else { 2 };
+            continue;
+        }
+        let len = u16::from_be_bytes([d[at + 2], d[at + 3]]) as usize;
+        let Some(segment) = d.get(at + 4..(at + 2 + len).max(at + 4)) else {
+            break;
+        };
+        if marker == 0xE1 && segment.starts_with(b"Exif\0\0") {
+            if let Err(detail) = exif_ok(&segment[6..]) {
+                out.push(Reason::new(
+                    "image.metadata_malformed",
+                    format!("EXIF block: {detail}"),
+                ));
+            }
+        }
+        at += 2 + len;
+    }
+}
+
+fn exif_ok(t: &[u8]) -> Result<(), String> {
+    let big = match t.get(..2) {
+        Some(b"II") => false,
+        Some(b"MM") => true,
+        _ => return Err("no byte-order mark".into()),
+    };
+    let u16_at = |at: usize| {
+        t.get(at..at + 2).map(|b| {
+            let a = [b[0], b[1]];
+            if big {
+                u16::from_be_bytes(a)
+            } else {
+                u16::from_le_bytes(a)
+            }
+        })
+    };
+    let u32_at = |at: usize| {
+        t.get(at..at + 4).map(|b| {
+            let a = [b[0], b[1], b[2], b[3]];
+            if big {
+                u32::from_be_bytes(a)
+            } else {
+                u32::from_le_bytes(a)
+            }
+        })
+    };
+    if u16_at(2) != Some(42) {
+        return Err("bad TIFF magic".into());
+    }
+    let ifd = u32_at(4).unwrap_or(u32::MAX) as usize;
+    let count = u16_at(ifd).ok_or("first directory out of bounds")? as usize;
+    if ifd + 2 + 12 * count > t.len() {
+        return Err("first directory runs past the block".into());
+    }
+    Ok(())
+}
+
+/// TIFF: strips or tiles announced past the end of the file, and pages
+/// that are not reduced-resolution copies or masks of the first (only the
+/// first page is examined).
+fn tiff(d: &[u8], out: &mut Vec<Reason>) {
+    let Some(t) = Tiff::new(d) else {
+        return;
+    };
+    let mut next = t.first_ifd();
+    let mut seen = Vec::new();
+    let mut pages = 0u32;
+    let mut past_end = false;
+    while let Some(ifd) = next.filter(|&o| o != 0) {
+        if seen.contains(&ifd) || seen.len() >= 256 {
+            break;
+        }
+        seen.push(ifd);
+        let Some(entries) = t.entries(ifd) else {
+            break;
+        };
+        let mut subfile = 0u64;
+        let (mut offsets, mut counts) = (Vec::new(), Vec::new());
+        for e in &entries {
+            match e.tag {
+                254 => subfile = t.values(e, 1).first().copied().unwrap_or(0),
+                273 | 324 => offsets = t.values(e, 1 << 20),
+                279 | 325 => counts = t.values(e, 1 << 20),
+                _ => {}
+            }
+        }
+        if seen.len() == 1 || subfile & 0b101 == 0 {
+            pages += 1;
+        }
+        if seen.len() == 1 {
+            past_end = offsets
+                .iter()
+                .zip(&counts)
+                .any(|(&o, &c)| o.saturating_add(c) > d.len() as u64);
+        }
+        next = t.next_ifd(ifd, entries.len());
+    }
+    if past_end {
+        out.push(Reason::new(
+            "raster.malformed",
+            "strip or tile byte counts reach past the end of the file",
+        ));
+    }
+    if pages > 1 {
+        out.push(Reason::new(
+            "image.frames_unexamined",
+            format!("{pages} pages; only the first was examined"),
+        ));
+    }
+}
+
+struct Entry {
+    tag: u16,
+    kind: u16,
+    count: u64,
+    /// Where the value (or its offset) is stored.
+    at: usize,
+}
+
+struct Tiff<'a> {
+    d: &'a [u8],
+    big_endian: bool,
+    big_tiff: bool,
+}
+
+impl<'a> Tiff<'a> {
+    fn new(d: &'a [u8]) -> Option<Tiff<'a>> {
+        let big_endian = match d.get(..2)? {
+            b"II" => false,
+            b"MM" => true,
+            _ => return None,
+        };
+        let t = Tiff {
+            d,
+            big_endian,
+            big_tiff: false,
+        };
+        let big_tiff = match t.uint(2, 2)? {
+            42 => false,
+            43 => true,
+            _ => return None,
+        };
+        Some(Tiff { big_tiff, ..t })
+    }
+
+    fn uint(&self, at: usize, width: usize) -> Option<u64> {
+        let b = self.d.get(at..at.checked_add(width)?)?;
+        let mut v = 0u64;
+        for i in 0..width {
+            let byte = if self.big_endian {
+                b[i]
+            } else {
+                b[width - 1 - i]
+            };
+            v = (v << 8) | byte as u64;
+        }
+        Some(v)
+    }
+
+    fn offset_width(&self) -> usize {
+        if self.big_tiff {
+            8
+        } else {
+            4
+        }
+    }
+
+    fn first_ifd(&self) -> Option<usize> {
+        let at = if self.big_tiff { 8 } else { 4 };
+        usize::try_from(self.uint(at, self.offset_width())?).ok()
+    }
+
+    fn entries(&self, ifd: usize) -> Option<Vec<Entry>> {
+        let (count_width, entry_len) = if self.big_tiff { (8, 20) } else { (2, 12) };
+        let count = self.uint(ifd, count_width)? as usize;
+        let first = ifd + count_width;
+        if first.checked_add(count.checked_mul(entry_len)?)? > self.d.len() {
+            return None;
+        }
+        let w = self.offset_width();
+        Some(
+            (0..count)
+                .filter_map(|i| {
+                    let e = first + i * entry_len;
+                    Some(Entry {
+                        tag: self.uint(e, 2)? as u16,
+                        kind: self.uint(e + 2, 2)? as u16,
+                        count: self.uint(e + 4, w)?,
+                        at: e + 4 + w,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    fn next_ifd(&self, ifd: usize, entries: usize) -> Option<usize> {
+        let (count_width, entry_len) = if self.big_tiff { (8, 20) } else { (2, 12) };
+        let at = ifd + count_width + entries * entry_len;
+        usize::try_from(self.uint(at, self.offset_width())?).ok()
+    }
+
+    /// Unsigned integer values of an entry (SHORT, LONG, LONG8), at most
+    /// `max` of them.
+    fn values(&self, e: &Entry, max: u64) -> Vec<u64> {
+        let width = match e.kind {
+            3 => 2,
+            4 | 13 => 4,
+            16 | 18 => 8,
+            _ => return Vec::new(),
+        };
+        let n = e.count.min(max) as usize;
+        let inline = (e.count as usize).saturating_mul(width) <= self.offset_width();
+        let base = if inline {
+            e.at
+        } else {
+            match self
+                .uint(e.at, self.offset_width())
+                .and_then(|o| usize::try_from(o).ok())
+            {
+                Some(o) => o,
+                None => return Vec::new(),
+            }
+        };
+        (0..n)
+            .map_while(|i| self.uint(base + i * width, width))
+            .collect()
+    }
+}
+
+/// XML (and GPX): entity declarations are never expanded, so the text they
+/// stand for was not examined (and entity tricks are how XML bombs and XXE
+/// work).
+fn xml(d: &[u8], out: &mut Vec<Reason>) {
+    let head = &d[..d.len().min(64 * 1024)];
+    let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+    if has(b"<!DOCTYPE") && has(b"<!ENTITY") {
+        out.push(Reason::new(
+            "xml.entities_unexpanded",
+            "the document declares entities; they were not expanded (no DTD processing), so the text they stand for was not examined",
+        ));
+    }
+}
+
+/// Opaque bytes that hold a zip member header after their start: an archive
+/// embedded in something else (its members were not examined).
+fn embedded_zip(d: &[u8], out: &mut Vec<Reason>) {
+    const SIG: &[u8; 4] = b"PK\x03\x04";
+    let plausible = |at: usize| {
+        let h = &d[at..];
+        if h.len() < 30 {
+            return false;
+        }
+        let method = u16::from_le_bytes([h[8], h[9]]);
+        let name_len = u16::from_le_bytes([h[26], h[27]]) as usize;
+        matches!(method, 0 | 8 | 9 | 12 | 14 | 93 | 95 | 99)
+            && (1..=1024).contains(&name_len)
+            && h.get(30..30 + name_len)
+                .is_some_and(|n| n.iter().all(|&b| (0x20..0x7F).contains(&b) || b >= 0x80))
+    };
+    let found = memchr::memmem::find_iter(d, SIG).find(|&at| at > 0 && plausible(at));
+    if let Some(at) = found {
+        out.push(Reason::new(
+            "container.embedded",
+            format!("a zip member header at offset {at} inside unrecognised content; it was not examined"),
+        ));
+    }
+}
