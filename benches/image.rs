@@ -106,6 +106,7 @@ fn hamming_queries(c: &mut Criterion) {
             image: Some(ImageFp::from_hashes(1, 1, whole, Vec::new())),
             raster: None,
             records: None,
+            members: Vec::new(),
             reasons: Vec::new(),
         };
         builder.add(format!("photo-{i}.jpg").into_bytes(), None, &fp);

@@ -44,6 +44,26 @@ struct Common {
     follow_symlinks: bool,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Print the process's peak resident memory to standard error at the end
+    /// (`peak_rss_kib N`; Linux)
+    #[arg(long)]
+    resources: bool,
+}
+
+/// Peak resident set size of this process in KiB, from /proc (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn report_resources(common: &Common) {
+    if common.resources {
+        match peak_rss_kib() {
+            Some(kib) => eprintln!("peak_rss_kib {kib}"),
+            None => eprintln!("peak_rss_kib unknown"),
+        }
+    }
 }
 
 /// Budgets per top-level item for opening archives; exceeding one makes the
@@ -282,6 +302,7 @@ fn cmd_index(
     }
     let mut writer = IndexWriter::open(dir, opts)?;
     let summary = writer.add_paths(paths)?;
+    report_resources(common);
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(0);
@@ -374,6 +395,7 @@ fn cmd_scan(
         count(Verdict::Error),
         count(Verdict::Clean)
     );
+    report_resources(common);
     Ok(exit_code(reports.iter().map(|r| &r.verdict)) as u8)
 }
 

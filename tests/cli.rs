@@ -70,7 +70,7 @@ fn signals(report: &Value) -> Vec<String> {
 fn data_samples_give_the_documented_verdicts() {
     let (_tmp, index) = indexed(&samples().join("reserve"));
     let reports = scan_json(&index, &[], &samples().join("outgoing"), 1);
-    assert_eq!(reports.len(), 11);
+    assert_eq!(reports.len(), 13);
     for r in &reports {
         assert_eq!(r["schema"], 1);
     }
@@ -109,6 +109,42 @@ fn data_samples_give_the_documented_verdicts() {
         .as_f64()
         .unwrap();
     assert!((0.4..=0.6).contains(&frac), "protected fraction {frac}");
+
+    // Archives made by Info-ZIP and GNU tar: members named by inner path.
+    let upload = by_name(&reports, "camera-trap-upload.zip");
+    assert_eq!(upload["verdict"], "match");
+    assert_eq!(upload["members_examined"], 2);
+    let photo = &upload["members"][0];
+    assert!(photo["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("camera-trap-upload.zip!IMG_0042.JPG"));
+    assert_eq!(signals(photo), ["exact"]);
+    let logs = by_name(&reports, "station-logs.tar.gz");
+    assert_eq!(logs["verdict"], "match");
+    let tar = &logs["members"][0];
+    assert!(tar["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("station-logs.tar.gz!station-logs.tar"));
+    let inner: Vec<(&str, Vec<String>)> = tar["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["path"].as_str().unwrap(), signals(m)))
+        .collect();
+    assert!(
+        inner
+            .iter()
+            .any(|(p, s)| p.ends_with("!logs/week-summary.csv") && s == &["records"]),
+        "{inner:?}"
+    );
+    assert!(
+        inner
+            .iter()
+            .any(|(p, s)| p.ends_with("!logs/track-2026-11-28.gpx") && s == &["exact"]),
+        "{inner:?}"
+    );
 
     assert_eq!(by_name(&reports, "patrol-notes.txt")["verdict"], "clean");
     // An unrelated picture is examined by the image signal and is clean.

@@ -231,6 +231,46 @@ mod tests {
         }
     }
 
+    /// Pushing content in pieces of any size gives the one-shot result.
+    #[test]
+    fn stream_signals_equal_one_shot_for_any_split() {
+        let params = crate::FingerprintParams::with_seed(99);
+        let chunker = Chunker::new(&params);
+        let mut x: u64 = 7;
+        let data: Vec<u8> = (0..700_000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if (200_000..260_000).contains(&i) {
+                    0
+                } else {
+                    x as u8
+                }
+            })
+            .collect();
+        let whole = from_slice(&chunker, 64, &data);
+        for step in [1usize, 3, 4096, 65_535, 65_536, 100_000, 1 << 20] {
+            let mut s = StreamSignals::new(&chunker, 64);
+            let mut at = 0;
+            let mut k = 0;
+            while at < data.len() {
+                // Vary piece sizes around `step`.
+                let n = (step + k % 7).min(data.len() - at);
+                s.update(&data[at..at + n]);
+                at += n;
+                k += 1;
+                if step == 1 && at > 150_000 {
+                    s.update(&data[at..]);
+                    at = data.len();
+                }
+            }
+            assert_eq!(s.finish(), whole, "step {step}");
+        }
+        let empty = StreamSignals::new(&chunker, 64).finish();
+        assert_eq!(empty, from_slice(&chunker, 64, &[]));
+    }
+
     #[test]
     fn hex_digits() {
         assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");

@@ -19,6 +19,7 @@ pub mod records;
 pub mod structure;
 
 use std::io::{self, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use serde::Serialize;
@@ -275,11 +276,47 @@ impl Pipeline {
         budget: &Budget,
         depth: u32,
     ) -> Fingerprints {
-        let mut reasons = Vec::new();
-        let mut members = Vec::new();
-        let mut image = None;
-        let mut raster = None;
-        let mut records = None;
+        let mut fp = Fingerprints {
+            kind,
+            size: signals.size,
+            digest: signals.digest,
+            chunks: signals.chunks,
+            image: None,
+            raster: None,
+            records: None,
+            members: Vec::new(),
+            reasons: Vec::new(),
+        };
+        // A decoder that panics on hostile input costs this item its deep
+        // signals, never the process or other items.
+        let deep = catch_unwind(AssertUnwindSafe(|| {
+            self.deep_signals(&mut fp, name, data, budget, depth)
+        }));
+        if deep.is_err() {
+            fp.image = None;
+            fp.raster = None;
+            fp.records = None;
+            fp.members.clear();
+            fp.reasons.push(Reason::new(
+                "decoder.panic",
+                "a decoder failed unexpectedly on this content; only byte signals ran",
+            ));
+        }
+        fp
+    }
+
+    /// Fills in the deep signals of `fp` (whose kind and byte signals are
+    /// set) from `data`; `data` is absent for streamed items.
+    fn deep_signals(
+        &self,
+        fp: &mut Fingerprints,
+        name: Option<&Path>,
+        data: Option<&[u8]>,
+        budget: &Budget,
+        depth: u32,
+    ) {
+        let kind = fp.kind;
+        let reasons = &mut fp.reasons;
         // A TIFF is a raster; one without GeoTIFF tags and with 8-bit
         // samples is also a picture, so both signals run on it and either
         // may answer (a picture need not decode as a sample grid).
@@ -288,7 +325,7 @@ impl Pipeline {
         match data {
             Some(d) if family == Family::Image || photo_tiff => {
                 match image::fingerprint(d, kind, &self.params, self.protected) {
-                    Ok(fp) => image = Some(fp),
+                    Ok(image) => fp.image = Some(image),
                     Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
                 }
             }
@@ -297,8 +334,8 @@ impl Pipeline {
         match data {
             Some(d) if family == Family::Raster => {
                 match raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES) {
-                    Ok(fp) => raster = Some(fp),
-                    Err(e) if !(photo_tiff && image.is_some()) => {
+                    Ok(raster) => fp.raster = Some(raster),
+                    Err(e) if !(photo_tiff && fp.image.is_some()) => {
                         reasons.push(Reason::new(e.code(), e.detail()))
                     }
                     Err(_) => {}
@@ -308,21 +345,24 @@ impl Pipeline {
         }
         match data {
             Some(d) if family == Family::Telemetry => match records::fingerprint(kind, d) {
-                Ok(fp) => records = Some(fp),
+                Ok(records) => fp.records = Some(records),
                 Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
             },
             _ => {}
         }
         let mut handled = match family {
-            Family::Image | Family::Raster => data.is_some(),
-            Family::Telemetry => data.is_some(),
+            Family::Image | Family::Raster | Family::Telemetry => data.is_some(),
             Family::Bytes => true,
             Family::Container => false,
         };
-        let kind = match data {
-            Some(d) if kind == Kind::Binary && container::has_zip_directory(d) => Kind::Zip,
-            _ => kind,
-        };
+        // Opaque bytes that end in a zip directory are a zip with data
+        // prepended (self-extractors, polyglots).
+        if let Some(d) = data {
+            if kind == Kind::Binary && container::has_zip_directory(d) {
+                fp.kind = Kind::Zip;
+            }
+        }
+        let kind = fp.kind;
         if let Some(d) = data {
             reasons.extend(structure::check(kind, d));
         }
@@ -339,7 +379,7 @@ impl Pipeline {
                 ));
             } else if let Some(d) = data {
                 let expanded = self.expand_slice(&display_name(name), kind, d, budget, depth);
-                members = expanded.members;
+                fp.members = expanded.members;
                 reasons.extend(expanded.reasons);
             }
         }
@@ -347,17 +387,6 @@ impl Pipeline {
             if let Some(signal) = family.deep_signal() {
                 reasons.push(Reason::signal_unavailable(signal, kind));
             }
-        }
-        Fingerprints {
-            kind,
-            size: signals.size,
-            digest: signals.digest,
-            chunks: signals.chunks,
-            image,
-            raster,
-            records,
-            members,
-            reasons,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! is read.
 #![allow(dead_code)]
 
+pub mod archive;
+
 use std::path::{Path, PathBuf};
 
 /// The repository's `data-samples/` folder.

@@ -16,7 +16,7 @@ mod tar;
 mod zip;
 
 use std::cell::Cell;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -285,17 +285,29 @@ impl<R: Read> Read for MemberReader<'_, R> {
     }
 }
 
-/// Counts the bytes a decoder pulls from its compressed input.
-struct Counting<'c, R> {
-    inner: R,
+/// Counts the compressed bytes a decoder has consumed (not merely
+/// buffered), so the decompression ratio is measured exactly.
+struct Counting<'c, B> {
+    inner: B,
     count: &'c Cell<u64>,
 }
 
-impl<R: Read> Read for Counting<'_, R> {
+impl<B: BufRead> Read for Counting<'_, B> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.set(self.count.get() + n as u64);
         Ok(n)
+    }
+}
+
+impl<B: BufRead> BufRead for Counting<'_, B> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.count.set(self.count.get() + n as u64);
+        self.inner.consume(n)
     }
 }
 
@@ -419,7 +431,7 @@ impl Pipeline {
             };
             let source: Box<dyn Read + '_> = match entry.method {
                 zip::STORED => Box::new(counted),
-                zip::DEFLATED => Box::new(flate2::read::DeflateDecoder::new(counted)),
+                zip::DEFLATED => Box::new(flate2::bufread::DeflateDecoder::new(counted)),
                 other => {
                     out.reasons.push(Reason::new(
                         "container.unsupported",
@@ -457,8 +469,8 @@ impl Pipeline {
         }
         let inner = gzip_member_name(name);
         let count = Cell::new(0);
-        let decoder = flate2::read::MultiGzDecoder::new(Counting {
-            inner: reader,
+        let decoder = flate2::bufread::MultiGzDecoder::new(Counting {
+            inner: io::BufReader::with_capacity(64 * 1024, reader),
             count: &count,
         });
         let mut member = MemberReader::new(decoder, budget, &inner);

@@ -268,8 +268,11 @@ fn truncated(e: io::Error) -> Reason {
     Reason::new("container.truncated", format!("reading tar: {e}"))
 }
 
+/// One pax record: key and value bytes.
+type PaxRecord<'a> = (&'a [u8], &'a [u8]);
+
 /// Splits a pax body into (key, value) records ("<len> key=value\n").
-fn pax_records(mut body: &[u8]) -> Result<Vec<(&[u8], &[u8])>, Reason> {
+fn pax_records(mut body: &[u8]) -> Result<Vec<PaxRecord<'_>>, Reason> {
     let mut out = Vec::new();
     while !body.is_empty() && body[0] != 0 {
         let space = body
