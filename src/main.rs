@@ -491,6 +491,19 @@ fn cmd_fingerprint(
             if list_chunks {
                 v["chunk_list"] = serde_json::to_value(&fp.chunks)?;
             }
+            let mut members = Vec::new();
+            fp.visit_members(&mut |name, m| {
+                members.push(serde_json::json!({
+                    "name": name,
+                    "kind": m.kind,
+                    "size": m.size,
+                    "digest": pugmark::fingerprint::bytes::hex(&m.digest),
+                    "reasons": m.reasons,
+                }));
+            });
+            if !members.is_empty() {
+                v["members"] = serde_json::Value::Array(members);
+            }
             println!("{v}");
         } else {
             println!("{}", file.display());
