@@ -33,6 +33,18 @@ fn bytes(c: &mut Criterion) {
             .count()
         })
     });
+    let chunker = pugmark::fingerprint::Chunker::new(&params);
+    group.bench_function("pugmark_chunker_only", |b| {
+        b.iter(|| {
+            let data = black_box(&data[..]);
+            let (mut pos, mut n) = (0, 0);
+            while pos < data.len() {
+                pos += chunker.cut(&data[pos..]);
+                n += 1;
+            }
+            n
+        })
+    });
     group.bench_function("pugmark_fingerprint_bytes", |b| {
         b.iter(|| pipeline.fingerprint_bytes(None, black_box(&data)))
     });
