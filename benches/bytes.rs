@@ -45,15 +45,39 @@ fn bytes(c: &mut Criterion) {
             n
         })
     });
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a 1-thread pool");
     group.bench_function("pugmark_fingerprint_bytes", |b| {
-        b.iter(|| pipeline.fingerprint_bytes(None, black_box(&data)))
+        b.iter(|| one.install(|| pipeline.fingerprint_bytes(None, black_box(&data))))
     });
     group.bench_function("pugmark_fingerprint_reader", |b| {
         b.iter(|| {
-            pipeline
-                .fingerprint_reader(None, black_box(&data[..]))
-                .expect("in-memory read")
+            one.install(|| {
+                pipeline
+                    .fingerprint_reader(None, black_box(&data[..]))
+                    .expect("in-memory read")
+            })
         })
+    });
+    // Two threads: one large item split across the pool, beside BLAKE3's
+    // own two-thread tree hashing (what `b3sum` does with two threads).
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a 2-thread pool");
+    group.bench_function("blake3_hash_2_threads", |b| {
+        b.iter(|| {
+            two.install(|| {
+                let mut h = blake3::Hasher::new();
+                h.update_rayon(black_box(&data));
+                h.finalize()
+            })
+        })
+    });
+    group.bench_function("pugmark_fingerprint_bytes_2_threads", |b| {
+        b.iter(|| two.install(|| pipeline.fingerprint_bytes(None, black_box(&data))))
     });
     group.finish();
 }

@@ -1,8 +1,14 @@
 //! The byte signals, computed in one pass: `exact` (BLAKE3-256 of the whole
 //! content) and `chunks` (BLAKE3 of each content-defined chunk).
 //!
-//! Each chunk is hashed on its own and then fed to the whole-content hasher
-//! while it is still in cache, so every byte is read from memory once.
+//! On one thread each chunk is hashed on its own and then fed to the
+//! whole-content hasher while it is still in cache, so every byte is read
+//! from memory once. Large content is split across the rayon pool's threads
+//! ([`from_slice`]): each thread cuts its own stretch as if a chunk started
+//! there, and the stretches are stitched by running the sequential cut from
+//! the previous stretch's last cut until it lands on one of the next
+//! stretch's cuts (content-defined cuts resynchronise within a chunk or
+//! two), so the result is exactly the sequential one.
 
 use std::io::{self, Read};
 
@@ -88,8 +94,26 @@ impl Accumulator {
     }
 }
 
-/// Computes the byte signals of content held whole in memory.
+/// Content at least this long is split across threads when the pool has
+/// more than one.
+pub const PARALLEL_MIN_LEN: usize = 8 << 20;
+
+/// Computes the byte signals of content held whole in memory, on the
+/// current rayon pool's threads when it is large (the result does not
+/// depend on the thread count).
 pub fn from_slice(chunker: &Chunker, trivial_period_max: u8, data: &[u8]) -> ByteSignals {
+    if data.len() >= PARALLEL_MIN_LEN && rayon::current_num_threads() > 1 {
+        return from_slice_parallel(chunker, trivial_period_max, data);
+    }
+    from_slice_sequential(chunker, trivial_period_max, data)
+}
+
+/// [`from_slice`] on the calling thread alone.
+pub fn from_slice_sequential(
+    chunker: &Chunker,
+    trivial_period_max: u8,
+    data: &[u8],
+) -> ByteSignals {
     let mut acc = Accumulator::new(trivial_period_max);
     let mut pos = 0;
     while pos < data.len() {
@@ -100,6 +124,174 @@ pub fn from_slice(chunker: &Chunker, trivial_period_max: u8, data: &[u8]) -> Byt
     acc.finish()
 }
 
+/// [`from_slice`] split across the pool: cut points found per stretch and
+/// stitched, chunks hashed in parallel, the whole-content digest computed
+/// with BLAKE3's own parallel tree hashing alongside.
+fn from_slice_parallel(chunker: &Chunker, trivial_period_max: u8, data: &[u8]) -> ByteSignals {
+    let ends = cut_points(chunker, data);
+    let mut whole = blake3::Hasher::new();
+    let chunks = hash_parallel(&mut whole, data, &ends, 0, trivial_period_max);
+    ByteSignals {
+        size: data.len() as u64,
+        digest: *whole.finalize().as_bytes(),
+        chunks,
+    }
+}
+
+/// Hashes the chunks of `data` ending at `ends` (offsets in the item start
+/// at `base`) in parallel, while `whole` takes in `data` up to the last end
+/// with BLAKE3's parallel tree hashing.
+fn hash_parallel(
+    whole: &mut blake3::Hasher,
+    data: &[u8],
+    ends: &[usize],
+    base: u64,
+    trivial_period_max: u8,
+) -> Vec<ChunkFp> {
+    use rayon::prelude::*;
+    let used = ends.last().copied().unwrap_or(0);
+    let trivial = trivial_period_max as usize;
+    let (_, chunks) = rayon::join(
+        || {
+            whole.update_rayon(&data[..used]);
+        },
+        || {
+            (0..ends.len())
+                .into_par_iter()
+                .with_min_len(64)
+                .map(|i| {
+                    let start = if i == 0 { 0 } else { ends[i - 1] };
+                    let chunk = &data[start..ends[i]];
+                    let mut hash = [0u8; CHUNK_HASH_LEN];
+                    hash.copy_from_slice(&blake3::hash(chunk).as_bytes()[..CHUNK_HASH_LEN]);
+                    ChunkFp {
+                        hash,
+                        offset: base + start as u64,
+                        len: chunk.len() as u32,
+                        trivial: is_periodic(chunk, trivial),
+                    }
+                })
+                .collect()
+        },
+    );
+    chunks
+}
+
+/// Bytes a parallel stream reader takes in per step (at least this, and at
+/// least four maximal chunks).
+const PARALLEL_BLOCK: usize = 32 << 20;
+
+/// [`from_reader`] on several threads: the stream is taken in blocks, each
+/// block's cuts are found and its chunks hashed in parallel; chunks whose
+/// look-ahead window runs past the block wait for the next one.
+fn from_reader_parallel<R: Read>(
+    chunker: &Chunker,
+    trivial_period_max: u8,
+    mut reader: R,
+    block: usize,
+) -> io::Result<ByteSignals> {
+    let window = chunker.max_len();
+    let block = block.max(4 * window);
+    let mut buf: Vec<u8> = Vec::with_capacity(block + window);
+    let mut whole = blake3::Hasher::new();
+    let mut chunks = Vec::new();
+    let mut base = 0u64;
+    let mut eof = false;
+    loop {
+        while !eof && buf.len() < block {
+            let want = (block - buf.len()) as u64;
+            let got = (&mut reader).take(want).read_to_end(&mut buf)?;
+            eof = (got as u64) < want;
+        }
+        if buf.is_empty() {
+            break;
+        }
+        let ends = cut_points(chunker, &buf);
+        // A cut is final once its chunk's whole look-ahead window is here.
+        let keep = if eof {
+            ends.len()
+        } else {
+            let settled = ends
+                .iter()
+                .scan(0usize, |start, &end| {
+                    let ok = *start + window <= buf.len();
+                    *start = end;
+                    Some(ok)
+                })
+                .take_while(|&ok| ok)
+                .count();
+            settled
+        };
+        chunks.extend(hash_parallel(&mut whole, &buf, &ends[..keep], base, trivial_period_max));
+        let used = if keep == 0 { 0 } else { ends[keep - 1] };
+        base += used as u64;
+        buf.drain(..used);
+        if eof && buf.is_empty() {
+            break;
+        }
+    }
+    Ok(ByteSignals {
+        size: base,
+        digest: *whole.finalize().as_bytes(),
+        chunks,
+    })
+}
+
+/// The end offset of every chunk of `data`, found in parallel stretches and
+/// stitched so that they equal the sequential cuts.
+pub fn cut_points(chunker: &Chunker, data: &[u8]) -> Vec<usize> {
+    use rayon::prelude::*;
+    let stretches = (rayon::current_num_threads() * 4).clamp(1, (data.len() >> 20).max(1));
+    let bounds: Vec<usize> = (0..=stretches)
+        .map(|k| (data.len() as u128 * k as u128 / stretches as u128) as usize)
+        .collect();
+    // Each stretch's cuts, as if a chunk started at its first byte; the
+    // last chunk may run past the stretch's end.
+    let per_stretch: Vec<Vec<usize>> = (0..stretches)
+        .into_par_iter()
+        .map(|k| {
+            let (start, stop) = (bounds[k], bounds[k + 1]);
+            let mut ends = Vec::with_capacity((stop - start) / 8192 + 1);
+            let mut pos = start;
+            while pos < stop || (k + 1 == stretches && pos < data.len()) {
+                pos += chunker.cut(&data[pos..]);
+                ends.push(pos);
+            }
+            ends
+        })
+        .collect();
+    let mut ends: Vec<usize> = Vec::with_capacity(data.len() / 8192 + 1);
+    for (k, theirs) in per_stretch.into_iter().enumerate() {
+        let start = bounds[k];
+        let mut pos = ends.last().copied().unwrap_or(0);
+        loop {
+            // Does the stretch's own sequence pass through `pos`?
+            let adopted = if pos == start {
+                Some(0)
+            } else {
+                theirs.binary_search(&pos).ok().map(|i| i + 1)
+            };
+            if let Some(from) = adopted {
+                ends.extend_from_slice(&theirs[from..]);
+                break;
+            }
+            if pos >= data.len() || theirs.last().is_none_or(|&last| pos > last) {
+                break;
+            }
+            pos += chunker.cut(&data[pos..]);
+            ends.push(pos);
+        }
+    }
+    // A stretch whose sequence was never met leaves the sequential cut to
+    // finish the content.
+    let mut pos = ends.last().copied().unwrap_or(0);
+    while pos < data.len() {
+        pos += chunker.cut(&data[pos..]);
+        ends.push(pos);
+    }
+    ends
+}
+
 /// Computes the byte signals of a stream with a buffer of a few chunks,
 /// giving exactly what [`from_slice`] gives on the same bytes.
 pub fn from_reader<R: Read>(
@@ -107,6 +299,9 @@ pub fn from_reader<R: Read>(
     trivial_period_max: u8,
     mut reader: R,
 ) -> io::Result<ByteSignals> {
+    if rayon::current_num_threads() > 1 {
+        return from_reader_parallel(chunker, trivial_period_max, reader, PARALLEL_BLOCK);
+    }
     let mut builder = StreamSignals::new(chunker, trivial_period_max);
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -228,6 +423,50 @@ mod tests {
             let period_100: Vec<u8> = (0..len).map(|i| (i % 100) as u8).collect();
             assert!(!is_periodic(&period_100, 64), "len {len}");
             assert_eq!(is_periodic(&vec![7u8; len], 64), len >= 192, "len {len}");
+        }
+    }
+
+    /// Cut points found in parallel stretches equal the sequential ones, on
+    /// noise, on long runs of one byte (no content cuts: every chunk is
+    /// `chunk_max`, so stretches resynchronise late) and on mixtures.
+    #[test]
+    fn parallel_cuts_equal_sequential_cuts() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for (seed, min, avg, max) in [(1u64, 4096, 16384, 65536), (2, 64, 256, 1024)] {
+            let mut params = crate::FingerprintParams::with_seed(seed);
+            (params.chunk_min, params.chunk_avg, params.chunk_max) = (min, avg, max);
+            let chunker = Chunker::new(&params);
+            let mut x = seed;
+            let noise: Vec<u8> = (0..5_000_000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let mut mixed = noise.clone();
+            mixed[1_000_000..3_500_000].fill(0);
+            for data in [&noise[..], &mixed[..], &vec![7u8; 4_200_001][..], &noise[..1_048_577]] {
+                let sequential: Vec<usize> = {
+                    let mut ends = Vec::new();
+                    let mut pos = 0;
+                    while pos < data.len() {
+                        pos += chunker.cut(&data[pos..]);
+                        ends.push(pos);
+                    }
+                    ends
+                };
+                let parallel = pool.install(|| cut_points(&chunker, data));
+                assert_eq!(parallel, sequential, "min {min}, len {}", data.len());
+                let signals = pool.install(|| from_slice_parallel(&chunker, 64, data));
+                let expected = from_slice_sequential(&chunker, 64, data);
+                assert_eq!(signals, expected);
+                for block in [PARALLEL_BLOCK, 300_001, 1 << 20] {
+                    let streamed = pool.install(|| from_reader_parallel(&chunker, 64, data, block));
+                    assert_eq!(streamed.unwrap(), expected, "block {block}");
+                }
+            }
         }
     }
 
