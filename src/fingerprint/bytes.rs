@@ -222,7 +222,13 @@ fn from_reader_parallel<R: Read>(
                 .count();
             settled
         };
-        chunks.extend(hash_parallel(&mut whole, &buf, &ends[..keep], base, trivial_period_max));
+        chunks.extend(hash_parallel(
+            &mut whole,
+            &buf,
+            &ends[..keep],
+            base,
+            trivial_period_max,
+        ));
         let used = if keep == 0 { 0 } else { ends[keep - 1] };
         base += used as u64;
         buf.drain(..used);
@@ -431,7 +437,10 @@ mod tests {
     /// `chunk_max`, so stretches resynchronise late) and on mixtures.
     #[test]
     fn parallel_cuts_equal_sequential_cuts() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
         for (seed, min, avg, max) in [(1u64, 4096, 16384, 65536), (2, 64, 256, 1024)] {
             let mut params = crate::FingerprintParams::with_seed(seed);
             (params.chunk_min, params.chunk_avg, params.chunk_max) = (min, avg, max);
@@ -447,7 +456,12 @@ mod tests {
                 .collect();
             let mut mixed = noise.clone();
             mixed[1_000_000..3_500_000].fill(0);
-            for data in [&noise[..], &mixed[..], &vec![7u8; 4_200_001][..], &noise[..1_048_577]] {
+            for data in [
+                &noise[..],
+                &mixed[..],
+                &vec![7u8; 4_200_001][..],
+                &noise[..1_048_577],
+            ] {
                 let sequential: Vec<usize> = {
                     let mut ends = Vec::new();
                     let mut pos = 0;

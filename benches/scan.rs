@@ -1,0 +1,53 @@
+//! End to end: scanning `data-samples/outgoing` (pictures, rasters,
+//! telemetry, archives) against an index of `data-samples/reserve`, as the
+//! CLI's `scan` does, in bytes of outgoing data per second.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use pugmark::{IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+fn scan(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idx = dir.path().join("idx");
+    let mut writer = IndexWriter::open(&idx, IndexOptions::default()).expect("index");
+    writer
+        .add_paths(&[common::samples().join("reserve")])
+        .expect("indexing the reserve");
+    drop(writer);
+    let outgoing = common::samples().join("outgoing");
+    let bytes: u64 = std::fs::read_dir(&outgoing)
+        .expect("outgoing samples")
+        .map(|e| e.expect("entry").metadata().expect("metadata").len())
+        .sum();
+
+    let mut group = c.benchmark_group("scan");
+    group.sample_size(20);
+    group.throughput(Throughput::Bytes(bytes));
+    for threads in [1usize, 2] {
+        let scanner = Scanner::open(
+            &idx,
+            ScanOptions {
+                threads,
+                ..ScanOptions::default()
+            },
+        )
+        .expect("scanner");
+        let reports = scanner
+            .scan_paths(std::slice::from_ref(&outgoing))
+            .expect("scan");
+        assert!(reports.iter().any(|r| r.verdict == Verdict::Match));
+        group.bench_function(format!("data_samples_outgoing_{threads}_threads"), |b| {
+            b.iter(|| {
+                scanner
+                    .scan_paths(std::slice::from_ref(&outgoing))
+                    .expect("scan")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scan);
+criterion_main!(benches);
