@@ -4,11 +4,16 @@
 //!
 //! This version reads delimited and column-aligned text (comma, tab,
 //! semicolon, pipe, runs of spaces; quoting; header and metadata lines).
-//! A canonical record is the sorted list of its canonical fields: numbers
-//! parsed and printed in one shortest form (1.50, 1.5, 1.5e0 and 01.5 agree;
-//! -0 is 0), other text trimmed and lower-cased. Its hash keeps 64 bits:
-//! with at most millions of records per file, collisions between unrelated
-//! records are around 1e-7 per file, and a match needs many records.
+//! A canonical record is the multiset of its canonical fields: numbers by
+//! value (1.50, 1.5, 1.5e0 and 01.5 are one number; -0 is 0), other text
+//! trimmed and lower-cased. Each field becomes a 64-bit key and the record
+//! hash is a mixed sum of its fields' keys, so field order never matters and
+//! nothing is sorted, formatted or hashed twice. The record hash keeps 64
+//! bits: with at most millions of records per file, collisions between
+//! unrelated records are around 1e-7 per file, and a match needs many
+//! records. The mixing is a folded 128-bit multiply (not a cryptographic
+//! hash): records are matched, never trusted as proof of identity, and an
+//! adversary gains nothing from a collision but a false alarm.
 //! Records that say little (fewer than two distinct non-empty fields, all
 //! numbers zero, or repeated more than three times in the file) are not
 //! used.
@@ -42,38 +47,136 @@ pub struct RecordsFp {
 /// Decimal precisions at which rounded copies are recognised.
 pub const ROUNDED_DECIMALS: [u8; 2] = [2, 1];
 
-/// A canonical field rounded to `decimals` places (half away from zero),
-/// in canonical form, written into `out`. Values that need no rounding are
-/// copied as they are, so most fields cost no formatting.
-fn rounded_into(canonical: &str, decimals: u8, out: &mut String) {
-    use std::fmt::Write;
-    out.clear();
-    match canonical.parse::<f64>() {
-        Ok(v) if v.is_finite() => {
-            let scale = 10f64.powi(decimals as i32);
-            let r = (v * scale).round() / scale;
-            if r == v {
-                out.push_str(canonical);
-            } else if r == 0.0 {
-                out.push('0');
-            } else {
-                let _ = write!(out, "{r}");
-            }
+/// One field in canonical form.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Field {
+    /// Nothing but white space.
+    Empty,
+    /// A finite number, by value (-0 is 0).
+    Number(f64),
+    /// Any other text: a hash of its trimmed, lower-cased bytes.
+    Text(u64),
+}
+
+/// Exact powers of ten (every one is a double).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Folds the 128-bit product of two salted words to 64 bits (the mixing
+/// step of the wyhash family).
+fn fold(a: u64, b: u64) -> u64 {
+    let m = ((a ^ 0x243F_6A88_85A3_08D3) as u128) * ((b ^ 0x1319_8A2E_0370_7344) as u128);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+impl Field {
+    /// The canonical form of one raw field.
+    pub fn parse(raw: &str) -> Field {
+        let t = raw.trim();
+        if t.is_empty() {
+            return Field::Empty;
         }
-        _ => out.push_str(canonical),
+        match parse_number(t) {
+            Some(v) => Field::Number(if v == 0.0 { 0.0 } else { v }),
+            None => Field::Text(text_hash(t)),
+        }
+    }
+
+    /// The field's 64-bit key.
+    fn key(self) -> u64 {
+        match self {
+            Field::Empty => 0x9E37_79B9_7F4A_7C15,
+            Field::Number(v) => fold(v.to_bits(), 0x452821E638D01377),
+            Field::Text(h) => fold(h, 0xBE5466CF34E90C6C),
+        }
+    }
+
+    /// The field with numbers rounded to `decimals` places (half away from
+    /// zero).
+    fn rounded(self, decimals: u8) -> Field {
+        match self {
+            Field::Number(v) => {
+                let scale = POW10[decimals as usize];
+                let r = (v * scale).round() / scale;
+                Field::Number(if r == 0.0 { 0.0 } else { r })
+            }
+            other => other,
+        }
     }
 }
 
-fn record_hash(tag: &[u8], fields: &[String]) -> u64 {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(tag);
-    for f in fields {
-        hasher.update(&(f.len() as u32).to_le_bytes());
-        hasher.update(f.as_bytes());
+/// A decimal number as Rust's `str::parse::<f64>` reads it, if finite. Plain
+/// decimals of up to 15 significant digits (nearly every logged value) are
+/// read exactly without it: the digits as an integer divided by a power of
+/// ten, both exact doubles, is the correctly rounded value.
+fn parse_number(t: &str) -> Option<f64> {
+    let b = t.as_bytes();
+    let (negative, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let slow = || t.parse::<f64>().ok().filter(|v| v.is_finite());
+    let (mut mantissa, mut significant, mut fraction) = (0u64, 0u32, 0usize);
+    let (mut dot, mut any) = (false, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                any = true;
+                if dot {
+                    fraction += 1;
+                }
+                if mantissa == 0 && c == b'0' {
+                    continue;
+                }
+                if significant == 15 {
+                    return slow();
+                }
+                mantissa = mantissa * 10 + (c - b'0') as u64;
+                significant += 1;
+            }
+            b'.' if !dot => dot = true,
+            _ => return slow(),
+        }
     }
-    let mut h = [0u8; 8];
-    h.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
-    u64::from_be_bytes(h)
+    if !any || fraction >= POW10.len() {
+        return slow();
+    }
+    let v = mantissa as f64 / POW10[fraction];
+    Some(if negative { -v } else { v })
+}
+
+/// A 64-bit hash of text, lower-cased.
+fn text_hash(t: &str) -> u64 {
+    fn words(bytes: &[u8], lower: bool) -> u64 {
+        let mut h = fold(bytes.len() as u64, 0x0801_F2E2_858E_FC16);
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            for (o, b) in w.iter_mut().zip(chunk) {
+                *o = if lower { b.to_ascii_lowercase() } else { *b };
+            }
+            h = fold(h, u64::from_le_bytes(w));
+        }
+        h
+    }
+    if t.is_ascii() {
+        words(t.as_bytes(), true)
+    } else {
+        words(t.to_lowercase().as_bytes(), false)
+    }
+}
+
+/// The hash of a record from its fields' keys: order-independent, and
+/// distinct per `form` (exact, or rounded to some decimals).
+fn record_hash(form: u64, keys: impl Iterator<Item = u64>) -> u64 {
+    let (mut sum, mut n) = (0u64, 0u64);
+    for k in keys {
+        sum = sum.wrapping_add(fold(k, 0xA409_3822_299F_31D0));
+        n += 1;
+    }
+    fold(sum ^ form, n)
 }
 
 /// Why text could not be read as records.
@@ -169,24 +272,6 @@ fn field_count_mode(rows: &[Vec<String>]) -> usize {
         .map_or(0, |(len, _)| len)
 }
 
-/// The canonical form of one field.
-pub fn canonical_field(field: &str) -> String {
-    let t = field.trim();
-    if let Ok(v) = t.parse::<f64>() {
-        if v.is_finite() {
-            return if v == 0.0 {
-                "0".to_string()
-            } else {
-                format!("{v}")
-            };
-        }
-    }
-    t.to_lowercase()
-}
-
-fn is_numeric(field: &str) -> bool {
-    field.trim().parse::<f64>().is_ok_and(f64::is_finite)
-}
 
 /// Reads an item of `kind` (table, GPX or JSON) as records and
 /// fingerprints them.
@@ -223,9 +308,7 @@ fn table_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
             loop {
                 match reader.read_record(&mut record) {
                     Ok(true) => {
-                        if record.len() == mode && record.iter().any(is_numeric) {
-                            hasher.push(record.iter());
-                        } else {
+                        if record.len() != mode || !hasher.push_numeric(record.iter()) {
                             skipped += 1;
                         }
                     }
@@ -238,9 +321,7 @@ fn table_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
             for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
                 fields.clear();
                 fields.extend(line.split_ascii_whitespace());
-                if fields.len() == mode && fields.iter().any(|f| is_numeric(f)) {
-                    hasher.push(fields.iter().copied());
-                } else {
+                if fields.len() != mode || !hasher.push_numeric(fields.iter().copied()) {
                     skipped += 1;
                 }
             }
@@ -411,50 +492,52 @@ fn hash_records<'a>(
 }
 
 /// Canonicalises, filters and hashes records one at a time, reusing its
-/// field buffers.
+/// field buffer.
 #[derive(Default)]
 struct RecordHasher {
-    counts: HashMap<u64, u32>,
+    counts: HashMap<u64, u32, BuildKeyHasher>,
     rounded: Vec<(u8, u64)>,
     records: u64,
-    fields: Vec<String>,
-    coarse: Vec<String>,
+    fields: Vec<Field>,
 }
 
 impl RecordHasher {
+    /// Takes a record whatever it holds.
     fn push<'a>(&mut self, raw: impl Iterator<Item = &'a str>) {
-        self.records += 1;
-        let mut n = 0;
-        for f in raw {
-            if n == self.fields.len() {
-                self.fields.push(String::new());
-            }
-            canonical_into(f, &mut self.fields[n]);
-            n += 1;
+        self.fields.clear();
+        self.fields.extend(raw.map(Field::parse));
+        self.take();
+    }
+
+    /// Takes a record only if one of its fields is a number (a table row,
+    /// not a header); says whether it did.
+    fn push_numeric<'a>(&mut self, raw: impl Iterator<Item = &'a str>) -> bool {
+        self.fields.clear();
+        self.fields.extend(raw.map(Field::parse));
+        if !self.fields.iter().any(|f| matches!(f, Field::Number(_))) {
+            return false;
         }
-        let fields = &mut self.fields[..n];
-        let informative = fields.iter().any(|f| !f.is_empty() && f != "0")
-            && fields
-                .iter()
-                .filter(|f| !f.is_empty())
-                .any(|f| fields.iter().find(|g| !g.is_empty()) != Some(f));
+        self.take();
+        true
+    }
+
+    fn take(&mut self) {
+        self.records += 1;
+        let fields = &self.fields;
+        let mut present = fields.iter().filter(|f| **f != Field::Empty);
+        let first = present.clone().next();
+        let informative = present.clone().any(|f| *f != Field::Number(0.0))
+            && present.any(|f| Some(f) != first);
         if !informative {
             return;
         }
         for decimals in ROUNDED_DECIMALS {
-            if self.coarse.len() < n {
-                self.coarse.resize(n, String::new());
-            }
-            let coarse = &mut self.coarse[..n];
-            for (c, f) in coarse.iter_mut().zip(fields.iter()) {
-                rounded_into(f, decimals, c);
-            }
-            coarse.sort_unstable();
+            let keys = fields.iter().map(|f| f.rounded(decimals).key());
             self.rounded
-                .push((decimals, record_hash(&[b'r', decimals], coarse)));
+                .push((decimals, record_hash(0x100 | decimals as u64, keys)));
         }
-        fields.sort_unstable();
-        *self.counts.entry(record_hash(&[], fields)).or_default() += 1;
+        let hash = record_hash(0, fields.iter().map(|f| f.key()));
+        *self.counts.entry(hash).or_default() += 1;
     }
 
     fn finish(mut self, delimiter: String, skipped: u64) -> RecordsFp {
@@ -478,23 +561,27 @@ impl RecordHasher {
     }
 }
 
-/// [`canonical_field`] into a reused buffer.
-fn canonical_into(field: &str, out: &mut String) {
-    use std::fmt::Write;
-    out.clear();
-    let t = field.trim();
-    if let Ok(v) = t.parse::<f64>() {
-        if v.is_finite() {
-            if v == 0.0 {
-                out.push('0');
-            } else {
-                let _ = write!(out, "{v}");
-            }
-            return;
+/// Hashes keys that are already well-mixed 64-bit hashes: the key itself.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
         }
     }
-    out.extend(t.chars().flat_map(char::to_lowercase));
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
+
+type BuildKeyHasher = std::hash::BuildHasherDefault<KeyHasher>;
 
 #[cfg(test)]
 mod tests {
@@ -502,13 +589,52 @@ mod tests {
 
     #[test]
     fn numbers_have_one_form() {
-        for s in ["1.50", "1.5", "1.5e0", "01.5", " 1.5 "] {
-            assert_eq!(canonical_field(s), "1.5");
+        for s in ["1.50", "1.5", "1.5e0", "01.5", " 1.5 ", "+1.5", "15e-1"] {
+            assert_eq!(Field::parse(s), Field::Number(1.5), "{s}");
         }
-        assert_eq!(canonical_field("-0"), "0");
-        assert_eq!(canonical_field("200"), canonical_field("200.0"));
-        assert_eq!(canonical_field(" Rain "), "rain");
-        assert_eq!(canonical_field("2012/01/01"), "2012/01/01");
+        assert_eq!(Field::parse("-0"), Field::Number(0.0));
+        assert_eq!(Field::parse("-0.000").key(), Field::parse("0").key());
+        assert_eq!(Field::parse("200"), Field::parse("200.0"));
+        assert_eq!(Field::parse(" Rain "), Field::parse("rain"));
+        assert_ne!(Field::parse("rain"), Field::parse("snow"));
+        assert_eq!(Field::parse("ÉTÉ"), Field::parse("été"));
+        assert!(matches!(Field::parse("2012/01/01"), Field::Text(_)));
+        assert!(matches!(Field::parse("inf"), Field::Text(_)));
+        assert_eq!(Field::parse("  "), Field::Empty);
+        assert_eq!(Field::parse("1.25").rounded(1), Field::parse("1.3"));
+        assert_eq!(Field::parse("-0.04").rounded(1), Field::Number(0.0));
+    }
+
+    /// The fast decimal reader gives exactly what `str::parse` gives.
+    #[test]
+    fn fast_number_reading_is_exact() {
+        let mut x: u64 = 0x1234_5678;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 10_000_000_000_000_000) as u128;
+            let point = (x >> 56) as usize % 18;
+            let mut s = format!("{digits}");
+            if point < s.len() {
+                s.insert(s.len() - point, '.');
+            }
+            if i % 3 == 0 {
+                s.insert(0, '-');
+            }
+            if i % 7 == 0 {
+                s.insert_str(usize::from(s.starts_with('-')), "00");
+            }
+            let expected = s.parse::<f64>().ok();
+            assert_eq!(parse_number(&s), expected, "{s}");
+        }
+        for s in ["", "-", ".", "1.2.3", "1e400", "0x10", "1,5", ".5", "5.", "nan"] {
+            assert_eq!(
+                parse_number(s),
+                s.parse::<f64>().ok().filter(|v| v.is_finite()),
+                "{s}"
+            );
+        }
     }
 
     #[test]

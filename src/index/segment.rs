@@ -34,8 +34,9 @@ use crate::source::mmap::Mapping;
 pub const SEGMENT_MAGIC: &[u8; 8] = b"PUGMSEG\0";
 /// Footer magic.
 pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
-/// The index format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+/// The index format version this build reads and writes (3: record hashes
+/// from typed field keys instead of BLAKE3 over canonical text).
+pub const FORMAT_VERSION: u32 = 3;
 
 const HEADER_FIXED: usize = 32;
 const DIR_ENTRY: usize = 40;
