@@ -10,7 +10,6 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pugmark::fingerprint::image::pdq::PdqHash;
 use pugmark::fingerprint::image::{self, ImageFp, Region, RegionHash};
 use pugmark::index::segment::SegmentBuilder;
-use pugmark::index::{Index, Manifest, OpenOptions, SegmentRef};
 use pugmark::sniff::Kind;
 use pugmark::{FingerprintParams, Fingerprints, Pipeline};
 
@@ -111,20 +110,7 @@ fn hamming_queries(c: &mut Criterion) {
         };
         builder.add(format!("photo-{i}.jpg").into_bytes(), None, &fp);
     }
-    let file = "seg-00000001.pgs";
-    let bytes = builder
-        .write(&dir.path().join(file), 1, &params, &serde_json::json!({}))
-        .expect("segment");
-    let mut manifest = Manifest::new(params);
-    manifest.segments.push(SegmentRef {
-        id: 1,
-        file: file.into(),
-        items: N,
-        bytes,
-    });
-    manifest.next_segment_id = 2;
-    manifest.store(dir.path()).expect("manifest");
-    let index = Index::open(dir.path(), &OpenOptions::default()).expect("index");
+    let index = common::single_segment_index(dir.path(), params, builder);
 
     // Half the queries are near a stored hash (0..=31 bits away), half random.
     let queries: Vec<PdqHash> = (0..1000u64)

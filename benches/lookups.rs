@@ -8,7 +8,6 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pugmark::fingerprint::ChunkFp;
 use pugmark::index::segment::SegmentBuilder;
 use pugmark::index::table::TableId;
-use pugmark::index::{Index, Manifest, OpenOptions, SegmentRef};
 use pugmark::scan::matcher;
 use pugmark::sniff::Kind;
 use pugmark::{FingerprintParams, Fingerprints, Thresholds};
@@ -58,20 +57,7 @@ fn lookups(c: &mut Criterion) {
         let fp = item(i, (0..CHUNKS_PER_ITEM).map(|c| chunk_hash(i, c)));
         builder.add(format!("item-{i}.bin").into_bytes(), None, &fp);
     }
-    let file = "seg-00000001.pgs";
-    let bytes = builder
-        .write(&dir.path().join(file), 1, &params, &serde_json::json!({}))
-        .expect("segment");
-    let mut manifest = Manifest::new(params);
-    manifest.segments.push(SegmentRef {
-        id: 1,
-        file: file.into(),
-        items: ITEMS,
-        bytes,
-    });
-    manifest.next_segment_id = 2;
-    manifest.store(dir.path()).expect("manifest");
-    let index = Index::open(dir.path(), &OpenOptions::default()).expect("index");
+    let index = common::single_segment_index(dir.path(), params, builder);
     let table = index.segments()[0]
         .table(TableId::Chunks)
         .expect("chunk table");

@@ -26,9 +26,9 @@ if [ ! -x "$peers/bin/b3sum" ]; then
   log "installing b3sum (cargo)"
   cargo install --quiet --root "$peers" b3sum
 fi
-if [ ! -x "$peers/venv/bin/python" ]; then
+if ! "$peers/venv/bin/python" -c "import pdqhash, imagehash, PIL, numpy, pandas" 2>/dev/null; then
   log "installing pdqhash, imagehash, Pillow, numpy, pandas (pip venv)"
-  python3 -m venv "$peers/venv"
+  [ -x "$peers/venv/bin/python" ] || python3 -m venv "$peers/venv"
   "$peers/venv/bin/pip" install --quiet pdqhash imagehash pillow numpy pandas
 fi
 if ! command -v gdalinfo >/dev/null; then
@@ -93,8 +93,16 @@ PY
 fi
 
 # ---- timing helpers ----------------------------------------------------
-# wall seconds of one command
-wall() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); calc "$e - $s"; }
+# wall seconds of one command; a command that fails stops the script (a
+# failed peer must not show up as a fast one)
+wall() {
+  local s e
+  s=$(date +%s.%N)
+  if ! "$@" >/dev/null 2>"$work/last-stderr"; then
+    echo "failed: $*" >&2; cat "$work/last-stderr" >&2; exit 1
+  fi
+  e=$(date +%s.%N); calc "$e - $s"
+}
 # arithmetic without bc
 calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

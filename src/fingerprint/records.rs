@@ -272,7 +272,6 @@ fn field_count_mode(rows: &[Vec<String>]) -> usize {
         .map_or(0, |(len, _)| len)
 }
 
-
 /// Reads an item of `kind` (table, GPX or JSON) as records and
 /// fingerprints them.
 pub fn fingerprint(kind: Kind, data: &[u8]) -> Result<RecordsFp, RecordsError> {
@@ -526,8 +525,8 @@ impl RecordHasher {
         let fields = &self.fields;
         let mut present = fields.iter().filter(|f| **f != Field::Empty);
         let first = present.clone().next();
-        let informative = present.clone().any(|f| *f != Field::Number(0.0))
-            && present.any(|f| Some(f) != first);
+        let informative =
+            present.clone().any(|f| *f != Field::Number(0.0)) && present.any(|f| Some(f) != first);
         if !informative {
             return;
         }
@@ -628,7 +627,9 @@ mod tests {
             let expected = s.parse::<f64>().ok();
             assert_eq!(parse_number(&s), expected, "{s}");
         }
-        for s in ["", "-", ".", "1.2.3", "1e400", "0x10", "1,5", ".5", "5.", "nan"] {
+        for s in [
+            "", "-", ".", "1.2.3", "1e400", "0x10", "1,5", ".5", "5.", "nan",
+        ] {
             assert_eq!(
                 parse_number(s),
                 s.parse::<f64>().ok().filter(|v| v.is_finite()),

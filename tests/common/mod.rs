@@ -75,3 +75,28 @@ pub fn index_items(
     let scanner = Scanner::open(&dir, ScanOptions::default()).unwrap();
     (tmp, scanner)
 }
+
+/// An index in `dir` made of one segment written from `builder` (benches
+/// that need millions of entries build them without fingerprinting).
+pub fn single_segment_index(
+    dir: &Path,
+    params: pugmark::FingerprintParams,
+    builder: pugmark::index::segment::SegmentBuilder,
+) -> pugmark::Index {
+    use pugmark::index::{Index, Manifest, OpenOptions, SegmentRef};
+    let file = "seg-00000001.pgs";
+    let items = builder.item_count() as u64;
+    let bytes = builder
+        .write(&dir.join(file), 1, &params, &serde_json::json!({}))
+        .expect("segment");
+    let mut manifest = Manifest::new(params);
+    manifest.segments.push(SegmentRef {
+        id: 1,
+        file: file.into(),
+        items,
+        bytes,
+    });
+    manifest.next_segment_id = 2;
+    manifest.store(dir).expect("manifest");
+    Index::open(dir, &OpenOptions::default()).expect("index")
+}

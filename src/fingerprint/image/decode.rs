@@ -201,11 +201,8 @@ fn decode_jpeg_luma(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaImag
         let dst = &mut out[r * cols..(r + 1) * cols];
         for dr in 0..f {
             let src = &pixels[(r * f + dr) * w..(r * f + dr) * w + cols * f];
-            for (c, d) in dst.iter_mut().enumerate() {
-                *d += src[c * f..(c + 1) * f]
-                    .iter()
-                    .map(|&v| v as f32)
-                    .sum::<f32>();
+            for (d, block) in dst.iter_mut().zip(src.chunks_exact(f)) {
+                *d += block.iter().map(|&v| v as f32).sum::<f32>();
             }
         }
         dst.iter_mut().for_each(|d| *d *= scale);

@@ -250,9 +250,14 @@ fn transpose(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
     const TILE: usize = 32;
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    out[c * rows + r] = input[r * cols + c];
+            let r1 = (r0 + TILE).min(rows);
+            for c in c0..(c0 + TILE).min(cols) {
+                // One output run per column, read down the input column:
+                // no per-element bounds checks.
+                let dst = &mut out[c * rows + r0..c * rows + r1];
+                let src = input[r0 * cols + c..].iter().step_by(cols);
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = *s;
                 }
             }
         }
