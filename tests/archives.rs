@@ -386,6 +386,51 @@ fn matches_found_before_a_limit_still_count() {
 }
 
 #[test]
+fn time_budget_stops_the_walk() {
+    let csv = read("telemetry/vega_seattle-weather.csv");
+    let zip = archive::zip(&[ZipMember::new("a.csv", &csv), ZipMember::new("b.csv", &csv)]);
+    let (_tmp, s) = scanner_with(Limits {
+        max_time: Duration::ZERO,
+        ..Limits::default()
+    });
+    let report = s.scan_bytes("slow.zip", &zip);
+    assert!(
+        codes(&report).contains(&"limits.max_time".to_string()),
+        "{:?}",
+        codes(&report)
+    );
+    assert_ne!(report.verdict, Verdict::Clean);
+}
+
+/// A zip larger than the streaming threshold (128 MiB) is opened whole
+/// (mapped, not streamed: its directory is at its end).
+#[test]
+fn large_zip_file_is_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dem = read("rasters/rmnp-dem.tif");
+    let filler = vec![0u8; 130 << 20];
+    let zip = archive::zip(&[
+        ZipMember {
+            method: Method::Stored,
+            ..ZipMember::new("padding.bin", &filler)
+        },
+        ZipMember::new("dem.tif", &dem),
+    ]);
+    let path = tmp.path().join("big.zip");
+    std::fs::write(&path, &zip).unwrap();
+    drop(zip);
+    let (_t, s) = scanner_with(Limits {
+        max_file_size: 200 << 20,
+        ..Limits::default()
+    });
+    let report = s.scan_path(&path);
+    assert_eq!(report.verdict, Verdict::Match, "{:?}", codes(&report));
+    assert!(found(&report)
+        .iter()
+        .any(|(p, sig, _)| p.ends_with("!dem.tif") && sig == "exact"));
+}
+
+#[test]
 fn indexing_an_archive_protects_its_members() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("idx");

@@ -257,7 +257,18 @@ impl Pipeline {
     /// Fingerprints a file, mapped, read or streamed as `mmap` allows.
     pub fn fingerprint_file(&self, path: &Path, mmap: MmapChoice) -> io::Result<Fingerprints> {
         match FileContent::open(path, mmap)? {
-            FileContent::Stream(file) => self.fingerprint_reader(Some(path), file),
+            FileContent::Stream(mut file) => {
+                // A zip keeps its directory at its end, so a zip too large
+                // to buffer is mapped whole (when mapping is allowed): its
+                // members are read in place. Touched pages count as
+                // resident memory but are the page cache's to reclaim.
+                if mmap == MmapChoice::Auto && starts_like_zip(&mut file, path)? {
+                    if let Ok(map) = crate::source::mmap::Mapping::of_file(&file) {
+                        return Ok(self.fingerprint_bytes(Some(path), &map));
+                    }
+                }
+                self.fingerprint_reader(Some(path), file)
+            }
             content => {
                 let data = content.as_slice().unwrap_or_default();
                 Ok(self.fingerprint_bytes(Some(path), data))
@@ -389,6 +400,19 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Whether a file starts with a zip member header or is named `.zip`; the
+/// file is left at its start.
+fn starts_like_zip(file: &mut std::fs::File, path: &Path) -> io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let mut head = [0u8; 4];
+    let n = file.read(&mut head)?;
+    file.seek(SeekFrom::Start(0))?;
+    let named = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    Ok(named || (n == 4 && &head == b"PK\x03\x04"))
 }
 
 /// An item's name for messages and derived member names.

@@ -238,21 +238,25 @@ impl Index {
         probes.sort_unstable();
         let mut hits = Vec::new();
         let mut rows: Vec<u32> = Vec::new();
+        // Each slot's sketch (the 128 hash bits outside the slot's key) as
+        // one number, so the filter is one XOR and popcount per entry.
+        let sketches: Vec<u128> = (0..16)
+            .map(|slot| {
+                let bytes = segment::image_sketch(query, slot);
+                u128::from_be_bytes(bytes.try_into().unwrap_or_default())
+            })
+            .collect();
         for (s, seg) in self.segments.iter().enumerate() {
             let Some(table) = seg.table(TableId::Image) else {
                 continue;
             };
             rows.clear();
             for key in &probes {
-                let slot = (key[0] >> 4) as usize;
-                let sketch = segment::image_sketch(query, slot);
+                let sketch = sketches[(key[0] >> 4) as usize];
                 for i in table.find(key) {
                     let value = table.value(i);
-                    let near: u32 = value[..16]
-                        .iter()
-                        .zip(sketch)
-                        .map(|(a, b)| (a ^ b).count_ones())
-                        .sum();
+                    let stored = u128::from_be_bytes(value[..16].try_into().unwrap_or_default());
+                    let near = (stored ^ sketch).count_ones();
                     if near <= max_distance {
                         rows.push(u32::from_be_bytes(
                             value[16..20].try_into().unwrap_or_default(),
