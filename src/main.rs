@@ -323,13 +323,19 @@ fn cmd_index(
         summary.replaced_files,
         summary.segments_written
     );
+    if summary.archive_members > 0 {
+        println!(
+            "archive members indexed as protected items: {}",
+            summary.archive_members
+        );
+    }
     if !summary.partial.is_empty() {
         let parts: Vec<String> = summary
             .partial
             .iter()
             .map(|(k, v)| format!("{k} x{v}"))
             .collect();
-        println!("indexed with byte signals only: {}", parts.join(", "));
+        println!("not fully examined (by reason): {}", parts.join(", "));
     }
     if !summary.skipped.is_empty() {
         println!("skipped {} paths:", summary.skipped.len());
