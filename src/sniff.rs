@@ -193,6 +193,7 @@ pub fn sniff(head: &[u8], name: Option<&Path>) -> Kind {
         Some("zip") => return Kind::Zip,
         Some("tar") => return Kind::Tar,
         Some("gz" | "tgz" | "gzip") => return Kind::Gzip,
+        Some("zst" | "tzst" | "zstd") => return Kind::Zstd,
         _ => {}
     }
     if crate::fingerprint::container::is_tar_header(head) {

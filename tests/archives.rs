@@ -162,6 +162,51 @@ fn tar_gz_of_protected_telemetry_matches_each_log() {
     assert_eq!(streamed.digest, report.digest);
 }
 
+#[test]
+fn tar_zst_is_opened_and_zstd_bombs_are_stopped() {
+    let (_tmp, s) = scanner();
+    let csv = read("telemetry/vega_seattle-weather.csv");
+    let tar = archive::tar(&[("logs/weather.csv", csv.as_slice())]);
+    let tzst = zstd::encode_all(&tar[..], 3).unwrap();
+    let report = s.scan_bytes("logs.tar.zst", &tzst);
+    assert_eq!(report.verdict, Verdict::Match, "{:?}", codes(&report));
+    let f = found(&report);
+    assert!(
+        f.iter()
+            .any(|(p, sig, _)| p == "logs.tar.zst!logs.tar!logs/weather.csv" && sig == "exact"),
+        "{f:?}"
+    );
+    let cut = s.scan_bytes(
+        "cut.zst",
+        &zstd::encode_all(&common::random_bytes(4, 100_000)[..], 3).unwrap()[..5_000],
+    );
+    assert!(
+        codes(&cut).iter().any(|c| c == "container.corrupt"),
+        "{:?}",
+        codes(&cut)
+    );
+
+    // 1 GiB of zeros in a few kilobytes of zstd.
+    let mut bomb = Vec::new();
+    {
+        let mut e = zstd::stream::write::Encoder::new(&mut bomb, 1).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..1024 {
+            std::io::Write::write_all(&mut e, &zeros).unwrap();
+        }
+        e.finish().unwrap();
+    }
+    let started = Instant::now();
+    let report = s.scan_bytes("zeros.zst", &bomb);
+    assert_eq!(report.verdict, Verdict::Incomplete);
+    assert!(
+        codes(&report).iter().any(|c| c == "limits.max_ratio"),
+        "{:?}",
+        codes(&report)
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
 /// Wraps `data` (named `name`) in `levels` archives, cycling zip, tar and
 /// gzip; returns the outermost name and bytes.
 fn nest(name: &str, data: &[u8], levels: usize) -> (String, Vec<u8>) {

@@ -1,4 +1,5 @@
-//! Archives: zip, tar and gzip (`.tgz` too), nested to a depth limit.
+//! Archives: zip, tar, gzip (`.tgz` too) and zstd (`.tar.zst`), nested to a
+//! depth limit.
 //! Owns the walk into members, the per-item scan budget ([`Limits`]) and
 //! the reader that enforces it on every member byte.
 //!
@@ -150,7 +151,7 @@ impl Budget {
 
 /// Whether `kind` is an archive this module opens.
 pub(crate) fn is_supported(kind: Kind) -> bool {
-    matches!(kind, Kind::Zip | Kind::Tar | Kind::Gzip)
+    matches!(kind, Kind::Zip | Kind::Tar | Kind::Gzip | Kind::Zstd)
 }
 
 /// Whether `head` starts with a tar header whose checksum is right (tar
@@ -170,7 +171,7 @@ pub(crate) fn has_zip_directory(data: &[u8]) -> bool {
 /// Whether an archive of `kind` can be read from a stream (zip needs its
 /// directory at the end, so it is read from memory).
 pub(crate) fn is_streamable(kind: Kind) -> bool {
-    matches!(kind, Kind::Tar | Kind::Gzip)
+    matches!(kind, Kind::Tar | Kind::Gzip | Kind::Zstd)
 }
 
 /// Reads one member's bytes within the budget. It never fails: a limit, a
@@ -351,6 +352,7 @@ impl Pipeline {
     ) -> Expanded {
         match kind {
             Kind::Gzip => self.expand_gzip(name, reader, budget, depth),
+            Kind::Zstd => self.expand_zstd(name, reader, budget, depth),
             Kind::Tar => self.expand_tar(reader, budget, depth),
             _ => Expanded::default(),
         }
@@ -467,7 +469,7 @@ impl Pipeline {
             out.reasons.push(reason);
             return out;
         }
-        let inner = gzip_member_name(name);
+        let inner = compressed_member_name(name, &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")]);
         let count = Cell::new(0);
         let decoder = flate2::bufread::MultiGzDecoder::new(Counting {
             inner: io::BufReader::with_capacity(64 * 1024, reader),
@@ -476,6 +478,40 @@ impl Pipeline {
         let mut member = MemberReader::new(decoder, budget, &inner);
         member.compressed = Some(&count);
         self.read_member(&inner, &mut member, depth + 1, &mut out);
+        out
+    }
+
+    /// A zstd stream (all its frames) as one member. The decoder refuses
+    /// frames whose window exceeds 128 MiB, which bounds its memory.
+    fn expand_zstd<R: Read>(
+        &self,
+        name: &str,
+        reader: &mut R,
+        budget: &Budget,
+        depth: u32,
+    ) -> Expanded {
+        let mut out = Expanded::default();
+        if let Err(reason) = budget.charge_member() {
+            out.reasons.push(reason);
+            return out;
+        }
+        let inner = compressed_member_name(name, &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")]);
+        let count = Cell::new(0);
+        let counted = Counting {
+            inner: io::BufReader::with_capacity(64 * 1024, reader),
+            count: &count,
+        };
+        match zstd::stream::read::Decoder::with_buffer(counted) {
+            Ok(decoder) => {
+                let mut member = MemberReader::new(decoder, budget, &inner);
+                member.compressed = Some(&count);
+                self.read_member(&inner, &mut member, depth + 1, &mut out);
+            }
+            Err(e) => out.reasons.push(Reason::new(
+                "container.corrupt",
+                format!("{inner}: cannot start the zstd decoder: {e}"),
+            )),
+        }
         out
     }
 
@@ -601,23 +637,21 @@ fn trailing_nonzero<R: Read>(reader: &mut R, budget: &Budget) -> Result<u64, Rea
     }
 }
 
-/// The name given to a gzip file's content: its own name without `.gz`
-/// (`.tgz` becomes `.tar`).
-fn gzip_member_name(name: &str) -> String {
+/// The name given to a compressed file's content: its own name with the
+/// first matching (suffix, replacement) applied, case-insensitively
+/// (`logs.tar.gz` -> `logs.tar`, `t.tgz` -> `t.tar`), else `<name>.content`.
+fn compressed_member_name(name: &str, suffixes: &[(&str, &str)]) -> String {
     let base = name
         .rsplit(['/', '\\', MEMBER_SEPARATOR])
         .next()
         .unwrap_or(name);
     let lower = base.to_ascii_lowercase();
-    if lower.ends_with(".tgz") {
-        format!("{}.tar", &base[..base.len() - 4])
-    } else if lower.ends_with(".gz") && base.len() > 3 {
-        base[..base.len() - 3].to_string()
-    } else if lower.ends_with(".gzip") && base.len() > 5 {
-        base[..base.len() - 5].to_string()
-    } else {
-        format!("{base}.content")
+    for (suffix, replacement) in suffixes {
+        if lower.ends_with(suffix) && base.len() > suffix.len() {
+            return format!("{}{replacement}", &base[..base.len() - suffix.len()]);
+        }
     }
+    format!("{base}.content")
 }
 
 #[cfg(test)]
@@ -625,9 +659,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gzip_names() {
-        assert_eq!(gzip_member_name("a/b/logs.tar.gz"), "logs.tar");
-        assert_eq!(gzip_member_name("x.zip!t.TGZ"), "t.tar");
-        assert_eq!(gzip_member_name("data"), "data.content");
+    fn compressed_names() {
+        let gz: &[(&str, &str)] = &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")];
+        assert_eq!(compressed_member_name("a/b/logs.tar.gz", gz), "logs.tar");
+        assert_eq!(compressed_member_name("x.zip!t.TGZ", gz), "t.tar");
+        assert_eq!(compressed_member_name("data", gz), "data.content");
+        assert_eq!(compressed_member_name(".gz", gz), ".gz.content");
     }
 }
