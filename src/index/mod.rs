@@ -251,9 +251,18 @@ impl Index {
                 continue;
             };
             rows.clear();
-            for key in &probes {
+            // Image keys are 20 bits: with a 20-bit fan-out a bucket is
+            // exactly one key. All buckets are located first, then read,
+            // so the random memory accesses of different probes overlap
+            // instead of waiting on each other.
+            let ranges: Vec<std::ops::Range<usize>> = if table.bits() == 20 {
+                probes.iter().map(|key| table.bucket(key)).collect()
+            } else {
+                probes.iter().map(|key| table.find(key)).collect()
+            };
+            for (key, range) in probes.iter().zip(ranges) {
                 let sketch = sketches[(key[0] >> 4) as usize];
-                for i in table.find(key) {
+                for i in range {
                     let value = table.value(i);
                     let stored = u128::from_be_bytes(value[..16].try_into().unwrap_or_default());
                     let near = (stored ^ sketch).count_ones();

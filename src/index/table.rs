@@ -209,6 +209,21 @@ impl<'a> TableView<'a> {
         (u64::from_le_bytes(raw.try_into().unwrap_or_default()) as usize).min(self.count)
     }
 
+    /// Bits of key prefix the fan-out indexes.
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Indices of the entries whose first [`bits`](Self::bits) key bits
+    /// equal `key`'s: read from the fan-out alone, without touching the
+    /// entries. Equals [`find`](Self::find) when keys have no bits beyond
+    /// the fan-out's.
+    pub fn bucket(&self, key: &[u8]) -> Range<usize> {
+        let b = prefix(key, self.bits);
+        let (lo, hi) = (self.fan(b), self.fan(b + 1));
+        lo..hi.max(lo)
+    }
+
     /// Indices of the entries whose key equals `key`.
     pub fn find(&self, key: &[u8]) -> Range<usize> {
         debug_assert_eq!(key.len(), self.key_width);
