@@ -104,9 +104,21 @@ pub fn dct_from_luma(luma: &mut [f32], rows: usize, cols: usize) -> Option<(DctB
     if rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM {
         return None;
     }
+    filter(luma, rows, cols);
+    Some(dct_of_filtered(luma, cols, [0, 0, rows, cols]))
+}
+
+/// The box-filter widths PDQ uses for a `rows` x `cols` picture: (along
+/// each row, along each column).
+pub fn filter_windows(rows: usize, cols: usize) -> (usize, usize) {
+    (cols.div_ceil(128), rows.div_ceil(128))
+}
+
+/// The reference's Jarosz filter: two passes of a box filter along rows
+/// then columns, in place.
+pub fn filter(luma: &mut [f32], rows: usize, cols: usize) {
     let mut scratch = vec![0f32; rows * cols];
-    let window_along_rows = cols.div_ceil(128);
-    let window_along_cols = rows.div_ceil(128);
+    let (window_along_rows, window_along_cols) = filter_windows(rows, cols);
     // Rows are filtered as the columns of the transposed picture, so both
     // passes run over whole rows at a time (vectorised, cache-friendly)
     // with each column's arithmetic in the reference's order.
@@ -117,16 +129,26 @@ pub fn dct_from_luma(luma: &mut [f32], rows: usize, cols: usize) -> Option<(DctB
         transpose(&transposed, &mut scratch, cols, rows);
         box_columns(&scratch, luma, rows, cols, window_along_cols);
     }
+}
+
+/// Samples 64 x 64 points of the filtered picture `filtered` (`stride`
+/// values per row) inside `region` = [top, left, rows, cols] and returns
+/// their 16 x 16 DCT block and quality. On the whole picture this is the
+/// reference's hash; on a region of a larger filtered picture it
+/// approximates the hash of that region cut out (the filter near the
+/// region's edges also saw pixels outside it).
+pub fn dct_of_filtered(filtered: &[f32], stride: usize, region: [usize; 4]) -> (DctBlock, u8) {
+    let [top, left, rows, cols] = region;
     let mut samples = [0f32; 64 * 64];
     for i in 0..64 {
         let si = (((i as f64 + 0.5) * rows as f64) / 64.0) as usize;
         for j in 0..64 {
             let sj = (((j as f64 + 0.5) * cols as f64) / 64.0) as usize;
-            samples[i * 64 + j] = luma[si * cols + sj];
+            samples[i * 64 + j] = filtered[(top + si) * stride + left + sj];
         }
     }
     let quality = quality(&samples);
-    Some((dct_64_to_16(&samples), quality))
+    (dct_64_to_16(&samples), quality)
 }
 
 /// The hash of a DCT block: bits above the block's median.
