@@ -260,7 +260,6 @@ impl grid::RowSink for RasterBuilder {
         state.hasher.update(&self.bytes);
         row_chunks(
             &self.canon,
-            &self.bytes,
             band as u16,
             r as u32,
             self.seed,
@@ -269,14 +268,16 @@ impl grid::RowSink for RasterBuilder {
         let br = r / self.factor;
         if br < self.block_rows {
             let line = br * self.block_cols;
-            for (c, &v) in values
-                .iter()
-                .enumerate()
-                .take(self.block_cols * self.factor)
-            {
-                if v.is_finite() && nodata != Some(v) {
-                    state.sums[line + c / self.factor] += v;
-                    state.counts[line + c / self.factor] += 1;
+            let used = values.len().min(self.block_cols * self.factor);
+            let blocks = values[..used].chunks(self.factor);
+            let sums = state.sums[line..].iter_mut();
+            let counts = state.counts[line..].iter_mut();
+            for ((block, sum), count) in blocks.zip(sums).zip(counts) {
+                for &v in block {
+                    if v.is_finite() && nodata != Some(v) {
+                        *sum += v;
+                        *count += 1;
+                    }
                 }
             }
         }
@@ -292,27 +293,28 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// Cuts one row into content-defined chunks; keeps those that carry
-/// information (at least [`CHUNK_MIN`] samples, not all equal).
-fn row_chunks(row: &[u64], bytes: &[u8], band: u16, r: u32, seed: u64, out: &mut Vec<RowChunk>) {
+/// information (at least [`CHUNK_MIN`] samples, not all equal). A cut
+/// follows sample `i` when a hash of the last [`CUT_WINDOW`] samples,
+/// `mix(v[i]) ^ rotl(mix(v[i-1]), 13) ^ rotl(mix(v[i-2]), 26) ^
+/// rotl(mix(v[i-3]), 39)`, has its low 3 bits clear.
+fn row_chunks(row: &[u64], band: u16, r: u32, seed: u64, out: &mut Vec<RowChunk>) {
+    const _: () = assert!(
+        CUT_WINDOW == 4,
+        "the cut hash below spells out four samples"
+    );
     let mut start = 0;
-    let mut window = [0u64; CUT_WINDOW];
+    let (mut m1, mut m2, mut m3) = (0u64, 0u64, 0u64);
     for (i, &v) in row.iter().enumerate() {
-        window[i % CUT_WINDOW] = mix(v ^ seed);
+        let m0 = mix(v ^ seed);
         let len = i + 1 - start;
-        let at_cut = i + 1 >= CUT_WINDOW && {
-            let h = window.iter().enumerate().fold(0u64, |acc, (k, g)| {
-                acc ^ g.rotate_left(((i - k) % CUT_WINDOW) as u32 * 13)
-            });
-            h & 7 == 0
-        };
+        let at_cut = i + 1 >= CUT_WINDOW
+            && (m0 ^ m1.rotate_left(13) ^ m2.rotate_left(26) ^ m3.rotate_left(39)) & 7 == 0;
+        (m3, m2, m1) = (m2, m1, m0);
         if (len >= CHUNK_MIN && at_cut) || len >= CHUNK_MAX || i + 1 == row.len() {
             let samples = &row[start..=i];
             if samples.len() >= CHUNK_MIN && samples.iter().any(|&s| s != samples[0]) {
-                let full = blake3::hash(&bytes[start * 8..(i + 1) * 8]);
-                let mut hash = [0u8; 16];
-                hash.copy_from_slice(&full.as_bytes()[..16]);
                 out.push(RowChunk {
-                    hash,
+                    hash: samples_hash(samples, seed),
                     band,
                     row: r,
                     col: start as u32,
@@ -322,6 +324,32 @@ fn row_chunks(row: &[u64], bytes: &[u8], band: u16, r: u32, seed: u64, out: &mut
             start = i + 1;
         }
     }
+}
+
+/// A 128-bit hash of a run of canonical samples, keyed by the index seed:
+/// two independent folded-multiply chains (the wyhash mixing step). Not
+/// cryptographic: a forged collision only raises a false alarm.
+fn samples_hash(samples: &[u64], seed: u64) -> [u8; 16] {
+    fn fold(a: u64, b: u64) -> u64 {
+        let m = (a as u128) * (b as u128);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    let mut a = seed ^ 0x243F_6A88_85A3_08D3 ^ samples.len() as u64;
+    let mut b = seed.rotate_left(32) ^ 0x1319_8A2E_0370_7344;
+    // Two samples per multiply, as wyhash consumes 16 bytes per step.
+    let mut pairs = samples.chunks_exact(2);
+    for p in &mut pairs {
+        a = fold(a ^ p[0], p[1] ^ 0xA409_3822_299F_31D0);
+        b = fold(b ^ p[1].rotate_left(29), p[0] ^ 0x082E_FA98_EC4E_6C89);
+    }
+    if let [last] = pairs.remainder() {
+        a = fold(a ^ last, 0xA409_3822_299F_31D0);
+        b = fold(b ^ last.rotate_left(29), 0x082E_FA98_EC4E_6C89);
+    }
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&fold(a, b ^ 0x4528_21E6_38D0_1377).to_be_bytes());
+    out[8..].copy_from_slice(&fold(b, a ^ 0xBE54_66CF_34E9_0C6C).to_be_bytes());
+    out
 }
 
 /// PDQ of a band's block means (at most [`PERCEPTUAL_SIDE`] a side)
@@ -372,11 +400,10 @@ mod tests {
         let row: Vec<u64> = (0..400u64)
             .map(|i| canonical((mix(i) % 1000) as f64, None))
             .collect();
-        let bytes: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
         let mut full = Vec::new();
-        row_chunks(&row, &bytes, 0, 0, 9, &mut full);
+        row_chunks(&row, 0, 0, 9, &mut full);
         let mut part = Vec::new();
-        row_chunks(&row[57..300], &bytes[57 * 8..300 * 8], 0, 0, 9, &mut part);
+        row_chunks(&row[57..300], 0, 0, 9, &mut part);
         let full_hashes: std::collections::HashSet<[u8; 16]> =
             full.iter().map(|c| c.hash).collect();
         let shared = part
