@@ -11,8 +11,10 @@
 //! * content-defined chunks along every row: a cut follows sample i when a
 //!   hash of samples i-3..=i has its low bits zero, so cut points depend on
 //!   values, not positions, and a window cut out at any offset shares its
-//!   inner chunks with the original; each chunk is hashed with BLAKE3 and
-//!   located by band, row and column, which gives the window's offset;
+//!   inner chunks with the original; each chunk is hashed to 128 bits with
+//!   a keyed multiply hash (a chunk is only ~20 samples: BLAKE3 per chunk
+//!   was a quarter of the raster time) and located by band, row and column,
+//!   which gives the window's offset;
 //! * per band, a PDQ hash of the band stretched to 8 bits (2nd to 98th
 //!   percentile) and averaged down to at most 512 samples a side.
 
