@@ -75,7 +75,6 @@ impl Accumulator {
         let full = blake3::hash(chunk);
         let mut hash = [0u8; CHUNK_HASH_LEN];
         hash.copy_from_slice(&full.as_bytes()[..CHUNK_HASH_LEN]);
-        self.whole.update(chunk);
         self.chunks.push(ChunkFp {
             hash,
             offset: self.offset,
@@ -83,6 +82,13 @@ impl Accumulator {
             trivial: is_periodic(chunk, self.trivial_period_max),
         });
         self.offset += chunk.len() as u64;
+    }
+
+    /// Feeds content to the whole-content hash. Callers pass large pieces:
+    /// fed chunk by chunk, BLAKE3 would hash each chunk's unaligned edges
+    /// one 64-byte block at a time instead of many 1 KiB chunks at once.
+    fn feed_whole(&mut self, bytes: &[u8]) {
+        self.whole.update(bytes);
     }
 
     fn finish(self) -> ByteSignals {
@@ -115,6 +121,7 @@ pub fn from_slice_sequential(
     data: &[u8],
 ) -> ByteSignals {
     let mut acc = Accumulator::new(trivial_period_max);
+    acc.feed_whole(data);
     let mut pos = 0;
     while pos < data.len() {
         let len = chunker.cut(&data[pos..]);
@@ -347,6 +354,7 @@ impl<'c> StreamSignals<'c> {
     /// Appends content. Chunks are cut as soon as a whole look-ahead
     /// window is buffered, so cuts never depend on how content was split.
     pub fn update(&mut self, mut data: &[u8]) {
+        self.acc.feed_whole(data);
         let window = self.chunker.max_len();
         let capacity = STREAM_WINDOWS * window;
         while !data.is_empty() {

@@ -35,7 +35,8 @@ pub const SEGMENT_MAGIC: &[u8; 8] = b"PUGMSEG\0";
 /// Footer magic.
 pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// The index format version this build reads and writes (3: record hashes
-/// from typed field keys instead of BLAKE3 over canonical text).
+/// from typed field keys instead of BLAKE3 over canonical text, raster row
+/// chunks hashed with a keyed multiply hash instead of BLAKE3).
 pub const FORMAT_VERSION: u32 = 3;
 
 const HEADER_FIXED: usize = 32;
