@@ -351,8 +351,7 @@ impl Pipeline {
         depth: u32,
     ) -> Expanded {
         match kind {
-            Kind::Gzip => self.expand_gzip(name, reader, budget, depth),
-            Kind::Zstd => self.expand_zstd(name, reader, budget, depth),
+            Kind::Gzip | Kind::Zstd => self.expand_compressed(name, kind, reader, budget, depth),
             Kind::Tar => self.expand_tar(reader, budget, depth),
             _ => Expanded::default(),
         }
@@ -457,35 +456,13 @@ impl Pipeline {
         out
     }
 
-    fn expand_gzip<R: Read>(
-        &self,
-        name: &str,
-        reader: &mut R,
-        budget: &Budget,
-        depth: u32,
-    ) -> Expanded {
-        let mut out = Expanded::default();
-        if let Err(reason) = budget.charge_member() {
-            out.reasons.push(reason);
-            return out;
-        }
-        let inner = compressed_member_name(name, &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")]);
-        let count = Cell::new(0);
-        let decoder = flate2::bufread::MultiGzDecoder::new(Counting {
-            inner: io::BufReader::with_capacity(64 * 1024, reader),
-            count: &count,
-        });
-        let mut member = MemberReader::new(decoder, budget, &inner);
-        member.compressed = Some(&count);
-        self.read_member(&inner, &mut member, depth + 1, &mut out);
-        out
-    }
-
-    /// A zstd stream (all its frames) as one member. The decoder refuses
+    /// A single-stream compressed file (gzip, all its members; zstd, all
+    /// its frames) as one member named after it. The zstd decoder refuses
     /// frames whose window exceeds 128 MiB, which bounds its memory.
-    fn expand_zstd<R: Read>(
+    fn expand_compressed<R: Read>(
         &self,
         name: &str,
+        kind: Kind,
         reader: &mut R,
         budget: &Budget,
         depth: u32,
@@ -495,23 +472,32 @@ impl Pipeline {
             out.reasons.push(reason);
             return out;
         }
-        let inner = compressed_member_name(name, &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")]);
+        let suffixes: &[(&str, &str)] = match kind {
+            Kind::Zstd => &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")],
+            _ => &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")],
+        };
+        let inner = compressed_member_name(name, suffixes);
         let count = Cell::new(0);
         let counted = Counting {
             inner: io::BufReader::with_capacity(64 * 1024, reader),
             count: &count,
         };
-        match zstd::stream::read::Decoder::with_buffer(counted) {
-            Ok(decoder) => {
-                let mut member = MemberReader::new(decoder, budget, &inner);
-                member.compressed = Some(&count);
-                self.read_member(&inner, &mut member, depth + 1, &mut out);
-            }
-            Err(e) => out.reasons.push(Reason::new(
-                "container.corrupt",
-                format!("{inner}: cannot start the zstd decoder: {e}"),
-            )),
-        }
+        let decoder: Box<dyn Read + '_> = match kind {
+            Kind::Zstd => match zstd::stream::read::Decoder::with_buffer(counted) {
+                Ok(decoder) => Box::new(decoder),
+                Err(e) => {
+                    out.reasons.push(Reason::new(
+                        "container.corrupt",
+                        format!("{inner}: cannot start the zstd decoder: {e}"),
+                    ));
+                    return out;
+                }
+            },
+            _ => Box::new(flate2::bufread::MultiGzDecoder::new(counted)),
+        };
+        let mut member = MemberReader::new(decoder, budget, &inner);
+        member.compressed = Some(&count);
+        self.read_member(&inner, &mut member, depth + 1, &mut out);
         out
     }
 
