@@ -231,10 +231,11 @@ impl<'a> TableView<'a> {
     pub fn touch(&self, range: Range<usize>) -> u8 {
         let start = (range.start * self.width).min(self.entries.len());
         let end = (range.end * self.width).min(self.entries.len());
-        self.entries[start..end]
-            .iter()
-            .step_by(64)
-            .fold(0u8, |acc, &b| acc ^ b)
+        let bytes = &self.entries[start..end];
+        // Every 64th byte from the start, and the last byte: the range need
+        // not start on a line boundary, so its last line could be missed.
+        let last = bytes.last().copied().unwrap_or(0);
+        bytes.iter().step_by(64).fold(last, |acc, &b| acc ^ b)
     }
 
     /// Indices of the entries whose key equals `key`.
