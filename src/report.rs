@@ -404,27 +404,24 @@ impl Report {
     /// Every piece of evidence in this report and its members, with the
     /// path of the item or member it concerns.
     pub fn findings(&self) -> Vec<(&str, &Evidence)> {
-        let mut out: Vec<(&str, &Evidence)> = self
-            .evidence
-            .iter()
-            .map(|e| (self.path.as_str(), e))
-            .collect();
-        for m in &self.members {
-            out.extend(m.findings());
-        }
-        out
+        self.collect(&|r| &r.evidence)
     }
 
     /// Every reason in this report and its members, with the path it
     /// concerns.
     pub fn all_reasons(&self) -> Vec<(&str, &Reason)> {
-        let mut out: Vec<(&str, &Reason)> = self
-            .reasons
+        self.collect(&|r| &r.reasons)
+    }
+
+    /// `field` of this report and of every member report, depth first, each
+    /// entry with the path of the report it came from.
+    fn collect<'a, T>(&'a self, field: &dyn Fn(&'a Report) -> &'a [T]) -> Vec<(&'a str, &'a T)> {
+        let mut out: Vec<(&str, &T)> = field(self)
             .iter()
-            .map(|r| (self.path.as_str(), r))
+            .map(|x| (self.path.as_str(), x))
             .collect();
         for m in &self.members {
-            out.extend(m.all_reasons());
+            out.extend(m.collect(field));
         }
         out
     }

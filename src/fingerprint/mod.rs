@@ -415,6 +415,14 @@ fn starts_like_zip(file: &mut std::fs::File, path: &Path) -> io::Result<bool> {
     Ok(named || (n == 4 && &head == b"PK\x03\x04"))
 }
 
+/// The wyhash family's mixing step: the 128-bit product of two words folded
+/// to 64 bits. The fast, non-cryptographic hashes of small pieces (telemetry
+/// fields and records, raster row chunks) are built from it.
+pub(crate) fn fold_multiply(a: u64, b: u64) -> u64 {
+    let m = (a as u128) * (b as u128);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
 /// An item's name for messages and derived member names.
 fn display_name(name: Option<&Path>) -> String {
     name.map_or_else(String::new, |n| n.to_string_lossy().into_owned())

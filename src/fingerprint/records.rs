@@ -64,11 +64,10 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-/// Folds the 128-bit product of two salted words to 64 bits (the mixing
-/// step of the wyhash family).
+/// [`fold_multiply`](super::fold_multiply) of two salted words (the salts
+/// keep zero inputs from giving zero).
 fn fold(a: u64, b: u64) -> u64 {
-    let m = ((a ^ 0x243F_6A88_85A3_08D3) as u128) * ((b ^ 0x1319_8A2E_0370_7344) as u128);
-    (m as u64) ^ ((m >> 64) as u64)
+    super::fold_multiply(a ^ 0x243F_6A88_85A3_08D3, b ^ 0x1319_8A2E_0370_7344)
 }
 
 impl Field {

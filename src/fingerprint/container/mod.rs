@@ -119,30 +119,40 @@ impl Budget {
     }
 
     fn charge_bytes(&self, n: u64) -> Result<(), Reason> {
-        let total = self.bytes.get() + n;
-        self.bytes.set(total);
-        if total > self.limits.max_bytes {
-            return Err(Reason::new(
-                "limits.max_bytes",
-                format!(
-                    "more than {} decompressed bytes in archives; the rest was not examined",
-                    self.limits.max_bytes
-                ),
-            ));
-        }
-        self.check_time()
+        self.charge(
+            &self.bytes,
+            n,
+            self.limits.max_bytes,
+            "max_bytes",
+            "decompressed bytes",
+        )
     }
 
     fn charge_member(&self) -> Result<(), Reason> {
-        let n = self.members.get() + 1;
-        self.members.set(n);
-        if n > self.limits.max_members {
+        self.charge(
+            &self.members,
+            1,
+            self.limits.max_members,
+            "max_members",
+            "archive members",
+        )
+    }
+
+    /// Adds `n` to `counter`; past `limit`, the reason `limits.<name>`.
+    fn charge(
+        &self,
+        counter: &Cell<u64>,
+        n: u64,
+        limit: u64,
+        name: &str,
+        what: &str,
+    ) -> Result<(), Reason> {
+        let total = counter.get().saturating_add(n);
+        counter.set(total);
+        if total > limit {
             return Err(Reason::new(
-                "limits.max_members",
-                format!(
-                    "more than {} archive members; the rest were not examined",
-                    self.limits.max_members
-                ),
+                format!("limits.{name}"),
+                format!("more than {limit} {what} in archives; the rest was not examined"),
             ));
         }
         self.check_time()

@@ -332,10 +332,7 @@ fn row_chunks(row: &[u64], band: u16, r: u32, seed: u64, out: &mut Vec<RowChunk>
 /// two independent folded-multiply chains (the wyhash mixing step). Not
 /// cryptographic: a forged collision only raises a false alarm.
 fn samples_hash(samples: &[u64], seed: u64) -> [u8; 16] {
-    fn fold(a: u64, b: u64) -> u64 {
-        let m = (a as u128) * (b as u128);
-        (m as u64) ^ ((m >> 64) as u64)
-    }
+    use super::fold_multiply as fold;
     let mut a = seed ^ 0x243F_6A88_85A3_08D3 ^ samples.len() as u64;
     let mut b = seed.rotate_left(32) ^ 0x1319_8A2E_0370_7344;
     // Two samples per multiply, as wyhash consumes 16 bytes per step.
