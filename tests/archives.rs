@@ -777,3 +777,42 @@ fn archives_made_by_real_tools_open_fully() {
         assert_eq!(got, want, "{file}");
     }
 }
+
+/// Yields its bytes `step` at a time (read boundaries anywhere).
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// A zip hidden inside opaque bytes is reported whether the item is held in
+/// memory or streamed, whatever the read boundaries.
+#[test]
+fn embedded_zip_is_reported_streamed_or_not() {
+    let (_tmp, s) = scanner();
+    let csv = read("telemetry/vega_seattle-weather.csv");
+    let zip = archive::zip(&[ZipMember::new("weather.csv", &csv)]);
+    let mut blob = common::random_bytes(8, 100_000);
+    blob.extend_from_slice(&zip[..zip.len() - 22]); // no end record: not a zip
+    blob.extend_from_slice(&common::random_bytes(9, 50_000));
+    let plain = common::random_bytes(10, 150_000);
+    for (bytes, expected) in [(&blob, true), (&plain, false)] {
+        let whole = s.scan_bytes("blob.bin", bytes);
+        assert_eq!(
+            codes(&whole).contains(&"container.embedded".to_string()),
+            expected
+        );
+        for step in [7, 4096, 1 << 20] {
+            let streamed = s.scan_reader("blob.bin", Trickle { data: bytes, step });
+            assert_eq!(codes(&streamed), codes(&whole), "step {step}");
+        }
+    }
+}

@@ -204,9 +204,18 @@ impl Pipeline {
             return self.stream_container(name, kind, stream, budget, depth);
         }
         if !needs_whole_item(kind) {
-            let signals =
-                bytes::from_reader(&self.chunker, trivial, io::Cursor::new(head).chain(reader))?;
-            return Ok(self.finish(name, kind, signals, None, budget, depth));
+            // Opaque content gets the embedded-archive check a mapped item
+            // gets in `structure::check`, on the bytes as they stream past.
+            let mut scan = structure::EmbeddedZipScan::new(io::Cursor::new(head).chain(reader));
+            let source: &mut dyn Read = if kind == Kind::Binary {
+                &mut scan
+            } else {
+                scan.get_mut()
+            };
+            let signals = bytes::from_reader(&self.chunker, trivial, source)?;
+            let mut fp = self.finish(name, kind, signals, None, budget, depth);
+            fp.reasons.extend(scan.finding());
+            return Ok(fp);
         }
         let mut whole = head;
         (&mut reader)

@@ -388,27 +388,112 @@ fn xml(d: &[u8], out: &mut Vec<Reason>) {
     }
 }
 
+const ZIP_LOCAL_SIG: &[u8; 4] = b"PK\x03\x04";
+
+/// Whether `h` (from a local-header signature on) looks like a real zip
+/// member header: a known method and a printable name. `None` when `h` ends
+/// before that can be told.
+fn zip_header_plausible(h: &[u8]) -> Option<bool> {
+    if h.len() < 30 {
+        return None;
+    }
+    let method = u16::from_le_bytes([h[8], h[9]]);
+    let name_len = u16::from_le_bytes([h[26], h[27]]) as usize;
+    if !matches!(method, 0 | 8 | 9 | 12 | 14 | 93 | 95 | 99) || !(1..=1024).contains(&name_len) {
+        return Some(false);
+    }
+    let name = h.get(30..30 + name_len)?;
+    Some(name.iter().all(|&b| (0x20..0x7F).contains(&b) || b >= 0x80))
+}
+
+fn embedded_zip_reason(at: u64) -> Reason {
+    Reason::new(
+        "container.embedded",
+        format!(
+            "a zip member header at offset {at} inside unrecognised content; it was not examined"
+        ),
+    )
+}
+
 /// Opaque bytes that hold a zip member header after their start: an archive
 /// embedded in something else (its members were not examined).
 fn embedded_zip(d: &[u8], out: &mut Vec<Reason>) {
-    const SIG: &[u8; 4] = b"PK\x03\x04";
-    let plausible = |at: usize| {
-        let h = &d[at..];
-        if h.len() < 30 {
-            return false;
-        }
-        let method = u16::from_le_bytes([h[8], h[9]]);
-        let name_len = u16::from_le_bytes([h[26], h[27]]) as usize;
-        matches!(method, 0 | 8 | 9 | 12 | 14 | 93 | 95 | 99)
-            && (1..=1024).contains(&name_len)
-            && h.get(30..30 + name_len)
-                .is_some_and(|n| n.iter().all(|&b| (0x20..0x7F).contains(&b) || b >= 0x80))
-    };
-    let found = memchr::memmem::find_iter(d, SIG).find(|&at| at > 0 && plausible(at));
+    let found = memchr::memmem::find_iter(d, ZIP_LOCAL_SIG)
+        .find(|&at| at > 0 && zip_header_plausible(&d[at..]) == Some(true));
     if let Some(at) = found {
-        out.push(Reason::new(
-            "container.embedded",
-            format!("a zip member header at offset {at} inside unrecognised content; it was not examined"),
-        ));
+        out.push(embedded_zip_reason(at as u64));
+    }
+}
+
+/// The same check on opaque content read as a stream (items too large to
+/// map): every byte read through it is searched. A header cut by a read
+/// boundary, whose plausibility cannot be told from the bytes at hand, is
+/// reported (fail closed).
+pub(crate) struct EmbeddedZipScan<R> {
+    inner: R,
+    /// Stream offset of the next byte read.
+    offset: u64,
+    /// The last three bytes read, for signatures across reads.
+    last: Vec<u8>,
+    found: Option<u64>,
+}
+
+impl<R> EmbeddedZipScan<R> {
+    /// Scans what `inner` yields.
+    pub fn new(inner: R) -> Self {
+        EmbeddedZipScan {
+            inner,
+            offset: 0,
+            last: Vec::with_capacity(6),
+            found: None,
+        }
+    }
+
+    /// The stream being scanned, to read past the scan.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The finding, once the stream has been read.
+    pub fn finding(&self) -> Option<Reason> {
+        self.found.map(embedded_zip_reason)
+    }
+
+    fn scan(&mut self, data: &[u8]) {
+        // Across the previous read's end.
+        let mut joined = std::mem::take(&mut self.last);
+        let before = joined.len();
+        joined.extend_from_slice(&data[..data.len().min(3)]);
+        if let Some(i) = memchr::memmem::find(&joined, ZIP_LOCAL_SIG).filter(|&i| i < before) {
+            let at = self.offset - before as u64 + i as u64;
+            if at > 0 {
+                self.found = Some(at);
+            }
+        }
+        if self.found.is_none() {
+            let hit = memchr::memmem::find_iter(data, ZIP_LOCAL_SIG).find(|&i| {
+                self.offset + i as u64 > 0 && zip_header_plausible(&data[i..]) != Some(false)
+            });
+            self.found = hit.map(|i| self.offset + i as u64);
+        }
+        // Keep the last three bytes of everything read so far.
+        if data.len() >= 3 {
+            joined.clear();
+            joined.extend_from_slice(&data[data.len() - 3..]);
+        } else {
+            joined.drain(..joined.len().saturating_sub(3));
+        }
+        self.last = joined;
+        self.offset += data.len() as u64;
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for EmbeddedZipScan<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.found.is_none() && n > 0 {
+            self.scan(&buf[..n]);
+        }
+        Ok(n)
     }
 }
