@@ -277,12 +277,14 @@ fn sniff_text(head: &[u8], ext: Option<&str>) -> Kind {
     if crate::fingerprint::raster::grid::is_ascii_grid(body) {
         return Kind::AsciiGrid;
     }
-    if body.starts_with(b"{") || body.starts_with(b"[") {
+    if (body.starts_with(b"{") || body.starts_with(b"[")) && looks_like_json(body) {
         return Kind::Json;
     }
     match ext {
         Some("csv" | "tsv" | "psv" | "dat" | "tab") => return Kind::Table,
-        Some("json" | "geojson" | "jsonl" | "ndjson") => return Kind::Json,
+        Some("json" | "geojson" | "jsonl" | "ndjson") if looks_like_json(body) => {
+            return Kind::Json
+        }
         Some("gpx") => return Kind::Gpx,
         Some("nmea") => return Kind::Table,
         _ => {}
@@ -292,6 +294,25 @@ fn sniff_text(head: &[u8], ext: Option<&str>) -> Kind {
     } else {
         Kind::Text
     }
+}
+
+/// Whether text (the start of an item) is JSON or JSON Lines on the
+/// evidence of its first bytes: they parse as a JSON value, or as the
+/// start of one that the sniff window cut off, or the first line parses as
+/// an object or array (JSON Lines). An INI section (`[core]`) or a shell
+/// test (`[ -f x ]`) is not.
+fn looks_like_json(body: &[u8]) -> bool {
+    use serde_json::error::Category;
+    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        Ok(_) => return true,
+        Err(e) if e.classify() == Category::Eof => return true,
+        Err(_) => {}
+    }
+    let first_line = body.split(|&b| b == b'\n').next().unwrap_or_default();
+    matches!(
+        serde_json::from_slice::<serde_json::Value>(first_line),
+        Ok(serde_json::Value::Object(_) | serde_json::Value::Array(_))
+    )
 }
 
 fn trim_bom_and_space(mut s: &[u8]) -> &[u8] {
@@ -366,5 +387,20 @@ mod tests {
             Kind::Gpx
         );
         assert_eq!(sniff(b"[{\"a\": 1}]", None), Kind::Json);
+        // Cut off by the sniff window: still JSON.
+        assert_eq!(sniff(b"[{\"a\": 1}, {\"a\": ", None), Kind::Json);
+        assert_eq!(sniff(b"{\"a\": 1}\n{\"a\": 2}\n", None), Kind::Json);
+    }
+
+    #[test]
+    fn bracketed_text_is_not_json() {
+        let ini = b"[core]\n\trepositoryformatversion = 0\n\tbare = false\n";
+        assert_ne!(sniff(ini, None), Kind::Json);
+        let desktop = b"[Desktop Entry]\nName=Files\nExec=nautilus\n";
+        assert_eq!(sniff(desktop, Some(Path::new("a.desktop"))), Kind::Text);
+        assert_ne!(
+            sniff(b"[ -f x ] && echo y\n", Some(Path::new("a.json"))),
+            Kind::Json
+        );
     }
 }

@@ -286,9 +286,10 @@ fn table_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
     let text = String::from_utf8_lossy(data);
     let (delim, mode) = choose_delimiter(&text);
     if mode < 2 {
-        return Err(RecordsError::NotTabular(
-            "no line has two or more fields".into(),
-        ));
+        // A list (one value per line) or prose: no line can make a record
+        // of two or more fields, so there is nothing for this signal to
+        // match; the byte signals examine it in full.
+        return Ok(RecordHasher::default().finish("none".into(), 0));
     }
     let mut hasher = RecordHasher::default();
     let mut skipped = 0u64;
@@ -422,11 +423,8 @@ fn json_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
             Some(Value::Array(features)) => features,
             _ => vec![Value::Object(o)],
         },
-        Ok(_) => {
-            return Err(RecordsError::NotTabular(
-                "JSON is neither an array nor an object".into(),
-            ))
-        }
+        // A lone string or number holds no records.
+        Ok(_) => Vec::new(),
         Err(_) => data
             .split(|&b| b == b'\n')
             .filter(|l| !l.iter().all(u8::is_ascii_whitespace))

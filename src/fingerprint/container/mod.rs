@@ -13,6 +13,7 @@
 //! archive: the item is `incomplete`, never clean, and what was read before
 //! the stop is still fingerprinted, so matches found before a limit count.
 
+mod stream;
 mod tar;
 mod zip;
 
@@ -161,7 +162,7 @@ impl Budget {
 
 /// Whether `kind` is an archive this module opens.
 pub(crate) fn is_supported(kind: Kind) -> bool {
-    matches!(kind, Kind::Zip | Kind::Tar | Kind::Gzip | Kind::Zstd)
+    expander(kind).is_some()
 }
 
 /// Whether `head` starts with a tar header whose checksum is right (tar
@@ -181,7 +182,7 @@ pub(crate) fn has_zip_directory(data: &[u8]) -> bool {
 /// Whether an archive of `kind` can be read from a stream (zip needs its
 /// directory at the end, so it is read from memory).
 pub(crate) fn is_streamable(kind: Kind) -> bool {
-    matches!(kind, Kind::Tar | Kind::Gzip | Kind::Zstd)
+    expander(kind).is_some_and(|e| e.streamable())
 }
 
 /// Reads one member's bytes within the budget. It never fails: a limit, a
@@ -331,8 +332,143 @@ pub(crate) struct Expanded {
     pub reasons: Vec<Reason>,
 }
 
+/// Checks a member's bytes are held to once read to their end.
+#[derive(Default)]
+pub(crate) struct Checks<'c> {
+    /// CRC-32 the container declares for the member.
+    pub crc: Option<u32>,
+    /// Size the container declares for the member.
+    pub size: Option<u64>,
+    /// Compressed bytes consumed so far, for the ratio limit.
+    pub compressed: Option<&'c Cell<u64>>,
+}
+
+/// One format's way into its members. Every expander hands its members to
+/// the same [`Walk`], so budgets, reasons, nesting and evidence paths are
+/// the same for all formats; adding a format means one file with one
+/// `Expander` and one line in [`expander`].
+pub(crate) trait Expander: Sync {
+    /// Whether the format can be opened from a stream read once from start
+    /// to end (zip and 7z need their directory, at the end, first).
+    fn streamable(&self) -> bool;
+
+    /// Opens a container held whole in memory.
+    fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
+        let mut reader = data;
+        self.expand_stream(walk, &mut reader);
+    }
+
+    /// Opens a container from a stream, consuming what the format needs
+    /// (the caller drains any rest). Only called when `streamable`.
+    fn expand_stream(&self, walk: &mut Walk<'_>, reader: &mut dyn Read);
+}
+
+/// The expander that opens `kind`, if any does.
+pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
+    Some(match kind {
+        Kind::Zip => &zip::ZipExpander,
+        Kind::Tar => &tar::TarExpander,
+        Kind::Gzip => &stream::Codec::Gzip,
+        Kind::Zstd => &stream::Codec::Zstd,
+        _ => return None,
+    })
+}
+
+/// The walk into one container: where its members go, the budget they are
+/// charged to and how deep they sit. Expanders create members only through
+/// it.
+pub(crate) struct Walk<'p> {
+    pipeline: &'p Pipeline,
+    budget: &'p Budget,
+    /// Depth of the container being opened (its members are one deeper).
+    depth: u32,
+    /// The container's own name, for members named after it.
+    name: &'p str,
+    out: Expanded,
+}
+
+impl<'p> Walk<'p> {
+    /// The budget members are charged to.
+    pub fn budget(&self) -> &'p Budget {
+        self.budget
+    }
+
+    /// The container's name as the caller gave it (may be empty).
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// Files a reason on the container.
+    pub fn reason(&mut self, reason: Reason) {
+        self.out.reasons.push(reason);
+    }
+
+    /// Charges one member to the budget; `false` (with the reason filed)
+    /// when the member limit or time is exhausted and the walk must stop.
+    pub fn admit(&mut self) -> bool {
+        match self.budget.charge_member() {
+            Ok(()) => true,
+            Err(reason) => {
+                self.reason(reason);
+                false
+            }
+        }
+    }
+
+    /// Whether a budget that ends the whole walk (bytes, time) was hit.
+    pub fn stopped(&self) -> bool {
+        let last = self.out.members.last().map(|m| &m.fingerprints.reasons);
+        last.into_iter()
+            .flatten()
+            .chain(&self.out.reasons)
+            .any(|r| r.code == "limits.max_bytes" || r.code == "limits.max_time")
+    }
+
+    /// Fingerprints one member from `source` (already admitted), held to
+    /// `checks` and the budget: a limit or decoder error ends the member and
+    /// is filed on it, and decoder panics are contained. Returns how many
+    /// bytes the member delivered.
+    pub fn member(&mut self, name: &str, source: &mut dyn Read, checks: Checks<'_>) -> u64 {
+        let mut reader = MemberReader::new(source, self.budget, name);
+        reader.compressed = checks.compressed;
+        reader.crc = checks.crc.map(|c| (crc32fast::Hasher::new(), c));
+        reader.expected_size = checks.size;
+        let pipeline = self.pipeline;
+        let budget = self.budget;
+        let depth = self.depth + 1;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let erased: &mut dyn Read = &mut reader;
+            pipeline.reader_within(Some(Path::new(name)), erased, budget, depth)
+        }));
+        // Whatever the consumer left unread still counts toward the CRC
+        // and size checks: read it so damage past the end of what a
+        // decoder needed is seen.
+        if reader.stop.is_none() {
+            let _ = io::copy(&mut reader, &mut io::sink());
+        }
+        match result {
+            Ok(Ok(mut fingerprints)) => {
+                fingerprints.reasons.extend(reader.stop.take());
+                self.out.members.push(Member {
+                    name: name.to_string(),
+                    fingerprints,
+                });
+            }
+            Ok(Err(e)) => self.reason(Reason::new(
+                "container.corrupt",
+                format!("{name}: reading: {e}"),
+            )),
+            Err(_) => self.reason(Reason::new(
+                "decoder.panic",
+                format!("{name}: a decoder failed unexpectedly; the member was not examined"),
+            )),
+        }
+        reader.delivered
+    }
+}
+
 impl Pipeline {
-    /// Opens an archive held whole in memory.
+    /// Opens a container of `kind` held whole in memory.
     pub(crate) fn expand_slice(
         &self,
         name: &str,
@@ -341,17 +477,15 @@ impl Pipeline {
         budget: &Budget,
         depth: u32,
     ) -> Expanded {
-        match kind {
-            Kind::Zip => self.expand_zip(data, budget, depth),
-            _ => {
-                let mut reader = data;
-                self.expand_stream(name, kind, &mut reader, budget, depth)
-            }
+        let mut walk = self.walk(name, budget, depth);
+        if let Some(expander) = expander(kind) {
+            expander.expand_slice(&mut walk, data);
         }
+        walk.out
     }
 
-    /// Opens a tar or gzip archive from a stream, consuming what the
-    /// archive format needs (the caller drains any rest).
+    /// Opens a streamable container of `kind` from a stream, consuming
+    /// what the format needs (the caller drains any rest).
     pub(crate) fn expand_stream<R: Read>(
         &self,
         name: &str,
@@ -360,306 +494,21 @@ impl Pipeline {
         budget: &Budget,
         depth: u32,
     ) -> Expanded {
-        match kind {
-            Kind::Gzip | Kind::Zstd => self.expand_compressed(name, kind, reader, budget, depth),
-            Kind::Tar => self.expand_tar(reader, budget, depth),
-            _ => Expanded::default(),
+        let mut walk = self.walk(name, budget, depth);
+        match expander(kind) {
+            Some(expander) if expander.streamable() => expander.expand_stream(&mut walk, reader),
+            _ => {}
         }
+        walk.out
     }
 
-    /// Fingerprints one member from its reader (catching decoder panics)
-    /// and files the reader's stop reason on it.
-    fn read_member<R: Read>(
-        &self,
-        name: &str,
-        reader: &mut MemberReader<'_, R>,
-        depth: u32,
-        out: &mut Expanded,
-    ) {
-        let budget = reader.budget;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            // Type-erased so nested archives do not nest reader types.
-            let erased: &mut dyn Read = &mut *reader;
-            self.reader_within(Some(Path::new(name)), erased, budget, depth)
-        }));
-        // Whatever the consumer left unread still counts toward the CRC
-        // and size checks: read it so damage past the end of what a
-        // decoder needed is seen.
-        if reader.stop.is_none() {
-            let _ = io::copy(reader, &mut io::sink());
+    fn walk<'p>(&'p self, name: &'p str, budget: &'p Budget, depth: u32) -> Walk<'p> {
+        Walk {
+            pipeline: self,
+            budget,
+            depth,
+            name,
+            out: Expanded::default(),
         }
-        match result {
-            Ok(Ok(mut fingerprints)) => {
-                if let Some(reason) = reader.stop.take() {
-                    fingerprints.reasons.push(reason);
-                }
-                out.members.push(Member {
-                    name: name.to_string(),
-                    fingerprints,
-                });
-            }
-            Ok(Err(e)) => out.reasons.push(Reason::new(
-                "container.corrupt",
-                format!("{name}: reading: {e}"),
-            )),
-            Err(_) => out.reasons.push(Reason::new(
-                "decoder.panic",
-                format!("{name}: a decoder failed unexpectedly; the member was not examined"),
-            )),
-        }
-    }
-
-    fn expand_zip(&self, data: &[u8], budget: &Budget, depth: u32) -> Expanded {
-        let mut out = Expanded::default();
-        let dir = match zip::read_directory(data, budget.limits().max_members) {
-            Ok(dir) => dir,
-            Err(reason) => {
-                out.reasons.push(reason);
-                return out;
-            }
-        };
-        out.reasons.extend(dir.problems);
-        for entry in &dir.entries {
-            if entry.is_dir() {
-                continue;
-            }
-            if let Err(reason) = budget.charge_member() {
-                out.reasons.push(reason);
-                break;
-            }
-            if entry.encrypted() {
-                out.reasons.push(Reason::new(
-                    "container.encrypted",
-                    format!("{}: encrypted member, content not examined", entry.name),
-                ));
-                continue;
-            }
-            let compressed = &data[entry.data_start..entry.data_start + entry.compressed as usize];
-            let count = Cell::new(0);
-            let counted = Counting {
-                inner: compressed,
-                count: &count,
-            };
-            let source: Box<dyn Read + '_> = match entry.method {
-                zip::STORED => Box::new(counted),
-                zip::DEFLATED => Box::new(flate2::bufread::DeflateDecoder::new(counted)),
-                other => {
-                    out.reasons.push(Reason::new(
-                        "container.unsupported",
-                        format!(
-                            "{}: compression method {other} is not decoded; content not examined",
-                            entry.name
-                        ),
-                    ));
-                    continue;
-                }
-            };
-            let mut reader = MemberReader::new(source, budget, &entry.name);
-            reader.compressed = Some(&count);
-            reader.crc = Some((crc32fast::Hasher::new(), entry.crc));
-            reader.expected_size = Some(entry.size);
-            self.read_member(&entry.name, &mut reader, depth + 1, &mut out);
-            if stops_archive(&out) {
-                break;
-            }
-        }
-        out
-    }
-
-    /// A single-stream compressed file (gzip, all its members; zstd, all
-    /// its frames) as one member named after it. The zstd decoder refuses
-    /// frames whose window exceeds 128 MiB, which bounds its memory.
-    fn expand_compressed<R: Read>(
-        &self,
-        name: &str,
-        kind: Kind,
-        reader: &mut R,
-        budget: &Budget,
-        depth: u32,
-    ) -> Expanded {
-        let mut out = Expanded::default();
-        if let Err(reason) = budget.charge_member() {
-            out.reasons.push(reason);
-            return out;
-        }
-        let suffixes: &[(&str, &str)] = match kind {
-            Kind::Zstd => &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")],
-            _ => &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")],
-        };
-        let inner = compressed_member_name(name, suffixes);
-        let count = Cell::new(0);
-        let counted = Counting {
-            inner: io::BufReader::with_capacity(64 * 1024, reader),
-            count: &count,
-        };
-        let decoder: Box<dyn Read + '_> = match kind {
-            Kind::Zstd => match zstd::stream::read::Decoder::with_buffer(counted) {
-                Ok(decoder) => Box::new(decoder),
-                Err(e) => {
-                    out.reasons.push(Reason::new(
-                        "container.corrupt",
-                        format!("{inner}: cannot start the zstd decoder: {e}"),
-                    ));
-                    return out;
-                }
-            },
-            _ => Box::new(flate2::bufread::MultiGzDecoder::new(counted)),
-        };
-        let mut member = MemberReader::new(decoder, budget, &inner);
-        member.compressed = Some(&count);
-        self.read_member(&inner, &mut member, depth + 1, &mut out);
-        out
-    }
-
-    fn expand_tar<R: Read>(&self, reader: &mut R, budget: &Budget, depth: u32) -> Expanded {
-        let mut out = Expanded::default();
-        let mut headers = tar::Reader::new();
-        loop {
-            if let Err(reason) = budget.check_time() {
-                out.reasons.push(reason);
-                break;
-            }
-            let header = match headers.next(reader) {
-                Ok(Some(h)) => h,
-                Ok(None) => {
-                    match trailing_nonzero(reader, budget) {
-                        Ok(0) => {}
-                        Ok(n) => out.reasons.push(Reason::new(
-                            "container.unaccounted_bytes",
-                            format!("{n} non-zero bytes after the tar end-of-archive marker"),
-                        )),
-                        Err(reason) => out.reasons.push(reason),
-                    }
-                    break;
-                }
-                Err(reason) => {
-                    out.reasons.push(reason);
-                    break;
-                }
-            };
-            let mut rest = header.size;
-            match header.entry {
-                tar::EntryType::NoContent => {}
-                tar::EntryType::Sparse => out.reasons.push(Reason::new(
-                    "container.sparse",
-                    format!(
-                        "{}: sparse member (holes not stored); content not examined",
-                        header.name
-                    ),
-                )),
-                tar::EntryType::File => {
-                    if let Err(reason) = budget.charge_member() {
-                        out.reasons.push(reason);
-                        break;
-                    }
-                    let mut member =
-                        MemberReader::new((&mut *reader).take(header.size), budget, &header.name);
-                    member.expected_size = Some(header.size);
-                    self.read_member(&header.name, &mut member, depth + 1, &mut out);
-                    rest = member.inner.limit();
-                    if stops_archive(&out) {
-                        break;
-                    }
-                }
-            }
-            match skip_within(reader, rest + tar::padding(header.size), budget) {
-                Ok(true) => {}
-                Ok(false) => {
-                    out.reasons.push(Reason::new(
-                        "container.truncated",
-                        format!("{}: tar stream ends inside the member", header.name),
-                    ));
-                    break;
-                }
-                Err(reason) => {
-                    out.reasons.push(reason);
-                    break;
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Whether the last member hit a budget that ends the whole archive.
-fn stops_archive(out: &Expanded) -> bool {
-    let last = out.members.last().map(|m| &m.fingerprints.reasons);
-    last.into_iter()
-        .flatten()
-        .chain(&out.reasons)
-        .any(|r| r.code == "limits.max_bytes" || r.code == "limits.max_time")
-}
-
-/// Reads past `n` bytes nobody examines (the unread tail of a member cut
-/// at `max_file_size`), watching the clock. `Ok(false)` if the stream ended.
-fn skip_within<R: Read>(reader: &mut R, mut n: u64, budget: &Budget) -> Result<bool, Reason> {
-    let mut buf = [0u8; 64 * 1024];
-    while n > 0 {
-        budget.check_time()?;
-        let want = n.min(buf.len() as u64) as usize;
-        match reader.read(&mut buf[..want]) {
-            Ok(0) => return Ok(false),
-            Ok(got) => n -= got as u64,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Reason::new(
-                    "container.corrupt",
-                    format!("reading the archive: {e}"),
-                ))
-            }
-        }
-    }
-    Ok(true)
-}
-
-/// Reads a stream to its end and counts its non-zero bytes (what follows
-/// a tar's end marker should be zero padding).
-fn trailing_nonzero<R: Read>(reader: &mut R, budget: &Budget) -> Result<u64, Reason> {
-    let mut buf = [0u8; 64 * 1024];
-    let mut nonzero = 0u64;
-    loop {
-        budget.check_time()?;
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(nonzero),
-            Ok(n) => nonzero += buf[..n].iter().filter(|&&b| b != 0).count() as u64,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Reason::new(
-                    "container.corrupt",
-                    format!("reading the archive: {e}"),
-                ))
-            }
-        }
-    }
-}
-
-/// The name given to a compressed file's content: its own name with the
-/// first matching (suffix, replacement) applied, case-insensitively
-/// (`logs.tar.gz` -> `logs.tar`, `t.tgz` -> `t.tar`), else `<name>.content`.
-fn compressed_member_name(name: &str, suffixes: &[(&str, &str)]) -> String {
-    let base = name
-        .rsplit(['/', '\\', MEMBER_SEPARATOR])
-        .next()
-        .unwrap_or(name);
-    let lower = base.to_ascii_lowercase();
-    for (suffix, replacement) in suffixes {
-        if lower.ends_with(suffix) && base.len() > suffix.len() {
-            return format!("{}{replacement}", &base[..base.len() - suffix.len()]);
-        }
-    }
-    format!("{base}.content")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compressed_names() {
-        let gz: &[(&str, &str)] = &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")];
-        assert_eq!(compressed_member_name("a/b/logs.tar.gz", gz), "logs.tar");
-        assert_eq!(compressed_member_name("x.zip!t.TGZ", gz), "t.tar");
-        assert_eq!(compressed_member_name("data", gz), "data.content");
-        assert_eq!(compressed_member_name(".gz", gz), ".gz.content");
     }
 }

@@ -1,10 +1,12 @@
 //! The tar format's headers, read from a stream: ustar, pax extended
 //! headers (path, size), GNU long names. Every header advances the stream by
 //! at least one block, so no archive can make the reader loop; sizes are
-//! checked before use and metadata records are capped.
+//! checked before use and metadata records are capped. Members are read
+//! from the stream as they pass.
 
 use std::io::{self, Read};
 
+use super::{Budget, Checks, Expander, Walk};
 use crate::report::Reason;
 
 /// Tar block size.
@@ -294,6 +296,127 @@ fn pax_records(mut body: &[u8]) -> Result<Vec<PaxRecord<'_>>, Reason> {
         body = &body[len..];
     }
     Ok(out)
+}
+
+/// Opens tar archives from a stream, one header and member at a time.
+pub(crate) struct TarExpander;
+
+impl Expander for TarExpander {
+    fn streamable(&self) -> bool {
+        true
+    }
+
+    fn expand_stream(&self, walk: &mut Walk<'_>, reader: &mut dyn Read) {
+        let budget = walk.budget();
+        let mut headers = Reader::new();
+        loop {
+            if let Err(reason) = budget.check_time() {
+                walk.reason(reason);
+                break;
+            }
+            let header = match headers.next(&mut &mut *reader) {
+                Ok(Some(h)) => h,
+                Ok(None) => {
+                    match trailing_nonzero(reader, budget) {
+                        Ok(0) => {}
+                        Ok(n) => walk.reason(Reason::new(
+                            "container.unaccounted_bytes",
+                            format!("{n} non-zero bytes after the tar end-of-archive marker"),
+                        )),
+                        Err(reason) => walk.reason(reason),
+                    }
+                    break;
+                }
+                Err(reason) => {
+                    walk.reason(reason);
+                    break;
+                }
+            };
+            let mut rest = header.size;
+            match header.entry {
+                EntryType::NoContent => {}
+                EntryType::Sparse => walk.reason(Reason::new(
+                    "container.sparse",
+                    format!(
+                        "{}: sparse member (holes not stored); content not examined",
+                        header.name
+                    ),
+                )),
+                EntryType::File => {
+                    if !walk.admit() {
+                        break;
+                    }
+                    let mut member = (&mut *reader).take(header.size);
+                    let checks = Checks {
+                        size: Some(header.size),
+                        ..Checks::default()
+                    };
+                    walk.member(&header.name, &mut member, checks);
+                    rest = member.limit();
+                    if walk.stopped() {
+                        break;
+                    }
+                }
+            }
+            match skip_within(reader, rest + padding(header.size), budget) {
+                Ok(true) => {}
+                Ok(false) => {
+                    walk.reason(Reason::new(
+                        "container.truncated",
+                        format!("{}: tar stream ends inside the member", header.name),
+                    ));
+                    break;
+                }
+                Err(reason) => {
+                    walk.reason(reason);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Reads past `n` bytes nobody examines (the unread tail of a member cut
+/// at `max_file_size`), watching the clock. `Ok(false)` if the stream ended.
+fn skip_within(reader: &mut dyn Read, mut n: u64, budget: &Budget) -> Result<bool, Reason> {
+    let mut buf = [0u8; 64 * 1024];
+    while n > 0 {
+        budget.check_time()?;
+        let want = n.min(buf.len() as u64) as usize;
+        match reader.read(&mut buf[..want]) {
+            Ok(0) => return Ok(false),
+            Ok(got) => n -= got as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Reason::new(
+                    "container.corrupt",
+                    format!("reading the archive: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Reads a stream to its end and counts its non-zero bytes (what follows
+/// a tar's end marker should be zero padding).
+fn trailing_nonzero(reader: &mut dyn Read, budget: &Budget) -> Result<u64, Reason> {
+    let mut buf = [0u8; 64 * 1024];
+    let mut nonzero = 0u64;
+    loop {
+        budget.check_time()?;
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(nonzero),
+            Ok(n) => nonzero += buf[..n].iter().filter(|&&b| b != 0).count() as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Reason::new(
+                    "container.corrupt",
+                    format!("reading the archive: {e}"),
+                ))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,12 @@
 //! headers. Nothing is allocated by a count the file claims, every offset is
 //! bounds-checked, and members whose bytes overlap another's (the "overlap"
 //! zip bomb) or bytes that belong to no record are reported, not trusted.
+//! Members are then read in place, stored or deflated.
 
+use std::cell::Cell;
+use std::io::Read;
+
+use super::{Checks, Counting, Expander, Walk};
 use crate::report::Reason;
 
 const EOCD_SIG: u32 = 0x0605_4b50;
@@ -390,5 +395,79 @@ fn check_spans(total: usize, mut spans: Vec<(usize, usize, Option<usize>)>, dir:
             "container.unaccounted_bytes",
             format!("{unaccounted} bytes belong to no member or directory record (prepended, hidden or trailing data)"),
         ));
+    }
+}
+
+/// Opens zip archives held in memory (the directory at the end is read
+/// first; every member is then read in place).
+pub(crate) struct ZipExpander;
+
+impl Expander for ZipExpander {
+    fn streamable(&self) -> bool {
+        false
+    }
+
+    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
+        walk.reason(Reason::new(
+            "container.unsupported",
+            "a zip read as a stream cannot be opened (its directory is at its end)",
+        ));
+    }
+
+    fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
+        let dir = match read_directory(data, walk.budget().limits().max_members) {
+            Ok(dir) => dir,
+            Err(reason) => {
+                walk.reason(reason);
+                return;
+            }
+        };
+        for problem in dir.problems {
+            walk.reason(problem);
+        }
+        for entry in &dir.entries {
+            if entry.is_dir() {
+                continue;
+            }
+            if !walk.admit() {
+                break;
+            }
+            if entry.encrypted() {
+                walk.reason(Reason::new(
+                    "container.encrypted",
+                    format!("{}: encrypted member, content not examined", entry.name),
+                ));
+                continue;
+            }
+            let compressed = &data[entry.data_start..entry.data_start + entry.compressed as usize];
+            let count = Cell::new(0);
+            let counted = Counting {
+                inner: compressed,
+                count: &count,
+            };
+            let mut source: Box<dyn Read + '_> = match entry.method {
+                STORED => Box::new(counted),
+                DEFLATED => Box::new(flate2::bufread::DeflateDecoder::new(counted)),
+                other => {
+                    walk.reason(Reason::new(
+                        "container.unsupported",
+                        format!(
+                            "{}: compression method {other} is not decoded; content not examined",
+                            entry.name
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            let checks = Checks {
+                crc: Some(entry.crc),
+                size: Some(entry.size),
+                compressed: Some(&count),
+            };
+            walk.member(&entry.name, &mut source, checks);
+            if walk.stopped() {
+                break;
+            }
+        }
     }
 }
