@@ -60,6 +60,40 @@ pub enum Kind {
     Binary,
     /// ESRI ASCII grid (`ncols` header), a raster as text.
     AsciiGrid,
+    /// zlib stream (RFC 1950), e.g. `.zz`.
+    Zlib,
+    /// LZMA "alone" stream (`.lzma`, `xz --format=lzma`).
+    Lzma,
+    /// lzip stream.
+    Lzip,
+    /// LZ4 frame (or legacy frame) stream.
+    Lz4,
+    /// Unix `compress` stream (`.Z`).
+    UnixCompress,
+    /// lzop stream.
+    Lzop,
+    /// cpio archive (binary, odc, newc, crc).
+    Cpio,
+    /// Unix `ar` archive (`.a`, `.deb`).
+    Ar,
+    /// ISO 9660 disc image.
+    Iso9660,
+    /// RAR archive (4 or 5).
+    Rar,
+    /// Microsoft cabinet.
+    Cab,
+    /// LHA / LZH archive.
+    Lha,
+    /// xar archive (macOS packages).
+    Xar,
+    /// RPM package.
+    Rpm,
+    /// OLE2 compound file (legacy Office: .doc, .xls, .ppt, .msg).
+    Ole2,
+    /// E-mail message (RFC 5322 / MIME) or mbox mailbox.
+    Mail,
+    /// A later part of a multi-volume archive (`.7z.002`, `.z01`, `.r00`).
+    ArchivePart,
 }
 
 /// Groups of kinds that share a deep fingerprinter.
@@ -93,7 +127,7 @@ impl Family {
 }
 
 // Catalogue codes are positions in this list: only ever append.
-const ALL_KINDS: [Kind; 22] = [
+const ALL_KINDS: [Kind; 39] = [
     Kind::Empty,
     Kind::Jpeg,
     Kind::Png,
@@ -116,6 +150,23 @@ const ALL_KINDS: [Kind; 22] = [
     Kind::Text,
     Kind::Binary,
     Kind::AsciiGrid,
+    Kind::Zlib,
+    Kind::Lzma,
+    Kind::Lzip,
+    Kind::Lz4,
+    Kind::UnixCompress,
+    Kind::Lzop,
+    Kind::Cpio,
+    Kind::Ar,
+    Kind::Iso9660,
+    Kind::Rar,
+    Kind::Cab,
+    Kind::Lha,
+    Kind::Xar,
+    Kind::Rpm,
+    Kind::Ole2,
+    Kind::Mail,
+    Kind::ArchivePart,
 ];
 
 impl Kind {
@@ -130,7 +181,24 @@ impl Kind {
             | Kind::Bzip2
             | Kind::Xz
             | Kind::Zstd
-            | Kind::SevenZip => Family::Container,
+            | Kind::SevenZip
+            | Kind::Zlib
+            | Kind::Lzma
+            | Kind::Lzip
+            | Kind::Lz4
+            | Kind::UnixCompress
+            | Kind::Lzop
+            | Kind::Cpio
+            | Kind::Ar
+            | Kind::Iso9660
+            | Kind::Rar
+            | Kind::Cab
+            | Kind::Lha
+            | Kind::Xar
+            | Kind::Rpm
+            | Kind::Ole2
+            | Kind::Mail
+            | Kind::ArchivePart => Family::Container,
             Kind::Gpx | Kind::Json | Kind::Table => Family::Telemetry,
             Kind::Empty | Kind::Pdf | Kind::Xml | Kind::Text | Kind::Binary => Family::Bytes,
         }
@@ -171,6 +239,23 @@ impl Kind {
             Kind::Text => "text",
             Kind::Binary => "binary",
             Kind::AsciiGrid => "ascii_grid",
+            Kind::Zlib => "zlib",
+            Kind::Lzma => "lzma",
+            Kind::Lzip => "lzip",
+            Kind::Lz4 => "lz4",
+            Kind::UnixCompress => "unix_compress",
+            Kind::Lzop => "lzop",
+            Kind::Cpio => "cpio",
+            Kind::Ar => "ar",
+            Kind::Iso9660 => "iso9660",
+            Kind::Rar => "rar",
+            Kind::Cab => "cab",
+            Kind::Lha => "lha",
+            Kind::Xar => "xar",
+            Kind::Rpm => "rpm",
+            Kind::Ole2 => "ole2",
+            Kind::Mail => "mail",
+            Kind::ArchivePart => "archive_part",
         }
     }
 }
@@ -194,7 +279,18 @@ pub fn sniff(head: &[u8], name: Option<&Path>) -> Kind {
         Some("tar") => return Kind::Tar,
         Some("gz" | "tgz" | "gzip") => return Kind::Gzip,
         Some("zst" | "tzst" | "zstd") => return Kind::Zstd,
+        Some("bz2" | "tbz" | "tbz2") => return Kind::Bzip2,
+        Some("xz" | "txz") => return Kind::Xz,
+        Some("lzma") => return Kind::Lzma,
+        Some("lz") => return Kind::Lzip,
+        Some("lz4") => return Kind::Lz4,
+        Some("zz" | "zlib") => return Kind::Zlib,
+        Some("7z") => return Kind::SevenZip,
+        Some("rar") => return Kind::Rar,
         _ => {}
+    }
+    if is_archive_part(name) {
+        return Kind::ArchivePart;
     }
     if crate::fingerprint::container::is_tar_header(head) {
         return Kind::Tar;
@@ -227,7 +323,11 @@ fn sniff_magic(h: &[u8]) -> Option<Kind> {
         Kind::Zip
     } else if starts(b"\x1f\x8b") {
         Kind::Gzip
-    } else if starts(b"BZh") {
+    } else if starts(b"BZh")
+        && h.len() >= 10
+        && (b'1'..=b'9').contains(&h[3])
+        && (h[4..10] == *b"1AY&SY" || h[4..10] == *b"\x17rE8P")
+    {
         Kind::Bzip2
     } else if starts(b"\xFD7zXZ\0") {
         Kind::Xz
@@ -239,10 +339,148 @@ fn sniff_magic(h: &[u8]) -> Option<Kind> {
         Kind::Pdf
     } else if h.len() >= 262 && &h[257..262] == b"ustar" {
         Kind::Tar
+    } else if starts(b"LZIP") && h.len() >= 6 && h[4] <= 1 {
+        Kind::Lzip
+    } else if starts(b"\x04\x22\x4D\x18") || starts(b"\x02\x21\x4C\x18") {
+        Kind::Lz4
+    } else if starts(b"\x1F\x9D") {
+        Kind::UnixCompress
+    } else if starts(b"\x89LZO\0\r\n\x1a\n") {
+        Kind::Lzop
+    } else if starts(b"070707") || starts(b"070701") || starts(b"070702") {
+        Kind::Cpio
+    } else if (starts(b"\xC7\x71") || starts(b"\x71\xC7")) && h.len() >= 26 {
+        Kind::Cpio
+    } else if starts(b"!<arch>\n") {
+        Kind::Ar
+    } else if starts(b"Rar!\x1a\x07\x00") || starts(b"Rar!\x1a\x07\x01\x00") {
+        Kind::Rar
+    } else if starts(b"MSCF\0\0\0\0") {
+        Kind::Cab
+    } else if h.len() >= 21 && h[2] == b'-' && h[6] == b'-' && is_lha_method(&h[3..6]) {
+        Kind::Lha
+    } else if starts(b"xar!") {
+        Kind::Xar
+    } else if starts(b"\xED\xAB\xEE\xDB") {
+        Kind::Rpm
+    } else if starts(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        Kind::Ole2
+    } else if is_zlib_stream(h) {
+        Kind::Zlib
+    } else if is_lzma_alone(h) {
+        Kind::Lzma
     } else {
         return None;
     };
     Some(kind)
+}
+
+/// LHA method ids (`-lh5-` and friends) as they appear at offset 2.
+fn is_lha_method(m: &[u8]) -> bool {
+    matches!(
+        m,
+        b"lh0" | b"lh1" | b"lh4" | b"lh5" | b"lh6" | b"lh7" | b"lhd" | b"lzs" | b"lz4" | b"lz5"
+    )
+}
+
+/// A zlib header (deflate, window <= 32 KiB, check bits right, no preset
+/// dictionary) whose first bytes also inflate without error: two bytes
+/// alone are too weak a signature for opaque binary data.
+fn is_zlib_stream(h: &[u8]) -> bool {
+    if h.len() < 8 || h[0] & 0x0F != 8 || h[0] >> 4 > 7 || h[1] & 0x20 != 0 {
+        return false;
+    }
+    if (u16::from(h[0]) << 8 | u16::from(h[1])) % 31 != 0 {
+        return false;
+    }
+    let mut out = vec![0u8; 4096];
+    let mut inflate = flate2::Decompress::new(true);
+    match inflate.decompress(h, &mut out, flate2::FlushDecompress::None) {
+        Ok(_) => inflate.total_out() > 0,
+        Err(_) => false,
+    }
+}
+
+/// An LZMA "alone" header: the usual properties byte (lc=3, lp=0, pb=2),
+/// a dictionary size that is 2^n or 2^n + 2^(n-1) and an unknown or
+/// plausible size.
+fn is_lzma_alone(h: &[u8]) -> bool {
+    if h.len() < 14 || h[0] != 0x5D {
+        return false;
+    }
+    let dict = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
+    let size = u64::from_le_bytes([h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12]]);
+    let shape = dict.is_power_of_two() || (dict >> dict.trailing_zeros()) == 3;
+    shape && dict >= 1 << 12 && (size == u64::MAX || size < 1 << 44)
+}
+
+/// A later volume of a split archive, known only by its name (`x.7z.002`,
+/// `x.zip.002`, `x.z01`, `x.r00`, `x.part2.rar`): it cannot be read alone.
+/// First volumes carry their format's magic and are opened (and found cut).
+fn is_archive_part(name: Option<&Path>) -> bool {
+    let Some(file) = name.and_then(|n| n.file_name()) else {
+        return false;
+    };
+    let lower = file.to_string_lossy().to_ascii_lowercase();
+    let mut parts = lower.rsplit('.');
+    let (Some(last), Some(prev)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let number = |s: &str| -> Option<u32> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+    };
+    let volume =
+        |prefix: char| last.len() == 3 && last.starts_with(prefix) && number(&last[1..]).is_some();
+    let numbered_after_archive = last.len() == 3
+        && number(last).is_some_and(|n| n > 1)
+        && matches!(prev, "7z" | "zip" | "rar" | "tar" | "gz" | "xz" | "bz2");
+    let rar_part = last == "rar"
+        && prev
+            .strip_prefix("part")
+            .and_then(number)
+            .is_some_and(|n| n > 1);
+    numbered_after_archive || volume('z') || volume('r') || rar_part
+}
+
+/// An RFC 5322 message (header fields up to the first blank line, one of
+/// them a field every message has) or an mbox file (`From ` line first).
+fn looks_like_mail(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let mut lines = text.lines();
+    let mut first = lines.next().unwrap_or_default();
+    if first.starts_with("From ") {
+        first = lines.next().unwrap_or_default();
+    }
+    let mut fields = 0;
+    let mut known = false;
+    for line in std::iter::once(first).chain(lines) {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) && fields > 0 {
+            continue;
+        }
+        let Some((name, _)) = line.split_once(':') else {
+            return false;
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return false;
+        }
+        fields += 1;
+        known |= matches!(
+            name.to_ascii_lowercase().as_str(),
+            "from"
+                | "to"
+                | "subject"
+                | "date"
+                | "message-id"
+                | "received"
+                | "mime-version"
+                | "return-path"
+                | "delivered-to"
+        );
+    }
+    fields >= 2 && known
 }
 
 /// Text if there is no NUL and few control bytes (UTF-8 and Latin-1 pass).
@@ -266,6 +504,9 @@ fn extension(name: Option<&Path>) -> Option<String> {
 
 fn sniff_text(head: &[u8], ext: Option<&str>) -> Kind {
     let body = trim_bom_and_space(head);
+    if matches!(ext, Some("eml" | "mbox" | "mbx")) || looks_like_mail(body) {
+        return Kind::Mail;
+    }
     if body.starts_with(b"<") {
         let window = &body[..body.len().min(1024)];
         return if contains(window, b"<gpx") {
@@ -390,6 +631,30 @@ mod tests {
         // Cut off by the sniff window: still JSON.
         assert_eq!(sniff(b"[{\"a\": 1}, {\"a\": ", None), Kind::Json);
         assert_eq!(sniff(b"{\"a\": 1}\n{\"a\": 2}\n", None), Kind::Json);
+    }
+
+    #[test]
+    fn archive_signatures_and_parts() {
+        assert_eq!(sniff(b"Rar!\x1a\x07\x01\x00rest", None), Kind::Rar);
+        assert_eq!(sniff(b"!<arch>\ndebian-binary   ", None), Kind::Ar);
+        assert_eq!(sniff(b"070701000000", None), Kind::Cpio);
+        let part = |n: &str| sniff(b"\x01\x02\x03\x04", Some(Path::new(n)));
+        assert_eq!(part("logs.7z.002"), Kind::ArchivePart);
+        assert_eq!(part("logs.z01"), Kind::ArchivePart);
+        assert_eq!(part("logs.part3.rar"), Kind::Rar);
+        assert_eq!(part("logs.r00"), Kind::ArchivePart);
+        assert_eq!(part("report.002"), Kind::Binary);
+        assert_eq!(part("photo.raw"), Kind::Binary);
+    }
+
+    #[test]
+    fn mail_headers() {
+        let eml = b"From: a@example.org\nTo: b@example.org\nSubject: hi\n\nbody\n";
+        assert_eq!(sniff(eml, None), Kind::Mail);
+        let mbox =
+            b"From a@example.org Mon Jan  1 00:00:00 2026\nFrom: a@example.org\nSubject: x\n\nb\n";
+        assert_eq!(sniff(mbox, None), Kind::Mail);
+        assert_eq!(sniff(b"Note: this\nIs: not mail\n\n", None), Kind::Text);
     }
 
     #[test]

@@ -404,7 +404,9 @@ impl Pipeline {
             }
         }
         if !handled {
-            if let Some(signal) = family.deep_signal() {
+            if family == Family::Container {
+                reasons.push(container::unsupported(kind));
+            } else if let Some(signal) = family.deep_signal() {
                 reasons.push(Reason::signal_unavailable(signal, kind));
             }
         }

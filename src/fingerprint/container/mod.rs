@@ -13,6 +13,7 @@
 //! archive: the item is `incomplete`, never clean, and what was read before
 //! the stop is still fingerprinted, so matches found before a limit count.
 
+mod lzw;
 mod stream;
 mod tar;
 mod zip;
@@ -163,6 +164,20 @@ impl Budget {
 /// Whether `kind` is an archive this module opens.
 pub(crate) fn is_supported(kind: Kind) -> bool {
     expander(kind).is_some()
+}
+
+/// The reason for a container this build recognises but does not open.
+pub(crate) fn unsupported(kind: Kind) -> Reason {
+    let detail = match kind {
+        Kind::ArchivePart => {
+            "a later part of a multi-volume archive: it cannot be read without the other parts; content not examined".to_string()
+        }
+        _ => format!(
+            "{} content is recognised but not opened by this build; content not examined",
+            kind.name()
+        ),
+    };
+    Reason::new("container.unsupported", detail)
 }
 
 /// Whether `head` starts with a tar header whose checksum is right (tar
@@ -370,6 +385,13 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::Tar => &tar::TarExpander,
         Kind::Gzip => &stream::Codec::Gzip,
         Kind::Zstd => &stream::Codec::Zstd,
+        Kind::Bzip2 => &stream::Codec::Bzip2,
+        Kind::Xz => &stream::Codec::Xz,
+        Kind::Lzma => &stream::Codec::Lzma,
+        Kind::Lzip => &stream::Codec::Lzip,
+        Kind::Lz4 => &stream::Codec::Lz4,
+        Kind::Zlib => &stream::Codec::Zlib,
+        Kind::UnixCompress => &stream::Codec::UnixCompress,
         _ => return None,
     })
 }

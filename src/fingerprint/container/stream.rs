@@ -1,4 +1,5 @@
-//! Single-stream compressed files (gzip, zstd, ...): the decompressed
+//! Single-stream compressed files (gzip, zstd, bzip2, xz, lzma, lzip, lz4,
+//! zlib, Unix compress): the decompressed
 //! content is one member, named after the file without its compression
 //! suffix (`logs.tar.gz` -> `logs.tar`).
 
@@ -8,6 +9,9 @@ use std::io::{self, BufRead, Read};
 use super::{Checks, Counting, Expander, Walk, MEMBER_SEPARATOR};
 use crate::report::Reason;
 
+/// Memory a decoder may use for its dictionary and tables (xz, lzma).
+const DECODER_MEMORY_KIB: u32 = 256 * 1024;
+
 /// A compression format whose decoded stream is the one member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Codec {
@@ -16,6 +20,20 @@ pub(crate) enum Codec {
     /// Zstandard, every frame; windows over 128 MiB are refused, which
     /// bounds the decoder's memory.
     Zstd,
+    /// bzip2, every stream of a concatenated (pbzip2) file.
+    Bzip2,
+    /// xz, every stream; blocks needing more than 256 MiB are refused.
+    Xz,
+    /// LZMA "alone" (`.lzma`).
+    Lzma,
+    /// lzip, every member.
+    Lzip,
+    /// LZ4 frames and legacy frames.
+    Lz4,
+    /// zlib (RFC 1950).
+    Zlib,
+    /// Unix `compress` (LZW).
+    UnixCompress,
 }
 
 impl Codec {
@@ -24,14 +42,34 @@ impl Codec {
         match self {
             Codec::Gzip => &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")],
             Codec::Zstd => &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")],
+            Codec::Bzip2 => &[
+                (".tbz2", ".tar"),
+                (".tbz", ".tar"),
+                (".bz2", ""),
+                (".bz", ""),
+            ],
+            Codec::Xz => &[(".txz", ".tar"), (".xz", "")],
+            Codec::Lzma => &[(".tlz", ".tar"), (".lzma", "")],
+            Codec::Lzip => &[(".tlz", ".tar"), (".lz", "")],
+            Codec::Lz4 => &[(".tlz4", ".tar"), (".lz4", "")],
+            Codec::Zlib => &[(".zz", ""), (".zlib", "")],
+            Codec::UnixCompress => &[(".taz", ".tar"), (".tz", ".tar"), (".z", "")],
         }
     }
 
     /// A decoder reading compressed bytes from `input`.
     fn decoder<'a, B: BufRead + 'a>(self, input: B) -> io::Result<Box<dyn Read + 'a>> {
+        use lzma_rust2::{LzipReader, LzmaReader, XzReader};
         Ok(match self {
             Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
             Codec::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+            Codec::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+            Codec::Xz => Box::new(XzReader::new_mem_limit(input, true, DECODER_MEMORY_KIB)),
+            Codec::Lzma => Box::new(LzmaReader::new_mem_limit(input, DECODER_MEMORY_KIB, None)?),
+            Codec::Lzip => Box::new(LzipReader::new(input)),
+            Codec::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(input)),
+            Codec::Zlib => Box::new(flate2::bufread::ZlibDecoder::new(input)),
+            Codec::UnixCompress => Box::new(super::lzw::UnixCompressDecoder::new(input)),
         })
     }
 }
