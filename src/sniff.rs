@@ -347,9 +347,11 @@ fn sniff_magic(h: &[u8]) -> Option<Kind> {
         Kind::UnixCompress
     } else if starts(b"\x89LZO\0\r\n\x1a\n") {
         Kind::Lzop
-    } else if starts(b"070707") || starts(b"070701") || starts(b"070702") {
-        Kind::Cpio
-    } else if (starts(b"\xC7\x71") || starts(b"\x71\xC7")) && h.len() >= 26 {
+    } else if starts(b"070707")
+        || starts(b"070701")
+        || starts(b"070702")
+        || ((starts(b"\xC7\x71") || starts(b"\x71\xC7")) && h.len() >= 26)
+    {
         Kind::Cpio
     } else if starts(b"!<arch>\n") {
         Kind::Ar
