@@ -13,6 +13,8 @@
 //! archive: the item is `incomplete`, never clean, and what was read before
 //! the stop is still fingerprinted, so matches found before a limit count.
 
+mod ar;
+mod cpio;
 mod lzw;
 mod stream;
 mod tar;
@@ -392,6 +394,8 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::Lz4 => &stream::Codec::Lz4,
         Kind::Zlib => &stream::Codec::Zlib,
         Kind::UnixCompress => &stream::Codec::UnixCompress,
+        Kind::Cpio => &cpio::CpioExpander,
+        Kind::Ar => &ar::ArExpander,
         _ => return None,
     })
 }
@@ -487,6 +491,48 @@ impl<'p> Walk<'p> {
         }
         reader.delivered
     }
+    /// Reads one member of `size` bytes from a stream archive (cpio, ar,
+    /// tar) when `examine`, then skips its unread rest and `pad` bytes of
+    /// padding. `false` when the walk must stop (budget, truncation).
+    pub fn stream_member(
+        &mut self,
+        reader: &mut dyn Read,
+        name: &str,
+        size: u64,
+        pad: u64,
+        examine: bool,
+    ) -> bool {
+        let mut rest = size;
+        if examine {
+            if !self.admit() {
+                return false;
+            }
+            let mut member = (&mut *reader).take(size);
+            let checks = Checks {
+                size: Some(size),
+                ..Checks::default()
+            };
+            self.member(name, &mut member, checks);
+            rest = member.limit();
+            if self.stopped() {
+                return false;
+            }
+        }
+        match skip_within(reader, rest.saturating_add(pad), self.budget) {
+            Ok(true) => true,
+            Ok(false) => {
+                self.reason(Reason::new(
+                    "container.truncated",
+                    format!("{name}: the archive ends inside the member"),
+                ));
+                false
+            }
+            Err(reason) => {
+                self.reason(reason);
+                false
+            }
+        }
+    }
 }
 
 impl Pipeline {
@@ -533,4 +579,44 @@ impl Pipeline {
             out: Expanded::default(),
         }
     }
+}
+
+/// Reads past `n` bytes nobody examines (the unread tail of a member cut
+/// at `max_file_size`), watching the clock. `Ok(false)` if the stream ended.
+pub(super) fn skip_within(
+    reader: &mut dyn Read,
+    mut n: u64,
+    budget: &Budget,
+) -> Result<bool, Reason> {
+    let mut buf = [0u8; 64 * 1024];
+    while n > 0 {
+        budget.check_time()?;
+        let want = n.min(buf.len() as u64) as usize;
+        match reader.read(&mut buf[..want]) {
+            Ok(0) => return Ok(false),
+            Ok(got) => n -= got as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Reason::new(
+                    "container.corrupt",
+                    format!("reading the archive: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Reads up to a full buffer; returns how many bytes arrived before EOF.
+pub(super) fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }

@@ -6,7 +6,7 @@
 
 use std::io::{self, Read};
 
-use super::{Budget, Checks, Expander, Walk};
+use super::{read_full, Budget, Expander, Walk};
 use crate::report::Reason;
 
 /// Tar block size.
@@ -39,20 +39,6 @@ pub(crate) struct Header {
 
 fn malformed(detail: impl Into<String>) -> Reason {
     Reason::new("container.malformed", detail)
-}
-
-/// Reads up to a full buffer; returns how many bytes arrived before EOF.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 /// Reads and discards `n` bytes; false if the stream ended first.
@@ -332,70 +318,26 @@ impl Expander for TarExpander {
                     break;
                 }
             };
-            let mut rest = header.size;
-            match header.entry {
-                EntryType::NoContent => {}
-                EntryType::Sparse => walk.reason(Reason::new(
-                    "container.sparse",
-                    format!(
-                        "{}: sparse member (holes not stored); content not examined",
-                        header.name
-                    ),
-                )),
-                EntryType::File => {
-                    if !walk.admit() {
-                        break;
-                    }
-                    let mut member = (&mut *reader).take(header.size);
-                    let checks = Checks {
-                        size: Some(header.size),
-                        ..Checks::default()
-                    };
-                    walk.member(&header.name, &mut member, checks);
-                    rest = member.limit();
-                    if walk.stopped() {
-                        break;
-                    }
-                }
-            }
-            match skip_within(reader, rest + padding(header.size), budget) {
-                Ok(true) => {}
-                Ok(false) => {
+            let examine = match header.entry {
+                EntryType::NoContent => false,
+                EntryType::Sparse => {
                     walk.reason(Reason::new(
-                        "container.truncated",
-                        format!("{}: tar stream ends inside the member", header.name),
+                        "container.sparse",
+                        format!(
+                            "{}: sparse member (holes not stored); content not examined",
+                            header.name
+                        ),
                     ));
-                    break;
+                    false
                 }
-                Err(reason) => {
-                    walk.reason(reason);
-                    break;
-                }
+                EntryType::File => true,
+            };
+            let pad = padding(header.size);
+            if !walk.stream_member(reader, &header.name, header.size, pad, examine) {
+                break;
             }
         }
     }
-}
-
-/// Reads past `n` bytes nobody examines (the unread tail of a member cut
-/// at `max_file_size`), watching the clock. `Ok(false)` if the stream ended.
-fn skip_within(reader: &mut dyn Read, mut n: u64, budget: &Budget) -> Result<bool, Reason> {
-    let mut buf = [0u8; 64 * 1024];
-    while n > 0 {
-        budget.check_time()?;
-        let want = n.min(buf.len() as u64) as usize;
-        match reader.read(&mut buf[..want]) {
-            Ok(0) => return Ok(false),
-            Ok(got) => n -= got as u64,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Reason::new(
-                    "container.corrupt",
-                    format!("reading the archive: {e}"),
-                ))
-            }
-        }
-    }
-    Ok(true)
 }
 
 /// Reads a stream to its end and counts its non-zero bytes (what follows
