@@ -465,7 +465,7 @@ pub const MAX_BUFFERED_DEEP: u64 = 256 << 20;
 
 /// Whether the deep signal for `kind` needs the whole item in memory.
 fn needs_whole_item(kind: Kind) -> bool {
-    kind == Kind::Zip
+    container::expander(kind).is_some_and(|e| !e.streamable())
         || matches!(
             kind.family(),
             Family::Image | Family::Raster | Family::Telemetry

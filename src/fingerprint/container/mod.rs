@@ -16,6 +16,8 @@
 mod ar;
 mod cpio;
 mod lzw;
+mod mime;
+mod sevenz;
 mod stream;
 mod tar;
 mod zip;
@@ -396,6 +398,8 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::UnixCompress => &stream::Codec::UnixCompress,
         Kind::Cpio => &cpio::CpioExpander,
         Kind::Ar => &ar::ArExpander,
+        Kind::SevenZip => &sevenz::SevenZipExpander,
+        Kind::Mail => &mime::MailExpander,
         _ => return None,
     })
 }
@@ -491,6 +495,17 @@ impl<'p> Walk<'p> {
         }
         reader.delivered
     }
+    /// Admits and fingerprints a member already decoded into memory (a
+    /// MIME part, a document's stream). `false` when the walk must stop.
+    pub fn member_bytes(&mut self, name: &str, data: &[u8]) -> bool {
+        if !self.admit() {
+            return false;
+        }
+        let mut reader = data;
+        self.member(name, &mut reader, Checks::default());
+        !self.stopped()
+    }
+
     /// Reads one member of `size` bytes from a stream archive (cpio, ar,
     /// tar) when `examine`, then skips its unread rest and `pad` bytes of
     /// padding. `false` when the walk must stop (budget, truncation).

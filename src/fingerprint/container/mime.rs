@@ -1,0 +1,114 @@
+//! E-mail: one RFC 5322 / MIME message (`.eml`, `message/rfc822`) or an
+//! mbox mailbox. Each MIME leaf part is decoded (base64, quoted-printable,
+//! charsets) and becomes a member: `body/<n>.txt`, `body/<n>.html`,
+//! `attachment/<file name>`, `part/<n>`; an attached message is a member
+//! `message/<n>.eml` and is opened in turn (nesting counts toward the depth
+//! limit). A mailbox's messages are members `message/<n>.eml`.
+
+use std::io::Read;
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+use super::{Expander, Walk};
+use crate::report::Reason;
+
+/// Opens mail messages and mailboxes held in memory.
+pub(crate) struct MailExpander;
+
+impl Expander for MailExpander {
+    fn streamable(&self) -> bool {
+        false
+    }
+
+    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
+        walk.reason(Reason::new(
+            "container.unsupported",
+            "a mail message read as a stream is not opened",
+        ));
+    }
+
+    fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
+        if data.starts_with(b"From ") {
+            expand_mbox(walk, data);
+        } else {
+            expand_message(walk, data);
+        }
+    }
+}
+
+/// Each message of a mailbox as a member.
+fn expand_mbox(walk: &mut Walk<'_>, data: &[u8]) {
+    let messages = mail_parser::mailbox::mbox::MessageIterator::new(data);
+    for (i, message) in messages.enumerate() {
+        match message {
+            Ok(message) => {
+                let name = format!("message/{}.eml", i + 1);
+                if !walk.member_bytes(&name, message.contents()) {
+                    return;
+                }
+            }
+            Err(e) => {
+                walk.reason(Reason::new(
+                    "container.corrupt",
+                    format!("mbox: reading message {}: {e}", i + 1),
+                ));
+                return;
+            }
+        }
+    }
+}
+
+/// The leaf parts of one message as members.
+fn expand_message(walk: &mut Walk<'_>, data: &[u8]) {
+    let Some(message) = MessageParser::default().parse(data) else {
+        walk.reason(Reason::new(
+            "container.malformed",
+            "mail: no message could be parsed",
+        ));
+        return;
+    };
+    for (i, part) in message.parts.iter().enumerate() {
+        if part.is_encoding_problem {
+            walk.reason(Reason::new(
+                "container.corrupt",
+                format!("mail part {i}: its transfer encoding could not be decoded fully"),
+            ));
+        }
+        let named = |prefix: &str, fallback: String| match part.attachment_name() {
+            Some(file) if !file.is_empty() => format!("attachment/{}", file.replace('/', "_")),
+            _ => format!("{prefix}/{fallback}"),
+        };
+        let tnef = part.content_type().is_some_and(|c| {
+            c.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("ms-tnef"))
+        });
+        if tnef {
+            walk.reason(Reason::new(
+                "container.unsupported",
+                format!("mail part {i}: TNEF (winmail.dat) is not decoded; only its bytes were examined"),
+            ));
+        }
+        let (name, bytes): (String, &[u8]) = match &part.body {
+            PartType::Text(text) => (named("body", format!("{i}.txt")), text.as_bytes()),
+            PartType::Html(html) => (named("body", format!("{i}.html")), html.as_bytes()),
+            PartType::Binary(b) | PartType::InlineBinary(b) => (named("part", i.to_string()), b),
+            PartType::Message(inner) => {
+                // A message sent as is points into the outer message's
+                // bytes (the parser keeps the whole buffer); one sent
+                // encoded was decoded into bytes of its own.
+                let raw: &[u8] = &inner.raw_message;
+                let inner_bytes = if raw.as_ptr() == data.as_ptr() {
+                    data.get(part.offset_body as usize..part.offset_end as usize)
+                        .unwrap_or_default()
+                } else {
+                    raw
+                };
+                (format!("message/{i}.eml"), inner_bytes)
+            }
+            PartType::Multipart(_) => continue,
+        };
+        if !walk.member_bytes(&name, bytes) {
+            return;
+        }
+    }
+}
