@@ -385,6 +385,16 @@ impl Pipeline {
         let kind = fp.kind;
         if let Some(d) = data {
             reasons.extend(structure::check(kind, d));
+            // Bytes after the format's own end (an archive appended to a
+            // picture, a second image) are a member of their own.
+            if let Some(end) = structure::logical_end(kind, d) {
+                if !structure::is_padding(&d[end..]) {
+                    let shown = display_name(name);
+                    let expanded = self.expand_trailing(&shown, &d[end..], budget, depth);
+                    fp.members.extend(expanded.members);
+                    reasons.extend(expanded.reasons);
+                }
+            }
         }
         if container::is_supported(kind) {
             // Streamed tar and gzip are opened by `stream_container`.

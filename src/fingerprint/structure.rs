@@ -497,3 +497,124 @@ impl<R: std::io::Read> std::io::Read for EmbeddedZipScan<R> {
         Ok(n)
     }
 }
+
+/// Where a format with a defined end (JPEG EOI, PNG IEND, GIF trailer,
+/// BMP and RIFF sizes, PDF's last `%%EOF`) says its content ends, when the
+/// structure can be walked that far. Bytes after it are not part of the
+/// item as its decoder sees it: they are examined as a member of their
+/// own (polyglots, appended archives).
+pub fn logical_end(kind: Kind, d: &[u8]) -> Option<usize> {
+    let end = match kind {
+        Kind::Jpeg => jpeg_end(d)?,
+        Kind::Png => png_end(d)?,
+        Kind::Gif => gif_end(d)?,
+        Kind::Bmp => d
+            .get(2..6)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?,
+        Kind::Webp => {
+            let size = d
+                .get(4..8)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?;
+            size.checked_add(8 + size % 2)?
+        }
+        Kind::Pdf => {
+            let eof = memchr::memmem::rfind(d, b"%%EOF")? + 5;
+            eof + d[eof..]
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
+                .count()
+        }
+        _ => return None,
+    };
+    (end <= d.len()).then_some(end)
+}
+
+/// After the EOI marker: segments up to each SOS, then the entropy-coded
+/// data up to the next marker that is not a restart or a stuffed byte
+/// (progressive files have several scans).
+fn jpeg_end(d: &[u8]) -> Option<usize> {
+    let mut at = 2;
+    loop {
+        if *d.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *d.get(at + 1)?;
+        match marker {
+            0xD9 => return Some(at + 2),
+            0xFF => at += 1,
+            0x01 | 0xD0..=0xD7 => at += 2,
+            _ => {
+                let len = u16::from_be_bytes([*d.get(at + 2)?, *d.get(at + 3)?]) as usize;
+                at += 2 + len;
+                if marker == 0xDA {
+                    // Entropy-coded data: 0xFF is followed by 0 (stuffing)
+                    // or a restart marker inside it.
+                    loop {
+                        let ff = at + memchr::memchr(0xFF, d.get(at..)?)?;
+                        match *d.get(ff + 1)? {
+                            0x00 | 0xD0..=0xD7 | 0xFF => at = ff + 1,
+                            _ => {
+                                at = ff;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// After the IEND chunk's CRC.
+fn png_end(d: &[u8]) -> Option<usize> {
+    let mut at = 8;
+    loop {
+        let len = be32(d, at)? as usize;
+        let kind = d.get(at + 4..at + 8)?;
+        let next = at.checked_add(12)?.checked_add(len)?;
+        if kind == b"IEND" {
+            return Some(next);
+        }
+        at = next;
+    }
+}
+
+/// After the GIF trailer byte (0x3B).
+fn gif_end(d: &[u8]) -> Option<usize> {
+    let flags = *d.get(10)?;
+    let mut at = 13;
+    if flags & 0x80 != 0 {
+        at += 3 << ((flags & 7) + 1);
+    }
+    let skip_blocks = |mut at: usize| -> Option<usize> {
+        loop {
+            let n = *d.get(at)? as usize;
+            at += 1 + n;
+            if n == 0 {
+                return Some(at);
+            }
+        }
+    };
+    loop {
+        match *d.get(at)? {
+            0x3B => return Some(at + 1),
+            0x2C => {
+                let f = *d.get(at + 9)?;
+                at += 10;
+                if f & 0x80 != 0 {
+                    at += 3 << ((f & 7) + 1);
+                }
+                at = skip_blocks(at + 1)?;
+            }
+            0x21 => at = skip_blocks(at + 2)?,
+            _ => return None,
+        }
+    }
+}
+
+/// Whether bytes after a logical end are only padding (zeros, white
+/// space), which many writers add and which holds nothing.
+pub fn is_padding(tail: &[u8]) -> bool {
+    tail.iter()
+        .all(|b| matches!(b, 0 | b' ' | b'\t' | b'\r' | b'\n' | 0xFF))
+}

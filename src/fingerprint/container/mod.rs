@@ -87,6 +87,9 @@ pub struct Member {
 /// (`outer.zip!dir/file.tif`).
 pub const MEMBER_SEPARATOR: char = '!';
 
+/// The member name of bytes found after a format's logical end.
+pub const TRAILING_MEMBER: &str = "trailing";
+
 /// The running account of one top-level item against its [`Limits`].
 pub(crate) struct Budget {
     limits: Limits,
@@ -582,6 +585,20 @@ impl Pipeline {
             Some(expander) if expander.streamable() => expander.expand_stream(&mut walk, reader),
             _ => {}
         }
+        walk.out
+    }
+
+    /// Examines the bytes after a format's logical end as one member named
+    /// `trailing`, opened like any other content.
+    pub(crate) fn expand_trailing(
+        &self,
+        name: &str,
+        tail: &[u8],
+        budget: &Budget,
+        depth: u32,
+    ) -> Expanded {
+        let mut walk = self.walk(name, budget, depth);
+        walk.member_bytes(TRAILING_MEMBER, tail);
         walk.out
     }
 
