@@ -380,6 +380,8 @@ impl Pipeline {
         if let Some(d) = data {
             if kind == Kind::Binary && container::has_zip_directory(d) {
                 fp.kind = Kind::Zip;
+            } else if kind == Kind::Binary && container::is_iso_image(d) {
+                fp.kind = Kind::Iso9660;
             }
         }
         let kind = fp.kind;

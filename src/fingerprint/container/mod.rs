@@ -15,6 +15,7 @@
 
 mod ar;
 mod cpio;
+mod iso;
 mod lzw;
 mod mime;
 mod sevenz;
@@ -185,6 +186,12 @@ pub(crate) fn unsupported(kind: Kind) -> Reason {
         ),
     };
     Reason::new("container.unsupported", detail)
+}
+
+/// Whether opaque bytes are an ISO 9660 image (its signature sits at
+/// 32 KiB, past what sniffing reads).
+pub(crate) fn is_iso_image(data: &[u8]) -> bool {
+    iso::is_iso(data)
 }
 
 /// Whether `head` starts with a tar header whose checksum is right (tar
@@ -403,6 +410,7 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::Ar => &ar::ArExpander,
         Kind::SevenZip => &sevenz::SevenZipExpander,
         Kind::Mail => &mime::MailExpander,
+        Kind::Iso9660 => &iso::IsoExpander,
         _ => return None,
     })
 }
