@@ -169,6 +169,19 @@ impl Pipeline {
         self.finish(name, kind, signals, Some(data), budget, depth)
     }
 
+    /// Fingerprints a table rendered from a document (a sheet, a docx
+    /// table) as the records signal's input: its kind is known, not sniffed.
+    pub(crate) fn table_within(
+        &self,
+        name: &Path,
+        csv: &[u8],
+        budget: &Budget,
+        depth: u32,
+    ) -> Fingerprints {
+        let signals = bytes::from_slice(&self.chunker, self.params.trivial_period_max, csv);
+        self.finish(Some(name), Kind::Table, signals, Some(csv), budget, depth)
+    }
+
     /// Fingerprints a stream. Byte signals run in bounded memory; kinds
     /// whose deep signal parses the whole item (pictures, rasters) are
     /// buffered up to [`MAX_BUFFERED_DEEP`] bytes, beyond which the item is

@@ -56,6 +56,11 @@ pub enum Field {
     Number(f64),
     /// Any other text: a hash of its trimmed, lower-cased bytes.
     Text(u64),
+    /// A calendar date (and time), year first (`2012-01-01`,
+    /// `2012/01/01 06:00`, `2012-01-01T06:00:00Z`), as seconds since
+    /// 1970-01-01: the same instant written either way, or typed as a date
+    /// in a spreadsheet, is one field.
+    Date(i64),
 }
 
 /// Exact powers of ten (every one is a double).
@@ -79,7 +84,10 @@ impl Field {
         }
         match parse_number(t) {
             Some(v) => Field::Number(if v == 0.0 { 0.0 } else { v }),
-            None => Field::Text(text_hash(t)),
+            None => match parse_date(t) {
+                Some(seconds) => Field::Date(seconds),
+                None => Field::Text(text_hash(t)),
+            },
         }
     }
 
@@ -89,6 +97,7 @@ impl Field {
             Field::Empty => 0x9E37_79B9_7F4A_7C15,
             Field::Number(v) => fold(v.to_bits(), 0x452821E638D01377),
             Field::Text(h) => fold(h, 0xBE5466CF34E90C6C),
+            Field::Date(t) => fold(t as u64, 0xC0AC_29B7_C97C_50DD),
         }
     }
 
@@ -104,6 +113,87 @@ impl Field {
             other => other,
         }
     }
+}
+
+/// A year-first date, optionally with a time of day, as seconds since
+/// 1970-01-01 (UTC or unzoned): `YYYY-MM-DD`, `/` or `.` as separators,
+/// then optionally `T` or a space and `HH:MM[:SS[.fff]]`, then optionally
+/// `Z`. Day-first and month-first forms are ambiguous and stay text.
+fn parse_date(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() < 8 || !b[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let sep = *b.get(4)?;
+    if !matches!(sep, b'-' | b'/' | b'.') {
+        return None;
+    }
+    let digits = |s: &[u8]| -> Option<i64> {
+        (!s.is_empty() && s.len() <= 2 && s.iter().all(u8::is_ascii_digit))
+            .then(|| s.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let rest = &b[5..];
+    let m_end = rest.iter().position(|&c| c == sep)?;
+    let month = digits(&rest[..m_end])?;
+    let rest = &rest[m_end + 1..];
+    let d_end = rest
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let day = digits(&rest[..d_end])?;
+    let year = b[..4]
+        .iter()
+        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut seconds = 0i64;
+    let mut rest = &rest[d_end..];
+    if let [b'T' | b' ', time @ ..] = rest {
+        let fields: Vec<&[u8]> = time.split(|&c| c == b':').collect();
+        if !(2..=3).contains(&fields.len()) {
+            return None;
+        }
+        let h = digits(fields[0])?;
+        let mut last = fields[fields.len() - 1];
+        if last.last() == Some(&b'Z') {
+            last = &last[..last.len() - 1];
+        }
+        let (m, s) = if fields.len() == 2 {
+            (digits(last)?, 0)
+        } else {
+            let whole = last.split(|&c| c == b'.').next()?;
+            let frac = &last[whole.len()..];
+            if !frac.is_empty() && !frac[1..].iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            (digits(fields[1])?, digits(whole)?)
+        };
+        if h > 23 || m > 59 || s > 60 {
+            return None;
+        }
+        seconds = h * 3600 + m * 60 + s;
+        rest = &[];
+    }
+    if rest == b"Z" {
+        rest = &[];
+    }
+    if !rest.is_empty() {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + seconds)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// days-from-civil algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// A decimal number as Rust's `str::parse::<f64>` reads it, if finite. Plain
@@ -594,7 +684,19 @@ mod tests {
         assert_eq!(Field::parse(" Rain "), Field::parse("rain"));
         assert_ne!(Field::parse("rain"), Field::parse("snow"));
         assert_eq!(Field::parse("ÉTÉ"), Field::parse("été"));
-        assert!(matches!(Field::parse("2012/01/01"), Field::Text(_)));
+        assert_eq!(Field::parse("2012/01/01"), Field::parse("2012-01-01"));
+        assert_eq!(Field::parse("2012-01-01"), Field::Date(1_325_376_000));
+        assert_eq!(
+            Field::parse("2012-01-01T06:30:00Z"),
+            Field::parse("2012/01/01 06:30")
+        );
+        assert_eq!(
+            Field::parse("2012.1.1 00:00:00"),
+            Field::parse("2012-01-01")
+        );
+        assert!(matches!(Field::parse("01/02/2012"), Field::Text(_)));
+        assert!(matches!(Field::parse("2012-13-01"), Field::Text(_)));
+        assert!(matches!(Field::parse("2012-01-01+02:00"), Field::Text(_)));
         assert!(matches!(Field::parse("inf"), Field::Text(_)));
         assert_eq!(Field::parse("  "), Field::Empty);
         assert_eq!(Field::parse("1.25").rounded(1), Field::parse("1.3"));

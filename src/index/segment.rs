@@ -36,8 +36,9 @@ pub const SEGMENT_MAGIC: &[u8; 8] = b"PUGMSEG\0";
 pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// The index format version this build reads and writes (3: record hashes
 /// from typed field keys instead of BLAKE3 over canonical text, raster row
-/// chunks hashed with a keyed multiply hash instead of BLAKE3).
-pub const FORMAT_VERSION: u32 = 3;
+/// chunks hashed with a keyed multiply hash instead of BLAKE3; 4: year-first
+/// dates in records are one typed field, whatever their separators).
+pub const FORMAT_VERSION: u32 = 4;
 
 const HEADER_FIXED: usize = 32;
 const DIR_ENTRY: usize = 40;

@@ -18,6 +18,7 @@ mod cpio;
 mod iso;
 mod lzw;
 mod mime;
+mod office;
 mod sevenz;
 mod stream;
 mod tar;
@@ -514,6 +515,33 @@ impl<'p> Walk<'p> {
         }
         let mut reader = data;
         self.member(name, &mut reader, Checks::default());
+        !self.stopped()
+    }
+
+    /// Admits a table a document holds (rendered as CSV) as a member read
+    /// by the records signal. `false` when the walk must stop.
+    pub fn member_table(&mut self, name: &str, csv: &[u8]) -> bool {
+        if !self.admit() {
+            return false;
+        }
+        if let Err(reason) = self.budget.charge_bytes(csv.len() as u64) {
+            self.reason(reason);
+            return false;
+        }
+        let (pipeline, budget, depth) = (self.pipeline, self.budget, self.depth + 1);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            pipeline.table_within(Path::new(name), csv, budget, depth)
+        }));
+        match result {
+            Ok(fingerprints) => self.out.members.push(Member {
+                name: name.to_string(),
+                fingerprints,
+            }),
+            Err(_) => self.reason(Reason::new(
+                "decoder.panic",
+                format!("{name}: reading the table failed unexpectedly; it was not examined"),
+            )),
+        }
         !self.stopped()
     }
 

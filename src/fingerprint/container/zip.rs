@@ -415,14 +415,14 @@ impl Expander for ZipExpander {
     }
 
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
-        let dir = match read_directory(data, walk.budget().limits().max_members) {
+        let mut dir = match read_directory(data, walk.budget().limits().max_members) {
             Ok(dir) => dir,
             Err(reason) => {
                 walk.reason(reason);
                 return;
             }
         };
-        for problem in dir.problems {
+        for problem in std::mem::take(&mut dir.problems) {
             walk.reason(problem);
         }
         for entry in &dir.entries {
@@ -466,8 +466,55 @@ impl Expander for ZipExpander {
             };
             walk.member(&entry.name, &mut source, checks);
             if walk.stopped() {
-                break;
+                return;
             }
         }
+        super::office::expand_tables(walk, data, &dir);
     }
+}
+
+/// A member's decompressed bytes, at most `cap` of them (a longer member
+/// is `limits.max_file_size`), checked against its CRC and size.
+pub(crate) fn inflate_entry(data: &[u8], entry: &Entry, cap: u64) -> Result<Vec<u8>, Reason> {
+    let compressed = &data[entry.data_start..entry.data_start + entry.compressed as usize];
+    let mut source: Box<dyn Read + '_> = match entry.method {
+        STORED => Box::new(compressed),
+        DEFLATED => Box::new(flate2::read::DeflateDecoder::new(compressed)),
+        other => {
+            return Err(Reason::new(
+                "container.unsupported",
+                format!("{}: compression method {other} is not decoded", entry.name),
+            ))
+        }
+    };
+    if entry.encrypted() {
+        return Err(Reason::new(
+            "container.encrypted",
+            format!("{}: encrypted member, content not examined", entry.name),
+        ));
+    }
+    if entry.size > cap {
+        return Err(Reason::new(
+            "limits.max_file_size",
+            format!(
+                "{}: larger than {cap} bytes; not read as a document part",
+                entry.name
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(entry.size.min(1 << 20) as usize);
+    (&mut source)
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| Reason::new("container.corrupt", format!("{}: {e}", entry.name)))?;
+    if out.len() as u64 != entry.size || crc32fast::hash(&out) != entry.crc {
+        return Err(Reason::new(
+            "container.crc",
+            format!(
+                "{}: size or CRC-32 does not match the directory",
+                entry.name
+            ),
+        ));
+    }
+    Ok(out)
 }
