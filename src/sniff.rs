@@ -198,9 +198,10 @@ impl Kind {
             | Kind::Rpm
             | Kind::Ole2
             | Kind::Mail
-            | Kind::ArchivePart => Family::Container,
+            | Kind::ArchivePart
+            | Kind::Pdf => Family::Container,
             Kind::Gpx | Kind::Json | Kind::Table => Family::Telemetry,
-            Kind::Empty | Kind::Pdf | Kind::Xml | Kind::Text | Kind::Binary => Family::Bytes,
+            Kind::Empty | Kind::Xml | Kind::Text | Kind::Binary => Family::Bytes,
         }
     }
 

@@ -19,6 +19,7 @@ mod iso;
 mod lzw;
 mod mime;
 mod office;
+mod pdf;
 mod sevenz;
 mod stream;
 mod tar;
@@ -412,6 +413,7 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::SevenZip => &sevenz::SevenZipExpander,
         Kind::Mail => &mime::MailExpander,
         Kind::Iso9660 => &iso::IsoExpander,
+        Kind::Pdf => &pdf::PdfExpander,
         _ => return None,
     })
 }
