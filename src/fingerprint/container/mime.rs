@@ -68,11 +68,24 @@ fn expand_message(walk: &mut Walk<'_>, data: &[u8]) {
         return;
     };
     for (i, part) in message.parts.iter().enumerate() {
+        // A damaged part is still read as far as it decodes (a lenient
+        // base64 pass over its raw body), and marked.
+        let mut salvaged = None;
         if part.is_encoding_problem {
             walk.reason(Reason::new(
                 "container.corrupt",
                 format!("mail part {i}: its transfer encoding could not be decoded fully"),
             ));
+            let base64 = part.encoding == mail_parser::Encoding::Base64
+                || part
+                    .content_transfer_encoding()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
+            if base64 {
+                let raw = data
+                    .get(part.offset_body as usize..part.offset_end as usize)
+                    .unwrap_or_default();
+                salvaged = Some(lenient_base64(raw));
+            }
         }
         let named = |prefix: &str, fallback: String| match part.attachment_name() {
             Some(file) if !file.is_empty() => format!("attachment/{}", file.replace('/', "_")),
@@ -87,6 +100,16 @@ fn expand_message(walk: &mut Walk<'_>, data: &[u8]) {
                 "container.unsupported",
                 format!("mail part {i}: TNEF (winmail.dat) is not decoded; only its bytes were examined"),
             ));
+        }
+        if let Some(bytes) = &salvaged {
+            let name = match part.attachment_name() {
+                Some(file) if !file.is_empty() => format!("attachment/{}", file.replace('/', "_")),
+                _ => format!("part/{i}"),
+            };
+            if !walk.member_bytes(&name, bytes) {
+                return;
+            }
+            continue;
         }
         let (name, bytes): (String, &[u8]) = match &part.body {
             PartType::Text(text) => (named("body", format!("{i}.txt")), text.as_bytes()),
@@ -111,4 +134,35 @@ fn expand_message(walk: &mut Walk<'_>, data: &[u8]) {
             return;
         }
     }
+}
+
+/// Base64 decoded as far as it goes: characters outside the alphabet are
+/// skipped and decoding stops at padding or at a boundary line (`--`).
+fn lenient_base64(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for line in raw.split(|&b| b == b'\n') {
+        if line.starts_with(b"--") {
+            break;
+        }
+        for &c in line {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                b'=' => return out,
+                _ => continue,
+            };
+            acc = acc << 6 | u32::from(v);
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+    }
+    out
 }
