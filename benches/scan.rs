@@ -1,6 +1,7 @@
 //! End to end: scanning `data-samples/outgoing` (pictures, rasters,
-//! telemetry, archives) against an index of `data-samples/reserve`, as the
-//! CLI's `scan` does, in bytes of outgoing data per second.
+//! telemetry, archives, documents, mail) against an index of
+//! `data-samples/reserve`, as the CLI's `scan` does, in bytes of outgoing
+//! data per second; and the documents one at a time.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pugmark::{IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
@@ -45,6 +46,33 @@ fn scan(c: &mut Criterion) {
                     .expect("scan")
             })
         });
+    }
+    group.finish();
+
+    // Documents one at a time, as a gateway asks per outgoing file: a PDF
+    // (DCT picture), a PDF map (raw samples), a spreadsheet, a mail.
+    let scanner = Scanner::open(
+        &idx,
+        ScanOptions {
+            threads: 1,
+            ..ScanOptions::default()
+        },
+    )
+    .expect("scanner");
+    let mut group = c.benchmark_group("scan_documents");
+    group.sample_size(30);
+    for file in [
+        "field-photo.pdf",
+        "dem-map.pdf",
+        "station-table.xlsx",
+        "mail-to-press.eml",
+    ] {
+        let path = outgoing.join(file);
+        let data = std::fs::read(&path).expect("document sample");
+        let report = scanner.scan_bytes(file, &data);
+        assert_eq!(report.verdict, Verdict::Match, "{file}");
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        group.bench_function(file, |b| b.iter(|| scanner.scan_bytes(file, &data)));
     }
     group.finish();
 }
