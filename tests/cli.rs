@@ -70,7 +70,7 @@ fn signals(report: &Value) -> Vec<String> {
 fn data_samples_give_the_documented_verdicts() {
     let (_tmp, index) = indexed(&samples().join("reserve"));
     let reports = scan_json(&index, &[], &samples().join("outgoing"), 1);
-    assert_eq!(reports.len(), 13);
+    assert_eq!(reports.len(), 18);
     for r in &reports {
         assert_eq!(r["schema"], 1);
     }
@@ -147,6 +147,45 @@ fn data_samples_give_the_documented_verdicts() {
     );
 
     assert_eq!(by_name(&reports, "patrol-notes.txt")["verdict"], "clean");
+    // Documents and mail: the member that leaked is named.
+    let member_signals = |name: &str| -> Vec<(String, String)> {
+        let r = by_name(&reports, name);
+        assert_eq!(r["verdict"], "match", "{name}");
+        r["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| {
+                let path = m["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('!')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                signals(m).into_iter().map(move |s| (path.clone(), s))
+            })
+            .collect()
+    };
+    assert!(member_signals("field-photo.pdf").contains(&("image/5.jpg".into(), "image".into())));
+    assert!(member_signals("dem-map.pdf").contains(&("image/10.tif".into(), "raster".into())));
+    assert!(
+        member_signals("station-table.xlsx").contains(&("sheet/Sheet1".into(), "records".into()))
+    );
+    let mail = member_signals("mail-to-press.eml");
+    assert!(
+        mail.contains(&("attachment/pillow_flower.jpg".into(), "exact".into())),
+        "{mail:?}"
+    );
+    assert!(
+        mail.contains(&("attachment/week-summary.csv".into(), "records".into())),
+        "{mail:?}"
+    );
+    // An innocent archive in a wrapper is opened and clean.
+    assert_eq!(
+        by_name(&reports, "notes-archive.tar.xz")["verdict"],
+        "clean"
+    );
     // An unrelated picture is examined by the image signal and is clean.
     assert_eq!(by_name(&reports, "skimage_horse.png")["verdict"], "clean");
     // Re-encoded, resized and mirrored; rotated and framed: image matches.

@@ -662,3 +662,129 @@ fn shared() -> &'static (tempfile::TempDir, Scanner) {
     static SHARED: std::sync::OnceLock<(tempfile::TempDir, Scanner)> = std::sync::OnceLock::new();
     SHARED.get_or_init(scanner)
 }
+
+/// Content hidden where only a careful reader looks: after a format's end,
+/// after a single-stream wrapper's end, in an archive inside an archive
+/// that is only recognised deep inside, after a cpio trailer, behind a
+/// byte-order mark, in a table that repeats itself. Each is found or
+/// reported; none is clean.
+#[test]
+fn hidden_content_is_found_or_reported() {
+    use common::archive::{gzip, tar, zip, ZipMember};
+    let (_tmp, s) = scanner();
+    let dem = read("rasters/rmnp-dem.tif");
+    let csv = read("telemetry/vega_seattle-weather.csv");
+    let dem_zip = zip(&[ZipMember::new("dem.tif", &dem)]);
+    let has = |report: &Report, member: &str| found(report).iter().any(|(p, _, _)| p == member);
+
+    // A zip appended to prose, and to a PDF.
+    let mut text = std::fs::read(common::samples().join("outgoing/patrol-notes.txt")).unwrap();
+    text.extend_from_slice(&dem_zip);
+    let report = s.scan_bytes("notes.txt", &text);
+    assert!(has(&report, "trailing!dem.tif"), "{:?}", found(&report));
+    let mut pdf = std::fs::read(fixture("innocent-photo.pdf")).unwrap();
+    pdf.extend_from_slice(&dem_zip);
+    let report = s.scan_bytes("report.pdf", &pdf);
+    assert!(has(&report, "trailing!dem.tif"), "{:?}", found(&report));
+
+    // A gzip after the end of a zlib stream.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(b"hello").unwrap();
+    let mut zz = z.finish().unwrap();
+    zz.extend_from_slice(&gzip(&csv));
+    let report = s.scan_bytes("hello.zz", &zz);
+    assert_eq!(report.verdict, Verdict::Match, "{:?}", codes(&report));
+
+    // An ISO image inside a tar (its signature is 32 KiB in).
+    let iso = std::fs::read(fixture("logs.iso")).unwrap();
+    let report = s.scan_bytes("discs.tar", &tar(&[("disc.img", &iso)]));
+    assert!(
+        has(&report, "disc.img!logs/week-summary.csv"),
+        "{:?}",
+        found(&report)
+    );
+
+    // Bytes after a cpio trailer.
+    let mut archive = cpio(&[("a.txt", b"hello\n")]);
+    archive.extend_from_slice(&dem_zip);
+    let report = s.scan_bytes("x.cpio", &archive);
+    assert!(codes(&report).contains(&"container.unaccounted_bytes".to_string()));
+
+    // A mailbox with a byte-order mark before its first `From ` line.
+    let mut mbox = b"\xEF\xBB\xBF".to_vec();
+    mbox.extend(std::fs::read(fixture("leak.mbox")).unwrap());
+    let report = s.scan_bytes("box.mbox", &mbox);
+    assert!(
+        has(&report, "message/2.eml!attachment/pillow_flower.jpg"),
+        "{:?}",
+        found(&report)
+    );
+
+    // An embedded file whose stream says nothing of its type.
+    let pdf = pdf_with_attachment("w.csv", &csv);
+    let untyped = String::from_utf8_lossy(&pdf).replace("/Type /EmbeddedFile ", "");
+    let untyped = fix_xref(untyped.as_bytes());
+    let report = s.scan_bytes("untyped.pdf", &untyped);
+    assert!(
+        has(&report, "attachment/w.csv"),
+        "{:?} {:?}",
+        found(&report),
+        codes(&report)
+    );
+}
+
+/// A PDF's xref offsets rewritten after an edit (finds each `N 0 obj`).
+fn fix_xref(pdf: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(pdf).into_owned();
+    let xref_at = text.find("xref\n").unwrap();
+    let mut out = text[..xref_at].to_string();
+    let count = text.matches(" 0 obj\n").count();
+    out.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", count + 1));
+    for i in 1..=count {
+        let at = text.find(&format!("\n{i} 0 obj\n")).unwrap() + 1;
+        out.push_str(&format!("{at:010} 00000 n \n"));
+    }
+    out.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref_at}\n%%EOF\n",
+        count + 1
+    ));
+    out.into_bytes()
+}
+
+#[test]
+fn self_similar_and_repetitive_documents_stay_bounded() {
+    use common::archive::{zip, ZipMember};
+    let (_tmp, s) = scanner();
+    // Three thousand GIFs back to back: each one's tail is the next one.
+    let mut gif = Vec::new();
+    image::DynamicImage::new_rgb8(2, 2)
+        .write_to(&mut std::io::Cursor::new(&mut gif), image::ImageFormat::Gif)
+        .unwrap();
+    let chain = gif.repeat(3000);
+    let start = Instant::now();
+    let report = s.scan_bytes("chain.gif", &chain);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_eq!(report.verdict, Verdict::Incomplete, "{:?}", codes(&report));
+
+    // A spreadsheet whose rows and cells repeat a thousand times each.
+    let cell = format!(
+        "<table:table-cell office:value-type=\"string\" table:number-columns-repeated=\"1000\"><text:p>{}</text:p></table:table-cell>",
+        "x".repeat(200)
+    );
+    let content = format!(
+        "<?xml version=\"1.0\"?><office:document-content xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\"><office:body><office:spreadsheet><table:table table:name=\"S\"><table:table-row table:number-rows-repeated=\"1000\">{cell}</table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"
+    );
+    let ods = zip(&[
+        ZipMember::new("META-INF/manifest.xml", b"<manifest/>"),
+        ZipMember::new("content.xml", content.as_bytes()),
+    ]);
+    let (_tmp2, small) = scanner_with(Limits {
+        max_file_size: 4 << 20,
+        ..Limits::default()
+    });
+    let start = Instant::now();
+    let report = small.scan_bytes("amp.ods", &ods);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_eq!(report.verdict, Verdict::Incomplete, "{:?}", codes(&report));
+    assert!(codes(&report).contains(&"limits.max_file_size".to_string()));
+}

@@ -210,13 +210,33 @@ impl Pipeline {
         (&mut reader)
             .take(SNIFF_LEN as u64)
             .read_to_end(&mut head)?;
-        let kind = sniff::sniff(&head, name);
+        let mut kind = sniff::sniff(&head, name);
+        if kind == Kind::Binary && head.len() == SNIFF_LEN {
+            // An ISO 9660 image is known by a signature at 32 KiB.
+            (&mut reader)
+                .take(container::ISO_SNIFF_LEN as u64 - head.len() as u64)
+                .read_to_end(&mut head)?;
+            if container::is_iso_image(&head) {
+                kind = Kind::Iso9660;
+            }
+        }
         let trivial = self.params.trivial_period_max;
         if container::is_streamable(kind) && depth < budget.limits().max_depth {
             let stream = io::Cursor::new(head).chain(reader);
             return self.stream_container(name, kind, stream, budget, depth);
         }
         if !needs_whole_item(kind) {
+            // Small opaque or text items are held whole, as mapped files
+            // are, so the checks that need all of them run (a zip with
+            // data before it, bytes after text's end).
+            let mut whole = head;
+            (&mut reader)
+                .take(MAX_BUFFERED_SMALL + 1 - whole.len().min(MAX_BUFFERED_SMALL as usize) as u64)
+                .read_to_end(&mut whole)?;
+            if whole.len() as u64 <= MAX_BUFFERED_SMALL {
+                return Ok(self.bytes_within(name, &whole, budget, depth));
+            }
+            let head = whole;
             // Opaque content gets the embedded-archive check a mapped item
             // gets in `structure::check`, on the bytes as they stream past.
             let mut scan = structure::EmbeddedZipScan::new(io::Cursor::new(head).chain(reader));
@@ -401,9 +421,23 @@ impl Pipeline {
         if let Some(d) = data {
             reasons.extend(structure::check(kind, d));
             // Bytes after the format's own end (an archive appended to a
-            // picture, a second image) are a member of their own.
-            if let Some(end) = structure::logical_end(kind, d) {
-                if !structure::is_padding(&d[end..]) {
+            // picture or to text, a second image) are a member of their own.
+            match structure::tail(kind, d) {
+                structure::Tail::None => {}
+                // A damaged picture already says so; otherwise the lost
+                // end is the reason.
+                structure::Tail::Unlocated(reason) if reasons.is_empty() => reasons.push(reason),
+                structure::Tail::Unlocated(_) => {}
+                structure::Tail::At(_) if depth >= budget.limits().max_depth => {
+                    reasons.push(Reason::new(
+                        "limits.max_depth",
+                        format!(
+                            "content nested {depth} deep (limit {}); the bytes after this item's end were not examined",
+                            budget.limits().max_depth
+                        ),
+                    ))
+                }
+                structure::Tail::At(end) => {
                     let shown = display_name(name);
                     let expanded = self.expand_trailing(&shown, &d[end..], budget, depth);
                     fp.members.extend(expanded.members);
@@ -424,7 +458,7 @@ impl Pipeline {
                 ));
             } else if let Some(d) = data {
                 let expanded = self.expand_slice(&display_name(name), kind, d, budget, depth);
-                fp.members = expanded.members;
+                fp.members.extend(expanded.members);
                 reasons.extend(expanded.reasons);
             }
         }
@@ -483,6 +517,11 @@ impl<R: Read> Read for Tee<'_, '_, R> {
 /// one block of rows at a time; what grows with the raster is the list of
 /// row chunks (about 3 bytes per sample).
 pub const MAX_RASTER_SAMPLES: u64 = 256 << 20;
+
+/// Bytes of a stream held whole although no deep signal needs it, so the
+/// structural checks on whole items apply (16 MiB); longer streams are
+/// examined as they pass.
+pub const MAX_BUFFERED_SMALL: u64 = 16 << 20;
 
 /// Bytes of a stream buffered for a deep fingerprinter that parses whole
 /// items (256 MiB).

@@ -16,7 +16,12 @@ pub fn check(kind: Kind, data: &[u8]) -> Vec<Reason> {
         Kind::Png => png(data, &mut out),
         Kind::Gif => gif(data, &mut out),
         Kind::Jpeg => jpeg(data, &mut out),
-        Kind::Tiff => tiff(data, &mut out),
+        Kind::Tiff => {
+            tiff(data, &mut out);
+            // A TIFF's end is its last referenced byte, which is not
+            // tracked: an archive appended to it is at least reported.
+            embedded_zip(data, &mut out);
+        }
         Kind::Xml | Kind::Gpx => xml(data, &mut out),
         Kind::Binary => embedded_zip(data, &mut out),
         _ => {}
@@ -498,6 +503,62 @@ impl<R: std::io::Read> std::io::Read for EmbeddedZipScan<R> {
     }
 }
 
+/// Where content after an item's own end begins.
+pub enum Tail {
+    /// Nothing follows the item's end (or only padding).
+    None,
+    /// Bytes from this offset on follow the item's end: a member of
+    /// their own.
+    At(usize),
+    /// The format has an end but it could not be found: whatever follows
+    /// it was not examined as content of its own.
+    Unlocated(Reason),
+}
+
+/// Finds what follows an item's logical end: for formats with a defined
+/// end ([`logical_end`]), the bytes after it; for text, everything from
+/// the line holding the first byte that text does not contain (NUL or a
+/// control character other than tab, line breaks, form feed, escape and
+/// the DOS end-of-file mark), so an archive appended to a log or to prose
+/// is examined as one.
+pub fn tail(kind: Kind, d: &[u8]) -> Tail {
+    match kind {
+        Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Bmp | Kind::Webp | Kind::Pdf => {
+            match logical_end(kind, d) {
+                Some(end) if is_padding(&d[end..]) => Tail::None,
+                Some(end) => Tail::At(end),
+                None => Tail::Unlocated(Reason::new(
+                    "container.unaccounted_bytes",
+                    format!(
+                        "the end of the {} structure could not be found; bytes after it were not examined as content of their own",
+                        kind.name()
+                    ),
+                )),
+            }
+        }
+        Kind::Text | Kind::Table | Kind::Json | Kind::Xml | Kind::Gpx | Kind::AsciiGrid => {
+            let binary = d.iter().position(|&b| {
+                matches!(b, 0x00..=0x08 | 0x0E..=0x19 | 0x1C..=0x1F | 0x7F)
+            });
+            match binary {
+                Some(at) => {
+                    let line = d[..at]
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |i| i + 1);
+                    if line == 0 {
+                        Tail::None
+                    } else {
+                        Tail::At(line)
+                    }
+                }
+                None => Tail::None,
+            }
+        }
+        _ => Tail::None,
+    }
+}
+
 /// Where a format with a defined end (JPEG EOI, PNG IEND, GIF trailer,
 /// BMP and RIFF sizes, PDF's last `%%EOF`) says its content ends, when the
 /// structure can be walked that far. Bytes after it are not part of the
@@ -508,9 +569,7 @@ pub fn logical_end(kind: Kind, d: &[u8]) -> Option<usize> {
         Kind::Jpeg => jpeg_end(d)?,
         Kind::Png => png_end(d)?,
         Kind::Gif => gif_end(d)?,
-        Kind::Bmp => d
-            .get(2..6)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?,
+        Kind::Bmp => bmp_end(d)?,
         Kind::Webp => {
             let size = d
                 .get(4..8)
@@ -563,6 +622,31 @@ fn jpeg_end(d: &[u8]) -> Option<usize> {
             }
         }
     }
+}
+
+/// After an uncompressed bitmap's pixel rows (the header's file size is
+/// optional for them and often 0), else the declared file size.
+fn bmp_end(d: &[u8]) -> Option<usize> {
+    let le32 = |at: usize| {
+        d.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let declared = le32(2)? as usize;
+    let offset = le32(10)? as usize;
+    let header = le32(14)?;
+    if header >= 40 {
+        let width = le32(18)? as i32;
+        let height = le32(22)? as i32;
+        let bpp = u16::from_le_bytes([*d.get(28)?, *d.get(29)?]) as u64;
+        let compression = le32(30)?;
+        if compression == 0 || compression == 3 {
+            let row = (u64::from(width.unsigned_abs()) * bpp).div_ceil(32) * 4;
+            let end =
+                (offset as u64).checked_add(row.checked_mul(u64::from(height.unsigned_abs()))?)?;
+            return usize::try_from(end).ok();
+        }
+    }
+    (declared >= 26).then_some(declared)
 }
 
 /// After the IEND chunk's CRC.

@@ -104,10 +104,9 @@ impl Expander for ArExpander {
             } else {
                 raw.trim_end_matches('/').to_string()
             };
-            // The symbol table ("/" or "/SYM64/", "__.SYMDEF") holds no
-            // content of its own.
-            let symbols = raw == "/" || raw == "/SYM64/" || name.starts_with("__.SYMDEF");
-            if !walk.stream_member(reader, &name, size, pad, !symbols) {
+            // Symbol tables ("/", "/SYM64/", "__.SYMDEF") are examined
+            // like any member: a name is no promise about the bytes.
+            if !walk.stream_member(reader, &name, size, pad, true) {
                 return;
             }
         }

@@ -161,11 +161,24 @@ impl Expander for CpioExpander {
                 return;
             }
             if name == "TRAILER!!!" {
+                // Writers pad the archive to a block size with zeros;
+                // anything else after the trailer is reported.
+                match super::trailing_nonzero(reader, walk.budget()) {
+                    Ok(0) => {}
+                    Ok(n) => walk.reason(Reason::new(
+                        "container.unaccounted_bytes",
+                        format!("{n} non-zero bytes after the cpio trailer"),
+                    )),
+                    Err(reason) => walk.reason(reason),
+                }
                 return;
             }
-            let regular = header.mode & 0o170000 == 0o100000;
+            // Whatever has data is examined: regular files, and symlink
+            // targets or odd entries that carry bytes.
+            let directory = header.mode & 0o170000 == 0o040000;
+            let examine = header.size > 0 && !directory;
             let pad = pad_to(header.size, header.align);
-            if !walk.stream_member(reader, &name, header.size, pad, regular) {
+            if !walk.stream_member(reader, &name, header.size, pad, examine) {
                 return;
             }
         }

@@ -15,14 +15,23 @@ const DESCRIPTORS: usize = 16 * 2048;
 
 /// Most directories walked (a bound on hostile trees, far above real
 /// discs' needs per top-level item; the member limit bounds files).
-const MAX_DIRECTORIES: usize = 100_000;
+const MAX_DIRECTORIES: usize = 10_000;
+
+/// Most directory records read (files and directories together).
+const MAX_RECORDS: usize = 1_000_000;
+
+/// Longest member path built.
+const MAX_PATH: usize = 4096;
 
 /// Opens ISO 9660 images.
 pub(crate) struct IsoExpander;
 
+/// Bytes needed to see the first volume descriptor's signature.
+pub(crate) const SIGNATURE_END: usize = DESCRIPTORS + 6;
+
 /// Whether `data` holds an ISO 9660 volume descriptor at sector 16.
 pub(crate) fn is_iso(data: &[u8]) -> bool {
-    data.get(DESCRIPTORS + 1..DESCRIPTORS + 6) == Some(b"CD001")
+    data.get(DESCRIPTORS + 1..SIGNATURE_END) == Some(b"CD001")
 }
 
 fn malformed(detail: impl Into<String>) -> Reason {
@@ -121,16 +130,11 @@ impl Expander for IsoExpander {
             let start = r.extent.checked_mul(block)?;
             data.get(start..start.checked_add(r.len)?)
         };
-        let mut queue = vec![(String::new(), root)];
         let mut seen = HashSet::new();
+        seen.insert(root.extent);
+        let mut queue = vec![(String::new(), root)];
+        let mut records = 0usize;
         while let Some((prefix, dir)) = queue.pop() {
-            if !seen.insert(dir.extent) {
-                continue;
-            }
-            if seen.len() > MAX_DIRECTORIES {
-                walk.reason(malformed("more directories than can be walked"));
-                return;
-            }
             if let Err(reason) = walk.budget().check_time() {
                 walk.reason(reason);
                 return;
@@ -155,11 +159,27 @@ impl Expander for IsoExpander {
                     break;
                 };
                 at += len;
+                records += 1;
+                if records > MAX_RECORDS {
+                    walk.reason(malformed("more directory records than can be walked"));
+                    return;
+                }
                 if r.name == [0] || r.name == [1] {
                     continue;
                 }
                 let path = format!("{prefix}{}", decode_name(&r.name, joliet));
                 if r.directory {
+                    // Each directory extent is walked once, whoever points
+                    // at it; paths stay within PATH_MAX.
+                    if !seen.insert(r.extent) {
+                        continue;
+                    }
+                    if seen.len() > MAX_DIRECTORIES || path.len() > MAX_PATH {
+                        walk.reason(malformed(format!(
+                            "directory tree deeper or wider than can be walked (at {path:.100})"
+                        )));
+                        return;
+                    }
                     queue.push((format!("{path}/"), r));
                     continue;
                 }

@@ -28,8 +28,15 @@ impl Expander for MailExpander {
     }
 
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
-        if data.starts_with(b"From ") {
-            expand_mbox(walk, data);
+        // A byte-order mark or blank lines may precede a mailbox's first
+        // `From ` line.
+        let unmarked = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+        let start = unmarked
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        if unmarked[start..].starts_with(b"From ") {
+            expand_mbox(walk, &unmarked[start..]);
         } else {
             expand_message(walk, data);
         }

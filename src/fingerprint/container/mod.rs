@@ -190,6 +190,9 @@ pub(crate) fn unsupported(kind: Kind) -> Reason {
     Reason::new("container.unsupported", detail)
 }
 
+/// Bytes to read before an ISO 9660 image can be recognised.
+pub(crate) const ISO_SNIFF_LEN: usize = iso::SIGNATURE_END;
+
 /// Whether opaque bytes are an ISO 9660 image (its signature sits at
 /// 32 KiB, past what sniffing reads).
 pub(crate) fn is_iso_image(data: &[u8]) -> bool {
@@ -689,4 +692,25 @@ pub(super) fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Resu
         }
     }
     Ok(got)
+}
+
+/// Reads a stream to its end and counts its non-zero bytes (what follows
+/// a tar's end marker should be zero padding).
+pub(super) fn trailing_nonzero(reader: &mut dyn Read, budget: &Budget) -> Result<u64, Reason> {
+    let mut buf = [0u8; 64 * 1024];
+    let mut nonzero = 0u64;
+    loop {
+        budget.check_time()?;
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(nonzero),
+            Ok(n) => nonzero += buf[..n].iter().filter(|&&b| b != 0).count() as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Reason::new(
+                    "container.corrupt",
+                    format!("reading the archive: {e}"),
+                ))
+            }
+        }
+    }
 }

@@ -50,11 +50,13 @@ pub(super) fn expand_tables(walk: &mut Walk<'_>, data: &[u8], dir: &Directory) {
     let Some(flavour) = flavour(dir) else {
         return;
     };
+    let cap = walk.budget().limits().max_file_size;
     let mut doc = Document {
         walk,
         data,
         dir,
         failed: false,
+        allowance: Allowance::new(cap),
     };
     match flavour {
         Flavour::Xlsx => doc.xlsx(),
@@ -63,14 +65,16 @@ pub(super) fn expand_tables(walk: &mut Walk<'_>, data: &[u8], dir: &Directory) {
             "xlsb: binary spreadsheet cells are not read; only the parts' bytes were examined",
         )),
         Flavour::Docx => {
-            if let Some(xml) = doc.part("word/document.xml") {
-                let tables = word_tables(&xml);
+            if let Some(xml) = doc.require("word/document.xml") {
+                let (tables, parsed) = word_tables(&xml, &mut doc.allowance);
+                doc.check("word/document.xml", parsed);
                 doc.emit_tables(tables, "table");
             }
         }
         Flavour::OpenDocument => {
-            if let Some(xml) = doc.part("content.xml") {
-                let tables = open_document_tables(&xml);
+            if let Some(xml) = doc.require("content.xml") {
+                let (tables, parsed) = open_document_tables(&xml, &mut doc.allowance);
+                doc.check("content.xml", parsed);
                 doc.emit_tables(tables, "sheet");
             }
         }
@@ -88,6 +92,7 @@ struct Document<'w, 'p, 'd> {
     data: &'d [u8],
     dir: &'d Directory,
     failed: bool,
+    allowance: Allowance,
 }
 
 impl Document<'_, '_, '_> {
@@ -108,8 +113,31 @@ impl Document<'_, '_, '_> {
         }
     }
 
+    /// A part the document cannot be read without: its absence is damage.
+    fn require(&mut self, name: &str) -> Option<Vec<u8>> {
+        let found = self.dir.entries.iter().any(|e| e.name == name);
+        if !found {
+            self.walk.reason(Reason::new(
+                "container.malformed",
+                format!("{name}: a part the document needs is missing; its tables were not read"),
+            ));
+            return None;
+        }
+        self.part(name)
+    }
+
+    /// Files a reason when a part's XML broke part-way.
+    fn check(&mut self, name: &str, parsed: Result<(), String>) {
+        if let Err(detail) = parsed {
+            self.walk.reason(Reason::new(
+                "container.corrupt",
+                format!("{name}: {detail}; later cells were not read"),
+            ));
+        }
+    }
+
     fn xlsx(&mut self) {
-        let Some(workbook) = self.part("xl/workbook.xml") else {
+        let Some(workbook) = self.require("xl/workbook.xml") else {
             return;
         };
         let (sheets, date1904) = workbook_sheets(&workbook);
@@ -128,14 +156,20 @@ impl Document<'_, '_, '_> {
         let mut tables = Vec::new();
         for (name, id) in sheets {
             let Some(target) = rels.get(&id) else {
+                self.walk.reason(Reason::new(
+                    "container.malformed",
+                    format!("sheet {name}: no relationship names its part; it was not read"),
+                ));
                 continue;
             };
             let path = match target.strip_prefix('/') {
                 Some(absolute) => absolute.to_string(),
                 None => format!("xl/{target}"),
             };
-            if let Some(xml) = self.part(&path) {
-                let rows = sheet_rows(&xml, &shared, &dates, date1904);
+            if let Some(xml) = self.require(&path) {
+                let (rows, parsed) =
+                    sheet_rows(&xml, &shared, &dates, date1904, &mut self.allowance);
+                self.check(&path, parsed);
                 tables.push(Table { name, rows });
             }
         }
@@ -144,6 +178,12 @@ impl Document<'_, '_, '_> {
 
     /// Hands each non-empty table to the walk as CSV text.
     fn emit_tables(&mut self, tables: Vec<Table>, prefix: &str) {
+        if self.allowance.cut {
+            self.walk.reason(Reason::new(
+                "limits.max_file_size",
+                "the document's cells as text exceed the member size limit; later cells were not read",
+            ));
+        }
         let cap = self.walk.budget().limits().max_file_size;
         for (i, table) in tables.into_iter().enumerate() {
             if table.rows.iter().all(|r| r.iter().all(String::is_empty)) {
@@ -206,17 +246,54 @@ fn attr(e: &BytesStart<'_>, key: &[u8]) -> Option<String> {
         })
 }
 
-/// Walks the XML events of `xml`, calling `f` with each; stops at the end
-/// or at the first well-formedness error.
-fn each_event(xml: &[u8], mut f: impl FnMut(&Event<'_>)) {
+/// Walks the XML events of `xml`, calling `f` with each, to the end or to
+/// the first well-formedness error (returned: what came before it was
+/// still seen).
+fn each_event(xml: &[u8], mut f: impl FnMut(&Event<'_>)) -> Result<(), String> {
     let mut reader = Reader::from_reader(xml);
     let mut buf = Vec::new();
     loop {
         match reader.read_event_into(&mut buf) {
-            Ok(Event::Eof) | Err(_) => break,
+            Ok(Event::Eof) => return Ok(()),
             Ok(event) => f(&event),
+            Err(e) => {
+                return Err(format!(
+                    "not well-formed XML at byte {}: {e}",
+                    reader.buffer_position()
+                ))
+            }
         }
         buf.clear();
+    }
+}
+
+/// Bytes of cell text (and per-cell overhead) a document may still render:
+/// repeats and shared strings can make a small file expand, so the tables
+/// are cut, and say so, at the member size limit.
+struct Allowance {
+    left: u64,
+    cut: bool,
+}
+
+/// What a cell costs beyond its text (its slot in a row).
+const CELL_OVERHEAD: u64 = 32;
+
+impl Allowance {
+    fn new(cap: u64) -> Self {
+        Allowance {
+            left: cap,
+            cut: false,
+        }
+    }
+
+    /// Spends `n` bytes; `false` (and cut) when they are not there.
+    fn take(&mut self, n: u64) -> bool {
+        if self.cut || n > self.left {
+            self.cut = true;
+            return false;
+        }
+        self.left -= n;
+        true
     }
 }
 
@@ -254,7 +331,7 @@ fn text_of(event: &Event<'_>) -> Option<String> {
 fn workbook_sheets(xml: &[u8]) -> (Vec<(String, String)>, bool) {
     let mut sheets = Vec::new();
     let mut date1904 = false;
-    each_event(xml, |event| {
+    let _ = each_event(xml, |event| {
         if let Event::Start(e) | Event::Empty(e) = event {
             match e.local_name().as_ref() {
                 b"sheet" => {
@@ -275,7 +352,7 @@ fn workbook_sheets(xml: &[u8]) -> (Vec<(String, String)>, bool) {
 /// Relationship id -> target.
 fn relationships(xml: &[u8]) -> HashMap<String, String> {
     let mut out = HashMap::new();
-    each_event(xml, |event| {
+    let _ = each_event(xml, |event| {
         if let Event::Start(e) | Event::Empty(e) = event {
             if e.local_name().as_ref() == b"Relationship" {
                 if let (Some(id), Some(target)) = (attr(e, b"Id"), attr(e, b"Target")) {
@@ -294,7 +371,7 @@ fn shared_strings(xml: &[u8]) -> Vec<String> {
     let mut current: Option<String> = None;
     let mut in_text = false;
     let mut phonetic = 0u32;
-    each_event(xml, |event| match event {
+    let _ = each_event(xml, |event| match event {
         Event::Start(e) => match e.local_name().as_ref() {
             b"si" => current = Some(String::new()),
             b"t" => in_text = true,
@@ -325,7 +402,7 @@ fn date_styles(xml: &[u8]) -> Vec<bool> {
     let mut custom: HashMap<u32, bool> = HashMap::new();
     let mut xfs = Vec::new();
     let mut in_cell_xfs = false;
-    each_event(xml, |event| match event {
+    let _ = each_event(xml, |event| match event {
         Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
             b"numFmt" => {
                 if let (Some(id), Some(code)) = (attr(e, b"numFmtId"), attr(e, b"formatCode")) {
@@ -399,18 +476,24 @@ fn column_of(reference: &str) -> Option<usize> {
 const MAX_COLUMN: usize = 16_384;
 
 /// A worksheet's rows of cell texts.
-fn sheet_rows(xml: &[u8], shared: &[String], dates: &[bool], date1904: bool) -> Vec<Vec<String>> {
+fn sheet_rows(
+    xml: &[u8],
+    shared: &[String],
+    dates: &[bool],
+    date1904: bool,
+    allowance: &mut Allowance,
+) -> (Vec<Vec<String>>, Result<(), String>) {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut row: Option<Vec<String>> = None;
     // The open cell: column, type, style, value text.
     let mut cell: Option<(Option<usize>, String, usize, String)> = None;
     let mut in_value = false;
-    each_event(xml, |event| match event {
+    let parsed = each_event(xml, |event| match event {
         Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
             b"row" => {
                 if matches!(event, Event::Start(_)) {
                     row = Some(Vec::new());
-                } else {
+                } else if allowance.take(CELL_OVERHEAD) {
                     rows.push(Vec::new());
                 }
             }
@@ -433,8 +516,11 @@ fn sheet_rows(xml: &[u8], shared: &[String], dates: &[bool], date1904: bool) -> 
                     let at = col
                         .filter(|&c| c < MAX_COLUMN && c >= r.len())
                         .unwrap_or(r.len());
-                    r.resize(at, String::new());
-                    r.push(text);
+                    let cells = (at - r.len()) as u64 + 1;
+                    if allowance.take(cells * CELL_OVERHEAD + text.len() as u64) {
+                        r.resize(at, String::new());
+                        r.push(text);
+                    }
                 }
             }
             b"row" => rows.extend(row.take()),
@@ -448,7 +534,7 @@ fn sheet_rows(xml: &[u8], shared: &[String], dates: &[bool], date1904: bool) -> 
             }
         }
     });
-    rows
+    (rows, parsed)
 }
 
 /// One cell's text by its type: shared string, inline string, boolean,
@@ -557,14 +643,14 @@ const MAX_REPEAT: usize = 1_000;
 /// tables alike): typed values from `office:*value` attributes, text from
 /// the paragraphs otherwise; repeated rows and cells expanded up to
 /// [`MAX_REPEAT`].
-fn open_document_tables(xml: &[u8]) -> Vec<Table> {
+fn open_document_tables(xml: &[u8], allowance: &mut Allowance) -> (Vec<Table>, Result<(), String>) {
     let mut tables = Vec::new();
     let mut table: Option<Table> = None;
     let mut row: Option<(Vec<String>, usize)> = None;
     // The open cell: typed value (if any), paragraph text, repeat count.
     let mut cell: Option<(Option<String>, String, usize)> = None;
     let mut paragraphs = 0u32;
-    each_event(xml, |event| match event {
+    let parsed = each_event(xml, |event| match event {
         Event::Start(e) | Event::Empty(e) => {
             let empty = matches!(event, Event::Empty(_));
             match e.local_name().as_ref() {
@@ -579,7 +665,7 @@ fn open_document_tables(xml: &[u8]) -> Vec<Table> {
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(1usize);
                     if empty {
-                        if let Some(t) = table.as_mut() {
+                        if let Some(t) = table.as_mut().filter(|_| allowance.take(CELL_OVERHEAD)) {
                             t.rows.push(Vec::new());
                         }
                     } else {
@@ -597,7 +683,7 @@ fn open_document_tables(xml: &[u8]) -> Vec<Table> {
                         _ => None,
                     };
                     if empty {
-                        push_cell(&mut row, value.unwrap_or_default(), repeat);
+                        push_cell(&mut row, value.unwrap_or_default(), repeat, allowance);
                     } else {
                         cell = Some((value, String::new(), repeat));
                         paragraphs = 0;
@@ -614,7 +700,10 @@ fn open_document_tables(xml: &[u8]) -> Vec<Table> {
                 b"s" => {
                     if let Some(c) = cell.as_mut() {
                         let n = attr(e, b"c").and_then(|v| v.parse().ok()).unwrap_or(1usize);
-                        c.1.extend(std::iter::repeat_n(' ', n.min(MAX_REPEAT)));
+                        let n = n.min(MAX_REPEAT);
+                        if allowance.take(n as u64) {
+                            c.1.extend(std::iter::repeat_n(' ', n));
+                        }
                     }
                 }
                 b"tab" => {
@@ -628,7 +717,7 @@ fn open_document_tables(xml: &[u8]) -> Vec<Table> {
         Event::End(e) => match e.local_name().as_ref() {
             b"table-cell" | b"covered-table-cell" => {
                 if let Some((value, text, repeat)) = cell.take() {
-                    push_cell(&mut row, value.unwrap_or(text), repeat);
+                    push_cell(&mut row, value.unwrap_or(text), repeat, allowance);
                 }
             }
             b"table-row" => {
@@ -639,7 +728,12 @@ fn open_document_tables(xml: &[u8]) -> Vec<Table> {
                     } else {
                         repeat.clamp(1, MAX_REPEAT)
                     };
-                    for _ in 0..times {
+                    // The row's first copy was paid for cell by cell.
+                    let cost: u64 = cells.iter().map(|c| c.len() as u64 + CELL_OVERHEAD).sum();
+                    for copy in 0..times {
+                        if copy > 0 && !allowance.take(cost) {
+                            break;
+                        }
                         t.rows.push(cells.clone());
                     }
                 }
@@ -653,12 +747,18 @@ fn open_document_tables(xml: &[u8]) -> Vec<Table> {
             }
         }
     });
-    tables
+    (tables, parsed)
 }
 
 /// Appends a cell `repeat` times (empty cells at most once per call, so
-/// a row padded to the sheet's edge stays short).
-fn push_cell(row: &mut Option<(Vec<String>, usize)>, text: String, repeat: usize) {
+/// a row padded to the sheet's edge stays short), as far as the allowance
+/// goes.
+fn push_cell(
+    row: &mut Option<(Vec<String>, usize)>,
+    text: String,
+    repeat: usize,
+    allowance: &mut Allowance,
+) {
     if let Some((cells, _)) = row.as_mut() {
         let times = if text.is_empty() {
             1
@@ -666,6 +766,9 @@ fn push_cell(row: &mut Option<(Vec<String>, usize)>, text: String, repeat: usize
             repeat.clamp(1, MAX_REPEAT)
         };
         for _ in 0..times {
+            if !allowance.take(text.len() as u64 + CELL_OVERHEAD) {
+                return;
+            }
             cells.push(text.clone());
         }
     }
@@ -673,14 +776,14 @@ fn push_cell(row: &mut Option<(Vec<String>, usize)>, text: String, repeat: usize
 
 /// Tables of a docx `word/document.xml`: each `w:tbl` with its rows and
 /// cells, a cell's paragraphs joined by line breaks.
-fn word_tables(xml: &[u8]) -> Vec<Table> {
+fn word_tables(xml: &[u8], allowance: &mut Allowance) -> (Vec<Table>, Result<(), String>) {
     let mut tables = Vec::new();
     // Nested tables are read as tables of their own.
     let mut stack: Vec<Table> = Vec::new();
     let mut row: Option<Vec<String>> = None;
     let mut cell: Option<String> = None;
     let mut in_text = false;
-    each_event(xml, |event| match event {
+    let parsed = each_event(xml, |event| match event {
         Event::Start(e) => match e.local_name().as_ref() {
             b"tbl" => stack.push(Table {
                 name: String::new(),
@@ -705,7 +808,9 @@ fn word_tables(xml: &[u8]) -> Vec<Table> {
             b"t" => in_text = false,
             b"tc" => {
                 if let (Some(c), Some(r)) = (cell.take(), row.as_mut()) {
-                    r.push(c);
+                    if allowance.take(c.len() as u64 + CELL_OVERHEAD) {
+                        r.push(c);
+                    }
                 }
             }
             b"tr" => {
@@ -724,7 +829,7 @@ fn word_tables(xml: &[u8]) -> Vec<Table> {
             }
         }
     });
-    tables
+    (tables, parsed)
 }
 
 #[cfg(test)]

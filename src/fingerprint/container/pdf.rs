@@ -112,6 +112,12 @@ impl PdfReader<'_, '_, '_> {
     /// object order (pages, forms and unused objects alike).
     fn images_and_files(&mut self) {
         let file_names = self.file_names();
+        let page_contents: std::collections::HashSet<ObjectId> = self
+            .doc
+            .get_pages()
+            .values()
+            .flat_map(|page| self.doc.get_page_contents(*page))
+            .collect();
         for (id, object) in &self.doc.objects {
             if self.stopped {
                 return;
@@ -128,7 +134,7 @@ impl PdfReader<'_, '_, '_> {
             let ty = stream.dict.get(b"Type").map(name_of).unwrap_or_default();
             if kind == b"Image" {
                 self.image(*id, stream);
-            } else if ty == b"EmbeddedFile" {
+            } else if ty == b"EmbeddedFile" || file_names.contains_key(id) {
                 let name = file_names
                     .get(id)
                     .cloned()
@@ -138,6 +144,21 @@ impl PdfReader<'_, '_, '_> {
                     Err(e) => self.walk.reason(Reason::new(
                         "pdf.stream_unreadable",
                         format!("pdf: embedded file {name}: {e}"),
+                    )),
+                }
+            } else if kind.is_empty() && ty.is_empty() && !page_contents.contains(id) {
+                // A stream nothing says the purpose of (font programs and
+                // colour profiles aside) may hold anything: its decoded
+                // bytes are examined as a member.
+                let d = &stream.dict;
+                if d.has(b"Length1") || d.has(b"Length2") || d.has(b"N") {
+                    continue;
+                }
+                match stream.decompressed_content_with_limit(self.limit) {
+                    Ok(bytes) => self.member(&format!("stream/{}", id.0), &bytes),
+                    Err(e) => self.walk.reason(Reason::new(
+                        "pdf.stream_unreadable",
+                        format!("pdf: stream {}: {e}", id.0),
                     )),
                 }
             }
@@ -178,12 +199,6 @@ impl PdfReader<'_, '_, '_> {
 
     fn image(&mut self, id: ObjectId, stream: &Stream) {
         let dict = &stream.dict;
-        if dict
-            .get(b"ImageMask")
-            .is_ok_and(|o| self.deref(o).as_bool().unwrap_or(false))
-        {
-            return;
-        }
         let filters: Vec<Vec<u8>> = stream
             .filters()
             .map(|f| f.into_iter().map(<[u8]>::to_vec).collect())
@@ -252,13 +267,28 @@ impl PdfReader<'_, '_, '_> {
             .int(dict, b"Height")
             .filter(|&h| h > 0)
             .ok_or("no height")? as usize;
-        let bpc = self.int(dict, b"BitsPerComponent").unwrap_or(8) as usize;
+        // A stencil mask is a 1-bit picture without a colour space.
+        let mask = dict
+            .get(b"ImageMask")
+            .is_ok_and(|o| self.deref(o).as_bool().unwrap_or(false));
+        let bpc = if mask {
+            1
+        } else {
+            self.int(dict, b"BitsPerComponent").unwrap_or(8) as usize
+        };
         if !matches!(bpc, 1 | 2 | 4 | 8 | 16) {
             return Err(format!("{bpc} bits per component"));
         }
-        let space = self.color_space(dict.get(b"ColorSpace").ok())?;
+        let space = if mask {
+            ColorSpace::Gray
+        } else {
+            self.color_space(dict.get(b"ColorSpace").ok())?
+        };
         let comps = space.components();
-        let row_bytes = (width * comps * bpc).div_ceil(8);
+        let row_bytes = width
+            .checked_mul(comps * bpc)
+            .ok_or("too large")?
+            .div_ceil(8);
         let pixels = width.checked_mul(height).ok_or("too large")?;
         if row_bytes
             .checked_mul(height)
@@ -416,6 +446,12 @@ impl PdfReader<'_, '_, '_> {
                     continue;
                 }
             };
+            if content.operations.iter().any(|op| op.operator == "BI") {
+                self.walk.reason(Reason::new(
+                    "pdf.image_unsupported",
+                    format!("pdf: page {number} has inline images, which are not decoded"),
+                ));
+            }
             let fonts = self.doc.get_page_fonts(page).unwrap_or_default();
             let encodings: BTreeMap<Vec<u8>, Encoding> = fonts
                 .into_iter()
@@ -425,7 +461,28 @@ impl PdfReader<'_, '_, '_> {
                         .map(|e| (name, e))
                 })
                 .collect();
-            let lines = page_lines(&content, &encodings);
+            let (inline, referenced) = self.doc.get_page_resources(page).unwrap_or_default();
+            let mut xobjects = BTreeMap::new();
+            let dicts = inline.into_iter().chain(
+                referenced
+                    .iter()
+                    .filter_map(|id| self.doc.get_dictionary(*id).ok()),
+            );
+            for resources in dicts {
+                self.xobjects_of(resources, &mut xobjects);
+            }
+            let mut runs = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            self.collect_runs(
+                &content,
+                &[&encodings],
+                &xobjects,
+                Matrix::IDENTITY,
+                0,
+                &mut seen,
+                &mut runs,
+            );
+            let lines = lines_of(runs);
             for line in lines {
                 text.push_str(&line);
                 text.push('\n');
@@ -444,6 +501,111 @@ impl PdfReader<'_, '_, '_> {
         }
     }
 }
+
+impl<'d> PdfReader<'_, '_, 'd> {
+    /// Adds the named XObjects of a resource dictionary (name -> id).
+    fn xobjects_of(&self, resources: &Dictionary, out: &mut BTreeMap<Vec<u8>, ObjectId>) {
+        let Ok(xobjects) = resources
+            .get(b"XObject")
+            .map(|o| self.deref(o))
+            .and_then(Object::as_dict)
+        else {
+            return;
+        };
+        for (name, target) in xobjects.iter() {
+            if let Ok(id) = target.as_reference() {
+                out.insert(name.clone(), id);
+            }
+        }
+    }
+
+    /// The text runs of a content stream, following `Do` into form
+    /// XObjects (each form once per page, nested at most
+    /// [`MAX_FORM_DEPTH`] deep) with their own fonts and matrices.
+    #[allow(clippy::too_many_arguments)]
+    fn collect_runs(
+        &self,
+        content: &Content,
+        fonts: &[&BTreeMap<Vec<u8>, Encoding<'d>>],
+        xobjects: &BTreeMap<Vec<u8>, ObjectId>,
+        base: Matrix,
+        depth: usize,
+        seen: &mut std::collections::HashSet<ObjectId>,
+        runs: &mut Vec<Run>,
+    ) {
+        let mut forms = Vec::new();
+        content_runs(content, fonts, base, runs, &mut forms);
+        if depth >= MAX_FORM_DEPTH {
+            return;
+        }
+        for (name, ctm) in forms {
+            let Some(&id) = xobjects.get(&name) else {
+                continue;
+            };
+            if !seen.insert(id) {
+                continue;
+            }
+            let Ok(stream) = self.doc.get_object(id).and_then(Object::as_stream) else {
+                continue;
+            };
+            if stream.dict.get(b"Subtype").map(name_of).unwrap_or_default() != b"Form" {
+                continue;
+            }
+            let Ok(bytes) = stream.decompressed_content_with_limit(self.limit) else {
+                continue;
+            };
+            let Ok(inner) = Content::decode(&bytes) else {
+                continue;
+            };
+            let matrix = stream
+                .dict
+                .get(b"Matrix")
+                .ok()
+                .and_then(|m| self.deref(m).as_array().ok())
+                .and_then(|a| Matrix::from_operands(a))
+                .unwrap_or(Matrix::IDENTITY);
+            let mut inner_fonts = BTreeMap::new();
+            let mut inner_xobjects = xobjects.clone();
+            if let Ok(resources) = stream
+                .dict
+                .get(b"Resources")
+                .map(|r| self.deref(r))
+                .and_then(Object::as_dict)
+            {
+                if let Ok(font_dict) = resources
+                    .get(b"Font")
+                    .map(|f| self.deref(f))
+                    .and_then(Object::as_dict)
+                {
+                    for (name, font) in font_dict.iter() {
+                        let encoding = self
+                            .deref(font)
+                            .as_dict()
+                            .and_then(|f| f.get_font_encoding_with_limit(self.doc, self.limit));
+                        if let Ok(encoding) = encoding {
+                            inner_fonts.insert(name.clone(), encoding);
+                        }
+                    }
+                }
+                self.xobjects_of(resources, &mut inner_xobjects);
+            }
+            let mut layers = fonts.to_vec();
+            layers.push(&inner_fonts);
+            self.collect_runs(
+                &inner,
+                &layers,
+                &inner_xobjects,
+                matrix.then(ctm),
+                depth + 1,
+                seen,
+                runs,
+            );
+        }
+    }
+}
+
+/// Deepest nesting of form XObjects followed for text.
+const MAX_FORM_DEPTH: usize = 8;
 
 /// Colour spaces whose samples are rebuilt into pictures.
 enum ColorSpace {
@@ -577,11 +739,18 @@ struct Run {
 /// Most nested graphics states followed (`q` without `Q`).
 const MAX_STATE_DEPTH: usize = 64;
 
-/// The text of one page's content as lines: runs grouped by baseline (top
-/// to bottom), each line's runs left to right and joined by tabs.
-fn page_lines(content: &Content, encodings: &BTreeMap<Vec<u8>, Encoding>) -> Vec<String> {
-    let mut runs: Vec<Run> = Vec::new();
-    let mut ctm = Matrix::IDENTITY;
+/// The text runs one content stream shows, placed by the text and
+/// transformation matrices (starting from `base`); `Do` operators are
+/// listed in `forms` with the matrix in force, for the caller to follow.
+fn content_runs(
+    content: &Content,
+    encodings: &[&BTreeMap<Vec<u8>, Encoding>],
+    base: Matrix,
+    runs: &mut Vec<Run>,
+    forms: &mut Vec<(Vec<u8>, Matrix)>,
+) {
+    let first_run = runs.len();
+    let mut ctm = base;
     let mut states: Vec<Matrix> = Vec::new();
     let mut tm = Matrix::IDENTITY;
     let mut tlm = Matrix::IDENTITY;
@@ -594,7 +763,12 @@ fn page_lines(content: &Content, encodings: &BTreeMap<Vec<u8>, Encoding>) -> Vec
         let ops = &op.operands;
         match op.operator.as_str() {
             "q" if states.len() < MAX_STATE_DEPTH => states.push(ctm),
-            "Q" => ctm = states.pop().unwrap_or(Matrix::IDENTITY),
+            "Q" => ctm = states.pop().unwrap_or(base),
+            "Do" => {
+                if let Some(name) = ops.first().and_then(|n| n.as_name().ok()) {
+                    forms.push((name.to_vec(), ctm));
+                }
+            }
             "cm" => {
                 if let Some(m) = Matrix::from_operands(ops) {
                     ctm = m.then(ctm);
@@ -609,7 +783,7 @@ fn page_lines(content: &Content, encodings: &BTreeMap<Vec<u8>, Encoding>) -> Vec
                 font = ops
                     .first()
                     .and_then(|n| n.as_name().ok())
-                    .and_then(|n| encodings.get(n));
+                    .and_then(|n| encodings.iter().rev().find_map(|layer| layer.get(n)));
             }
             "TL" => leading = ops.first().map(number).unwrap_or(0.0),
             "Td" | "TD" => {
@@ -659,11 +833,10 @@ fn page_lines(content: &Content, encodings: &BTreeMap<Vec<u8>, Encoding>) -> Vec
         let mut text = String::new();
         for piece in shown {
             match font {
-                Some(encoding) => {
-                    if let Ok(t) = Document::decode_text(encoding, piece) {
-                        text.push_str(&t);
-                    }
-                }
+                Some(encoding) => match Document::decode_text(encoding, piece) {
+                    Ok(t) => text.push_str(&t),
+                    Err(_) => text.extend(piece.iter().map(|&b| b as char)),
+                },
                 None => text.extend(piece.iter().map(|&b| b as char)),
             }
         }
@@ -671,7 +844,7 @@ fn page_lines(content: &Content, encodings: &BTreeMap<Vec<u8>, Encoding>) -> Vec
             continue;
         }
         let at = tm.then(ctm).0;
-        if fresh || runs.is_empty() {
+        if fresh || runs.len() == first_run {
             runs.push(Run {
                 x: at[4],
                 y: at[5],
@@ -682,6 +855,11 @@ fn page_lines(content: &Content, encodings: &BTreeMap<Vec<u8>, Encoding>) -> Vec
         }
         fresh = false;
     }
+}
+
+/// Runs as lines: grouped by baseline (top to bottom, within 2 units),
+/// each line's runs left to right and joined by tabs.
+fn lines_of(mut runs: Vec<Run>) -> Vec<String> {
     // Group by baseline: runs within 2 units of a line's first run.
     runs.sort_by(|a, b| b.y.total_cmp(&a.y).then(a.x.total_cmp(&b.x)));
     let mut lines: Vec<(f32, Vec<Run>)> = Vec::new();

@@ -85,25 +85,37 @@ impl Expander for Codec {
         }
         let inner = compressed_member_name(walk.name(), self.suffixes());
         let count = Cell::new(0);
-        let counted = Counting {
-            inner: io::BufReader::with_capacity(64 * 1024, reader),
-            count: &count,
-        };
-        let mut decoder = match self.decoder(counted) {
-            Ok(decoder) => decoder,
-            Err(e) => {
-                walk.reason(Reason::new(
-                    "container.corrupt",
-                    format!("{inner}: cannot start the decoder: {e}"),
-                ));
-                return;
-            }
-        };
-        let checks = Checks {
-            compressed: Some(&count),
-            ..Checks::default()
-        };
-        walk.member(&inner, &mut decoder, checks);
+        let mut buffered = io::BufReader::with_capacity(64 * 1024, reader);
+        {
+            let counted = Counting {
+                inner: &mut buffered,
+                count: &count,
+            };
+            let mut decoder = match self.decoder(counted) {
+                Ok(decoder) => decoder,
+                Err(e) => {
+                    walk.reason(Reason::new(
+                        "container.corrupt",
+                        format!("{inner}: cannot start the decoder: {e}"),
+                    ));
+                    return;
+                }
+            };
+            let checks = Checks {
+                compressed: Some(&count),
+                ..Checks::default()
+            };
+            walk.member(&inner, &mut decoder, checks);
+        }
+        // Formats that hold one stream (zlib, lzma) end where the stream
+        // ends; whatever follows is examined as content of its own.
+        if walk.stopped() {
+            return;
+        }
+        let more = buffered.fill_buf().map(|b| !b.is_empty()).unwrap_or(false);
+        if more && walk.admit() {
+            walk.member(super::TRAILING_MEMBER, &mut buffered, Checks::default());
+        }
     }
 }
 

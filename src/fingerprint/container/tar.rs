@@ -6,7 +6,7 @@
 
 use std::io::{self, Read};
 
-use super::{read_full, Budget, Expander, Walk};
+use super::{read_full, Expander, Walk};
 use crate::report::Reason;
 
 /// Tar block size.
@@ -303,7 +303,7 @@ impl Expander for TarExpander {
             let header = match headers.next(&mut &mut *reader) {
                 Ok(Some(h)) => h,
                 Ok(None) => {
-                    match trailing_nonzero(reader, budget) {
+                    match super::trailing_nonzero(reader, budget) {
                         Ok(0) => {}
                         Ok(n) => walk.reason(Reason::new(
                             "container.unaccounted_bytes",
@@ -335,27 +335,6 @@ impl Expander for TarExpander {
             let pad = padding(header.size);
             if !walk.stream_member(reader, &header.name, header.size, pad, examine) {
                 break;
-            }
-        }
-    }
-}
-
-/// Reads a stream to its end and counts its non-zero bytes (what follows
-/// a tar's end marker should be zero padding).
-fn trailing_nonzero(reader: &mut dyn Read, budget: &Budget) -> Result<u64, Reason> {
-    let mut buf = [0u8; 64 * 1024];
-    let mut nonzero = 0u64;
-    loop {
-        budget.check_time()?;
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(nonzero),
-            Ok(n) => nonzero += buf[..n].iter().filter(|&&b| b != 0).count() as u64,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Reason::new(
-                    "container.corrupt",
-                    format!("reading the archive: {e}"),
-                ))
             }
         }
     }
