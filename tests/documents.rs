@@ -110,6 +110,12 @@ fn leaks_made_by_real_tools_match_with_their_member_paths() {
             "vega_seattle-weather.csv",
         ),
         (
+            "station-table.docx",
+            "table/1",
+            "records",
+            "vega_seattle-weather.csv",
+        ),
+        (
             "leak.eml",
             "attachment/pillow_flower.jpg",
             "exact",
@@ -525,6 +531,21 @@ fn compression_bombs_are_incomplete_quickly() {
             codes(&report)
         );
     }
+    // Made by the real tools: 200 MB of zeros as xz and as 7z.
+    for (file, code) in [
+        ("zeros-200m.xz", "limits.max_ratio"),
+        ("zeros-200m.7z", "limits.max_file_size"),
+    ] {
+        let start = Instant::now();
+        let report = s.scan_path(&fixture(file));
+        assert!(start.elapsed() < Duration::from_secs(30), "{file}");
+        assert_eq!(report.verdict, Verdict::Incomplete, "{file}");
+        assert!(
+            codes(&report).iter().any(|c| c == code),
+            "{file}: {:?}",
+            codes(&report)
+        );
+    }
     // Cut streams are damaged, not clean (what decoded before the cut is
     // still examined). Unix compress has no end marker or checksum: a cut
     // .Z cannot be told from a shorter one.
@@ -719,6 +740,13 @@ fn hidden_content_is_found_or_reported() {
         "{:?}",
         found(&report)
     );
+
+    // Base64 after a multipart's closing boundary (readers skip the
+    // epilogue).
+    let mut epilogue = mail(&[("notes.txt", b"see you\n")], true);
+    epilogue.extend_from_slice(base64(&csv).as_bytes());
+    let report = s.scan_bytes("epilogue.eml", &epilogue);
+    assert!(has(&report, "epilogue/0"), "{:?}", found(&report));
 
     // An embedded file whose stream says nothing of its type.
     let pdf = pdf_with_attachment("w.csv", &csv);

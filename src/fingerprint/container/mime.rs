@@ -135,7 +135,12 @@ fn expand_message(walk: &mut Walk<'_>, data: &[u8]) {
                 };
                 (format!("message/{i}.eml"), inner_bytes)
             }
-            PartType::Multipart(_) => continue,
+            PartType::Multipart(children) => {
+                if !outside_parts(walk, data, part, children, &message.parts, i) {
+                    return;
+                }
+                continue;
+            }
         };
         if !walk.member_bytes(&name, bytes) {
             return;
@@ -172,4 +177,61 @@ fn lenient_base64(raw: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// A multipart's preamble (before its first boundary) and epilogue (after
+/// its closing one): readers skip them, so they can carry anything. What
+/// is left there beyond boundary lines and white space is a member
+/// (`preamble/<n>`, `epilogue/<n>`; base64 text is decoded). `false` when
+/// the walk must stop.
+fn outside_parts(
+    walk: &mut Walk<'_>,
+    data: &[u8],
+    part: &mail_parser::MessagePart<'_>,
+    children: &[u32],
+    parts: &[mail_parser::MessagePart<'_>],
+    index: usize,
+) -> bool {
+    let (Some(first), Some(last)) = (
+        children.first().and_then(|&c| parts.get(c as usize)),
+        children.last().and_then(|&c| parts.get(c as usize)),
+    ) else {
+        return true;
+    };
+    let spans = [
+        ("preamble", part.offset_body, first.offset_header),
+        ("epilogue", last.offset_end, part.offset_end),
+    ];
+    for (label, start, end) in spans {
+        let Some(raw) = data.get(start as usize..end as usize) else {
+            continue;
+        };
+        let kept: Vec<u8> = raw
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.starts_with(b"--"))
+            .flat_map(|line| line.iter().copied().chain(std::iter::once(b'\n')))
+            .collect();
+        if kept.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let bytes = if looks_like_base64(&kept) {
+            lenient_base64(&kept)
+        } else {
+            kept
+        };
+        if !walk.member_bytes(&format!("{label}/{index}"), &bytes) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether text is a block of base64 (its alphabet and line breaks only,
+/// and long enough not to be a word).
+fn looks_like_base64(text: &[u8]) -> bool {
+    let significant = text.iter().filter(|b| !b.is_ascii_whitespace()).count();
+    significant >= 64
+        && text.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') || b.is_ascii_whitespace()
+        })
 }
