@@ -110,6 +110,12 @@ fn leaks_made_by_real_tools_match_with_their_member_paths() {
             "vega_seattle-weather.csv",
         ),
         (
+            "photo-owner-password.pdf",
+            "image/5.jpg",
+            "image",
+            "pillow_flower.jpg",
+        ),
+        (
             "station-table.docx",
             "table/1",
             "records",
@@ -308,6 +314,7 @@ fn recognised_but_unopened_containers_are_incomplete() {
         ("logs.lzh", "container.unsupported"),
         ("week-summary.csv.lzo", "container.unsupported"),
         ("logs-encrypted.7z", "container.encrypted"),
+        ("photo-user-password.pdf", "pdf.encrypted"),
     ] {
         let report = s.scan_path(&fixture(file));
         assert_eq!(report.verdict, Verdict::Incomplete, "{file}");
