@@ -177,6 +177,29 @@ pub enum Evidence {
         /// `matched_records` / distinct informative protected records.
         protected_fraction: f64,
     },
+    /// Shares records with a protected table once one of its columns is
+    /// left out: a copy with that column reformatted (units, date style) or
+    /// replaced. Counted on a sample of about one record in
+    /// [`PROJECTION_SAMPLING`](crate::fingerprint::records::PROJECTION_SAMPLING).
+    RecordsProjected {
+        /// The protected item, as indexed.
+        protected: String,
+        /// Its size in bytes.
+        protected_size: u64,
+        /// The protected table's column (0-based, in its own order) that
+        /// was left out; every other column matched.
+        left_out_column: u8,
+        /// Sampled outgoing records found (each stands for about eight).
+        sampled_matches: u64,
+        /// Estimated records found: `sampled_matches` x the sampling rate.
+        matched_records: u64,
+        /// Estimated `matched_records` / informative outgoing records (at
+        /// most 1).
+        outgoing_fraction: f64,
+        /// Estimated `matched_records` / informative protected records (at
+        /// most 1).
+        protected_fraction: f64,
+    },
     /// Shares telemetry records with a protected table.
     Records {
         /// The protected item, as indexed.
@@ -202,6 +225,7 @@ impl Evidence {
             Evidence::Raster { .. } => "raster",
             Evidence::Records { .. } => "records",
             Evidence::RecordsApprox { .. } => "records_approx",
+            Evidence::RecordsProjected { .. } => "records_projected",
         }
     }
 
@@ -213,7 +237,8 @@ impl Evidence {
             | Evidence::Image { protected, .. }
             | Evidence::Raster { protected, .. }
             | Evidence::Records { protected, .. }
-            | Evidence::RecordsApprox { protected, .. } => protected,
+            | Evidence::RecordsApprox { protected, .. }
+            | Evidence::RecordsProjected { protected, .. } => protected,
         }
     }
 
@@ -271,6 +296,16 @@ impl Evidence {
                 }
                 s
             }
+            Evidence::RecordsProjected {
+                protected,
+                matched_records,
+                left_out_column,
+                outgoing_fraction,
+                ..
+            } => format!(
+                "records (all columns but protected column {left_out_column}): ~{matched_records} of {protected} (~{:.0}% of this item)",
+                outgoing_fraction * 100.0
+            ),
             Evidence::RecordsApprox {
                 protected,
                 matched_records,

@@ -42,6 +42,34 @@ pub struct RecordsFp {
     /// decimals, as (decimals, hash), sorted: rounded copies match these.
     #[serde(skip)]
     pub rounded: Vec<(u8, u64)>,
+    /// Sampled hashes of the records with one field left out, each as
+    /// `(hash & !0xF) | position` of the field left out (see
+    /// [`projection_probes`]), sorted: a copy with one column reformatted
+    /// matches these.
+    #[serde(skip)]
+    pub projected: Vec<u64>,
+}
+
+/// Fields of a record that can be left out one at a time (positions 0..16
+/// fit the 4 bits that carry them; a wider record's later columns are not).
+pub const MAX_PROJECTED_FIELDS: usize = 16;
+
+/// One in this many projections is kept (by bits 4..7 of its hash), on
+/// both sides, so the index grows by (fields / 8) entries per record.
+pub const PROJECTION_SAMPLING: u64 = 8;
+
+/// The form tag of a projection hash.
+const PROJECTED_FORM: u64 = 0x300;
+
+/// Whether a projection hash is in the sample both sides keep.
+fn projection_sampled(h: u64) -> bool {
+    (h >> 4) % PROJECTION_SAMPLING == 0
+}
+
+/// The index values an outgoing projection value can match: the same
+/// hash with each field position a protected record may have left out.
+pub fn projection_probes(value: u64) -> impl Iterator<Item = u64> {
+    (0..MAX_PROJECTED_FIELDS as u64).map(move |j| (value & !0xF) | j)
 }
 
 /// Decimal precisions at which rounded copies are recognised.
@@ -262,10 +290,15 @@ fn text_hash(t: &str) -> u64 {
 fn record_hash(form: u64, keys: impl Iterator<Item = u64>) -> u64 {
     let (mut sum, mut n) = (0u64, 0u64);
     for k in keys {
-        sum = sum.wrapping_add(fold(k, 0xA409_3822_299F_31D0));
+        sum = sum.wrapping_add(field_term(k));
         n += 1;
     }
     fold(sum ^ form, n)
+}
+
+/// A field key's term in a record hash's sum.
+fn field_term(key: u64) -> u64 {
+    fold(key, 0xA409_3822_299F_31D0)
 }
 
 /// Why text could not be read as records.
@@ -583,6 +616,7 @@ fn hash_records<'a>(
 struct RecordHasher {
     counts: HashMap<u64, u32, BuildKeyHasher>,
     rounded: Vec<(u8, u64)>,
+    projected: HashMap<u64, u32, BuildKeyHasher>,
     records: u64,
     fields: Vec<Field>,
 }
@@ -624,6 +658,18 @@ impl RecordHasher {
         }
         let hash = record_hash(0, fields.iter().map(|f| f.key()));
         *self.counts.entry(hash).or_default() += 1;
+        // One field left out at a time: the sum less that field's term.
+        if fields.len() >= 3 {
+            let terms: Vec<u64> = fields.iter().map(|f| field_term(f.key())).collect();
+            let sum = terms.iter().fold(0u64, |s, &t| s.wrapping_add(t));
+            let n = terms.len() as u64 - 1;
+            for (j, &t) in terms.iter().enumerate().take(MAX_PROJECTED_FIELDS) {
+                let h = fold(sum.wrapping_sub(t) ^ PROJECTED_FORM, n);
+                if projection_sampled(h) {
+                    *self.projected.entry((h & !0xF) | j as u64).or_default() += 1;
+                }
+            }
+        }
     }
 
     fn finish(mut self, delimiter: String, skipped: u64) -> RecordsFp {
@@ -636,6 +682,15 @@ impl RecordHasher {
             .map(|(h, _)| h)
             .collect();
         hashes.sort_unstable();
+        // Projections repeated in the file (rows equal but for one field)
+        // say little, as repeated records do.
+        let mut projected: Vec<u64> = self
+            .projected
+            .into_iter()
+            .filter(|&(_, n)| n <= 3)
+            .map(|(h, _)| h)
+            .collect();
+        projected.sort_unstable();
         RecordsFp {
             delimiter,
             records: self.records,
@@ -643,6 +698,7 @@ impl RecordHasher {
             informative: hashes.len() as u64,
             hashes,
             rounded: self.rounded,
+            projected,
         }
     }
 }

@@ -104,6 +104,7 @@ pub struct SegmentBuilder {
     raster_geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)>,
     records: Vec<[u8; 12]>,
     records_rounded: Vec<[u8; 12]>,
+    records_projected: Vec<[u8; 12]>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
 
@@ -163,6 +164,8 @@ impl SegmentBuilder {
             self.records.extend(r.hashes.iter().map(|&h| entry(h)));
             self.records_rounded
                 .extend(r.rounded.iter().map(|&(_, h)| entry(h)));
+            self.records_projected
+                .extend(r.projected.iter().map(|&h| entry(h)));
         }
         if let Some(r) = &fp.raster {
             if r.geo != crate::fingerprint::raster::GeoInfo::default() {
@@ -246,6 +249,7 @@ impl SegmentBuilder {
             + self.raster_chunks.len()
             + self.records.len()
             + self.records_rounded.len()
+            + self.records_projected.len()
     }
 
     /// Whether nothing was added.
@@ -303,6 +307,8 @@ impl SegmentBuilder {
         let raster_chunks = encode_table(TableId::RasterChunks, &mut self.raster_chunks);
         let records = encode_table(TableId::Records, &mut self.records);
         let records_rounded = encode_table(TableId::RecordsRounded, &mut self.records_rounded);
+        let records_projected =
+            encode_table(TableId::RecordsProjected, &mut self.records_projected);
         self.supersedes.sort_unstable();
         self.supersedes.dedup();
         let plain = |kind, bytes, count, value_width| SectionOut {
@@ -325,6 +331,7 @@ impl SegmentBuilder {
             raster_chunks,
             records,
             records_rounded,
+            records_projected,
             plain(
                 SECTION_SUPERSEDES,
                 self.supersedes.concat(),

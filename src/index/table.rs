@@ -30,6 +30,9 @@ pub enum TableId {
     Records = 6,
     /// Hash of a record with numbers rounded (precision folded in) -> item.
     RecordsRounded = 7,
+    /// Sampled hash of a record with one field left out (the field's
+    /// position in the low 4 bits) -> item.
+    RecordsProjected = 8,
 }
 
 impl TableId {
@@ -43,6 +46,7 @@ impl TableId {
             5 => Some(TableId::RasterChunks),
             6 => Some(TableId::Records),
             7 => Some(TableId::RecordsRounded),
+            8 => Some(TableId::RecordsProjected),
             _ => None,
         }
     }
@@ -57,11 +61,12 @@ impl TableId {
             TableId::RasterChunks => "raster_chunks",
             TableId::Records => "records",
             TableId::RecordsRounded => "records_rounded",
+            TableId::RecordsProjected => "records_projected",
         }
     }
 
     /// Every table, in id order.
-    pub const ALL: [TableId; 7] = [
+    pub const ALL: [TableId; 8] = [
         TableId::Exact,
         TableId::Chunks,
         TableId::Image,
@@ -69,6 +74,7 @@ impl TableId {
         TableId::RasterChunks,
         TableId::Records,
         TableId::RecordsRounded,
+        TableId::RecordsProjected,
     ];
 
     /// Largest fan-out (bits of key prefix) the table uses.
@@ -79,7 +85,8 @@ impl TableId {
             | TableId::RasterBands
             | TableId::RasterChunks
             | TableId::Records
-            | TableId::RecordsRounded => 16,
+            | TableId::RecordsRounded
+            | TableId::RecordsProjected => 16,
             TableId::Image => 20,
         }
     }
@@ -92,7 +99,7 @@ impl TableId {
             TableId::Image => (3, 20),
             TableId::RasterBands => (32, 16),
             TableId::RasterChunks => (16, 16),
-            TableId::Records | TableId::RecordsRounded => (8, 4),
+            TableId::Records | TableId::RecordsRounded | TableId::RecordsProjected => (8, 4),
         }
     }
 }

@@ -7,7 +7,9 @@ use crate::fingerprint::bytes::hex;
 use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
 use crate::fingerprint::image::{inverse_variant, ImageQuery, Region};
 use crate::fingerprint::raster::RasterFp;
-use crate::fingerprint::records::{RecordsFp, ROUNDED_DECIMALS};
+use crate::fingerprint::records::{
+    projection_probes, RecordsFp, PROJECTION_SAMPLING, ROUNDED_DECIMALS,
+};
 use crate::fingerprint::{ChunkFp, Fingerprints};
 use crate::index::{Index, ItemRef, TableId};
 use crate::report::{ChunkStats, Evidence, Range, Reason};
@@ -444,7 +446,84 @@ fn records_evidence(
             });
         }
     }
+    out.extend(projected_evidence(index, records, &done, th));
     out
+}
+
+/// Records that match a protected table with one of its columns left out,
+/// for tables not matched otherwise: per protected table, the column whose
+/// leaving out explains the most sampled records. Needs as many sampled
+/// matches as a records match needs records.
+fn projected_evidence(
+    index: &Index,
+    records: &RecordsFp,
+    done: &HashSet<ItemRef>,
+    th: &Thresholds,
+) -> Vec<Evidence> {
+    let mut found: HashMap<(ItemRef, u8), u64> = HashMap::new();
+    let mut hits: Vec<(ItemRef, u8)> = Vec::new();
+    for &value in &records.projected {
+        hits.clear();
+        for probe in projection_probes(value) {
+            for (s, seg) in index.segments().iter().enumerate() {
+                let Some(table) = seg.table(TableId::RecordsProjected) else {
+                    continue;
+                };
+                for i in table.find(&probe.to_be_bytes()) {
+                    let v = table.value(i);
+                    let r = ItemRef {
+                        segment: s as u32,
+                        item: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                    };
+                    hits.push((r, (probe & 0xF) as u8));
+                }
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        let items = {
+            let mut v: Vec<ItemRef> = hits.iter().map(|(r, _)| *r).collect();
+            v.dedup();
+            v.len()
+        };
+        if items > th.max_items_per_chunk {
+            continue;
+        }
+        for &(r, column) in &hits {
+            if index.is_live(r) && !done.contains(&r) {
+                *found.entry((r, column)).or_default() += 1;
+            }
+        }
+    }
+    let mut best: HashMap<ItemRef, (u64, u8)> = HashMap::new();
+    for ((r, column), n) in found {
+        let slot = best.entry(r).or_insert((0, column));
+        if (n, std::cmp::Reverse(column)) > (slot.0, std::cmp::Reverse(slot.1)) {
+            *slot = (n, column);
+        }
+    }
+    let mut ranked: Vec<(u64, ItemRef, u8)> = best
+        .into_iter()
+        .filter(|(_, (n, _))| *n >= th.min_matched_records)
+        .map(|(r, (n, c))| (n, r, c))
+        .collect();
+    ranked.sort_by_key(|(n, r, _)| (std::cmp::Reverse(*n), *r));
+    ranked
+        .into_iter()
+        .map(|(n, r, column)| {
+            let item = index.item(r);
+            let estimate = n * PROJECTION_SAMPLING;
+            Evidence::RecordsProjected {
+                protected: item.path_display(),
+                protected_size: item.size,
+                left_out_column: column,
+                sampled_matches: n,
+                matched_records: estimate,
+                outgoing_fraction: ratio(estimate, records.informative).min(1.0),
+                protected_fraction: ratio(estimate, item.records as u64).min(1.0),
+            }
+        })
+        .collect()
 }
 
 /// Where a window of an outgoing band sits in a protected band.
