@@ -63,7 +63,7 @@ const PROJECTED_FORM: u64 = 0x300;
 
 /// Whether a projection hash is in the sample both sides keep.
 fn projection_sampled(h: u64) -> bool {
-    (h >> 4) % PROJECTION_SAMPLING == 0
+    (h >> 4).is_multiple_of(PROJECTION_SAMPLING)
 }
 
 /// The index values an outgoing projection value can match: the same
