@@ -188,6 +188,12 @@ fn leaks_made_by_real_tools_match_with_their_member_paths() {
             "vega_seattle-weather.csv",
         ),
         (
+            "week-summary.csv.lzo",
+            "week-summary.csv",
+            "records",
+            "vega_seattle-weather.csv",
+        ),
+        (
             "week-summary.csv.zst",
             "week-summary.csv",
             "records",
@@ -283,6 +289,7 @@ fn innocent_counterparts_and_ordinary_text_are_clean() {
         "notes.txt.bz2",
         "notes.tar.xz",
         "notes.7z",
+        "notes.txt.lzo",
         "SOURCES.md",
     ]
     .iter()
@@ -312,7 +319,6 @@ fn recognised_but_unopened_containers_are_incomplete() {
         ("logs.cab", "container.unsupported"),
         ("logs-mszip.cab", "container.unsupported"),
         ("logs.lzh", "container.unsupported"),
-        ("week-summary.csv.lzo", "container.unsupported"),
         ("logs-encrypted.7z", "container.encrypted"),
         ("photo-user-password.pdf", "pdf.encrypted"),
     ] {

@@ -16,6 +16,7 @@
 mod ar;
 mod cpio;
 mod iso;
+mod lzop;
 mod lzw;
 mod mime;
 mod office;
@@ -411,6 +412,7 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::Lz4 => &stream::Codec::Lz4,
         Kind::Zlib => &stream::Codec::Zlib,
         Kind::UnixCompress => &stream::Codec::UnixCompress,
+        Kind::Lzop => &stream::Codec::Lzop,
         Kind::Cpio => &cpio::CpioExpander,
         Kind::Ar => &ar::ArExpander,
         Kind::SevenZip => &sevenz::SevenZipExpander,

@@ -1,5 +1,5 @@
 //! Single-stream compressed files (gzip, zstd, bzip2, xz, lzma, lzip, lz4,
-//! zlib, Unix compress): the decompressed
+//! zlib, Unix compress, lzop): the decompressed
 //! content is one member, named after the file without its compression
 //! suffix (`logs.tar.gz` -> `logs.tar`).
 
@@ -34,6 +34,8 @@ pub(crate) enum Codec {
     Zlib,
     /// Unix `compress` (LZW).
     UnixCompress,
+    /// lzop (LZO1X blocks).
+    Lzop,
 }
 
 impl Codec {
@@ -54,6 +56,7 @@ impl Codec {
             Codec::Lz4 => &[(".tlz4", ".tar"), (".lz4", "")],
             Codec::Zlib => &[(".zz", ""), (".zlib", "")],
             Codec::UnixCompress => &[(".taz", ".tar"), (".tz", ".tar"), (".z", "")],
+            Codec::Lzop => &[(".tzo", ".tar"), (".lzo", "")],
         }
     }
 
@@ -70,6 +73,7 @@ impl Codec {
             Codec::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(input)),
             Codec::Zlib => Box::new(flate2::bufread::ZlibDecoder::new(input)),
             Codec::UnixCompress => Box::new(super::lzw::UnixCompressDecoder::new(input)),
+            Codec::Lzop => Box::new(super::lzop::LzopDecoder::new(input)),
         })
     }
 }
