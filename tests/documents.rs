@@ -194,6 +194,24 @@ fn leaks_made_by_real_tools_match_with_their_member_paths() {
             "vega_seattle-weather.csv",
         ),
         (
+            "logs.cab",
+            "logs\\week-summary.csv",
+            "records",
+            "vega_seattle-weather.csv",
+        ),
+        (
+            "logs-mszip.cab",
+            "logs\\week-summary.csv",
+            "records",
+            "vega_seattle-weather.csv",
+        ),
+        (
+            "station-mszip.cab",
+            "station\\seattle-weather.csv",
+            "exact",
+            "vega_seattle-weather.csv",
+        ),
+        (
             "week-summary.csv.zst",
             "week-summary.csv",
             "records",
@@ -290,6 +308,7 @@ fn innocent_counterparts_and_ordinary_text_are_clean() {
         "notes.tar.xz",
         "notes.7z",
         "notes.txt.lzo",
+        "notes.cab",
         "SOURCES.md",
     ]
     .iter()
@@ -316,8 +335,6 @@ fn innocent_counterparts_and_ordinary_text_are_clean() {
 fn recognised_but_unopened_containers_are_incomplete() {
     let (_tmp, s) = scanner();
     for (file, code) in [
-        ("logs.cab", "container.unsupported"),
-        ("logs-mszip.cab", "container.unsupported"),
         ("logs.lzh", "container.unsupported"),
         ("logs-encrypted.7z", "container.encrypted"),
         ("photo-user-password.pdf", "pdf.encrypted"),
@@ -737,6 +754,18 @@ fn hidden_content_is_found_or_reported() {
         "{:?}",
         found(&report)
     );
+
+    // A cabinet whose data block was altered: its checksum says so.
+    let mut cab = std::fs::read(fixture("station-mszip.cab")).unwrap();
+    let last = cab.len() - 100;
+    cab[last] ^= 0x40;
+    let report = s.scan_bytes("altered.cab", &cab);
+    assert!(
+        codes(&report).contains(&"container.crc".to_string()),
+        "{:?}",
+        codes(&report)
+    );
+    assert_ne!(report.verdict, Verdict::Clean);
 
     // Bytes after a cpio trailer.
     let mut archive = cpio(&[("a.txt", b"hello\n")]);

@@ -14,6 +14,7 @@
 //! the stop is still fingerprinted, so matches found before a limit count.
 
 mod ar;
+mod cab;
 mod cpio;
 mod iso;
 mod lzop;
@@ -413,6 +414,7 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::Zlib => &stream::Codec::Zlib,
         Kind::UnixCompress => &stream::Codec::UnixCompress,
         Kind::Lzop => &stream::Codec::Lzop,
+        Kind::Cab => &cab::CabExpander,
         Kind::Cpio => &cpio::CpioExpander,
         Kind::Ar => &ar::ArExpander,
         Kind::SevenZip => &sevenz::SevenZipExpander,
