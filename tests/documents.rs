@@ -858,3 +858,44 @@ fn self_similar_and_repetitive_documents_stay_bounded() {
     assert_eq!(report.verdict, Verdict::Incomplete, "{:?}", codes(&report));
     assert!(codes(&report).contains(&"limits.max_file_size".to_string()));
 }
+
+/// A legacy Office file (OLE2) with a protected raster embedded as an OLE
+/// object: every stream is examined, the embedded copy is found, and the
+/// file still says its Office records were not decoded.
+#[test]
+fn ole2_streams_are_examined() {
+    let (_tmp, s) = scanner();
+    let dem = read("rasters/rmnp-dem.tif");
+    let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    file.create_storage_all("/ObjectPool/_1").unwrap();
+    file.create_stream("/ObjectPool/_1/\u{1}Ole10Native")
+        .unwrap()
+        .write_all(&dem)
+        .unwrap();
+    file.create_stream("/WordDocument")
+        .unwrap()
+        .write_all(&common::random_bytes(9, 5000))
+        .unwrap();
+    file.flush().unwrap();
+    let doc = file.into_inner().into_inner();
+    let report = s.scan_bytes("report.doc", &doc);
+    assert_eq!(report.verdict, Verdict::Match);
+    assert!(
+        found(&report)
+            .iter()
+            .any(|(p, sig, _)| p == "ObjectPool/_1/\\x01Ole10Native" && sig == "exact"),
+        "{:?}",
+        found(&report)
+    );
+    assert!(codes(&report).contains(&"container.unsupported".to_string()));
+    // Without the embedded raster: examined, not clean (records unread).
+    let mut plain = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    plain
+        .create_stream("/WordDocument")
+        .unwrap()
+        .write_all(b"plain words")
+        .unwrap();
+    plain.flush().unwrap();
+    let report = s.scan_bytes("plain.doc", &plain.into_inner().into_inner());
+    assert_eq!(report.verdict, Verdict::Incomplete, "{:?}", codes(&report));
+}

@@ -21,6 +21,7 @@ mod lzop;
 mod lzw;
 mod mime;
 mod office;
+mod ole2;
 mod pdf;
 mod sevenz;
 mod stream;
@@ -415,6 +416,7 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::UnixCompress => &stream::Codec::UnixCompress,
         Kind::Lzop => &stream::Codec::Lzop,
         Kind::Cab => &cab::CabExpander,
+        Kind::Ole2 => &ole2::Ole2Expander,
         Kind::Cpio => &cpio::CpioExpander,
         Kind::Ar => &ar::ArExpander,
         Kind::SevenZip => &sevenz::SevenZipExpander,
