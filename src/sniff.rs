@@ -302,15 +302,46 @@ pub fn sniff(head: &[u8], name: Option<&Path>) -> Kind {
     sniff_text(head, ext.as_deref())
 }
 
+/// Signatures that a prefix alone decides.
+const PREFIX_MAGIC: &[(&[u8], Kind)] = &[
+    (b"\xFF\xD8\xFF", Kind::Jpeg),
+    (b"\x89PNG\r\n\x1a\n", Kind::Png),
+    (b"GIF87a", Kind::Gif),
+    (b"GIF89a", Kind::Gif),
+    (b"II*\0", Kind::Tiff),
+    (b"MM\0*", Kind::Tiff),
+    (b"II+\0", Kind::Tiff),
+    (b"MM\0+", Kind::Tiff),
+    (b"PK\x03\x04", Kind::Zip),
+    (b"PK\x05\x06", Kind::Zip),
+    (b"PK\x07\x08", Kind::Zip),
+    (b"\x1f\x8b", Kind::Gzip),
+    (b"\xFD7zXZ\0", Kind::Xz),
+    (b"\x28\xB5\x2F\xFD", Kind::Zstd),
+    (b"7z\xBC\xAF\x27\x1C", Kind::SevenZip),
+    (b"%PDF-", Kind::Pdf),
+    (b"\x04\x22\x4D\x18", Kind::Lz4),
+    (b"\x02\x21\x4C\x18", Kind::Lz4),
+    (b"\x1F\x9D", Kind::UnixCompress),
+    (b"\x89LZO\0\r\n\x1a\n", Kind::Lzop),
+    (b"070707", Kind::Cpio),
+    (b"070701", Kind::Cpio),
+    (b"070702", Kind::Cpio),
+    (b"!<arch>\n", Kind::Ar),
+    (b"Rar!\x1a\x07\x00", Kind::Rar),
+    (b"Rar!\x1a\x07\x01\x00", Kind::Rar),
+    (b"MSCF\0\0\0\0", Kind::Cab),
+    (b"xar!", Kind::Xar),
+    (b"\xED\xAB\xEE\xDB", Kind::Rpm),
+    (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", Kind::Ole2),
+];
+
 fn sniff_magic(h: &[u8]) -> Option<Kind> {
+    if let Some(&(_, kind)) = PREFIX_MAGIC.iter().find(|(m, _)| h.starts_with(m)) {
+        return Some(kind);
+    }
     let starts = |m: &[u8]| h.starts_with(m);
-    let kind = if starts(b"\xFF\xD8\xFF") {
-        Kind::Jpeg
-    } else if starts(b"\x89PNG\r\n\x1a\n") {
-        Kind::Png
-    } else if starts(b"GIF87a") || starts(b"GIF89a") {
-        Kind::Gif
-    } else if h.len() >= 12 && &h[..4] == b"RIFF" && &h[8..12] == b"WEBP" {
+    let kind = if h.len() >= 12 && &h[..4] == b"RIFF" && &h[8..12] == b"WEBP" {
         Kind::Webp
     } else if starts(b"BM")
         && h.len() >= 26
@@ -318,56 +349,20 @@ fn sniff_magic(h: &[u8]) -> Option<Kind> {
         && h[6..10] == [0; 4]
     {
         Kind::Bmp
-    } else if starts(b"II*\0") || starts(b"MM\0*") || starts(b"II+\0") || starts(b"MM\0+") {
-        Kind::Tiff
-    } else if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") || starts(b"PK\x07\x08") {
-        Kind::Zip
-    } else if starts(b"\x1f\x8b") {
-        Kind::Gzip
     } else if starts(b"BZh")
         && h.len() >= 10
         && (b'1'..=b'9').contains(&h[3])
         && (h[4..10] == *b"1AY&SY" || h[4..10] == *b"\x17rE8P")
     {
         Kind::Bzip2
-    } else if starts(b"\xFD7zXZ\0") {
-        Kind::Xz
-    } else if starts(b"\x28\xB5\x2F\xFD") {
-        Kind::Zstd
-    } else if starts(b"7z\xBC\xAF\x27\x1C") {
-        Kind::SevenZip
-    } else if starts(b"%PDF-") {
-        Kind::Pdf
     } else if h.len() >= 262 && &h[257..262] == b"ustar" {
         Kind::Tar
     } else if starts(b"LZIP") && h.len() >= 6 && h[4] <= 1 {
         Kind::Lzip
-    } else if starts(b"\x04\x22\x4D\x18") || starts(b"\x02\x21\x4C\x18") {
-        Kind::Lz4
-    } else if starts(b"\x1F\x9D") {
-        Kind::UnixCompress
-    } else if starts(b"\x89LZO\0\r\n\x1a\n") {
-        Kind::Lzop
-    } else if starts(b"070707")
-        || starts(b"070701")
-        || starts(b"070702")
-        || ((starts(b"\xC7\x71") || starts(b"\x71\xC7")) && h.len() >= 26)
-    {
+    } else if (starts(b"\xC7\x71") || starts(b"\x71\xC7")) && h.len() >= 26 {
         Kind::Cpio
-    } else if starts(b"!<arch>\n") {
-        Kind::Ar
-    } else if starts(b"Rar!\x1a\x07\x00") || starts(b"Rar!\x1a\x07\x01\x00") {
-        Kind::Rar
-    } else if starts(b"MSCF\0\0\0\0") {
-        Kind::Cab
     } else if h.len() >= 21 && h[2] == b'-' && h[6] == b'-' && is_lha_method(&h[3..6]) {
         Kind::Lha
-    } else if starts(b"xar!") {
-        Kind::Xar
-    } else if starts(b"\xED\xAB\xEE\xDB") {
-        Kind::Rpm
-    } else if starts(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
-        Kind::Ole2
     } else if is_zlib_stream(h) {
         Kind::Zlib
     } else if is_lzma_alone(h) {

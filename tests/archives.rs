@@ -36,14 +36,7 @@ fn protected_items() -> Vec<(String, Vec<u8>)> {
 }
 
 fn scanner_with(limits: Limits) -> (tempfile::TempDir, Scanner) {
-    let (tmp, scanner) = common::index_items(11, &protected_items());
-    drop(scanner);
-    let opts = ScanOptions {
-        limits,
-        ..ScanOptions::default()
-    };
-    let scanner = Scanner::open(&tmp.path().join("idx"), opts).unwrap();
-    (tmp, scanner)
+    common::index_items_with_limits(11, &protected_items(), limits)
 }
 
 fn scanner() -> (tempfile::TempDir, Scanner) {
@@ -51,11 +44,7 @@ fn scanner() -> (tempfile::TempDir, Scanner) {
 }
 
 fn codes(report: &Report) -> Vec<String> {
-    report
-        .all_reasons()
-        .into_iter()
-        .map(|(_, r)| r.code.clone())
-        .collect()
+    common::reason_codes(report)
 }
 
 /// (member path, signal, protected item) of every finding.

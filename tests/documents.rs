@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use pugmark::{Evidence, Limits, Report, ScanOptions, Scanner, Verdict};
+use pugmark::{Evidence, Limits, Report, Scanner, Verdict};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,14 +39,7 @@ fn scanner_with(limits: Limits) -> (tempfile::TempDir, Scanner) {
         .iter()
         .map(|rel| (rel.to_string(), read(rel)))
         .collect();
-    let (tmp, scanner) = common::index_items(21, &items);
-    drop(scanner);
-    let opts = ScanOptions {
-        limits,
-        ..ScanOptions::default()
-    };
-    let scanner = Scanner::open(&tmp.path().join("idx"), opts).unwrap();
-    (tmp, scanner)
+    common::index_items_with_limits(21, &items, limits)
 }
 
 fn scanner() -> (tempfile::TempDir, Scanner) {
@@ -54,11 +47,7 @@ fn scanner() -> (tempfile::TempDir, Scanner) {
 }
 
 fn codes(report: &Report) -> Vec<String> {
-    report
-        .all_reasons()
-        .into_iter()
-        .map(|(_, r)| r.code.clone())
-        .collect()
+    common::reason_codes(report)
 }
 
 /// (member path relative to the item, signal, protected item) of every

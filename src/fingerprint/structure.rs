@@ -85,16 +85,7 @@ fn gif(d: &[u8], out: &mut Vec<Reason>) {
     }
     let mut frames = 0u32;
     let mut outside = 0u32;
-    // Skips data sub-blocks; returns the position after the terminator.
-    let skip_blocks = |mut at: usize| -> Option<usize> {
-        loop {
-            let n = *d.get(at)? as usize;
-            at += 1 + n;
-            if n == 0 {
-                return Some(at);
-            }
-        }
-    };
+    let skip_blocks = |at: usize| gif_skip_blocks(d, at);
     loop {
         match d.get(at) {
             Some(0x2C) => {
@@ -663,6 +654,18 @@ fn png_end(d: &[u8]) -> Option<usize> {
     }
 }
 
+/// Skips a GIF's data sub-blocks from `at`; the position after their
+/// terminator, or `None` past the end.
+fn gif_skip_blocks(d: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let n = *d.get(at)? as usize;
+        at += 1 + n;
+        if n == 0 {
+            return Some(at);
+        }
+    }
+}
+
 /// After the GIF trailer byte (0x3B).
 fn gif_end(d: &[u8]) -> Option<usize> {
     let flags = *d.get(10)?;
@@ -670,15 +673,7 @@ fn gif_end(d: &[u8]) -> Option<usize> {
     if flags & 0x80 != 0 {
         at += 3 << ((flags & 7) + 1);
     }
-    let skip_blocks = |mut at: usize| -> Option<usize> {
-        loop {
-            let n = *d.get(at)? as usize;
-            at += 1 + n;
-            if n == 0 {
-                return Some(at);
-            }
-        }
-    };
+    let skip_blocks = |at: usize| gif_skip_blocks(d, at);
     loop {
         match *d.get(at)? {
             0x3B => return Some(at + 1),

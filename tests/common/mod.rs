@@ -76,6 +76,32 @@ pub fn index_items(
     (tmp, scanner)
 }
 
+/// [`index_items`], then a scanner over it that opens items within
+/// `limits`.
+pub fn index_items_with_limits(
+    seed: u64,
+    items: &[(String, Vec<u8>)],
+    limits: pugmark::Limits,
+) -> (tempfile::TempDir, pugmark::Scanner) {
+    let (tmp, scanner) = index_items(seed, items);
+    drop(scanner);
+    let opts = pugmark::ScanOptions {
+        limits,
+        ..pugmark::ScanOptions::default()
+    };
+    let scanner = pugmark::Scanner::open(&tmp.path().join("idx"), opts).unwrap();
+    (tmp, scanner)
+}
+
+/// The reasons' codes anywhere in a report (members included).
+pub fn reason_codes(report: &pugmark::Report) -> Vec<String> {
+    report
+        .all_reasons()
+        .into_iter()
+        .map(|(_, r)| r.code.clone())
+        .collect()
+}
+
 /// An index in `dir` made of one segment written from `builder` (benches
 /// that need millions of entries build them without fingerprinting).
 pub fn single_segment_index(

@@ -5,8 +5,6 @@
 //! and LZX folders and files continued from another cabinet are reported
 //! (`container.unsupported`), never skipped silently.
 
-use std::io::Read;
-
 use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
 
@@ -189,17 +187,6 @@ fn truncated(block: usize) -> Reason {
 }
 
 impl Expander for CabExpander {
-    fn streamable(&self) -> bool {
-        false
-    }
-
-    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
-        walk.reason(Reason::new(
-            "container.unsupported",
-            "a cabinet read as a stream is not opened",
-        ));
-    }
-
     fn expand_slice(&self, walk: &mut Walk<'_>, d: &[u8]) {
         let (Some(files_at), Some(folders), Some(files), Some(flags)) =
             (le32(d, 16), le16(d, 26), le16(d, 28), le16(d, 30))

@@ -163,14 +163,7 @@ impl Expander for CpioExpander {
             if name == "TRAILER!!!" {
                 // Writers pad the archive to a block size with zeros;
                 // anything else after the trailer is reported.
-                match super::trailing_nonzero(reader, walk.budget()) {
-                    Ok(0) => {}
-                    Ok(n) => walk.reason(Reason::new(
-                        "container.unaccounted_bytes",
-                        format!("{n} non-zero bytes after the cpio trailer"),
-                    )),
-                    Err(reason) => walk.reason(reason),
-                }
+                walk.expect_padding(reader, "the cpio trailer");
                 return;
             }
             // Whatever has data is examined: regular files, and symlink

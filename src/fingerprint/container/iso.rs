@@ -5,7 +5,6 @@
 //! points back at an ancestor cannot loop. Files are read in place.
 
 use std::collections::HashSet;
-use std::io::Read;
 
 use super::{Checks, Expander, Walk};
 use crate::report::Reason;
@@ -85,17 +84,6 @@ fn decode_name(raw: &[u8], joliet: bool) -> String {
 }
 
 impl Expander for IsoExpander {
-    fn streamable(&self) -> bool {
-        false
-    }
-
-    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
-        walk.reason(Reason::new(
-            "container.unsupported",
-            "an ISO 9660 image read as a stream is not opened",
-        ));
-    }
-
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
         // Volume descriptors: 1 primary, 2 supplementary (Joliet when its
         // escape sequence says UCS-2), 255 terminator.

@@ -5,8 +5,6 @@
 //! `message/<n>.eml` and is opened in turn (nesting counts toward the depth
 //! limit). A mailbox's messages are members `message/<n>.eml`.
 
-use std::io::Read;
-
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::{Expander, Walk};
@@ -16,17 +14,6 @@ use crate::report::Reason;
 pub(crate) struct MailExpander;
 
 impl Expander for MailExpander {
-    fn streamable(&self) -> bool {
-        false
-    }
-
-    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
-        walk.reason(Reason::new(
-            "container.unsupported",
-            "a mail message read as a stream is not opened",
-        ));
-    }
-
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
         // A byte-order mark or blank lines may precede a mailbox's first
         // `From ` line.

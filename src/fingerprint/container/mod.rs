@@ -386,8 +386,11 @@ pub(crate) struct Checks<'c> {
 /// `Expander` and one line in [`expander`].
 pub(crate) trait Expander: Sync {
     /// Whether the format can be opened from a stream read once from start
-    /// to end (zip and 7z need their directory, at the end, first).
-    fn streamable(&self) -> bool;
+    /// to end (zip and 7z need their directory, at the end, first; such
+    /// formats are held in memory and opened by `expand_slice`).
+    fn streamable(&self) -> bool {
+        false
+    }
 
     /// Opens a container held whole in memory.
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
@@ -396,8 +399,14 @@ pub(crate) trait Expander: Sync {
     }
 
     /// Opens a container from a stream, consuming what the format needs
-    /// (the caller drains any rest). Only called when `streamable`.
-    fn expand_stream(&self, walk: &mut Walk<'_>, reader: &mut dyn Read);
+    /// (the caller drains any rest). Only called when `streamable`; the
+    /// formats that are not say so if it ever is.
+    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
+        walk.reason(Reason::new(
+            "container.unsupported",
+            "this format is opened from memory only, not from a stream",
+        ));
+    }
 }
 
 /// The expander that opens `kind`, if any does.
@@ -556,6 +565,19 @@ impl<'p> Walk<'p> {
         !self.stopped()
     }
 
+    /// Reads the rest of a stream archive after its end marker, which may
+    /// only be zero padding; anything else is reported.
+    pub fn expect_padding(&mut self, reader: &mut dyn Read, marker: &str) {
+        match trailing_nonzero(reader, self.budget) {
+            Ok(0) => {}
+            Ok(n) => self.reason(Reason::new(
+                "container.unaccounted_bytes",
+                format!("{n} non-zero bytes after {marker}"),
+            )),
+            Err(reason) => self.reason(reason),
+        }
+    }
+
     /// Reads one member of `size` bytes from a stream archive (cpio, ar,
     /// tar) when `examine`, then skips its unread rest and `pad` bytes of
     /// padding. `false` when the walk must stop (budget, truncation).
@@ -702,7 +724,7 @@ pub(super) fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Resu
 
 /// Reads a stream to its end and counts its non-zero bytes (what follows
 /// a tar's end marker should be zero padding).
-pub(super) fn trailing_nonzero(reader: &mut dyn Read, budget: &Budget) -> Result<u64, Reason> {
+fn trailing_nonzero(reader: &mut dyn Read, budget: &Budget) -> Result<u64, Reason> {
     let mut buf = [0u8; 64 * 1024];
     let mut nonzero = 0u64;
     loop {

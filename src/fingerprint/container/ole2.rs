@@ -6,7 +6,7 @@
 //! cells, Word text pieces) are not decoded, so an OLE2 file is always
 //! `container.unsupported` as well: examined as bytes, not as a document.
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
 use super::{Checks, Expander, Walk};
 use crate::report::Reason;
@@ -30,17 +30,6 @@ fn member_name(path: &std::path::Path) -> String {
 }
 
 impl Expander for Ole2Expander {
-    fn streamable(&self) -> bool {
-        false
-    }
-
-    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
-        walk.reason(Reason::new(
-            "container.unsupported",
-            "an OLE2 compound file read as a stream is not opened",
-        ));
-    }
-
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
         let mut file = match cfb::CompoundFile::open(Cursor::new(data)) {
             Ok(file) => file,

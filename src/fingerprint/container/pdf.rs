@@ -19,7 +19,6 @@
 //! a PDF that needs a password is `pdf.encrypted`. Nothing is executed.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Encoding, LoadOptions, Object, ObjectId, Stream};
@@ -31,17 +30,6 @@ use crate::report::Reason;
 pub(crate) struct PdfExpander;
 
 impl Expander for PdfExpander {
-    fn streamable(&self) -> bool {
-        false
-    }
-
-    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
-        walk.reason(Reason::new(
-            "container.unsupported",
-            "a PDF read as a stream is not opened",
-        ));
-    }
-
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
         let cap = walk.budget().limits().max_file_size;
         let limit = usize::try_from(cap).unwrap_or(usize::MAX);

@@ -4,7 +4,7 @@
 //! reported (`container.encrypted`), never decrypted; an archive whose
 //! headers are encrypted cannot be listed at all.
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
 use sevenz_rust2::{ArchiveReader, EntryDecision, Error, Password};
 
@@ -35,17 +35,6 @@ fn reason_for(error: &Error) -> Reason {
 }
 
 impl Expander for SevenZipExpander {
-    fn streamable(&self) -> bool {
-        false
-    }
-
-    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
-        walk.reason(Reason::new(
-            "container.unsupported",
-            "a 7z read as a stream cannot be opened (its header is at its end)",
-        ));
-    }
-
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
         let mut archive = match ArchiveReader::new_with_memory_limit(
             Cursor::new(data),

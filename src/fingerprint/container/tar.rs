@@ -303,14 +303,7 @@ impl Expander for TarExpander {
             let header = match headers.next(&mut &mut *reader) {
                 Ok(Some(h)) => h,
                 Ok(None) => {
-                    match super::trailing_nonzero(reader, budget) {
-                        Ok(0) => {}
-                        Ok(n) => walk.reason(Reason::new(
-                            "container.unaccounted_bytes",
-                            format!("{n} non-zero bytes after the tar end-of-archive marker"),
-                        )),
-                        Err(reason) => walk.reason(reason),
-                    }
+                    walk.expect_padding(reader, "the tar end-of-archive marker");
                     break;
                 }
                 Err(reason) => {

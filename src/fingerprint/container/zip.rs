@@ -403,17 +403,6 @@ fn check_spans(total: usize, mut spans: Vec<(usize, usize, Option<usize>)>, dir:
 pub(crate) struct ZipExpander;
 
 impl Expander for ZipExpander {
-    fn streamable(&self) -> bool {
-        false
-    }
-
-    fn expand_stream(&self, walk: &mut Walk<'_>, _reader: &mut dyn Read) {
-        walk.reason(Reason::new(
-            "container.unsupported",
-            "a zip read as a stream cannot be opened (its directory is at its end)",
-        ));
-    }
-
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
         let mut dir = match read_directory(data, walk.budget().limits().max_members) {
             Ok(dir) => dir,
