@@ -94,6 +94,8 @@ pub enum Kind {
     Mail,
     /// A later part of a multi-volume archive (`.7z.002`, `.z01`, `.r00`).
     ArchivePart,
+    /// UTF-16 text with a byte-order mark (Windows "Unicode" exports).
+    Utf16Text,
 }
 
 /// Groups of kinds that share a deep fingerprinter.
@@ -127,7 +129,7 @@ impl Family {
 }
 
 // Catalogue codes are positions in this list: only ever append.
-const ALL_KINDS: [Kind; 39] = [
+const ALL_KINDS: [Kind; 40] = [
     Kind::Empty,
     Kind::Jpeg,
     Kind::Png,
@@ -167,6 +169,7 @@ const ALL_KINDS: [Kind; 39] = [
     Kind::Ole2,
     Kind::Mail,
     Kind::ArchivePart,
+    Kind::Utf16Text,
 ];
 
 impl Kind {
@@ -199,6 +202,7 @@ impl Kind {
             | Kind::Ole2
             | Kind::Mail
             | Kind::ArchivePart
+            | Kind::Utf16Text
             | Kind::Pdf => Family::Container,
             Kind::Gpx | Kind::Json | Kind::Table => Family::Telemetry,
             Kind::Empty | Kind::Xml | Kind::Text | Kind::Binary => Family::Bytes,
@@ -257,6 +261,7 @@ impl Kind {
             Kind::Ole2 => "ole2",
             Kind::Mail => "mail",
             Kind::ArchivePart => "archive_part",
+            Kind::Utf16Text => "utf16_text",
         }
     }
 }
@@ -295,6 +300,9 @@ pub fn sniff(head: &[u8], name: Option<&Path>) -> Kind {
     }
     if crate::fingerprint::container::is_tar_header(head) {
         return Kind::Tar;
+    }
+    if looks_like_utf16(head) {
+        return Kind::Utf16Text;
     }
     if !looks_like_text(head) {
         return Kind::Binary;
@@ -335,6 +343,12 @@ const PREFIX_MAGIC: &[(&[u8], Kind)] = &[
     (b"\xED\xAB\xEE\xDB", Kind::Rpm),
     (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", Kind::Ole2),
 ];
+
+/// Whether `h` starts with a container or picture signature (used to find
+/// where data appended to text begins).
+pub(crate) fn has_signature(h: &[u8]) -> bool {
+    sniff_magic(h).is_some_and(|k| k.family() != Family::Bytes)
+}
 
 fn sniff_magic(h: &[u8]) -> Option<Kind> {
     if let Some(&(_, kind)) = PREFIX_MAGIC.iter().find(|(m, _)| h.starts_with(m)) {
@@ -479,6 +493,33 @@ fn looks_like_mail(body: &[u8]) -> bool {
         );
     }
     fields >= 2 && known
+}
+
+/// UTF-16 with a byte-order mark whose first characters decode and are
+/// text (letters, digits, punctuation, white space).
+fn looks_like_utf16(head: &[u8]) -> bool {
+    let big = match head.get(..2) {
+        Some([0xFF, 0xFE]) => false,
+        Some([0xFE, 0xFF]) => true,
+        _ => return false,
+    };
+    let units = head[2..].chunks_exact(2).take(2048).map(|c| {
+        if big {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_le_bytes([c[0], c[1]])
+        }
+    });
+    let mut seen = 0usize;
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) if !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c') => seen += 1,
+            // A character cut by the sniff window is fine; others are not.
+            Err(_) if seen > 0 => {}
+            _ => return false,
+        }
+    }
+    seen >= 2
 }
 
 /// Text if there is no NUL and few control bytes (UTF-8 and Latin-1 pass).

@@ -888,3 +888,93 @@ fn ole2_streams_are_examined() {
     let report = s.scan_bytes("plain.doc", &plain.into_inner().into_inner());
     assert_eq!(report.verdict, Verdict::Incomplete, "{:?}", codes(&report));
 }
+
+/// A stored cabinet: one folder holding `folder_data` in 32 KiB blocks,
+/// and entries for `files` as (name, offset, size) in it.
+fn cab(folder_data: &[u8], files: &[(&str, usize, usize)]) -> Vec<u8> {
+    let blocks: Vec<&[u8]> = folder_data.chunks(32 * 1024).collect();
+    let entries_len: usize = files.iter().map(|(n, _, _)| 16 + n.len() + 1).sum();
+    let files_at = 36 + 8;
+    let data_at = files_at + entries_len;
+    let total = data_at + blocks.iter().map(|b| 8 + b.len()).sum::<usize>();
+    let mut out = b"MSCF".to_vec();
+    for v in [0u32, total as u32, 0, files_at as u32, 0] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&[3, 1]);
+    for v in [1u16, files.len() as u16, 0, 0, 0] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&(data_at as u32).to_le_bytes());
+    out.extend_from_slice(&(blocks.len() as u16).to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    for (name, offset, size) in files {
+        out.extend_from_slice(&(*size as u32).to_le_bytes());
+        out.extend_from_slice(&(*offset as u32).to_le_bytes());
+        out.extend_from_slice(&[0u8; 8]);
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+    }
+    for b in blocks {
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+/// Places a second look found content in: folder bytes no cabinet entry
+/// names, an archive appended mid-line to text, binary data deep in a long
+/// text stream, UTF-16 text; and ordinary pictures that end early are not
+/// blamed for it.
+#[test]
+fn content_outside_declared_structure_is_examined() {
+    use common::archive::gzip;
+    let (_tmp, s) = scanner();
+    let flower = read("photos/pillow_flower.jpg");
+    let csv = read("telemetry/vega_seattle-weather.csv");
+
+    let mut folder = b"read me!\n\n".to_vec();
+    folder.extend_from_slice(&flower);
+    let report = s.scan_bytes("slack.cab", &cab(&folder, &[("readme.txt", 0, 10)]));
+    assert!(
+        found(&report)
+            .iter()
+            .any(|(p, sig, _)| p == "unaccounted/0" && sig == "exact"),
+        "{:?}",
+        found(&report)
+    );
+
+    let mut text = b"line one\nthe last line, cut ".to_vec();
+    text.extend_from_slice(&gzip(&flower));
+    let report = s.scan_bytes("notes.txt", &text);
+    assert_eq!(report.verdict, Verdict::Match, "{:?}", codes(&report));
+
+    let mut long = "a log line of text\n".repeat(1 << 20).into_bytes();
+    long.extend_from_slice(&gzip(&flower));
+    let report = s.scan_reader("big.log", &long[..]);
+    assert!(codes(&report).contains(&"container.unaccounted_bytes".to_string()));
+
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in String::from_utf8(csv).unwrap().encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    let report = s.scan_bytes("export.txt", &utf16);
+    assert!(
+        found(&report)
+            .iter()
+            .any(|(p, _, prot)| p == "utf8" && prot.ends_with("weather.csv")),
+        "{:?}",
+        found(&report)
+    );
+
+    // A GIF without its trailer byte, as many writers leave it: clean.
+    let mut gif = Vec::new();
+    image::DynamicImage::new_rgb8(8, 8)
+        .write_to(&mut std::io::Cursor::new(&mut gif), image::ImageFormat::Gif)
+        .unwrap();
+    assert_eq!(gif.pop(), Some(0x3B));
+    let report = s.scan_bytes("small.gif", &gif);
+    assert_eq!(report.verdict, Verdict::Clean, "{:?}", codes(&report));
+}

@@ -239,15 +239,27 @@ impl Pipeline {
             let head = whole;
             // Opaque content gets the embedded-archive check a mapped item
             // gets in `structure::check`, on the bytes as they stream past.
-            let mut scan = structure::EmbeddedZipScan::new(io::Cursor::new(head).chain(reader));
+            // Text gets the search for where binary data begins.
+            let mut scan = structure::EmbeddedZipScan::new(structure::BinaryInTextScan::new(
+                io::Cursor::new(head).chain(reader),
+            ));
             let source: &mut dyn Read = if kind == Kind::Binary {
                 &mut scan
             } else {
                 scan.get_mut()
             };
             let signals = bytes::from_reader(&self.chunker, trivial, source)?;
+            let binary_at = scan.get_mut().first_binary();
             let mut fp = self.finish(name, kind, signals, None, budget, depth);
             fp.reasons.extend(scan.finding());
+            if let Some(at) = binary_at.filter(|_| structure::is_text_kind(kind)) {
+                fp.reasons.push(Reason::new(
+                    "container.unaccounted_bytes",
+                    format!(
+                        "binary data at byte {at} of text too long to hold whole ({MAX_BUFFERED_SMALL} bytes); it was not examined as content of its own"
+                    ),
+                ));
+            }
             return Ok(fp);
         }
         let mut whole = head;

@@ -659,7 +659,9 @@ impl RecordHasher {
         let hash = record_hash(0, fields.iter().map(|f| f.key()));
         *self.counts.entry(hash).or_default() += 1;
         // One field left out at a time: the sum less that field's term.
-        if fields.len() >= 3 {
+        // Three fields or more must remain: two (a row number and a
+        // constant, say) are too little to tie a row to a table.
+        if fields.len() >= 4 {
             let terms: Vec<u64> = fields.iter().map(|f| field_term(f.key())).collect();
             let sum = terms.iter().fold(0u64, |s, &t| s.wrapping_add(t));
             let n = terms.len() as u64 - 1;

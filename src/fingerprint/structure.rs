@@ -15,6 +15,7 @@ pub fn check(kind: Kind, data: &[u8]) -> Vec<Reason> {
     match kind {
         Kind::Png => png(data, &mut out),
         Kind::Gif => gif(data, &mut out),
+        Kind::Webp => webp(data, &mut out),
         Kind::Jpeg => jpeg(data, &mut out),
         Kind::Tiff => {
             tiff(data, &mut out);
@@ -129,6 +130,30 @@ fn gif(d: &[u8], out: &mut Vec<Reason>) {
         out.push(Reason::new(
             "image.malformed",
             format!("{outside} frames reach outside the {screen_w}x{screen_h} logical screen"),
+        ));
+    }
+}
+
+/// WebP: only the first frame of an animation is hashed.
+fn webp(d: &[u8], out: &mut Vec<Reason>) {
+    let mut at = 12;
+    let mut frames = 0u32;
+    while let Some(size) = d
+        .get(at + 4..at + 8)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    {
+        if &d[at..at + 4] == b"ANMF" {
+            frames += 1;
+        }
+        let Some(next) = (at + 8).checked_add(size + size % 2) else {
+            break;
+        };
+        at = next;
+    }
+    if frames > 1 {
+        out.push(Reason::new(
+            "image.frames_unexamined",
+            format!("{frames} animation frames; only the first was hashed"),
         ));
     }
 }
@@ -516,7 +541,7 @@ pub fn tail(kind: Kind, d: &[u8]) -> Tail {
     match kind {
         Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Bmp | Kind::Webp | Kind::Pdf => {
             match logical_end(kind, d) {
-                Some(end) if is_padding(&d[end..]) => Tail::None,
+                Some(end) if end >= d.len() || is_padding(&d[end..]) => Tail::None,
                 Some(end) => Tail::At(end),
                 None => Tail::Unlocated(Reason::new(
                     "container.unaccounted_bytes",
@@ -527,26 +552,90 @@ pub fn tail(kind: Kind, d: &[u8]) -> Tail {
                 )),
             }
         }
-        Kind::Text | Kind::Table | Kind::Json | Kind::Xml | Kind::Gpx | Kind::AsciiGrid => {
-            let binary = d.iter().position(|&b| {
-                matches!(b, 0x00..=0x08 | 0x0E..=0x19 | 0x1C..=0x1F | 0x7F)
-            });
-            match binary {
-                Some(at) => {
-                    let line = d[..at]
-                        .iter()
-                        .rposition(|&b| b == b'\n')
-                        .map_or(0, |i| i + 1);
-                    if line == 0 {
-                        Tail::None
-                    } else {
-                        Tail::At(line)
-                    }
-                }
+        // Text followed by an archive within the first bytes sniffs as
+        // binary: the same split applies when an archive's signature is
+        // where the text stops.
+        Kind::Binary => {
+            let Some(at) = d.iter().position(|&b| is_binary_byte(b)) else {
+                return Tail::None;
+            };
+            [at, at.saturating_sub(2)]
+                .into_iter()
+                .find(|&i| i > 0 && crate::sniff::has_signature(&d[i..d.len().min(i + 64)]))
+                .map_or(Tail::None, Tail::At)
+        }
+        kind if is_text_kind(kind) => {
+            let binary = d.iter().position(|&b| is_binary_byte(b));
+            let Some(at) = binary else {
+                return Tail::None;
+            };
+            // An appended archive's signature starts at the binary byte (or
+            // two bytes before it: `PK\x03\x04`); otherwise the line that
+            // holds it is where the text ends.
+            let signature = [at, at.saturating_sub(2)]
+                .into_iter()
+                .find(|&i| i > 0 && crate::sniff::has_signature(&d[i..d.len().min(i + 64)]));
+            let line = d[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            match signature {
+                Some(i) => Tail::At(i),
+                None if line > 0 => Tail::At(line),
                 None => Tail::None,
             }
         }
         _ => Tail::None,
+    }
+}
+
+/// Whether a kind is text whose end is the first binary byte ([`tail`]).
+pub fn is_text_kind(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Text | Kind::Table | Kind::Json | Kind::Xml | Kind::Gpx | Kind::AsciiGrid
+    )
+}
+
+/// Whether a byte does not occur in text (see [`tail`]).
+fn is_binary_byte(b: u8) -> bool {
+    matches!(b, 0x00..=0x08 | 0x0E..=0x19 | 0x1C..=0x1F | 0x7F)
+}
+
+/// Notes where the first binary byte passes in a stream of text too long
+/// to hold whole.
+pub struct BinaryInTextScan<R> {
+    inner: R,
+    offset: u64,
+    first: Option<u64>,
+}
+
+impl<R: std::io::Read> BinaryInTextScan<R> {
+    /// A scan over `inner`.
+    pub fn new(inner: R) -> Self {
+        BinaryInTextScan {
+            inner,
+            offset: 0,
+            first: None,
+        }
+    }
+
+    /// The offset of the first binary byte read, if any.
+    pub fn first_binary(&self) -> Option<u64> {
+        self.first
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for BinaryInTextScan<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.first.is_none() {
+            if let Some(i) = buf[..n].iter().position(|&b| is_binary_byte(b)) {
+                self.first = Some(self.offset + i as u64);
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 
@@ -576,7 +665,8 @@ pub fn logical_end(kind: Kind, d: &[u8]) -> Option<usize> {
         }
         _ => return None,
     };
-    (end <= d.len()).then_some(end)
+    // A declared size past the data: nothing follows the item.
+    Some(end.min(d.len()))
 }
 
 /// After the EOI marker: segments up to each SOS, then the entropy-coded
@@ -675,7 +765,12 @@ fn gif_end(d: &[u8]) -> Option<usize> {
     }
     let skip_blocks = |at: usize| gif_skip_blocks(d, at);
     loop {
-        match *d.get(at)? {
+        // Many writers leave the trailer out: the data ending cleanly at a
+        // block boundary is the end.
+        let Some(&block) = d.get(at) else {
+            return Some(d.len());
+        };
+        match block {
             0x3B => return Some(at + 1),
             0x2C => {
                 let f = *d.get(at + 9)?;

@@ -259,18 +259,29 @@ impl Expander for CabExpander {
             at = next;
         }
         let cap = walk.budget().limits().max_file_size;
+        let mut decoded_starts = std::collections::HashSet::new();
         for (index, folder) in folder_list.iter().enumerate() {
-            let members: Vec<&File> = file_list.iter().filter(|f| f.folder == index).collect();
-            if members.is_empty() {
+            // Two folders on the same data blocks would decode them twice.
+            if !decoded_starts.insert(folder.start) {
+                walk.reason(Reason::new(
+                    "container.overlap",
+                    format!("cab: folder {index} shares its data with another; not decoded again"),
+                ));
                 continue;
             }
             let (stream, stop) = folder_stream(d, folder, data_reserve, cap);
             if let Some(reason) = stop {
                 walk.reason(reason);
             }
-            for file in members {
-                let Some(bytes) = stream.get(file.offset..file.offset.saturating_add(file.size))
-                else {
+            if let Err(reason) = walk.budget().charge_bytes(stream.len() as u64) {
+                walk.reason(reason);
+                return;
+            }
+            // Bytes of the folder no file entry covers are examined too.
+            let mut covered = vec![false; stream.len()];
+            for file in file_list.iter().filter(|f| f.folder == index) {
+                let end = file.offset.saturating_add(file.size);
+                let Some(bytes) = stream.get(file.offset..end) else {
                     walk.reason(Reason::new(
                         "container.truncated",
                         format!(
@@ -280,6 +291,7 @@ impl Expander for CabExpander {
                     ));
                     continue;
                 };
+                covered[file.offset..end].iter_mut().for_each(|c| *c = true);
                 if !walk.admit() {
                     return;
                 }
@@ -288,6 +300,22 @@ impl Expander for CabExpander {
                 if walk.stopped() {
                     return;
                 }
+            }
+            let rest: Vec<u8> = stream
+                .iter()
+                .zip(&covered)
+                .filter(|(_, &c)| !c)
+                .map(|(&b, _)| b)
+                .collect();
+            if !rest.is_empty() && !walk.member_bytes(&format!("unaccounted/{index}"), &rest) {
+                return;
+            }
+        }
+        // Bytes after the size the header declares.
+        if let Some(declared) = le32(d, 8).filter(|&n| n < d.len()) {
+            let tail = &d[declared..];
+            if tail.iter().any(|&b| b != 0) && !walk.member_bytes(super::TRAILING_MEMBER, tail) {
+                return;
             }
         }
         if file_list.iter().any(|f| f.folder >= folder_list.len()) {

@@ -426,6 +426,7 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::Lzop => &stream::Codec::Lzop,
         Kind::Cab => &cab::CabExpander,
         Kind::Ole2 => &ole2::Ole2Expander,
+        Kind::Utf16Text => &Utf16Expander,
         Kind::Cpio => &cpio::CpioExpander,
         Kind::Ar => &ar::ArExpander,
         Kind::SevenZip => &sevenz::SevenZipExpander,
@@ -434,6 +435,33 @@ pub(crate) fn expander(kind: Kind) -> Option<&'static dyn Expander> {
         Kind::Pdf => &pdf::PdfExpander,
         _ => return None,
     })
+}
+
+/// UTF-16 text, re-encoded as UTF-8 (one member `utf8`) so the byte and
+/// records signals read it as they read any text.
+struct Utf16Expander;
+
+impl Expander for Utf16Expander {
+    fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
+        let big = data.starts_with(&[0xFE, 0xFF]);
+        let units = data[2..].chunks_exact(2).map(|c| {
+            if big {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        });
+        let text: String = char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect();
+        if !data.len().is_multiple_of(2) {
+            walk.reason(Reason::new(
+                "container.truncated",
+                "UTF-16 text with an odd number of bytes",
+            ));
+        }
+        walk.member_bytes("utf8", text.as_bytes());
+    }
 }
 
 /// The walk into one container: where its members go, the budget they are
