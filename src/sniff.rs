@@ -96,6 +96,16 @@ pub enum Kind {
     ArchivePart,
     /// UTF-16 text with a byte-order mark (Windows "Unicode" exports).
     Utf16Text,
+    /// NetCDF classic (CDF-1, CDF-2, CDF-5).
+    NetCdf,
+    /// HDF5 (also NetCDF-4).
+    Hdf5,
+    /// GRIB edition 1 or 2 (weather-model and radar fields).
+    Grib,
+    /// JPEG 2000 (jp2 file or raw codestream).
+    Jpeg2000,
+    /// Erdas Imagine (HFA) raster.
+    Hfa,
 }
 
 /// Groups of kinds that share a deep fingerprinter.
@@ -129,7 +139,7 @@ impl Family {
 }
 
 // Catalogue codes are positions in this list: only ever append.
-const ALL_KINDS: [Kind; 40] = [
+const ALL_KINDS: [Kind; 45] = [
     Kind::Empty,
     Kind::Jpeg,
     Kind::Png,
@@ -170,6 +180,11 @@ const ALL_KINDS: [Kind; 40] = [
     Kind::Mail,
     Kind::ArchivePart,
     Kind::Utf16Text,
+    Kind::NetCdf,
+    Kind::Hdf5,
+    Kind::Grib,
+    Kind::Jpeg2000,
+    Kind::Hfa,
 ];
 
 impl Kind {
@@ -177,7 +192,13 @@ impl Kind {
     pub fn family(self) -> Family {
         match self {
             Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp => Family::Image,
-            Kind::Tiff | Kind::AsciiGrid => Family::Raster,
+            Kind::Tiff
+            | Kind::AsciiGrid
+            | Kind::NetCdf
+            | Kind::Hdf5
+            | Kind::Grib
+            | Kind::Jpeg2000
+            | Kind::Hfa => Family::Raster,
             Kind::Zip
             | Kind::Gzip
             | Kind::Tar
@@ -262,6 +283,11 @@ impl Kind {
             Kind::Mail => "mail",
             Kind::ArchivePart => "archive_part",
             Kind::Utf16Text => "utf16_text",
+            Kind::NetCdf => "netcdf",
+            Kind::Hdf5 => "hdf5",
+            Kind::Grib => "grib",
+            Kind::Jpeg2000 => "jpeg2000",
+            Kind::Hfa => "hfa",
         }
     }
 }
@@ -342,7 +368,17 @@ const PREFIX_MAGIC: &[(&[u8], Kind)] = &[
     (b"xar!", Kind::Xar),
     (b"\xED\xAB\xEE\xDB", Kind::Rpm),
     (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", Kind::Ole2),
+    (b"CDF\x01", Kind::NetCdf),
+    (b"CDF\x02", Kind::NetCdf),
+    (b"CDF\x05", Kind::NetCdf),
+    (b"\x00\x00\x00\x0CjP  \r\n\x87\n", Kind::Jpeg2000),
+    (b"\xFF\x4F\xFF\x51", Kind::Jpeg2000),
+    (b"EHFA_HEADER_TAG", Kind::Hfa),
 ];
+
+/// HDF5's signature, at offset 0 or a power of two from 512 on (a user
+/// block may precede it).
+const HDF5_MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
 
 /// Whether `h` starts with a container or picture signature (used to find
 /// where data appended to text begins).
@@ -355,7 +391,14 @@ fn sniff_magic(h: &[u8]) -> Option<Kind> {
         return Some(kind);
     }
     let starts = |m: &[u8]| h.starts_with(m);
-    let kind = if h.len() >= 12 && &h[..4] == b"RIFF" && &h[8..12] == b"WEBP" {
+    let hdf5 = [0usize, 512, 1024, 2048, 4096]
+        .iter()
+        .any(|&at| h.get(at..at + HDF5_MAGIC.len()) == Some(HDF5_MAGIC));
+    let kind = if hdf5 {
+        Kind::Hdf5
+    } else if starts(b"GRIB") && h.len() >= 8 && matches!(h[7], 1 | 2) {
+        Kind::Grib
+    } else if h.len() >= 12 && &h[..4] == b"RIFF" && &h[8..12] == b"WEBP" {
         Kind::Webp
     } else if starts(b"BM")
         && h.len() >= 26
@@ -684,6 +727,20 @@ mod tests {
         assert_eq!(part("logs.r00"), Kind::ArchivePart);
         assert_eq!(part("report.002"), Kind::Binary);
         assert_eq!(part("photo.raw"), Kind::Binary);
+    }
+
+    #[test]
+    fn scientific_signatures() {
+        assert_eq!(sniff(b"CDF\x01\0\0\0\x01", None), Kind::NetCdf);
+        assert_eq!(sniff(b"CDF\x02\0\0\0\x01", None), Kind::NetCdf);
+        assert_eq!(sniff(b"\x89HDF\r\n\x1a\n\0\0", None), Kind::Hdf5);
+        let mut user_block = vec![0u8; 512];
+        user_block.extend_from_slice(b"\x89HDF\r\n\x1a\n\0\0\0\0");
+        assert_eq!(sniff(&user_block, None), Kind::Hdf5);
+        assert_eq!(sniff(b"GRIB\0\0\0\x02\0\0", None), Kind::Grib);
+        assert_eq!(sniff(b"GRIB\0\0\x1c\x01", None), Kind::Grib);
+        assert_eq!(sniff(b"\xFF\x4F\xFF\x51\0\x2f", None), Kind::Jpeg2000);
+        assert_eq!(sniff(b"EHFA_HEADER_TAG\0", None), Kind::Hfa);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub enum GridError {
     Malformed(String),
     /// A compression or sample layout the decoder does not support.
     Unsupported(String),
+    /// A raster format this build recognises but does not decode.
+    UnsupportedFormat(crate::sniff::Kind),
 }
 
 impl GridError {
@@ -58,6 +60,14 @@ impl GridError {
             GridError::TooLarge(_) => "limits.raster_samples",
             GridError::Malformed(_) => "raster.decode_failed",
             GridError::Unsupported(_) => "raster.unsupported",
+            GridError::UnsupportedFormat(kind) => match kind {
+                crate::sniff::Kind::NetCdf => "raster.unsupported.netcdf",
+                crate::sniff::Kind::Hdf5 => "raster.unsupported.hdf5",
+                crate::sniff::Kind::Grib => "raster.unsupported.grib",
+                crate::sniff::Kind::Jpeg2000 => "raster.unsupported.jpeg2000",
+                crate::sniff::Kind::Hfa => "raster.unsupported.hfa",
+                _ => "raster.unsupported",
+            },
         }
     }
 
@@ -67,6 +77,10 @@ impl GridError {
             GridError::TooLarge(n) => format!("{n} samples exceed the raster sample budget"),
             GridError::Malformed(m) => format!("cannot decode raster: {m}"),
             GridError::Unsupported(m) => format!("raster not supported: {m}"),
+            GridError::UnsupportedFormat(kind) => format!(
+                "{} is a raster format this build recognises but does not decode; its samples were not examined",
+                kind.name()
+            ),
         }
     }
 }

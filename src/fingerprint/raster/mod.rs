@@ -126,7 +126,8 @@ pub fn fingerprint(
     let mut builder = RasterBuilder::new(params.gear_seed);
     let header = match kind {
         Kind::AsciiGrid => grid::read_ascii_rows(data, max_samples, &mut builder)?,
-        _ => grid::read_tiff_rows(data, max_samples, &mut builder)?,
+        Kind::Tiff => grid::read_tiff_rows(data, max_samples, &mut builder)?,
+        other => return Err(GridError::UnsupportedFormat(other)),
     };
     Ok(builder.finish(&header))
 }
