@@ -1,21 +1,41 @@
-//! The formats science uses (NetCDF, HDF5, GRIB, Erdas Imagine, JPEG
-//! 2000), made by GDAL from a protected DEM: each is recognised by its
-//! signature and, until its samples are decoded, is `incomplete` with the
+//! The formats science uses, made by GDAL from a protected DEM: NetCDF
+//! classic is decoded into the canonical raster model (a packed int16 copy
+//! matches the original as identical, a window as a window, an unrelated
+//! grid is clean); HDF5/NetCDF-4, GRIB, Erdas Imagine and JPEG 2000 are
+//! recognised and, until their samples are decoded, `incomplete` with the
 //! format's own reason, never clean.
 
 mod common;
 
 use std::path::Path;
 
-use pugmark::Verdict;
+use pugmark::{Evidence, Verdict};
 
 #[test]
-fn scientific_rasters_are_never_clean_unexamined() {
+fn scientific_rasters_match_or_are_never_clean_unexamined() {
     let dem = std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap();
     let (_tmp, scanner) = common::index_items(31, &[("rasters/rmnp-dem.tif".into(), dem)]);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sci");
+
+    let report = scanner.scan_path(&dir.join("dem-packed-int16.nc"));
+    assert!(
+        matches!(report.evidence.as_slice(), [Evidence::Raster { method, .. }] if method == "identical"),
+        "{:?}",
+        report.evidence
+    );
+    let report = scanner.scan_path(&dir.join("window-classic.nc"));
+    assert!(
+        matches!(
+            report.evidence.as_slice(),
+            [Evidence::Raster { method, offset: Some([30, 20]), .. }] if method == "window"
+        ),
+        "{:?}",
+        report.evidence
+    );
+    let report = scanner.scan_path(&dir.join("slope-classic.nc"));
+    assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.reasons);
+
     for (file, code) in [
-        ("dem-classic.nc", "raster.unsupported.netcdf"),
         ("window-nc4.nc", "raster.unsupported.hdf5"),
         ("dem.grb2", "raster.unsupported.grib"),
         ("dem.img", "raster.unsupported.hfa"),

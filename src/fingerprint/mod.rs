@@ -399,7 +399,18 @@ impl Pipeline {
         match data {
             Some(d) if family == Family::Raster => {
                 match raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES) {
-                    Ok(raster) => fp.raster = Some(raster),
+                    Ok(raster) => {
+                        if !raster.unexamined.is_empty() {
+                            reasons.push(Reason::new(
+                                format!("raster.unsupported.{}", kind.name()),
+                                format!(
+                                    "only the largest grid was examined; not: {}",
+                                    raster.unexamined.join(", ")
+                                ),
+                            ));
+                        }
+                        fp.raster = Some(raster);
+                    }
                     Err(e) if !(photo_tiff && fp.image.is_some()) => {
                         reasons.push(Reason::new(e.code(), e.detail()))
                     }

@@ -19,6 +19,7 @@
 //!   percentile) and averaged down to at most 512 samples a side.
 
 pub mod grid;
+pub mod netcdf;
 
 use serde::{Serialize, Serializer};
 
@@ -97,6 +98,14 @@ pub struct RasterFp {
     /// Row chunks used for window matching (count shown in reports).
     #[serde(rename = "row_chunks", serialize_with = "count")]
     pub chunks: Vec<RowChunk>,
+    /// Where the samples came from inside a multi-variable file (a NetCDF
+    /// variable), when that matters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Other grids in the same file that were not decoded (fail closed:
+    /// the item is `incomplete` while this is not empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unexamined: Vec<String>,
 }
 
 fn count<S: Serializer>(v: &[RowChunk], s: S) -> Result<S::Ok, S::Error> {
@@ -127,6 +136,13 @@ pub fn fingerprint(
     let header = match kind {
         Kind::AsciiGrid => grid::read_ascii_rows(data, max_samples, &mut builder)?,
         Kind::Tiff => grid::read_tiff_rows(data, max_samples, &mut builder)?,
+        Kind::NetCdf => {
+            let nc = netcdf::read(data, max_samples)?;
+            let mut fp = fingerprint_grid(&nc.grid, params.gear_seed);
+            fp.source = Some(format!("variable {}", nc.variable));
+            fp.unexamined = nc.skipped;
+            return Ok(fp);
+        }
         other => return Err(GridError::UnsupportedFormat(other)),
     };
     Ok(builder.finish(&header))
@@ -223,6 +239,8 @@ impl RasterBuilder {
             digest: *whole.finalize().as_bytes(),
             bands,
             chunks: self.chunks,
+            source: None,
+            unexamined: Vec::new(),
         }
     }
 }
