@@ -32,6 +32,15 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
         "{:?}",
         report.evidence
     );
+    let report = scanner.scan_path(&dir.join("dem-16bit.png"));
+    assert!(
+        report
+            .evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::Raster { method, .. } if method == "identical")),
+        "{:?}",
+        report.evidence
+    );
     let report = scanner.scan_path(&dir.join("slope-classic.nc"));
     assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.reasons);
 

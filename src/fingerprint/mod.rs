@@ -386,6 +386,9 @@ impl Pipeline {
         // samples is also a picture, so both signals run on it and either
         // may answer (a picture need not decode as a sample grid).
         let photo_tiff = kind == Kind::Tiff && data.is_some_and(image::tiff_is_photo);
+        // A 16-bit PNG (an elevation model exported as PNG) is also a
+        // raster: both signals run on it.
+        let raster_png = kind == Kind::Png && data.is_some_and(raster::png16::is_png16);
         let family = kind.family();
         match data {
             Some(d) if family == Family::Image || photo_tiff => {
@@ -397,7 +400,7 @@ impl Pipeline {
             _ => {}
         }
         match data {
-            Some(d) if family == Family::Raster => {
+            Some(d) if family == Family::Raster || raster_png => {
                 match raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES) {
                     Ok(raster) => {
                         if !raster.unexamined.is_empty() {
@@ -411,7 +414,7 @@ impl Pipeline {
                         }
                         fp.raster = Some(raster);
                     }
-                    Err(e) if !(photo_tiff && fp.image.is_some()) => {
+                    Err(e) if !((photo_tiff || raster_png) && fp.image.is_some()) => {
                         reasons.push(Reason::new(e.code(), e.detail()))
                     }
                     Err(_) => {}

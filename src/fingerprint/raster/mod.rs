@@ -20,6 +20,7 @@
 
 pub mod grid;
 pub mod netcdf;
+pub mod png16;
 
 use serde::{Serialize, Serializer};
 
@@ -142,6 +143,10 @@ pub fn fingerprint(
             fp.source = Some(format!("variable {}", nc.variable));
             fp.unexamined = nc.skipped;
             return Ok(fp);
+        }
+        Kind::Png => {
+            let grid = png16::read(data, max_samples)?;
+            return Ok(fingerprint_grid(&grid, params.gear_seed));
         }
         other => return Err(GridError::UnsupportedFormat(other)),
     };

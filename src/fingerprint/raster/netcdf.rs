@@ -362,7 +362,10 @@ mod tests {
         assert!(matches!(read(&huge, 1 << 28), Err(GridError::TooLarge(_))));
         // Samples announced past the end of the file.
         let short = header(100, 100, 100);
-        assert!(matches!(read(&short, 1 << 28), Err(GridError::Malformed(_))));
+        assert!(matches!(
+            read(&short, 1 << 28),
+            Err(GridError::Malformed(_))
+        ));
         // A header cut anywhere is malformed, never a panic.
         for cut in 0..ok.len() {
             let _ = read(&ok[..cut], 1 << 20);
