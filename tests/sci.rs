@@ -44,6 +44,27 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
     let report = scanner.scan_path(&dir.join("slope-classic.nc"));
     assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.reasons);
 
+    // A station series written by xarray: its rows are the protected
+    // log's records (CF time units read as dates); another series is clean.
+    let csv = std::fs::read(common::reserve("telemetry/vega_seattle-weather.csv")).unwrap();
+    let (_tmp2, logs) =
+        common::index_items(32, &[("telemetry/vega_seattle-weather.csv".into(), csv)]);
+    let report = logs.scan_path(&dir.join("station-xarray.nc"));
+    assert!(
+        matches!(
+            report.evidence.as_slice(),
+            [Evidence::Records {
+                matched_records: 400,
+                ..
+            }]
+        ),
+        "{:?} {:?}",
+        report.evidence,
+        report.reasons
+    );
+    let report = logs.scan_path(&dir.join("co2-xarray.nc"));
+    assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.reasons);
+
     for (file, code) in [
         ("window-nc4.nc", "raster.unsupported.hdf5"),
         ("dem.grb2", "raster.unsupported.grib"),

@@ -399,6 +399,32 @@ impl Pipeline {
             }
             _ => {}
         }
+        // A NetCDF station series (1-D variables along one dimension) is a
+        // table for the records signal; a grid in the same file is still a
+        // raster.
+        let mut series = false;
+        if let (Kind::NetCdf, Some(d)) = (kind, data) {
+            match raster::netcdf::series(d) {
+                Ok(Some(rows)) => {
+                    let mut csv = csv::WriterBuilder::new()
+                        .flexible(true)
+                        .from_writer(Vec::new());
+                    for row in &rows {
+                        let _ = csv.write_record(row);
+                    }
+                    let text = csv.into_inner().unwrap_or_default();
+                    match records::fingerprint(Kind::Table, &text) {
+                        Ok(r) => {
+                            fp.records = Some(r);
+                            series = true;
+                        }
+                        Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+            }
+        }
         match data {
             Some(d) if family == Family::Raster || raster_png => {
                 match raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES) {
@@ -414,6 +440,8 @@ impl Pipeline {
                         }
                         fp.raster = Some(raster);
                     }
+                    // A series file with no grid in it is fully read.
+                    Err(raster::GridError::UnsupportedFormat(Kind::NetCdf)) if series => {}
                     Err(e) if !((photo_tiff || raster_png) && fp.image.is_some()) => {
                         reasons.push(Reason::new(e.code(), e.detail()))
                     }

@@ -591,7 +591,7 @@ fn excel_date(serial: f64, date1904: bool) -> Option<String> {
     } else {
         days - 25_569
     };
-    let (y, m, d) = civil_from_days(unix_days);
+    let (y, m, d) = crate::fingerprint::records::civil_from_days(unix_days);
     Some(with_time(format!("{y:04}-{m:02}-{d:02}"), seconds))
 }
 
@@ -607,20 +607,6 @@ fn with_time(date: String, seconds: i64) -> String {
             seconds % 60
         )
     }
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's civil-from-days algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// An OpenDocument date value (`2012-01-01T00:00:00`) as ISO text in the

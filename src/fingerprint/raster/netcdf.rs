@@ -112,6 +112,7 @@ fn value(nc_type: u64, b: &[u8], i: usize) -> f64 {
 
 struct Variable {
     name: String,
+    units: String,
     dims: Vec<usize>,
     nc_type: u64,
     vsize: u64,
@@ -121,10 +122,14 @@ struct Variable {
     offset: f64,
 }
 
-/// Reads the attribute list; returns the numeric attributes of interest.
-fn attributes(r: &mut Reader<'_>) -> Result<Vec<(String, Vec<f64>)>, GridError> {
+/// Numeric attributes, and text attributes.
+type Attributes = (Vec<(String, Vec<f64>)>, Vec<(String, String)>);
+
+/// Reads an attribute list.
+fn attributes(r: &mut Reader<'_>) -> Result<Attributes, GridError> {
     let n = r.list(12, 12)?;
     let mut out = Vec::new();
+    let mut text = Vec::new();
     for _ in 0..n {
         let name = r.name()?;
         let nc_type = r.u32()?;
@@ -133,16 +138,203 @@ fn attributes(r: &mut Reader<'_>) -> Result<Vec<(String, Vec<f64>)>, GridError> 
         let count = r.count(size)?;
         let bytes = r.take(count * size)?;
         r.take((4 - (count * size) % 4) % 4)?;
-        if nc_type != 2 {
+        if nc_type == 2 {
+            let s = String::from_utf8_lossy(bytes)
+                .trim_end_matches('\0')
+                .to_string();
+            text.push((name, s));
+        } else {
             out.push((name, (0..count).map(|i| value(nc_type, bytes, i)).collect()));
         }
     }
-    Ok(out)
+    Ok((out, text))
+}
+
+/// A parsed header: dimensions (name, length; the record dimension has
+/// length `numrecs`), variables, and the record layout.
+struct Header {
+    dims: Vec<(String, u64)>,
+    vars: Vec<Variable>,
+    record_dim: Option<usize>,
+    record_size: u64,
+}
+
+impl Header {
+    fn dim_len(&self, id: usize) -> u64 {
+        self.dims[id].1
+    }
+
+    /// The bytes of values `[first, first + count)` of slab `slab` of a
+    /// variable (a record for record variables), each `per` values long.
+    fn slab<'d>(
+        &self,
+        d: &'d [u8],
+        var: &Variable,
+        slab: usize,
+        per: usize,
+    ) -> Result<&'d [u8], GridError> {
+        let size = type_size(var.nc_type).unwrap_or(1);
+        let is_record = var
+            .dims
+            .first()
+            .is_some_and(|&x| Some(x) == self.record_dim);
+        let start = if is_record {
+            var.begin + slab as u64 * self.record_size
+        } else {
+            var.begin + (slab * per * size) as u64
+        };
+        let start = usize::try_from(start).map_err(|_| malformed("offset too large"))?;
+        d.get(start..start.saturating_add(per * size))
+            .filter(|s| s.len() == per * size)
+            .ok_or_else(|| {
+                malformed(format!(
+                    "variable {} runs past the end of the file",
+                    var.name
+                ))
+            })
+    }
+}
+
+/// A 1-D series table: the numeric variables (and character variables,
+/// one string per row) along the dimension most of them share, as rows of
+/// text for the records signal. Time variables with CF units (`days since
+/// 2012-01-01`) become ISO dates. `None` when there is no such series.
+pub fn series(d: &[u8]) -> Result<Option<Vec<Vec<String>>>, GridError> {
+    let h = parse(d)?;
+    let numeric = |v: &Variable| type_size(v.nc_type).is_some() && v.nc_type != 2;
+    // The dimension the most 1-D numeric variables run along.
+    let mut counts = vec![0usize; h.dims.len()];
+    for v in h.vars.iter().filter(|v| v.dims.len() == 1 && numeric(v)) {
+        counts[v.dims[0]] += 1;
+    }
+    let Some((dim, &n)) = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|&(i, &c)| (c, Some(i) == h.record_dim))
+    else {
+        return Ok(None);
+    };
+    let rows = h.dim_len(dim) as usize;
+    if n < 2 || rows == 0 {
+        return Ok(None);
+    }
+    let mut columns: Vec<Vec<String>> = Vec::new();
+    for v in &h.vars {
+        if v.dims.len() == 1 && v.dims[0] == dim && numeric(v) {
+            let per_slab = if h.record_dim == Some(dim) { 1 } else { rows };
+            let slabs = if h.record_dim == Some(dim) { rows } else { 1 };
+            let mut col = Vec::with_capacity(rows);
+            let time = cf_time(&v.units);
+            for s in 0..slabs {
+                let bytes = h.slab(d, v, s, per_slab)?;
+                for i in 0..per_slab {
+                    let x = value(v.nc_type, bytes, i);
+                    col.push(if v.fill.contains(&x) || x.is_nan() {
+                        String::new()
+                    } else {
+                        let x = x * v.scale + v.offset;
+                        match time {
+                            Some((unit, epoch)) => iso_time(epoch + (x * unit).round() as i64),
+                            None => format_number(x),
+                        }
+                    });
+                }
+            }
+            columns.push(col);
+        } else if v.nc_type == 2 && v.dims.len() == 2 && v.dims[0] == dim {
+            // Fixed-length strings, one per row.
+            let len = h.dim_len(v.dims[1]) as usize;
+            let mut col = Vec::with_capacity(rows);
+            let record = h.record_dim == Some(dim);
+            for s in 0..if record { rows } else { 1 } {
+                let bytes = h.slab(d, v, s, if record { len } else { rows * len })?;
+                for chunk in bytes.chunks(len.max(1)) {
+                    col.push(
+                        String::from_utf8_lossy(chunk)
+                            .trim_end_matches('\0')
+                            .trim()
+                            .to_string(),
+                    );
+                }
+            }
+            columns.push(col);
+        }
+    }
+    Ok(Some(
+        (0..rows)
+            .map(|r| {
+                columns
+                    .iter()
+                    .map(|c| c.get(r).cloned().unwrap_or_default())
+                    .collect()
+            })
+            .collect(),
+    ))
+}
+
+/// A number as text: integers without a fraction, others in Rust's
+/// shortest round-trip form (the records signal reads numbers by value).
+fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// CF time units (`days since 2012-01-01 00:00:00`): seconds per unit and
+/// the epoch in seconds since 1970-01-01.
+fn cf_time(units: &str) -> Option<(f64, i64)> {
+    let (unit, since) = units.split_once(" since ")?;
+    let seconds = match unit.trim().to_ascii_lowercase().as_str() {
+        "days" | "day" | "d" => 86_400.0,
+        "hours" | "hour" | "h" => 3_600.0,
+        "minutes" | "minute" | "min" => 60.0,
+        "seconds" | "second" | "s" => 1.0,
+        _ => return None,
+    };
+    let since = since.trim();
+    let (date, time) = since.split_once([' ', 'T']).unwrap_or((since, "0:0:0"));
+    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(dd))) = (ymd.next(), ymd.next(), ymd.next())
+    else {
+        return None;
+    };
+    let mut hms = time
+        .trim_end_matches('Z')
+        .split(':')
+        .map(|p| p.parse::<f64>().unwrap_or(0.0));
+    let clock = hms.next().unwrap_or(0.0) * 3600.0
+        + hms.next().unwrap_or(0.0) * 60.0
+        + hms.next().unwrap_or(0.0);
+    let days = crate::fingerprint::records::days_from_civil(y, m, dd);
+    Some((seconds, days * 86_400 + clock as i64))
+}
+
+/// Seconds since 1970-01-01 as ISO text (date only at midnight).
+fn iso_time(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (y, m, d) = crate::fingerprint::records::civil_from_days(days);
+    if secs == 0 {
+        format!("{y:04}-{m:02}-{d:02}")
+    } else {
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
 }
 
 /// Decodes the largest raster variable of a NetCDF classic file, within
 /// `max_samples`.
 pub fn read(d: &[u8], max_samples: u64) -> Result<NetCdfRaster, GridError> {
+    let h = parse(d)?;
+    read_raster(d, &h, max_samples)
+}
+
+fn parse(d: &[u8]) -> Result<Header, GridError> {
     let version = *d.get(3).ok_or_else(|| malformed("too short"))?;
     let mut r = Reader {
         d,
@@ -179,11 +371,23 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<NetCdfRaster, GridError> {
         let nc_type = r.u32()?;
         let vsize = if r.wide { r.u64()? } else { r.u32()? };
         let begin = if version == 1 { r.u32()? } else { r.u64()? };
-        let get = |key: &str| atts.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let get = |key: &str| {
+            atts.0
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let units = atts
+            .1
+            .iter()
+            .find(|(k, _)| k == "units")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         let mut fill = get("_FillValue").unwrap_or_default();
         fill.extend(get("missing_value").unwrap_or_default());
         vars.push(Variable {
             name,
+            units,
             dims: ids,
             nc_type,
             vsize,
@@ -197,18 +401,26 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<NetCdfRaster, GridError> {
                 .unwrap_or(0.0),
         });
     }
-    let dim_len = |id: usize| -> u64 {
-        if Some(id) == record_dim {
-            numrecs
-        } else {
-            dims[id].1
-        }
-    };
+    if let Some(id) = record_dim {
+        dims[id].1 = numrecs;
+    }
     let record_size: u64 = vars
         .iter()
         .filter(|v| v.dims.first().is_some_and(|&d| Some(d) == record_dim))
         .map(|v| v.vsize)
         .sum();
+    Ok(Header {
+        dims,
+        vars,
+        record_dim,
+        record_size,
+    })
+}
+
+/// The largest raster variable of a parsed file.
+fn read_raster(d: &[u8], h: &Header, max_samples: u64) -> Result<NetCdfRaster, GridError> {
+    let (dims, vars, record_dim, record_size) = (&h.dims, &h.vars, h.record_dim, h.record_size);
+    let dim_len = |id: usize| h.dim_len(id);
     let mut rasters: Vec<&Variable> = vars
         .iter()
         .filter(|v| v.dims.len() >= 2 && type_size(v.nc_type).is_some() && v.nc_type != 2)
