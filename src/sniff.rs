@@ -538,23 +538,31 @@ fn looks_like_mail(body: &[u8]) -> bool {
     fields >= 2 && known
 }
 
-/// UTF-16 with a byte-order mark whose first characters decode and are
-/// text (letters, digits, punctuation, white space).
-fn looks_like_utf16(head: &[u8]) -> bool {
-    let big = match head.get(..2) {
+/// The code units of UTF-16 text after its byte-order mark (either byte
+/// order); `None` without a mark.
+pub(crate) fn utf16_units(data: &[u8]) -> Option<impl Iterator<Item = u16> + '_> {
+    let big = match data.get(..2) {
         Some([0xFF, 0xFE]) => false,
         Some([0xFE, 0xFF]) => true,
-        _ => return false,
+        _ => return None,
     };
-    let units = head[2..].chunks_exact(2).take(2048).map(|c| {
+    Some(data[2..].chunks_exact(2).map(move |c| {
         if big {
             u16::from_be_bytes([c[0], c[1]])
         } else {
             u16::from_le_bytes([c[0], c[1]])
         }
-    });
+    }))
+}
+
+/// UTF-16 with a byte-order mark whose first characters decode and are
+/// text (letters, digits, punctuation, white space).
+fn looks_like_utf16(head: &[u8]) -> bool {
+    let Some(units) = utf16_units(head) else {
+        return false;
+    };
     let mut seen = 0usize;
-    for c in char::decode_utf16(units) {
+    for c in char::decode_utf16(units.take(2048)) {
         match c {
             Ok(c) if !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c') => seen += 1,
             // A character cut by the sniff window is fine; others are not.

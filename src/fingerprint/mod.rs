@@ -406,20 +406,8 @@ impl Pipeline {
         if let (Kind::NetCdf, Some(d)) = (kind, data) {
             match raster::netcdf::series(d) {
                 Ok(Some(rows)) => {
-                    let mut csv = csv::WriterBuilder::new()
-                        .flexible(true)
-                        .from_writer(Vec::new());
-                    for row in &rows {
-                        let _ = csv.write_record(row);
-                    }
-                    let text = csv.into_inner().unwrap_or_default();
-                    match records::fingerprint(Kind::Table, &text) {
-                        Ok(r) => {
-                            fp.records = Some(r);
-                            series = true;
-                        }
-                        Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
-                    }
+                    fp.records = Some(records::fingerprint_rows(&rows, "netcdf"));
+                    series = true;
                 }
                 Ok(None) => {}
                 Err(e) => reasons.push(Reason::new(e.code(), e.detail())),

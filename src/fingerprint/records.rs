@@ -611,6 +611,12 @@ fn json_fields(v: &serde_json::Value) -> Vec<String> {
     out
 }
 
+/// Fingerprints rows already split into fields (a table read from a
+/// binary format); `source` names where they came from.
+pub fn fingerprint_rows(rows: &[Vec<String>], source: &str) -> RecordsFp {
+    hash_records(rows.iter().map(|r| r.as_slice()), source.to_string(), 0)
+}
+
 /// Canonicalises, filters and hashes records.
 fn hash_records<'a>(
     rows: impl Iterator<Item = &'a [String]>,

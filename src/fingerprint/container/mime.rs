@@ -96,11 +96,7 @@ fn expand_message(walk: &mut Walk<'_>, data: &[u8]) {
             ));
         }
         if let Some(bytes) = &salvaged {
-            let name = match part.attachment_name() {
-                Some(file) if !file.is_empty() => format!("attachment/{}", file.replace('/', "_")),
-                _ => format!("part/{i}"),
-            };
-            if !walk.member_bytes(&name, bytes) {
+            if !walk.member_bytes(&named("part", i.to_string()), bytes) {
                 return;
             }
             continue;

@@ -443,14 +443,9 @@ struct Utf16Expander;
 
 impl Expander for Utf16Expander {
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
-        let big = data.starts_with(&[0xFE, 0xFF]);
-        let units = data[2..].chunks_exact(2).map(|c| {
-            if big {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_le_bytes([c[0], c[1]])
-            }
-        });
+        let Some(units) = crate::sniff::utf16_units(data) else {
+            return;
+        };
         let text: String = char::decode_utf16(units)
             .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
             .collect();
