@@ -552,6 +552,9 @@ fn cmd_fingerprint(
                     pugmark::fingerprint::bytes::hex(&r.digest),
                     r.chunks.len()
                 );
+                if let Some(source) = &r.source {
+                    println!("          from {source}");
+                }
                 println!("          geo {}", serde_json::to_string(&r.geo)?);
                 for b in &r.bands {
                     println!(
@@ -562,6 +565,12 @@ fn cmd_fingerprint(
                         b.pdq.quality
                     );
                 }
+            }
+            if let Some(r) = &fp.records {
+                println!(
+                    "  records {} records ({} distinct informative), {} lines skipped, read as {}",
+                    r.records, r.informative, r.skipped_lines, r.delimiter
+                );
             }
             for r in &fp.reasons {
                 println!("  note    {}: {}", r.code, r.detail);

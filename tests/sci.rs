@@ -1,79 +1,125 @@
-//! The formats science uses, made by GDAL from a protected DEM: NetCDF
-//! classic is decoded into the canonical raster model (a packed int16 copy
-//! matches the original as identical, a window as a window, an unrelated
-//! grid is clean); HDF5/NetCDF-4, GRIB, Erdas Imagine and JPEG 2000 are
-//! recognised and, until their samples are decoded, `incomplete` with the
-//! format's own reason, never clean.
+//! The formats science uses, made by GDAL, xarray/netCDF4 and h5py from a
+//! protected DEM and a protected station log (tests/fixtures/sci/SOURCES.md):
+//! each decoded copy matches as the conversion says (identical when
+//! lossless, a window with its offset, perceptual when lossy, records for
+//! a station series), the same format made from unrelated data is clean,
+//! and a format not decoded is `incomplete` with its own reason.
 
 mod common;
 
 use std::path::Path;
 
-use pugmark::{Evidence, Verdict};
+use pugmark::{Evidence, Report, Verdict};
+
+/// What a fixture must give.
+#[derive(Debug)]
+enum Expect {
+    /// A raster match with this method (`identical`, `perceptual`).
+    Raster(&'static str),
+    /// A raster window at (row, column).
+    Window(i64, i64),
+    /// A records match of this many records.
+    Records(u64),
+    /// Clean.
+    Clean,
+    /// Incomplete with this reason code.
+    Incomplete(&'static str),
+}
+
+fn check(file: &str, report: &Report, expect: &Expect) {
+    let raster = |want: &dyn Fn(&Evidence) -> bool| report.evidence.iter().any(want);
+    let ok = match *expect {
+        Expect::Raster(m) => {
+            raster(&|e| matches!(e, Evidence::Raster { method, .. } if method == m))
+        }
+        Expect::Window(r, c) => raster(&|e| {
+            matches!(e, Evidence::Raster { method, offset: Some(o), .. }
+                if method == "window" && *o == [r, c])
+        }),
+        Expect::Records(n) => raster(
+            &|e| matches!(e, Evidence::Records { matched_records, .. } if *matched_records == n),
+        ),
+        Expect::Clean => report.verdict == Verdict::Clean,
+        Expect::Incomplete(code) => {
+            report.verdict == Verdict::Incomplete
+                && common::reason_codes(report).iter().any(|c| c == code)
+        }
+    };
+    assert!(
+        ok,
+        "{file}: expected {expect:?}, got {:?} {:?} {:?}",
+        report.verdict, report.evidence, report.reasons
+    );
+}
 
 #[test]
 fn scientific_rasters_match_or_are_never_clean_unexamined() {
     let dem = std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap();
     let (_tmp, scanner) = common::index_items(31, &[("rasters/rmnp-dem.tif".into(), dem)]);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sci");
+    use Expect::*;
+    for (file, expect) in [
+        // NetCDF classic: packed int16 (scale/offset) and a float window.
+        ("dem-packed-int16.nc", Raster("identical")),
+        ("window-classic.nc", Window(30, 20)),
+        ("slope-classic.nc", Clean),
+        // NetCDF-4 (HDF5, deflate, bottom-up rows) and plain HDF5 (h5py,
+        // chunked, gzip + shuffle, in a group).
+        ("dem-nc4.nc", Raster("identical")),
+        ("window-nc4.nc", Window(30, 20)),
+        ("slope-nc4.nc", Clean),
+        ("dem-h5py.h5", Raster("identical")),
+        // A 16-bit PNG export: a raster as well as a picture.
+        ("dem-16bit.png", Raster("identical")),
+        ("dem.grb2", Incomplete("raster.unsupported.grib")),
+        ("dem.img", Incomplete("raster.unsupported.hfa")),
+        ("dem.jp2", Incomplete("raster.unsupported.jpeg2000")),
+    ] {
+        check(file, &scanner.scan_path(&dir.join(file)), &expect);
+    }
 
-    let report = scanner.scan_path(&dir.join("dem-packed-int16.nc"));
-    assert!(
-        matches!(report.evidence.as_slice(), [Evidence::Raster { method, .. }] if method == "identical"),
-        "{:?}",
-        report.evidence
-    );
-    let report = scanner.scan_path(&dir.join("window-classic.nc"));
-    assert!(
-        matches!(
-            report.evidence.as_slice(),
-            [Evidence::Raster { method, offset: Some([30, 20]), .. }] if method == "window"
-        ),
-        "{:?}",
-        report.evidence
-    );
-    let report = scanner.scan_path(&dir.join("dem-16bit.png"));
-    assert!(
-        report
-            .evidence
-            .iter()
-            .any(|e| matches!(e, Evidence::Raster { method, .. } if method == "identical")),
-        "{:?}",
-        report.evidence
-    );
-    let report = scanner.scan_path(&dir.join("slope-classic.nc"));
-    assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.reasons);
-
-    // A station series written by xarray: its rows are the protected
-    // log's records (CF time units read as dates); another series is clean.
+    // Station series written by xarray (classic via scipy, NetCDF-4 via
+    // netCDF4 with deflate and a variable-length string column): their
+    // rows are the protected log's records (CF time units read as dates);
+    // another series is clean.
     let csv = std::fs::read(common::reserve("telemetry/vega_seattle-weather.csv")).unwrap();
     let (_tmp2, logs) =
         common::index_items(32, &[("telemetry/vega_seattle-weather.csv".into(), csv)]);
-    let report = logs.scan_path(&dir.join("station-xarray.nc"));
-    assert!(
-        matches!(
-            report.evidence.as_slice(),
-            [Evidence::Records {
-                matched_records: 400,
-                ..
-            }]
-        ),
-        "{:?} {:?}",
-        report.evidence,
-        report.reasons
-    );
-    let report = logs.scan_path(&dir.join("co2-xarray.nc"));
-    assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.reasons);
-
-    for (file, code) in [
-        ("window-nc4.nc", "raster.unsupported.hdf5"),
-        ("dem.grb2", "raster.unsupported.grib"),
-        ("dem.img", "raster.unsupported.hfa"),
-        ("dem.jp2", "raster.unsupported.jpeg2000"),
+    for (file, expect) in [
+        ("station-xarray.nc", Records(400)),
+        ("co2-xarray.nc", Clean),
+        ("station-nc4.nc", Records(400)),
+        ("co2-nc4.nc", Clean),
     ] {
-        let report = scanner.scan_path(&dir.join(file));
-        assert_eq!(report.verdict, Verdict::Incomplete, "{file}");
-        let codes = common::reason_codes(&report);
-        assert!(codes.iter().any(|c| c == code), "{file}: {codes:?}");
+        check(file, &logs.scan_path(&dir.join(file)), &expect);
+    }
+}
+
+/// Cut or damaged NetCDF-4 / HDF5 files (their B-trees, object headers
+/// and chunks announced past the end, or with bytes overwritten) end
+/// `incomplete` or still match, never clean and never a crash, within the
+/// read bounds.
+#[test]
+fn damaged_hdf5_files_are_never_clean() {
+    let dem = std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap();
+    let (_tmp, scanner) = common::index_items(33, &[("rasters/rmnp-dem.tif".into(), dem)]);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sci");
+    for file in ["dem-nc4.nc", "dem-h5py.h5"] {
+        let good = std::fs::read(dir.join(file)).unwrap();
+        let n = good.len();
+        for cut in [9, 100, 600, 2_000, n / 4, n / 2, n - 700, n - 1] {
+            let report = scanner.scan_bytes(file, &good[..cut]);
+            assert_ne!(report.verdict, Verdict::Clean, "{file} cut at {cut}");
+        }
+        // Overwritten metadata and chunk bytes (the signature kept): every
+        // 97th byte of the first 8 KiB set to 0xFF, one region at a time.
+        for start in (8..8192.min(n)).step_by(1024) {
+            let mut bad = good.clone();
+            for i in (start..(start + 1024).min(n)).step_by(97) {
+                bad[i] = 0xFF;
+            }
+            let report = scanner.scan_bytes(file, &bad);
+            assert_ne!(report.verdict, Verdict::Clean, "{file} damaged at {start}");
+        }
     }
 }

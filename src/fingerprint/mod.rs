@@ -399,29 +399,42 @@ impl Pipeline {
             }
             _ => {}
         }
-        // A NetCDF station series (1-D variables along one dimension) is a
-        // table for the records signal; a grid in the same file is still a
-        // raster.
-        let mut series = false;
-        if let (Kind::NetCdf, Some(d)) = (kind, data) {
-            match raster::netcdf::series(d) {
-                Ok(Some(rows)) => {
-                    fp.records = Some(records::fingerprint_rows(&rows, "netcdf"));
-                    series = true;
+        // A NetCDF / HDF5 station series (1-D variables along one
+        // dimension) is a table for the records signal; a grid in the same
+        // file is still a raster. The file is opened once for both.
+        let scientific = match (kind, data) {
+            (Kind::NetCdf | Kind::Hdf5, Some(d)) => {
+                let (series, raster) =
+                    raster::scientific(d, kind, &self.params, MAX_RASTER_SAMPLES);
+                match series {
+                    Ok(Some(table)) => {
+                        fp.records = Some(records::fingerprint_rows(
+                            &table.rows,
+                            &table.describe(kind.name()),
+                        ))
+                    }
+                    Ok(None) => {}
+                    // One failure to open is one reason (the raster's).
+                    Err(e) if raster.is_ok() => reasons.push(Reason::new(e.code(), e.detail())),
+                    Err(_) => {}
                 }
-                Ok(None) => {}
-                Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+                Some(raster)
             }
-        }
+            _ => None,
+        };
+        let series = fp.records.is_some();
         match data {
             Some(d) if family == Family::Raster || raster_png => {
-                match raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES) {
+                let raster = scientific.unwrap_or_else(|| {
+                    raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES)
+                });
+                match raster {
                     Ok(raster) => {
                         if !raster.unexamined.is_empty() {
                             reasons.push(Reason::new(
                                 format!("raster.unsupported.{}", kind.name()),
                                 format!(
-                                    "only the largest grid was examined; not: {}",
+                                    "only the grid with the most samples was examined; not: {}",
                                     raster.unexamined.join(", ")
                                 ),
                             ));
@@ -429,7 +442,7 @@ impl Pipeline {
                         fp.raster = Some(raster);
                     }
                     // A series file with no grid in it is fully read.
-                    Err(raster::GridError::UnsupportedFormat(Kind::NetCdf)) if series => {}
+                    Err(raster::GridError::UnsupportedFormat(_)) if series => {}
                     Err(e) if !((photo_tiff || raster_png) && fp.image.is_some()) => {
                         reasons.push(Reason::new(e.code(), e.detail()))
                     }

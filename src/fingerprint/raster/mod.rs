@@ -19,8 +19,10 @@
 //!   percentile) and averaged down to at most 512 samples a side.
 
 pub mod grid;
+pub mod hdf5;
 pub mod netcdf;
 pub mod png16;
+pub mod sci;
 
 use serde::{Serialize, Serializer};
 
@@ -137,12 +139,8 @@ pub fn fingerprint(
     let header = match kind {
         Kind::AsciiGrid => grid::read_ascii_rows(data, max_samples, &mut builder)?,
         Kind::Tiff => grid::read_tiff_rows(data, max_samples, &mut builder)?,
-        Kind::NetCdf => {
-            let nc = netcdf::read(data, max_samples)?;
-            let mut fp = fingerprint_grid(&nc.grid, params.gear_seed);
-            fp.source = Some(format!("variable {}", nc.variable));
-            fp.unexamined = nc.skipped;
-            return Ok(fp);
+        Kind::NetCdf | Kind::Hdf5 => {
+            return scientific(data, kind, params, max_samples).1;
         }
         Kind::Png => {
             let grid = png16::read(data, max_samples)?;
@@ -151,6 +149,46 @@ pub fn fingerprint(
         other => return Err(GridError::UnsupportedFormat(other)),
     };
     Ok(builder.finish(&header))
+}
+
+/// What a self-describing scientific file (NetCDF classic, NetCDF-4,
+/// HDF5) holds, read once: its series table for the records signal
+/// (`None` when it has none) and the fingerprint of its raster.
+pub type Scientific = (
+    Result<Option<sci::Series>, GridError>,
+    Result<RasterFp, GridError>,
+);
+
+/// Opens a NetCDF or HDF5 file once and reads both its series and its
+/// raster (see [`sci`]).
+pub fn scientific(
+    data: &[u8],
+    kind: Kind,
+    params: &FingerprintParams,
+    max_samples: u64,
+) -> Scientific {
+    let file: Box<dyn sci::SciFile + '_> = match kind {
+        Kind::NetCdf => match netcdf::ClassicFile::parse(data) {
+            Ok(f) => Box::new(f),
+            Err(e) => return (Err(e.clone()), Err(e)),
+        },
+        Kind::Hdf5 => match hdf5::Hdf5File::open(data, max_samples) {
+            Ok(f) => Box::new(f),
+            Err(e) => return (Err(e.clone()), Err(e)),
+        },
+        other => {
+            let e = GridError::UnsupportedFormat(other);
+            return (Err(e.clone()), Err(e));
+        }
+    };
+    let series = sci::series(file.as_ref());
+    let raster = sci::raster(file.as_ref(), kind, max_samples).map(|r| {
+        let mut fp = fingerprint_grid(&r.grid, params.gear_seed);
+        fp.source = Some(format!("variables {}", r.variables.join(", ")));
+        fp.unexamined = r.skipped;
+        fp
+    });
+    (series, raster)
 }
 
 /// Fingerprints a grid held in memory (the same result as streaming it).

@@ -1,24 +1,12 @@
 //! NetCDF classic files (CDF-1, CDF-2 64-bit offsets, CDF-5 64-bit data),
-//! read from memory into the canonical raster model: the largest variable
-//! with two spatial dimensions (its last two) is the raster, every slice
-//! of its leading dimensions (time, level) one band. `_FillValue` and
-//! `missing_value` become the NoData marker, `scale_factor`/`add_offset`
-//! are applied (so a packed int16 copy and the float original agree), and
-//! rows are turned north-up when the y coordinate increases (GDAL writes
-//! bottom-up). Every count and offset is checked against the file before
-//! use. Other variables are reported, not silently skipped.
+//! parsed from memory by our own reader and listed for the shared mapping
+//! of [`super::sci`]. `_FillValue` and `missing_value` become the NoData
+//! marker and `scale_factor`/`add_offset` are applied (so a packed int16
+//! copy and the float original agree). Every count and offset is checked
+//! against the file before use; values are read only when asked for.
 
-use super::grid::{GeoInfo, Grid, GridError};
-
-/// What the reader found besides the raster it decoded.
-pub struct NetCdfRaster {
-    /// The decoded raster.
-    pub grid: Grid,
-    /// The variable it came from.
-    pub variable: String,
-    /// Other variables with two or more dimensions that were not decoded.
-    pub skipped: Vec<String>,
-}
+use super::grid::GridError;
+use super::sci::{SciFile, SciVar};
 
 struct Reader<'a> {
     d: &'a [u8],
@@ -195,143 +183,118 @@ impl Header {
     }
 }
 
-/// A 1-D series table: the numeric variables (and character variables,
-/// one string per row) along the dimension most of them share, as rows of
-/// text for the records signal. Time variables with CF units (`days since
-/// 2012-01-01`) become ISO dates. `None` when there is no such series.
-pub fn series(d: &[u8]) -> Result<Option<Vec<Vec<String>>>, GridError> {
-    let h = parse(d)?;
-    let numeric = |v: &Variable| type_size(v.nc_type).is_some() && v.nc_type != 2;
-    // The dimension the most 1-D numeric variables run along.
-    let mut counts = vec![0usize; h.dims.len()];
-    for v in h.vars.iter().filter(|v| v.dims.len() == 1 && numeric(v)) {
-        counts[v.dims[0]] += 1;
-    }
-    let Some((dim, &n)) = counts
-        .iter()
-        .enumerate()
-        .max_by_key(|&(i, &c)| (c, Some(i) == h.record_dim))
-    else {
-        return Ok(None);
-    };
-    let rows = h.dim_len(dim) as usize;
-    if n < 2 || rows == 0 {
-        return Ok(None);
-    }
-    let mut columns: Vec<Vec<String>> = Vec::new();
-    for v in &h.vars {
-        if v.dims.len() == 1 && v.dims[0] == dim && numeric(v) {
-            let per_slab = if h.record_dim == Some(dim) { 1 } else { rows };
-            let slabs = if h.record_dim == Some(dim) { rows } else { 1 };
-            let mut col = Vec::with_capacity(rows);
-            let time = cf_time(&v.units);
-            for s in 0..slabs {
-                let bytes = h.slab(d, v, s, per_slab)?;
-                for i in 0..per_slab {
-                    let x = value(v.nc_type, bytes, i);
-                    col.push(if v.fill.contains(&x) || x.is_nan() {
-                        String::new()
-                    } else {
-                        let x = x * v.scale + v.offset;
-                        match time {
-                            Some((unit, epoch)) => iso_time(epoch + (x * unit).round() as i64),
-                            None => format_number(x),
-                        }
-                    });
+/// A NetCDF classic file held in memory, parsed, as a [`SciFile`].
+pub struct ClassicFile<'d> {
+    d: &'d [u8],
+    header: Header,
+    vars: Vec<SciVar>,
+}
+
+impl<'d> ClassicFile<'d> {
+    /// Parses the header of `d`; every count and offset is checked before
+    /// use, values are read only when asked for.
+    pub fn parse(d: &'d [u8]) -> Result<Self, GridError> {
+        let header = parse(d)?;
+        let vars = header
+            .vars
+            .iter()
+            .map(|v| {
+                let text = v.nc_type == 2;
+                let mut dims: Vec<(String, u64)> =
+                    v.dims.iter().map(|&id| header.dims[id].clone()).collect();
+                if text {
+                    // The last dimension of a character array is the
+                    // string length.
+                    dims.pop();
                 }
-            }
-            columns.push(col);
-        } else if v.nc_type == 2 && v.dims.len() == 2 && v.dims[0] == dim {
-            // Fixed-length strings, one per row.
-            let len = h.dim_len(v.dims[1]) as usize;
-            let mut col = Vec::with_capacity(rows);
-            let record = h.record_dim == Some(dim);
-            for s in 0..if record { rows } else { 1 } {
-                let bytes = h.slab(d, v, s, if record { len } else { rows * len })?;
-                for chunk in bytes.chunks(len.max(1)) {
-                    col.push(
-                        String::from_utf8_lossy(chunk)
-                            .trim_end_matches('\0')
-                            .trim()
-                            .to_string(),
-                    );
+                SciVar {
+                    name: v.name.clone(),
+                    dims,
+                    text,
+                    numeric: !text && type_size(v.nc_type).is_some(),
+                    units: v.units.clone(),
+                    stored: match v.nc_type {
+                        1 => "i8",
+                        2 => "char",
+                        3 => "i16",
+                        4 => "i32",
+                        5 => "f32",
+                        6 => "f64",
+                        7 => "u8",
+                        8 => "u16",
+                        9 => "u32",
+                        10 => "i64",
+                        _ => "u64",
+                    }
+                    .to_string(),
                 }
-            }
-            columns.push(col);
-        }
-    }
-    Ok(Some(
-        (0..rows)
-            .map(|r| {
-                columns
-                    .iter()
-                    .map(|c| c.get(r).cloned().unwrap_or_default())
-                    .collect()
             })
-            .collect(),
-    ))
-}
+            .collect();
+        Ok(ClassicFile { d, header, vars })
+    }
 
-/// A number as text: integers without a fraction, others in Rust's
-/// shortest round-trip form (the records signal reads numbers by value).
-fn format_number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
+    /// The raw big-endian bytes of variable `i`, slab by slab (one slab per
+    /// record for record variables, one for the others).
+    fn slabs(&self, i: usize) -> Result<Vec<&'d [u8]>, GridError> {
+        let h = &self.header;
+        let v = &h.vars[i];
+        let is_record = v.dims.first().is_some_and(|&x| Some(x) == h.record_dim);
+        let lens: Vec<u64> = v.dims.iter().map(|&id| h.dim_len(id)).collect();
+        let total = lens
+            .iter()
+            .try_fold(1u64, |n, &l| n.checked_mul(l))
+            .filter(|&n| n <= self.d.len() as u64)
+            .ok_or_else(|| malformed(format!("variable {} is larger than the file", v.name)))?
+            as usize;
+        let (slabs, per) = if is_record {
+            let records = lens[0] as usize;
+            (records, total.checked_div(records).unwrap_or(0))
+        } else {
+            (1, total)
+        };
+        (0..slabs).map(|s| h.slab(self.d, v, s, per)).collect()
     }
 }
 
-/// CF time units (`days since 2012-01-01 00:00:00`): seconds per unit and
-/// the epoch in seconds since 1970-01-01.
-fn cf_time(units: &str) -> Option<(f64, i64)> {
-    let (unit, since) = units.split_once(" since ")?;
-    let seconds = match unit.trim().to_ascii_lowercase().as_str() {
-        "days" | "day" | "d" => 86_400.0,
-        "hours" | "hour" | "h" => 3_600.0,
-        "minutes" | "minute" | "min" => 60.0,
-        "seconds" | "second" | "s" => 1.0,
-        _ => return None,
-    };
-    let since = since.trim();
-    let (date, time) = since.split_once([' ', 'T']).unwrap_or((since, "0:0:0"));
-    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (Some(Some(y)), Some(Some(m)), Some(Some(dd))) = (ymd.next(), ymd.next(), ymd.next())
-    else {
-        return None;
-    };
-    let mut hms = time
-        .trim_end_matches('Z')
-        .split(':')
-        .map(|p| p.parse::<f64>().unwrap_or(0.0));
-    let clock = hms.next().unwrap_or(0.0) * 3600.0
-        + hms.next().unwrap_or(0.0) * 60.0
-        + hms.next().unwrap_or(0.0);
-    let days = crate::fingerprint::records::days_from_civil(y, m, dd);
-    Some((seconds, days * 86_400 + clock as i64))
-}
-
-/// Seconds since 1970-01-01 as ISO text (date only at midnight).
-fn iso_time(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let (y, m, d) = crate::fingerprint::records::civil_from_days(days);
-    if secs == 0 {
-        format!("{y:04}-{m:02}-{d:02}")
-    } else {
-        format!(
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+impl SciFile for ClassicFile<'_> {
+    fn vars(&self) -> &[SciVar] {
+        &self.vars
     }
-}
 
-/// Decodes the largest raster variable of a NetCDF classic file, within
-/// `max_samples`.
-pub fn read(d: &[u8], max_samples: u64) -> Result<NetCdfRaster, GridError> {
-    let h = parse(d)?;
-    read_raster(d, &h, max_samples)
+    fn values(&self, i: usize) -> Result<Vec<f64>, GridError> {
+        let v = &self.header.vars[i];
+        let size = type_size(v.nc_type).unwrap_or(1);
+        let mut out = Vec::new();
+        for bytes in self.slabs(i)? {
+            out.extend((0..bytes.len() / size).map(|k| {
+                let x = value(v.nc_type, bytes, k);
+                if v.fill.contains(&x) || x.is_nan() {
+                    f64::NAN
+                } else {
+                    x * v.scale + v.offset
+                }
+            }));
+        }
+        Ok(out)
+    }
+
+    fn strings(&self, i: usize) -> Result<Vec<String>, GridError> {
+        let h = &self.header;
+        let len = h.vars[i]
+            .dims
+            .last()
+            .map_or(1, |&id| h.dim_len(id) as usize)
+            .max(1);
+        let mut out = Vec::new();
+        for bytes in self.slabs(i)? {
+            out.extend(bytes.chunks(len).map(|chunk| {
+                String::from_utf8_lossy(chunk)
+                    .trim_end_matches('\0')
+                    .to_string()
+            }));
+        }
+        Ok(out)
+    }
 }
 
 fn parse(d: &[u8]) -> Result<Header, GridError> {
@@ -417,114 +380,9 @@ fn parse(d: &[u8]) -> Result<Header, GridError> {
     })
 }
 
-/// The largest raster variable of a parsed file.
-fn read_raster(d: &[u8], h: &Header, max_samples: u64) -> Result<NetCdfRaster, GridError> {
-    let (dims, vars, record_dim, record_size) = (&h.dims, &h.vars, h.record_dim, h.record_size);
-    let dim_len = |id: usize| h.dim_len(id);
-    let mut rasters: Vec<&Variable> = vars
-        .iter()
-        .filter(|v| v.dims.len() >= 2 && type_size(v.nc_type).is_some() && v.nc_type != 2)
-        .collect();
-    rasters.sort_by_key(|v| std::cmp::Reverse(v.dims.iter().map(|&d| dim_len(d)).product::<u64>()));
-    let Some(var) = rasters.first() else {
-        return Err(GridError::UnsupportedFormat(crate::sniff::Kind::NetCdf));
-    };
-    let skipped = rasters[1..].iter().map(|v| v.name.clone()).collect();
-    let n = var.dims.len();
-    let (height, width) = (dim_len(var.dims[n - 2]), dim_len(var.dims[n - 1]));
-    let bands: u64 = var.dims[..n - 2].iter().map(|&d| dim_len(d)).product();
-    let total = width
-        .checked_mul(height)
-        .and_then(|s| s.checked_mul(bands))
-        .ok_or(GridError::TooLarge(u64::MAX))?;
-    if total > max_samples {
-        return Err(GridError::TooLarge(total));
-    }
-    let size = type_size(var.nc_type).unwrap_or(1);
-    let (width, height, bands) = (width as usize, height as usize, bands as usize);
-    // Where each band's samples are: contiguous for fixed-size variables,
-    // one record apart for record variables (one band per record, as the
-    // record dimension comes first).
-    let is_record = var.dims.first().is_some_and(|&d| Some(d) == record_dim);
-    let plane = width * height * size;
-    let mut out_bands = Vec::with_capacity(bands);
-    // Bands inside one record (the leading dimensions after the record
-    // dimension) are contiguous within it.
-    let per_record: usize = if is_record {
-        var.dims[1..n - 2]
-            .iter()
-            .map(|&d| dim_len(d) as usize)
-            .product()
-    } else {
-        bands
-    };
-    for b in 0..bands {
-        let (record, inner) = (b / per_record.max(1), b % per_record.max(1));
-        let start = if is_record {
-            var.begin + record as u64 * record_size + (inner * plane) as u64
-        } else {
-            var.begin + (b * plane) as u64
-        };
-        let start = usize::try_from(start).map_err(|_| malformed("offset too large"))?;
-        let bytes = d
-            .get(start..start.saturating_add(plane))
-            .filter(|s| s.len() == plane)
-            .ok_or_else(|| {
-                malformed(format!(
-                    "variable {} runs past the end of the file",
-                    var.name
-                ))
-            })?;
-        let samples: Vec<f64> = (0..width * height)
-            .map(|i| {
-                let v = value(var.nc_type, bytes, i);
-                if var.fill.contains(&v) || v.is_nan() {
-                    f64::NAN
-                } else {
-                    v * var.scale + var.offset
-                }
-            })
-            .collect();
-        out_bands.push(samples);
-    }
-    // North up: a y coordinate that increases means rows go south to north.
-    let y_name = &dims[var.dims[n - 2]].0;
-    let ascending = vars
-        .iter()
-        .find(|v| &v.name == y_name && v.dims.len() == 1 && type_size(v.nc_type).is_some())
-        .and_then(|y| {
-            let size = type_size(y.nc_type)?;
-            let start = usize::try_from(y.begin).ok()?;
-            let bytes = d.get(start..start + height * size)?;
-            (height >= 2).then(|| value(y.nc_type, bytes, 0) < value(y.nc_type, bytes, height - 1))
-        })
-        .unwrap_or(false);
-    if ascending {
-        for band in &mut out_bands {
-            let flipped: Vec<f64> = band
-                .chunks_exact(width.max(1))
-                .rev()
-                .flatten()
-                .copied()
-                .collect();
-            *band = flipped;
-        }
-    }
-    Ok(NetCdfRaster {
-        grid: Grid {
-            width,
-            height,
-            bands: out_bands,
-            sample_type: format!("netcdf-type-{}", var.nc_type),
-            geo: GeoInfo::default(),
-        },
-        variable: var.name.clone(),
-        skipped,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::sci::{self, SciRaster};
     use super::*;
 
     fn name(out: &mut Vec<u8>, s: &str) {
@@ -555,6 +413,14 @@ mod tests {
         h.extend_from_slice(&(y.wrapping_mul(x).wrapping_mul(4)).to_be_bytes());
         h.extend_from_slice(&begin.to_be_bytes());
         h
+    }
+
+    fn read(d: &[u8], max_samples: u64) -> Result<SciRaster, GridError> {
+        sci::raster(
+            &ClassicFile::parse(d)?,
+            crate::sniff::Kind::NetCdf,
+            max_samples,
+        )
     }
 
     #[test]

@@ -1,0 +1,131 @@
+//! NetCDF-4 and plain HDF5 files, read from memory with the pure-Rust
+//! `netcdf-reader` / `hdf5-reader` crates (chunked datasets, deflate,
+//! shuffle, Fletcher-32, LZ4, N-bit and scale-offset filters; dimension
+//! scales give NetCDF-4 variables their dimension names, plain HDF5
+//! datasets get dimensions named by their lengths). Every variable in
+//! every group is listed for the shared mapping of [`super::sci`].
+//!
+//! Untrusted input is bounded before it is read: the decoded size of one
+//! read, of one chunk and of one object header are capped by the crate's
+//! open options, and the raster mapping checks the sample budget against
+//! the declared shapes before any read.
+
+use netcdf_reader::{NcFile, NcGroup, NcMetadataMode, NcOpenOptions, NcType};
+
+use super::grid::GridError;
+use super::sci::{SciFile, SciVar};
+
+/// Largest decoded chunk one read may hold (netCDF and h5py write chunks
+/// of a few MiB).
+const MAX_CHUNK_BYTES: usize = 64 << 20;
+/// Largest object header the reader parses.
+const MAX_OBJECT_HEADER_BYTES: usize = 4 << 20;
+
+fn failed(e: netcdf_reader::Error) -> GridError {
+    GridError::Malformed(format!("hdf5: {e}"))
+}
+
+/// An HDF5-based file opened from memory, as a [`SciFile`].
+pub struct Hdf5File {
+    file: NcFile,
+    vars: Vec<SciVar>,
+}
+
+impl Hdf5File {
+    /// Opens `d` with reads bounded to `max_samples` 8-byte values, and
+    /// lists its variables (NetCDF-4 metadata read strictly, else with
+    /// dimensions named by size as for plain HDF5).
+    pub fn open(d: &[u8], max_samples: u64) -> Result<Self, GridError> {
+        let max_read = usize::try_from(max_samples.saturating_mul(8)).unwrap_or(usize::MAX);
+        let options = |mode| NcOpenOptions {
+            metadata_mode: mode,
+            max_chunk_bytes: MAX_CHUNK_BYTES,
+            max_read_bytes: max_read,
+            max_object_header_bytes: MAX_OBJECT_HEADER_BYTES,
+            chunk_cache_bytes: 8 << 20,
+            ..NcOpenOptions::default()
+        };
+        let strict =
+            NcFile::from_bytes_with_options(d, options(NcMetadataMode::Strict)).and_then(|f| {
+                f.root_group()?;
+                Ok(f)
+            });
+        let file = match strict {
+            Ok(f) => f,
+            Err(_) => {
+                let f = NcFile::from_bytes_with_options(d, options(NcMetadataMode::Lossy))
+                    .map_err(failed)?;
+                f.root_group().map_err(failed)?;
+                f
+            }
+        };
+        let mut vars = Vec::new();
+        collect(file.root_group().map_err(failed)?, "", &mut vars);
+        Ok(Hdf5File { file, vars })
+    }
+}
+
+/// Lists the variables of `group` and its subgroups, named by path.
+fn collect(group: &NcGroup, prefix: &str, out: &mut Vec<SciVar>) {
+    for v in &group.variables {
+        let text = matches!(v.dtype, NcType::String | NcType::Char);
+        let mut dims: Vec<(String, u64)> = v
+            .dimensions
+            .iter()
+            .map(|d| (d.name.clone(), d.size))
+            .collect();
+        if v.dtype == NcType::Char {
+            dims.pop();
+        }
+        let stored = match v.dtype {
+            NcType::Byte => "i8",
+            NcType::Short => "i16",
+            NcType::Int => "i32",
+            NcType::Float => "f32",
+            NcType::Double => "f64",
+            NcType::UByte => "u8",
+            NcType::UShort => "u16",
+            NcType::UInt => "u32",
+            NcType::Int64 => "i64",
+            NcType::UInt64 => "u64",
+            NcType::String | NcType::Char => "text",
+            _ => "compound",
+        };
+        let numeric = !matches!(stored, "text" | "compound");
+        out.push(SciVar {
+            name: format!("{prefix}{}", v.name),
+            dims,
+            text,
+            numeric,
+            units: v
+                .attribute("units")
+                .and_then(|a| a.value.as_string())
+                .unwrap_or_default(),
+            stored: stored.to_string(),
+        });
+    }
+    for g in &group.groups {
+        collect(g, &format!("{prefix}{}/", g.name), out);
+    }
+}
+
+impl SciFile for Hdf5File {
+    fn vars(&self) -> &[SciVar] {
+        &self.vars
+    }
+
+    fn values(&self, i: usize) -> Result<Vec<f64>, GridError> {
+        let name = &self.vars[i].name;
+        let array = self
+            .file
+            .read_variable_unpacked_masked(name)
+            .map_err(failed)?;
+        Ok(array.iter().copied().collect())
+    }
+
+    fn strings(&self, i: usize) -> Result<Vec<String>, GridError> {
+        self.file
+            .read_variable_as_strings(&self.vars[i].name)
+            .map_err(failed)
+    }
+}

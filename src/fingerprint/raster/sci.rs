@@ -1,0 +1,317 @@
+//! The mapping from self-describing scientific files (NetCDF classic,
+//! NetCDF-4 and plain HDF5) to the canonical models, shared by their
+//! decoders: grids become one raster, 1-D series become a table for the
+//! records signal. A decoder lists its variables ([`SciVar`]) and hands
+//! out their values ([`SciFile`]); everything about which variables are
+//! examined, and how, lives here once.
+//!
+//! * **Raster.** Variables with two or more dimensions read their last two
+//!   as (y, x). The (y, x) pair holding the most samples wins; every
+//!   variable on it contributes one band per slice of its leading
+//!   dimensions (time, level), in file order. Variables on other grids are
+//!   listed as unexamined (the item is then `incomplete`), never dropped
+//!   silently. Rows are turned north-up when the y coordinate variable
+//!   increases (GDAL and most models write bottom-up).
+//! * **Series.** The 1-D variables along the dimension most of them share
+//!   are the columns of a table, one row per index; CF time units
+//!   (`days since 2012-01-01`) become ISO dates, text variables one string
+//!   per row.
+
+use super::grid::{GeoInfo, Grid, GridError};
+
+/// A dimension: its name and length.
+pub type Dim = (String, u64);
+
+/// One variable as its decoder describes it.
+#[derive(Clone, Debug)]
+pub struct SciVar {
+    /// Its name (a path such as `terrain/elevation` inside groups).
+    pub name: String,
+    /// Its dimensions, slowest first: name and length. A character array's
+    /// string-length dimension is not listed (its values are strings).
+    pub dims: Vec<Dim>,
+    /// Whether its values are text (one string per element).
+    pub text: bool,
+    /// Whether its values are numbers the raster and records signals read.
+    pub numeric: bool,
+    /// Its `units` attribute (empty when absent).
+    pub units: String,
+    /// The stored type, for reports (`i16`, `f32`, ...).
+    pub stored: String,
+}
+
+impl SciVar {
+    fn elements(&self) -> u64 {
+        self.dims
+            .iter()
+            .try_fold(1u64, |n, d| n.checked_mul(d.1))
+            .unwrap_or(u64::MAX)
+    }
+}
+
+/// A decoded scientific file: its variables and their values.
+pub trait SciFile {
+    /// Every variable, in file order.
+    fn vars(&self) -> &[SciVar];
+    /// All values of numeric variable `i`, row-major, in canonical form:
+    /// `_FillValue`/`missing_value` as NaN, `scale_factor`/`add_offset`
+    /// applied.
+    fn values(&self, i: usize) -> Result<Vec<f64>, GridError>;
+    /// All values of text variable `i`, one string per element.
+    fn strings(&self, i: usize) -> Result<Vec<String>, GridError>;
+}
+
+/// The raster found in a scientific file, and what was left out.
+pub struct SciRaster {
+    /// The decoded raster.
+    pub grid: Grid,
+    /// The variables it came from (each one or more bands).
+    pub variables: Vec<String>,
+    /// Variables with two or more dimensions on another grid, not decoded.
+    pub skipped: Vec<String>,
+}
+
+/// The last two dimensions of a variable that has at least two.
+fn plane(v: &SciVar) -> Option<(&Dim, &Dim)> {
+    let n = v.dims.len();
+    (n >= 2 && v.numeric && !v.text).then(|| (&v.dims[n - 2], &v.dims[n - 1]))
+}
+
+/// The raster of `file`: every variable on its largest (y, x) grid, within
+/// `max_samples`. [`GridError::UnsupportedFormat`] of `kind` when the file
+/// holds no grid.
+pub fn raster(
+    file: &dyn SciFile,
+    kind: crate::sniff::Kind,
+    max_samples: u64,
+) -> Result<SciRaster, GridError> {
+    let vars = file.vars();
+    // Total samples per (y, x) grid.
+    let mut planes: Vec<(&Dim, &Dim, u64)> = Vec::new();
+    for v in vars {
+        let Some((y, x)) = plane(v) else { continue };
+        match planes.iter_mut().find(|p| p.0 == y && p.1 == x) {
+            Some(p) => p.2 = p.2.saturating_add(v.elements()),
+            None => planes.push((y, x, v.elements())),
+        }
+    }
+    let Some(&(y, x, total)) = planes
+        .iter()
+        .max_by_key(|p| (p.0 .1.saturating_mul(p.1 .1), p.2))
+    else {
+        return Err(GridError::UnsupportedFormat(kind));
+    };
+    if total > max_samples {
+        return Err(GridError::TooLarge(total));
+    }
+    let (height, width) = (y.1 as usize, x.1 as usize);
+    let on_grid = |v: &SciVar| plane(v).is_some_and(|(vy, vx)| vy == y && vx == x);
+    let mut bands = Vec::new();
+    let mut variables = Vec::new();
+    let mut skipped = Vec::new();
+    let mut types = Vec::new();
+    for (i, v) in vars.iter().enumerate() {
+        if !on_grid(v) {
+            if plane(v).is_some() {
+                skipped.push(v.name.clone());
+            }
+            continue;
+        }
+        let values = file.values(i)?;
+        if values.len() as u64 != v.elements() {
+            return Err(GridError::Malformed(format!(
+                "variable {} gave {} values for {} elements",
+                v.name,
+                values.len(),
+                v.elements()
+            )));
+        }
+        if width * height > 0 {
+            bands.extend(values.chunks_exact(width * height).map(<[f64]>::to_vec));
+        }
+        variables.push(v.name.clone());
+        if !types.contains(&v.stored) {
+            types.push(v.stored.clone());
+        }
+    }
+    if north_up_flip(file, &y.0, height) {
+        for band in &mut bands {
+            let flipped: Vec<f64> = band
+                .chunks_exact(width.max(1))
+                .rev()
+                .flatten()
+                .copied()
+                .collect();
+            *band = flipped;
+        }
+    }
+    Ok(SciRaster {
+        grid: Grid {
+            width,
+            height,
+            bands,
+            sample_type: types.join("+"),
+            geo: GeoInfo::default(),
+        },
+        variables,
+        skipped,
+    })
+}
+
+/// Whether the y coordinate variable named `y` increases (rows stored
+/// south to north).
+fn north_up_flip(file: &dyn SciFile, y: &str, height: usize) -> bool {
+    if height < 2 {
+        return false;
+    }
+    let Some(i) = file.vars().iter().position(|v| {
+        v.numeric && v.dims.len() == 1 && v.dims[0].0 == y && leaf(&v.name) == leaf(y)
+    }) else {
+        return false;
+    };
+    match file.values(i) {
+        Ok(ys) if ys.len() == height => ys[0] < ys[height - 1],
+        _ => false,
+    }
+}
+
+/// The last component of a slash-separated path.
+fn leaf(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// A station series read from a scientific file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// The dimension its rows run along.
+    pub dim: String,
+    /// The variables that are its columns, in file order.
+    pub columns: Vec<String>,
+    /// The rows, as text for the records signal.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Series {
+    /// How the table was mapped, for fingerprints and evidence.
+    pub fn describe(&self, format: &str) -> String {
+        format!(
+            "{format} series along {}: {}",
+            self.dim,
+            self.columns.join(", ")
+        )
+    }
+}
+
+/// The series table of `file`, or `None` when fewer than two 1-D numeric
+/// variables share a dimension.
+pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
+    let vars = file.vars();
+    let one_d = |v: &SciVar| v.dims.len() == 1 && (v.numeric || v.text);
+    // The dimension the most 1-D numeric variables run along.
+    let mut counts: Vec<(&Dim, usize)> = Vec::new();
+    for v in vars.iter().filter(|v| one_d(v) && v.numeric) {
+        match counts.iter_mut().find(|c| c.0 == &v.dims[0]) {
+            Some(c) => c.1 += 1,
+            None => counts.push((&v.dims[0], 1)),
+        }
+    }
+    let Some(&(dim, n)) = counts.iter().max_by_key(|c| c.1) else {
+        return Ok(None);
+    };
+    let rows = dim.1 as usize;
+    if n < 2 || rows == 0 {
+        return Ok(None);
+    }
+    let mut columns: Vec<Vec<String>> = Vec::new();
+    let mut names = Vec::new();
+    for (i, v) in vars.iter().enumerate() {
+        if !one_d(v) || &v.dims[0] != dim {
+            continue;
+        }
+        names.push(v.name.clone());
+        let column = if v.text {
+            file.strings(i)?
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .collect()
+        } else {
+            let time = cf_time(&v.units);
+            file.values(i)?
+                .into_iter()
+                .map(|x| match (x.is_nan(), time) {
+                    (true, _) => String::new(),
+                    (false, Some((unit, epoch))) => iso_time(epoch + (x * unit).round() as i64),
+                    (false, None) => format_number(x),
+                })
+                .collect()
+        };
+        columns.push(column);
+    }
+    Ok(Some(Series {
+        dim: dim.0.clone(),
+        columns: names,
+        rows: (0..rows)
+            .map(|r| {
+                columns
+                    .iter()
+                    .map(|c| c.get(r).cloned().unwrap_or_default())
+                    .collect()
+            })
+            .collect(),
+    }))
+}
+
+/// A number as text: integers without a fraction, others in Rust's
+/// shortest round-trip form (the records signal reads numbers by value).
+fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// CF time units (`days since 2012-01-01 00:00:00`): seconds per unit and
+/// the epoch in seconds since 1970-01-01.
+fn cf_time(units: &str) -> Option<(f64, i64)> {
+    let (unit, since) = units.split_once(" since ")?;
+    let seconds = match unit.trim().to_ascii_lowercase().as_str() {
+        "days" | "day" | "d" => 86_400.0,
+        "hours" | "hour" | "h" => 3_600.0,
+        "minutes" | "minute" | "min" => 60.0,
+        "seconds" | "second" | "s" => 1.0,
+        _ => return None,
+    };
+    let since = since.trim();
+    let (date, time) = since.split_once([' ', 'T']).unwrap_or((since, "0:0:0"));
+    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(dd))) = (ymd.next(), ymd.next(), ymd.next())
+    else {
+        return None;
+    };
+    let mut hms = time
+        .trim_end_matches('Z')
+        .split(':')
+        .map(|p| p.parse::<f64>().unwrap_or(0.0));
+    let clock = hms.next().unwrap_or(0.0) * 3600.0
+        + hms.next().unwrap_or(0.0) * 60.0
+        + hms.next().unwrap_or(0.0);
+    let days = crate::fingerprint::records::days_from_civil(y, m, dd);
+    Some((seconds, days * 86_400 + clock as i64))
+}
+
+/// Seconds since 1970-01-01 as ISO text (date only at midnight).
+fn iso_time(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (y, m, d) = crate::fingerprint::records::civil_from_days(days);
+    if secs == 0 {
+        format!("{y:04}-{m:02}-{d:02}")
+    } else {
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}
