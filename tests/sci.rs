@@ -69,6 +69,9 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
         ("window-nc4.nc", Window(30, 20)),
         ("slope-nc4.nc", Clean),
         ("dem-h5py.h5", Raster("identical")),
+        // An XYZ text grid (32 x 32 of the window, north first).
+        ("dem-window.xyz", Window(30, 20)),
+        ("slope.xyz", Clean),
         // A 16-bit PNG export: a raster as well as a picture.
         ("dem-16bit.png", Raster("identical")),
         ("dem.grb2", Incomplete("raster.unsupported.grib")),

@@ -389,6 +389,10 @@ impl Pipeline {
         // A 16-bit PNG (an elevation model exported as PNG) is also a
         // raster: both signals run on it.
         let raster_png = kind == Kind::Png && data.is_some_and(raster::png16::is_png16);
+        // Text that starts like an XYZ grid is tried as a raster; text that
+        // turns out not to be a regular grid (scattered points) stays text.
+        let xyz_text =
+            matches!(kind, Kind::Text | Kind::Table) && data.is_some_and(raster::xyz::looks_like);
         let family = kind.family();
         match data {
             Some(d) if family == Family::Image || photo_tiff => {
@@ -424,7 +428,7 @@ impl Pipeline {
         };
         let series = fp.records.is_some();
         match data {
-            Some(d) if family == Family::Raster || raster_png => {
+            Some(d) if family == Family::Raster || raster_png || xyz_text => {
                 let raster = scientific.unwrap_or_else(|| {
                     raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES)
                 });
@@ -443,6 +447,7 @@ impl Pipeline {
                     }
                     // A series file with no grid in it is fully read.
                     Err(raster::GridError::UnsupportedFormat(_)) if series => {}
+                    Err(raster::GridError::Malformed(_)) if xyz_text => {}
                     Err(e) if !((photo_tiff || raster_png) && fp.image.is_some()) => {
                         reasons.push(Reason::new(e.code(), e.detail()))
                     }

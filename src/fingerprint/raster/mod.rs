@@ -23,6 +23,7 @@ pub mod hdf5;
 pub mod netcdf;
 pub mod png16;
 pub mod sci;
+pub mod xyz;
 
 use serde::{Serialize, Serializer};
 
@@ -141,6 +142,11 @@ pub fn fingerprint(
         Kind::Tiff => grid::read_tiff_rows(data, max_samples, &mut builder)?,
         Kind::NetCdf | Kind::Hdf5 => {
             return scientific(data, kind, params, max_samples).1;
+        }
+        // Text is a raster when it is an XYZ grid (see [`xyz`]).
+        Kind::Text | Kind::Table => {
+            let grid = xyz::read(data, max_samples)?;
+            return Ok(fingerprint_grid(&grid, params.gear_seed));
         }
         Kind::Png => {
             let grid = png16::read(data, max_samples)?;
