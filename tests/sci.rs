@@ -74,9 +74,21 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
         ("slope.xyz", Clean),
         // A 16-bit PNG export: a raster as well as a picture.
         ("dem-16bit.png", Raster("identical")),
-        ("dem.grb2", Incomplete("raster.unsupported.grib")),
+        // GRIB2 in each packing GDAL writes (simple, complex with a
+        // missing value, JPEG 2000, IEEE), rows stored south to north.
+        ("dem.grb2", Raster("identical")),
+        ("dem-complex.grb2", Raster("identical")),
+        ("dem-jpeg2000.grb2", Raster("identical")),
+        ("dem-window.grb2", Window(30, 20)),
+        ("dem-window-ieee.grb2", Window(30, 20)),
+        ("slope.grb2", Clean),
+        // JPEG 2000: lossless JP2, a raw codestream of the window, and a
+        // lossy JP2 (off by up to 11 m) that still matches perceptually.
+        ("dem-lossless.jp2", Raster("identical")),
+        ("dem-lossless.j2k", Window(30, 20)),
+        ("dem.jp2", Raster("perceptual")),
+        ("slope.jp2", Clean),
         ("dem.img", Incomplete("raster.unsupported.hfa")),
-        ("dem.jp2", Incomplete("raster.unsupported.jpeg2000")),
     ] {
         check(file, &scanner.scan_path(&dir.join(file)), &expect);
     }
@@ -98,25 +110,32 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
     }
 }
 
-/// Cut or damaged NetCDF-4 / HDF5 files (their B-trees, object headers
-/// and chunks announced past the end, or with bytes overwritten) end
-/// `incomplete` or still match, never clean and never a crash, within the
-/// read bounds.
+/// Cut or damaged NetCDF-4 / HDF5, GRIB2 and JPEG 2000 files (B-trees,
+/// object headers, sections, chunks and codestreams announced past the
+/// end, or with bytes overwritten) end `incomplete` or still match, never
+/// clean and never a crash, within the read bounds.
 #[test]
-fn damaged_hdf5_files_are_never_clean() {
+fn damaged_scientific_files_are_never_clean() {
     let dem = std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap();
     let (_tmp, scanner) = common::index_items(33, &[("rasters/rmnp-dem.tif".into(), dem)]);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sci");
-    for file in ["dem-nc4.nc", "dem-h5py.h5"] {
+    for file in [
+        "dem-nc4.nc",
+        "dem-h5py.h5",
+        "dem.grb2",
+        "dem-jpeg2000.grb2",
+        "dem-complex.grb2",
+        "dem-lossless.jp2",
+    ] {
         let good = std::fs::read(dir.join(file)).unwrap();
         let n = good.len();
-        for cut in [9, 100, 600, 2_000, n / 4, n / 2, n - 700, n - 1] {
+        for cut in [16, 100, 600, 2_000, n / 4, n / 2, n - 700, n - 1] {
             let report = scanner.scan_bytes(file, &good[..cut]);
             assert_ne!(report.verdict, Verdict::Clean, "{file} cut at {cut}");
         }
         // Overwritten metadata and chunk bytes (the signature kept): every
         // 97th byte of the first 8 KiB set to 0xFF, one region at a time.
-        for start in (8..8192.min(n)).step_by(1024) {
+        for start in (16..8192.min(n)).step_by(1024) {
             let mut bad = good.clone();
             for i in (start..(start + 1024).min(n)).step_by(97) {
                 bad[i] = 0xFF;

@@ -18,8 +18,10 @@
 //! * per band, a PDQ hash of the band stretched to 8 bits (2nd to 98th
 //!   percentile) and averaged down to at most 512 samples a side.
 
+pub mod grib;
 pub mod grid;
 pub mod hdf5;
+pub mod jpeg2000;
 pub mod netcdf;
 pub mod png16;
 pub mod sci;
@@ -142,6 +144,17 @@ pub fn fingerprint(
         Kind::Tiff => grid::read_tiff_rows(data, max_samples, &mut builder)?,
         Kind::NetCdf | Kind::Hdf5 => {
             return scientific(data, kind, params, max_samples).1;
+        }
+        Kind::Grib => {
+            let g = grib::read(data, max_samples)?;
+            let mut fp = fingerprint_grid(&g.grid, params.gear_seed);
+            fp.source = Some(g.fields.join(", "));
+            fp.unexamined = g.skipped;
+            return Ok(fp);
+        }
+        Kind::Jpeg2000 => {
+            let grid = jpeg2000::read(data, max_samples)?;
+            return Ok(fingerprint_grid(&grid, params.gear_seed));
         }
         // Text is a raster when it is an XYZ grid (see [`xyz`]).
         Kind::Text | Kind::Table => {

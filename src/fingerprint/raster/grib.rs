@@ -1,0 +1,437 @@
+//! GRIB edition 2 files (weather-model and radar fields), decoded with the
+//! pure-Rust `grib` crate into the canonical raster model: every field on
+//! the largest grid is one band, rows north-up and west to east whatever
+//! the scanning mode, bitmap and missing-value points as NoData.
+//!
+//! The crate's message reader trusts section lengths, so messages are
+//! walked here (their length, every section's length, `7777` at the end),
+//! the grid shape and scanning mode are read here, and only the crate's
+//! value decoder is used, on checked sections: the point count is held to
+//! the sample budget and the encoded count to the point count, and an
+//! embedded JPEG 2000 codestream's declared size must equal the encoded
+//! count before any decoder sees it. Packings decoded: simple (5.0), complex (5.2, 5.3),
+//! IEEE (5.4, read here), JPEG 2000 (5.40), PNG (5.41), CCSDS (5.42).
+//! Others, and GRIB edition 1 messages, are reported, never skipped.
+
+use grib::def::grib2::DataRepresentationTemplate;
+use grib::Grib2SubmessageDecoder;
+
+use super::grid::{GeoInfo, Grid, GridError};
+use super::jpeg2000;
+
+fn malformed(detail: impl Into<String>) -> GridError {
+    GridError::Malformed(format!("grib: {}", detail.into()))
+}
+
+fn be(b: &[u8]) -> u64 {
+    b.iter().fold(0u64, |n, &x| n << 8 | u64::from(x))
+}
+
+fn be32(b: &[u8]) -> u64 {
+    be(&b[..4.min(b.len())])
+}
+
+/// One message of a GRIB file: its edition and bytes.
+struct Message<'d> {
+    edition: u8,
+    bytes: &'d [u8],
+}
+
+/// Splits `d` into messages and checks each GRIB2 message's section chain.
+/// Bytes between messages are skipped as padding only when they are zero.
+fn messages(d: &[u8]) -> Result<Vec<Message<'_>>, GridError> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < d.len() {
+        let rest = &d[at..];
+        if !rest.starts_with(b"GRIB") {
+            if rest.iter().all(|&b| b == 0 || b == b'\n') {
+                break;
+            }
+            return Err(malformed(format!("unknown bytes at offset {at}")));
+        }
+        let edition = *rest.get(7).ok_or_else(|| malformed("cut in section 0"))?;
+        let len = match edition {
+            2 => rest
+                .get(8..16)
+                .map(|b| b.iter().fold(0u64, |n, &x| n << 8 | u64::from(x)))
+                .ok_or_else(|| malformed("cut in section 0"))?,
+            1 => be32(&[0, rest[4], rest[5], rest[6]]),
+            e => return Err(malformed(format!("edition {e}"))),
+        };
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l >= 20 && l <= rest.len())
+            .ok_or_else(|| malformed(format!("message at {at} runs past the end of the file")))?;
+        let bytes = &rest[..len];
+        if !bytes.ends_with(b"7777") {
+            return Err(malformed(format!("message at {at} has no 7777 end")));
+        }
+        out.push(Message { edition, bytes });
+        at += len;
+    }
+    Ok(out)
+}
+
+/// The sections one field of a GRIB2 message is decoded from.
+struct FieldSections<'d> {
+    grid: &'d [u8],
+    representation: &'d [u8],
+    bitmap: &'d [u8],
+    data: &'d [u8],
+}
+
+/// Walks a GRIB2 message's sections up to its `7777`: each must be at
+/// least as long as its fixed part and end inside the message. Every data
+/// section (7) closes one field with the grid (3), representation (5) and
+/// bitmap (6) sections last seen; a bitmap section that says "the
+/// previous bitmap applies" (254) reuses the last one given.
+fn fields_of(m: &[u8]) -> Result<Vec<FieldSections<'_>>, GridError> {
+    let end = m.len() - 4;
+    let mut at = 16;
+    let (mut grid, mut representation, mut bitmap, mut last_bitmap) = (None, None, None, None);
+    let mut out = Vec::new();
+    while at < end {
+        let h = m
+            .get(at..at + 5)
+            .ok_or_else(|| malformed("cut section header"))?;
+        let len = be32(h) as usize;
+        let min = match h[4] {
+            1 => 21,
+            2 | 7 => 5,
+            3 => 14,
+            4 => 9,
+            5 => 11,
+            6 => 6,
+            n => return Err(malformed(format!("section number {n}"))),
+        };
+        if len < min || len > end - at {
+            return Err(malformed(format!("section {} length {len}", h[4])));
+        }
+        let body = &m[at..at + len];
+        match h[4] {
+            3 => grid = Some(body),
+            5 => representation = Some(body),
+            6 => {
+                bitmap = Some(match body[5] {
+                    254 => last_bitmap.ok_or_else(|| malformed("no earlier bitmap to reuse"))?,
+                    _ => body,
+                });
+                if body[5] == 0 {
+                    last_bitmap = Some(body);
+                }
+            }
+            7 => out.push(FieldSections {
+                grid: grid.ok_or_else(|| malformed("data before a grid section"))?,
+                representation: representation
+                    .ok_or_else(|| malformed("data before a representation section"))?,
+                bitmap: bitmap.ok_or_else(|| malformed("data before a bitmap section"))?,
+                data: body,
+            }),
+            _ => {}
+        }
+        at += len;
+    }
+    Ok(out)
+}
+
+/// Width, height and scanning mode of a grid section, for the templates
+/// whose first fields are Ni/Nx and Nj/Ny (lat/lon and its rotated,
+/// stretched and Gaussian forms, Mercator, polar stereographic, Lambert
+/// conformal and Albers equal-area).
+fn grid_shape(s3: &[u8]) -> Result<(usize, usize, u8), GridError> {
+    let template = be(&s3[12..14]);
+    if s3[10] != 0 {
+        return Err(GridError::Unsupported(
+            "GRIB2 quasi-regular grid (rows of different lengths)".into(),
+        ));
+    }
+    // 1-based octet of the scanning mode in each template.
+    let scan_octet = match template {
+        0..=3 | 40..=43 => 72,
+        10 => 60,
+        20 | 30 | 31 => 65,
+        t => return Err(GridError::Unsupported(format!("GRIB2 grid template 3.{t}"))),
+    };
+    let field = |octet: usize, n: usize| {
+        s3.get(octet - 1..octet - 1 + n)
+            .map(be)
+            .ok_or_else(|| malformed("cut grid section"))
+    };
+    let (ni, nj) = (field(31, 4)? as usize, field(35, 4)? as usize);
+    let scan = field(scan_octet, 1)? as u8;
+    Ok((ni, nj, scan))
+}
+
+/// Where each stored value goes in a north-up, west-to-east raster of
+/// `width` x `height` under scanning mode `scan` (flag table 3.4: 0x80 i
+/// runs west, 0x40 j runs north, 0x20 columns are consecutive, 0x10 every
+/// other row runs the opposite way).
+fn placement(width: usize, height: usize, scan: u8) -> Result<Vec<usize>, GridError> {
+    if scan & 0x0F != 0 {
+        return Err(GridError::Unsupported(format!(
+            "GRIB2 scanning mode {scan:#04x}"
+        )));
+    }
+    let (west, north, by_column, alternate) = (
+        scan & 0x80 != 0,
+        scan & 0x40 != 0,
+        scan & 0x20 != 0,
+        scan & 0x10 != 0,
+    );
+    let (outer, inner) = if by_column {
+        (width, height)
+    } else {
+        (height, width)
+    };
+    let mut out = Vec::with_capacity(width * height);
+    for o in 0..outer {
+        for k in 0..inner {
+            let k = if alternate && o % 2 == 1 {
+                inner - 1 - k
+            } else {
+                k
+            };
+            let (i, j) = if by_column { (o, k) } else { (k, o) };
+            let col = if west { width - 1 - i } else { i };
+            let row = if north { height - 1 - j } else { j };
+            out.push(row * width + col);
+        }
+    }
+    Ok(out)
+}
+
+/// One decoded field.
+struct Field {
+    width: usize,
+    height: usize,
+    values: Vec<f64>,
+}
+
+/// Decodes every field of a GRIB2 message, within `budget` samples.
+fn decode_message(m: &[u8], budget: u64) -> Result<Vec<Field>, GridError> {
+    let fail = |e: grib::GribError| malformed(e.to_string());
+    let mut out = Vec::new();
+    for f in fields_of(m)? {
+        let points = be32(&f.grid[6..10]) as usize;
+        let (width, height, scan) = grid_shape(f.grid)?;
+        if width.checked_mul(height) != Some(points) {
+            return Err(malformed(format!(
+                "grid {width}x{height} but {points} points"
+            )));
+        }
+        if points as u64 > budget {
+            return Err(GridError::TooLarge(points as u64));
+        }
+        let place = placement(width, height, scan)?;
+        let packing = be(&f.representation[9..11]);
+        if packing == 200 {
+            // Run-length packing grows its output from in-file counts.
+            return Err(GridError::Unsupported(
+                "GRIB2 run-length packing (5.200)".into(),
+            ));
+        }
+        let mut s5 = f.representation.to_vec();
+        // Octet 21 of simple, complex, JPEG 2000, PNG and CCSDS packing
+        // says whether the original values were integers; it changes no
+        // value, but the crate refuses "integer" (which GDAL writes).
+        if matches!(packing, 0 | 2 | 3 | 40 | 41 | 42) && s5.get(20) == Some(&1) {
+            s5[20] = 0;
+        }
+        let decoder = Grib2SubmessageDecoder::new(points, s5, f.bitmap.to_vec(), f.data.to_vec())
+            .map_err(fail)?;
+        let encoded = decoder.section5().payload.num_encoded_points as usize;
+        if encoded > points {
+            return Err(malformed(format!(
+                "{encoded} encoded values for {points} points"
+            )));
+        }
+        if packing == 40 {
+            let (w, h, components) = jpeg2000::codestream_size(&f.data[5..])?;
+            if components != 1 || (w as usize).checked_mul(h as usize) != Some(encoded) {
+                return Err(malformed(format!(
+                    "JPEG 2000 codestream {w}x{h}x{components} for {encoded} values"
+                )));
+            }
+        }
+        let stored: Vec<f32> = match decoder.dispatch() {
+            Ok(values) => values.take(points + 1).collect(),
+            Err(grib::GribError::DecodeError(grib::DecodeError::NotSupported(_, 4))) => {
+                ieee(&decoder, f.bitmap, f.data, points)?
+            }
+            Err(e) => return Err(fail(e)),
+        };
+        if stored.len() != points {
+            return Err(malformed(format!(
+                "{} values decoded for {points} points",
+                stored.len()
+            )));
+        }
+        let mut values = vec![f64::NAN; points];
+        for (v, at) in stored.into_iter().zip(place) {
+            values[at] = f64::from(v);
+        }
+        out.push(Field {
+            width,
+            height,
+            values,
+        });
+    }
+    Ok(out)
+}
+
+/// IEEE float packing (5.4), which the crate parses but does not decode:
+/// big-endian f32 or f64 values, spread over the bitmap when there is one.
+fn ieee(
+    decoder: &Grib2SubmessageDecoder,
+    s6: &[u8],
+    s7: &[u8],
+    points: usize,
+) -> Result<Vec<f32>, GridError> {
+    let DataRepresentationTemplate::_5_4(t) = &decoder.section5().payload.template else {
+        return Err(malformed("IEEE packing without its template"));
+    };
+    let data = s7.get(5..).unwrap_or_default();
+    let mut values: Vec<f32> = match t.precision {
+        1 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        2 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_be_bytes(c.try_into().unwrap_or_default()) as f32)
+            .collect(),
+        p => return Err(GridError::Unsupported(format!("GRIB2 IEEE precision {p}"))),
+    };
+    match s6.get(5) {
+        Some(255) => Ok(values),
+        Some(0) => {
+            let bitmap = s6.get(6..).unwrap_or_default();
+            values.reverse();
+            (0..points)
+                .map(|k| {
+                    let byte = bitmap
+                        .get(k / 8)
+                        .ok_or_else(|| malformed("bitmap too short"))?;
+                    if byte & (0x80 >> (k % 8)) == 0 {
+                        Ok(f32::NAN)
+                    } else {
+                        values
+                            .pop()
+                            .ok_or_else(|| malformed("fewer values than the bitmap"))
+                    }
+                })
+                .collect()
+        }
+        _ => Err(GridError::Unsupported("GRIB2 predefined bitmap".into())),
+    }
+}
+
+/// The raster of a GRIB file and what was left out.
+pub struct GribRaster {
+    /// Every field on the largest grid, one band each, in file order.
+    pub grid: Grid,
+    /// Fields read (as `message N field M`), for reports.
+    pub fields: Vec<String>,
+    /// Fields on other grids and edition 1 messages, not decoded.
+    pub skipped: Vec<String>,
+}
+
+/// Decodes a GRIB file within `max_samples`.
+pub fn read(d: &[u8], max_samples: u64) -> Result<GribRaster, GridError> {
+    let mut fields: Vec<(String, Field)> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut left = max_samples;
+    for (n, m) in messages(d)?.into_iter().enumerate() {
+        if m.edition != 2 {
+            skipped.push(format!("message {} (GRIB edition 1)", n + 1));
+            continue;
+        }
+        for (k, f) in decode_message(m.bytes, left)?.into_iter().enumerate() {
+            left = left.saturating_sub(f.values.len() as u64);
+            fields.push((format!("message {} field {}", n + 1, k + 1), f));
+        }
+    }
+    let Some((width, height)) = fields
+        .iter()
+        .map(|(_, f)| (f.width, f.height))
+        .max_by_key(|&(w, h)| w * h)
+    else {
+        return if skipped.is_empty() {
+            Err(malformed("no message"))
+        } else {
+            Err(GridError::UnsupportedFormat(crate::sniff::Kind::Grib))
+        };
+    };
+    let mut bands = Vec::new();
+    let mut names = Vec::new();
+    for (name, f) in fields {
+        if (f.width, f.height) == (width, height) {
+            bands.push(f.values);
+            names.push(name);
+        } else {
+            skipped.push(format!("{name} ({}x{})", f.width, f.height));
+        }
+    }
+    Ok(GribRaster {
+        grid: Grid {
+            width,
+            height,
+            bands,
+            sample_type: "grib2".into(),
+            geo: GeoInfo::default(),
+        },
+        fields: names,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scanning_modes_place_values_north_up() {
+        // A 3 x 2 grid whose true rows are [0 1 2] (north) and [3 4 5].
+        let north = [0, 1, 2, 3, 4, 5];
+        let cases: [(u8, [usize; 6]); 5] = [
+            (0x00, [0, 1, 2, 3, 4, 5]),
+            // South row first (GDAL writes this).
+            (0x40, [3, 4, 5, 0, 1, 2]),
+            // East to west.
+            (0x80, [2, 1, 0, 5, 4, 3]),
+            // Columns consecutive.
+            (0x20, [0, 3, 1, 4, 2, 5]),
+            // Every other row reversed.
+            (0x10, [0, 1, 2, 5, 4, 3]),
+        ];
+        for (scan, stored) in cases {
+            let place = placement(3, 2, scan).unwrap();
+            let mut out = [usize::MAX; 6];
+            for (v, at) in stored.iter().zip(place) {
+                out[at] = *v;
+            }
+            assert_eq!(out, north, "scan {scan:#04x}");
+        }
+        assert!(placement(3, 2, 0x01).is_err());
+    }
+
+    #[test]
+    fn hostile_messages_are_refused_before_decoding() {
+        // A message whose length runs past the file, one with no 7777,
+        // one whose section overruns it, and bytes that are not GRIB.
+        let mut m = b"GRIB\0\0\0\x02".to_vec();
+        m.extend_from_slice(&1_000_000u64.to_be_bytes());
+        assert!(read(&m, 1 << 20).is_err());
+        let mut m = b"GRIB\0\0\0\x02".to_vec();
+        m.extend_from_slice(&24u64.to_be_bytes());
+        m.extend_from_slice(b"\0\0\0\x09\x01abcd");
+        assert!(read(&m, 1 << 20).is_err());
+        let mut m = b"GRIB\0\0\0\x02".to_vec();
+        m.extend_from_slice(&29u64.to_be_bytes());
+        m.extend_from_slice(&[0, 0, 0xFF, 0xFF, 3, 0, 0, 0, 0]);
+        m.extend_from_slice(b"7777");
+        assert!(read(&m, 1 << 20).is_err());
+        assert!(read(b"GRIB", 1 << 20).is_err());
+    }
+}
