@@ -89,6 +89,14 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
         ("dem.jp2", Raster("perceptual")),
         ("slope.jp2", Clean),
         ("dem.img", Incomplete("raster.unsupported.hfa")),
+        // ENVI raw files, read with the header beside them: BSQ, BIL,
+        // BIP, big-endian; the header alone holds no samples.
+        ("dem-bsq.envi", Raster("identical")),
+        ("dem-window-bil.envi", Window(30, 20)),
+        ("dem-window-bip.envi", Window(30, 20)),
+        ("dem-window-be.envi", Window(30, 20)),
+        ("slope.envi", Clean),
+        ("dem-bsq.hdr", Clean),
     ] {
         check(file, &scanner.scan_path(&dir.join(file)), &expect);
     }

@@ -310,7 +310,7 @@ impl Pipeline {
 
     /// Fingerprints a file, mapped, read or streamed as `mmap` allows.
     pub fn fingerprint_file(&self, path: &Path, mmap: MmapChoice) -> io::Result<Fingerprints> {
-        match FileContent::open(path, mmap)? {
+        let mut fp = match FileContent::open(path, mmap)? {
             FileContent::Stream(mut file) => {
                 // A zip keeps its directory at its end, so a zip too large
                 // to buffer is mapped whole (when mapping is allowed): its
@@ -321,12 +321,42 @@ impl Pipeline {
                         return Ok(self.fingerprint_bytes(Some(path), &map));
                     }
                 }
-                self.fingerprint_reader(Some(path), file)
+                self.fingerprint_reader(Some(path), file)?
             }
             content => {
                 let data = content.as_slice().unwrap_or_default();
-                Ok(self.fingerprint_bytes(Some(path), data))
+                let mut fp = self.fingerprint_bytes(Some(path), data);
+                self.envi_beside(&mut fp, path, data);
+                return Ok(fp);
             }
+        };
+        if fp.kind == Kind::Binary && raster::envi::header_beside(path).is_some() {
+            fp.reasons.push(Reason::new(
+                "raster.unsupported.envi",
+                "an ENVI raw file too large to hold in memory; its samples were not examined",
+            ));
+        }
+        Ok(fp)
+    }
+
+    /// Decodes a raw file on disk as an ENVI raster when its header lies
+    /// beside it (see [`raster::envi`]).
+    fn envi_beside(&self, fp: &mut Fingerprints, path: &Path, data: &[u8]) {
+        if fp.kind != Kind::Binary || fp.raster.is_some() {
+            return;
+        }
+        let Some((header_path, text)) = raster::envi::header_beside(path) else {
+            return;
+        };
+        let decoded = raster::envi::parse_header(&text)
+            .and_then(|h| raster::envi::read(data, &h, MAX_RASTER_SAMPLES));
+        match decoded {
+            Ok(grid) => {
+                let mut r = raster::fingerprint_grid(&grid, self.params.gear_seed);
+                r.source = Some(format!("ENVI header {}", header_path.display()));
+                fp.raster = Some(r);
+            }
+            Err(e) => fp.reasons.push(Reason::new(e.code(), e.detail())),
         }
     }
 

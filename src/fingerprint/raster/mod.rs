@@ -18,6 +18,7 @@
 //! * per band, a PDQ hash of the band stretched to 8 bits (2nd to 98th
 //!   percentile) and averaged down to at most 512 samples a side.
 
+pub mod envi;
 pub mod grib;
 pub mod grid;
 pub mod hdf5;
