@@ -82,13 +82,24 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
         ("dem-window.grb2", Window(30, 20)),
         ("dem-window-ieee.grb2", Window(30, 20)),
         ("slope.grb2", Clean),
+        // GRIB edition 1 (ecCodes' conversion of dem-window.grb2).
+        ("dem-window.grb1", Window(30, 20)),
         // JPEG 2000: lossless JP2, a raw codestream of the window, and a
         // lossy JP2 (off by up to 11 m) that still matches perceptually.
         ("dem-lossless.jp2", Raster("identical")),
         ("dem-lossless.j2k", Window(30, 20)),
         ("dem.jp2", Raster("perceptual")),
         ("slope.jp2", Clean),
-        ("dem.img", Incomplete("raster.unsupported.hfa")),
+        // Erdas Imagine: run-length compressed, uncompressed window.
+        ("dem.img", Raster("identical")),
+        ("dem-window.img", Window(30, 20)),
+        ("slope.img", Clean),
+        // Samples in a spill file (.ige) that is not sent along: the
+        // layer cannot be read, so never clean.
+        ("dem-spill.img", Incomplete("raster.unsupported")),
+        // Two grids of different shapes: the larger is read, the other
+        // is named as not examined.
+        ("two-grids.nc", Incomplete("raster.unsupported.netcdf")),
         // ENVI raw files, read with the header beside them: BSQ, BIL,
         // BIP, big-endian; the header alone holds no samples.
         ("dem-bsq.envi", Raster("identical")),
@@ -134,6 +145,7 @@ fn damaged_scientific_files_are_never_clean() {
         "dem-jpeg2000.grb2",
         "dem-complex.grb2",
         "dem-lossless.jp2",
+        "dem.img",
     ] {
         let good = std::fs::read(dir.join(file)).unwrap();
         let n = good.len();

@@ -10,8 +10,9 @@
 //! the sample budget and the encoded count to the point count, and an
 //! embedded JPEG 2000 codestream's declared size must equal the encoded
 //! count before any decoder sees it. Packings decoded: simple (5.0), complex (5.2, 5.3),
-//! IEEE (5.4, read here), JPEG 2000 (5.40), PNG (5.41), CCSDS (5.42).
-//! Others, and GRIB edition 1 messages, are reported, never skipped.
+//! IEEE (5.4, read here), JPEG 2000 (5.40), PNG (5.41), CCSDS (5.42);
+//! GRIB edition 1 grid point fields with simple packing are read here.
+//! Other packings and grids are reported, never skipped.
 
 use grib::def::grib2::DataRepresentationTemplate;
 use grib::Grib2SubmessageDecoder;
@@ -280,6 +281,125 @@ fn decode_message(m: &[u8], budget: u64) -> Result<Vec<Field>, GridError> {
     Ok(out)
 }
 
+/// An IBM System/360 single-precision float (GRIB1 reference values).
+fn ibm_float(b: &[u8]) -> f64 {
+    let sign = if b[0] & 0x80 != 0 { -1.0 } else { 1.0 };
+    let exponent = i32::from(b[0] & 0x7F) - 64;
+    let mantissa = be(&b[1..4]) as f64 / f64::from(1u32 << 24);
+    sign * mantissa * 16f64.powi(exponent)
+}
+
+/// A GRIB1 sign-and-magnitude integer.
+fn signed(b: &[u8]) -> i32 {
+    let v = be(b) as i64;
+    let top = 1i64 << (b.len() * 8 - 1);
+    (if v & top != 0 { -(v & (top - 1)) } else { v }) as i32
+}
+
+/// Decodes a GRIB edition 1 message: a grid point field with simple
+/// packing on a grid whose description gives Ni and Nj (lat/lon,
+/// Gaussian, polar stereographic, Lambert), with or without a bitmap.
+fn decode_grib1(m: &[u8], budget: u64) -> Result<Field, GridError> {
+    let section = |at: usize| -> Result<&[u8], GridError> {
+        let len = m
+            .get(at..at + 3)
+            .map(be)
+            .ok_or_else(|| malformed("cut GRIB1 section"))? as usize;
+        m.get(at..at + len)
+            .filter(|s| s.len() >= 4 && at + len <= m.len() - 4)
+            .ok_or_else(|| malformed("GRIB1 section past the message"))
+    };
+    let pds = section(8)?;
+    if pds.len() < 28 {
+        return Err(malformed("GRIB1 product section too short"));
+    }
+    let (has_grid, has_bitmap) = (pds[7] & 0x80 != 0, pds[7] & 0x40 != 0);
+    let decimal = signed(&pds[26..28]);
+    let mut at = 8 + pds.len();
+    if !has_grid {
+        return Err(GridError::Unsupported(
+            "GRIB1 field on a predefined grid".into(),
+        ));
+    }
+    let gds = section(at)?;
+    at += gds.len();
+    if gds.len() < 28 || !matches!(gds[5], 0 | 3 | 4 | 5) {
+        return Err(GridError::Unsupported(format!(
+            "GRIB1 grid type {}",
+            gds.get(5).copied().unwrap_or(255)
+        )));
+    }
+    let (width, height, scan) = (be(&gds[6..8]) as usize, be(&gds[8..10]) as usize, gds[27]);
+    if width == 0xFFFF || height == 0xFFFF {
+        return Err(GridError::Unsupported("GRIB1 quasi-regular grid".into()));
+    }
+    let points = width * height;
+    if points as u64 > budget {
+        return Err(GridError::TooLarge(points as u64));
+    }
+    let bitmap = if has_bitmap {
+        let bms = section(at)?;
+        at += bms.len();
+        if bms.len() < 6 || be(&bms[4..6]) != 0 {
+            return Err(GridError::Unsupported("GRIB1 predefined bitmap".into()));
+        }
+        Some(&bms[6..])
+    } else {
+        None
+    };
+    let bds = section(at)?;
+    if bds.len() < 11 {
+        return Err(malformed("GRIB1 data section too short"));
+    }
+    if bds[3] & 0xC0 != 0 {
+        return Err(GridError::Unsupported(
+            "GRIB1 spherical harmonics or second-order packing".into(),
+        ));
+    }
+    let (binary, reference, bits) = (
+        signed(&bds[4..6]),
+        ibm_float(&bds[6..10]),
+        usize::from(bds[10]),
+    );
+    let scale = 2f64.powi(binary);
+    let divisor = 10f64.powi(decimal);
+    let mut packed = bds[11..]
+        .iter()
+        .flat_map(|&b| (0..8).rev().map(move |k| (b >> k) & 1));
+    let mut next = || -> Result<f64, GridError> {
+        let mut x = 0u64;
+        for _ in 0..bits {
+            let bit = packed
+                .next()
+                .ok_or_else(|| malformed("GRIB1 data cut short"))?;
+            x = x << 1 | u64::from(bit);
+        }
+        Ok((reference + x as f64 * scale) / divisor)
+    };
+    let mut stored = Vec::with_capacity(points);
+    for k in 0..points {
+        let present = match bitmap {
+            Some(map) => {
+                let byte = map
+                    .get(k / 8)
+                    .ok_or_else(|| malformed("GRIB1 bitmap cut short"))?;
+                byte & (0x80 >> (k % 8)) != 0
+            }
+            None => true,
+        };
+        stored.push(if present { next()? } else { f64::NAN });
+    }
+    let mut values = vec![f64::NAN; points];
+    for (v, at) in stored.into_iter().zip(placement(width, height, scan)?) {
+        values[at] = v;
+    }
+    Ok(Field {
+        width,
+        height,
+        values,
+    })
+}
+
 /// IEEE float packing (5.4), which the crate parses but does not decode:
 /// big-endian f32 or f64 values, spread over the bitmap when there is one.
 fn ieee(
@@ -343,8 +463,10 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<GribRaster, GridError> {
     let mut skipped = Vec::new();
     let mut left = max_samples;
     for (n, m) in messages(d)?.into_iter().enumerate() {
-        if m.edition != 2 {
-            skipped.push(format!("message {} (GRIB edition 1)", n + 1));
+        if m.edition == 1 {
+            let f = decode_grib1(m.bytes, left)?;
+            left = left.saturating_sub(f.values.len() as u64);
+            fields.push((format!("message {} (GRIB1)", n + 1), f));
             continue;
         }
         for (k, f) in decode_message(m.bytes, left)?.into_iter().enumerate() {

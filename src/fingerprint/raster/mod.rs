@@ -22,6 +22,7 @@ pub mod envi;
 pub mod grib;
 pub mod grid;
 pub mod hdf5;
+pub mod hfa;
 pub mod jpeg2000;
 pub mod netcdf;
 pub mod png16;
@@ -151,6 +152,13 @@ pub fn fingerprint(
             let mut fp = fingerprint_grid(&g.grid, params.gear_seed);
             fp.source = Some(g.fields.join(", "));
             fp.unexamined = g.skipped;
+            return Ok(fp);
+        }
+        Kind::Hfa => {
+            let h = hfa::read(data, max_samples)?;
+            let mut fp = fingerprint_grid(&h.grid, params.gear_seed);
+            fp.source = Some(format!("layers {}", h.layers.join(", ")));
+            fp.unexamined = h.skipped;
             return Ok(fp);
         }
         Kind::Jpeg2000 => {
