@@ -25,6 +25,48 @@ fn failed(e: netcdf_reader::Error) -> GridError {
     GridError::Malformed(format!("hdf5: {e}"))
 }
 
+/// Groups visited at most before the file is refused (real files have a
+/// handful to a few hundred).
+const MAX_GROUPS: usize = 10_000;
+/// Deepest group nesting followed.
+const MAX_DEPTH: usize = 64;
+
+/// Refuses a file whose groups link back to an ancestor (HDF5 hard links
+/// may form cycles, and the metadata reader recurses through groups), or
+/// that holds more groups or deeper nesting than any real file.
+fn check_group_graph(d: &[u8]) -> Result<(), GridError> {
+    let options = hdf5_reader::OpenOptions {
+        max_object_header_bytes: MAX_OBJECT_HEADER_BYTES,
+        chunk_cache_bytes: 0,
+        ..hdf5_reader::OpenOptions::default()
+    };
+    let fail = |e: hdf5_reader::error::Error| GridError::Malformed(format!("hdf5: {e}"));
+    let file = hdf5_reader::Hdf5File::from_bytes_with_options(d, options).map_err(fail)?;
+    // Depth-first, with the chain of ancestors' addresses.
+    let mut stack = vec![(file.root_group().map_err(fail)?, vec![])];
+    let mut seen = 0usize;
+    while let Some((group, ancestors)) = stack.pop() {
+        seen += 1;
+        if seen > MAX_GROUPS || ancestors.len() > MAX_DEPTH {
+            return Err(GridError::Malformed(
+                "hdf5: more groups or deeper nesting than this reader follows".into(),
+            ));
+        }
+        let mut chain: Vec<u64> = ancestors;
+        chain.push(group.address());
+        for child in group.groups().map_err(fail)? {
+            if chain.contains(&child.address()) {
+                return Err(GridError::Malformed(format!(
+                    "hdf5: group {} links back to one of its ancestors",
+                    child.name()
+                )));
+            }
+            stack.push((child, chain.clone()));
+        }
+    }
+    Ok(())
+}
+
 /// An HDF5-based file opened from memory, as a [`SciFile`].
 pub struct Hdf5File {
     file: NcFile,
@@ -36,6 +78,7 @@ impl Hdf5File {
     /// lists its variables (NetCDF-4 metadata read strictly, else with
     /// dimensions named by size as for plain HDF5).
     pub fn open(d: &[u8], max_samples: u64) -> Result<Self, GridError> {
+        check_group_graph(d)?;
         let max_read = usize::try_from(max_samples.saturating_mul(8)).unwrap_or(usize::MAX);
         let options = |mode| NcOpenOptions {
             metadata_mode: mode,
