@@ -70,7 +70,7 @@ fn signals(report: &Value) -> Vec<String> {
 fn data_samples_give_the_documented_verdicts() {
     let (_tmp, index) = indexed(&samples().join("reserve"));
     let reports = scan_json(&index, &[], &samples().join("outgoing"), 1);
-    assert_eq!(reports.len(), 18);
+    assert_eq!(reports.len(), 20);
     for r in &reports {
         assert_eq!(r["schema"], 1);
     }
@@ -181,6 +181,12 @@ fn data_samples_give_the_documented_verdicts() {
         mail.contains(&("attachment/week-summary.csv".into(), "records".into())),
         "{mail:?}"
     );
+    // Scientific formats: a window of the DEM as compressed NetCDF-4, the
+    // station log as an xarray NetCDF-4 series.
+    let nc = by_name(&reports, "dem-window-model-input.nc");
+    assert_eq!(signals(nc), ["raster"]);
+    assert_eq!(nc["evidence"][0]["method"], "window");
+    assert_eq!(signals(by_name(&reports, "station-series.nc")), ["records"]);
     // An innocent archive in a wrapper is opened and clean.
     assert_eq!(
         by_name(&reports, "notes-archive.tar.xz")["verdict"],
