@@ -438,8 +438,17 @@ impl Pipeline {
         // file is still a raster. The file is opened once for both.
         let scientific = match (kind, data) {
             (Kind::NetCdf | Kind::Hdf5, Some(d)) => {
-                let (series, raster) =
+                let (series, raster, unread) =
                     raster::scientific(d, kind, &self.params, MAX_RASTER_SAMPLES);
+                if !unread.is_empty() {
+                    reasons.push(Reason::new(
+                        format!("raster.unsupported.{}", kind.name()),
+                        format!(
+                            "1-D variables on no grid and not the series: {}",
+                            unread.join(", ")
+                        ),
+                    ));
+                }
                 match series {
                     Ok(Some(table)) => {
                         fp.records = Some(records::fingerprint_rows(

@@ -181,10 +181,12 @@ pub fn fingerprint(
 
 /// What a self-describing scientific file (NetCDF classic, NetCDF-4,
 /// HDF5) holds, read once: its series table for the records signal
-/// (`None` when it has none) and the fingerprint of its raster.
+/// (`None` when it has none), the fingerprint of its raster, and the 1-D
+/// variables neither of them read.
 pub type Scientific = (
     Result<Option<sci::Series>, GridError>,
     Result<RasterFp, GridError>,
+    Vec<String>,
 );
 
 /// Opens a NetCDF or HDF5 file once and reads both its series and its
@@ -198,25 +200,35 @@ pub fn scientific(
     let file: Box<dyn sci::SciFile + '_> = match kind {
         Kind::NetCdf => match netcdf::ClassicFile::parse(data) {
             Ok(f) => Box::new(f),
-            Err(e) => return (Err(e.clone()), Err(e)),
+            Err(e) => return (Err(e.clone()), Err(e), Vec::new()),
         },
         Kind::Hdf5 => match hdf5::Hdf5File::open(data, max_samples) {
             Ok(f) => Box::new(f),
-            Err(e) => return (Err(e.clone()), Err(e)),
+            Err(e) => return (Err(e.clone()), Err(e), Vec::new()),
         },
         other => {
             let e = GridError::UnsupportedFormat(other);
-            return (Err(e.clone()), Err(e));
+            return (Err(e.clone()), Err(e), Vec::new());
         }
     };
     let series = sci::series(file.as_ref());
-    let raster = sci::raster(file.as_ref(), kind, max_samples).map(|r| {
+    let raster = sci::raster(file.as_ref(), kind, max_samples);
+    let read = raster
+        .as_ref()
+        .map(|r| r.variables.clone())
+        .unwrap_or_default();
+    let unread = sci::unread(
+        file.as_ref(),
+        &read,
+        series.as_ref().ok().and_then(Option::as_ref),
+    );
+    let raster = raster.map(|r| {
         let mut fp = fingerprint_grid(&r.grid, params.gear_seed);
         fp.source = Some(format!("variables {}", r.variables.join(", ")));
         fp.unexamined = r.skipped;
         fp
     });
-    (series, raster)
+    (series, raster, unread)
 }
 
 /// Fingerprints a grid held in memory (the same result as streaming it).

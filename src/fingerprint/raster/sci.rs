@@ -261,6 +261,25 @@ pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
     }))
 }
 
+/// The 1-D numeric variables neither the raster nor the series read: not
+/// along the series dimension and not a coordinate of a dimension the
+/// raster's variables use (fail closed: they are named, and the item is
+/// `incomplete`). Scalars (grid mappings, flags) are metadata.
+pub fn unread(file: &dyn SciFile, raster: &[String], series: Option<&Series>) -> Vec<String> {
+    let vars = file.vars();
+    let raster_dims: Vec<&Dim> = vars
+        .iter()
+        .filter(|v| raster.contains(&v.name))
+        .flat_map(|v| &v.dims)
+        .collect();
+    vars.iter()
+        .filter(|v| v.numeric && v.dims.len() == 1)
+        .filter(|v| series.is_none_or(|s| s.dim != v.dims[0].0))
+        .filter(|v| !raster_dims.contains(&&v.dims[0]))
+        .map(|v| v.name.clone())
+        .collect()
+}
+
 /// A number as text: integers without a fraction, others in Rust's
 /// shortest round-trip form (the records signal reads numbers by value).
 fn format_number(x: f64) -> String {
