@@ -175,3 +175,41 @@ fn damaged_scientific_files_are_never_clean() {
         }
     }
 }
+
+/// Hand-made hostile and awkward files (tests/fixtures/sci/SOURCES.md):
+/// headers that would have the decoders allocate tens of gigabytes end
+/// `incomplete` at once; data hidden beside what is read (decoy series,
+/// compound tables, enum and float16 datasets, a channel box that drops
+/// components, raw bytes past an ENVI header's bands) is named, never
+/// clean; ordinary files that once were refused (a 5-band JPEG 2000, a
+/// lone short record variable, CF cell bounds) are read whole and clean.
+#[test]
+fn hostile_and_awkward_scientific_files() {
+    let dem = std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap();
+    let (_tmp, scanner) = common::index_items(34, &[("rasters/rmnp-dem.tif".into(), dem)]);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sci/hostile");
+    use Expect::*;
+    for (file, expect) in [
+        ("cplx_bomb.grb2", Incomplete("raster.decode_failed")),
+        ("hfa_bomb.img", Incomplete("raster.decode_failed")),
+        ("tiles.j2k", Incomplete("raster.decode_failed")),
+        ("envi-bomb.raw", Incomplete("raster.decode_failed")),
+        ("series_bomb.nc", Incomplete("limits.raster_samples")),
+        ("b_decoy.nc", Incomplete("raster.unsupported.netcdf")),
+        ("e_grid_compound.h5", Incomplete("raster.unsupported.hdf5")),
+        ("j_enum_f16.h5", Incomplete("raster.unsupported.hdf5")),
+        ("z12_cdef1.jp2", Incomplete("raster.unsupported")),
+        (
+            "envi-extra-bands.raw",
+            Incomplete("raster.unsupported.envi"),
+        ),
+        ("five.jp2", Clean),
+        ("g_rec_short.nc", Clean),
+        ("h_cf_bounds.nc", Clean),
+    ] {
+        check(file, &scanner.scan_path(&dir.join(file)), &expect);
+    }
+    // Four billion empty records: read at once, nothing to find.
+    let report = scanner.scan_path(&dir.join("nc_zero_slabs.nc"));
+    assert_ne!(report.verdict, Verdict::Match);
+}

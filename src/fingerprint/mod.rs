@@ -310,7 +310,7 @@ impl Pipeline {
 
     /// Fingerprints a file, mapped, read or streamed as `mmap` allows.
     pub fn fingerprint_file(&self, path: &Path, mmap: MmapChoice) -> io::Result<Fingerprints> {
-        let mut fp = match FileContent::open(path, mmap)? {
+        match FileContent::open(path, mmap)? {
             FileContent::Stream(mut file) => {
                 // A zip keeps its directory at its end, so a zip too large
                 // to buffer is mapped whole (when mapping is allowed): its
@@ -321,40 +321,59 @@ impl Pipeline {
                         return Ok(self.fingerprint_bytes(Some(path), &map));
                     }
                 }
-                self.fingerprint_reader(Some(path), file)?
+                let mut fp = self.fingerprint_reader(Some(path), file)?;
+                if is_envi_raw(fp.kind) && raster::envi::header_beside(path).is_some() {
+                    // An ENVI raw file too large to buffer is read again,
+                    // mapped (or read whole when mapping is off and it is
+                    // within the sample budget).
+                    let file = std::fs::File::open(path)?;
+                    match crate::source::mmap::Mapping::of_file(&file) {
+                        Ok(map) if mmap != MmapChoice::Never => {
+                            self.envi_beside(&mut fp, path, &map)
+                        }
+                        _ if file.metadata()?.len() > MAX_RASTER_SAMPLES * 8 => {
+                            let e = raster::GridError::TooLarge(file.metadata()?.len() / 8);
+                            fp.reasons.push(Reason::new(e.code(), e.detail()));
+                        }
+                        _ => self.envi_beside(&mut fp, path, &std::fs::read(path)?),
+                    }
+                }
+                Ok(fp)
             }
             content => {
                 let data = content.as_slice().unwrap_or_default();
                 let mut fp = self.fingerprint_bytes(Some(path), data);
                 self.envi_beside(&mut fp, path, data);
-                return Ok(fp);
+                Ok(fp)
             }
-        };
-        if fp.kind == Kind::Binary && raster::envi::header_beside(path).is_some() {
-            fp.reasons.push(Reason::new(
-                "raster.unsupported.envi",
-                "an ENVI raw file too large to hold in memory; its samples were not examined",
-            ));
         }
-        Ok(fp)
     }
 
     /// Decodes a raw file on disk as an ENVI raster when its header lies
     /// beside it (see [`raster::envi`]).
     fn envi_beside(&self, fp: &mut Fingerprints, path: &Path, data: &[u8]) {
-        if fp.kind != Kind::Binary || fp.raster.is_some() {
+        if !is_envi_raw(fp.kind) || fp.raster.is_some() {
             return;
         }
         let Some((header_path, text)) = raster::envi::header_beside(path) else {
             return;
         };
         let decoded = raster::envi::parse_header(&text)
-            .and_then(|h| raster::envi::read(data, &h, MAX_RASTER_SAMPLES));
+            .and_then(|h| raster::envi::read(data, &h, raster::MAX_IN_MEMORY_SAMPLES));
         match decoded {
-            Ok(grid) => {
+            Ok((grid, trailing)) => {
                 let mut r = raster::fingerprint_grid(&grid, self.params.gear_seed);
                 r.source = Some(format!("ENVI header {}", header_path.display()));
                 fp.raster = Some(r);
+                if trailing > 0 {
+                    fp.reasons.push(Reason::new(
+                        "raster.unsupported.envi",
+                        format!(
+                            "{trailing} bytes after the samples {} declares were not read as samples",
+                            header_path.display()
+                        ),
+                    ));
+                }
             }
             Err(e) => fp.reasons.push(Reason::new(e.code(), e.detail())),
         }
@@ -436,30 +455,37 @@ impl Pipeline {
         // A NetCDF / HDF5 station series (1-D variables along one
         // dimension) is a table for the records signal; a grid in the same
         // file is still a raster. The file is opened once for both.
+        // Whether the file already gave a reason for what it holds.
+        let mut series_failed = false;
         let scientific = match (kind, data) {
             (Kind::NetCdf | Kind::Hdf5, Some(d)) => {
                 let (series, raster, unread) =
                     raster::scientific(d, kind, &self.params, MAX_RASTER_SAMPLES);
-                if !unread.is_empty() {
-                    reasons.push(Reason::new(
-                        format!("raster.unsupported.{}", kind.name()),
-                        format!(
-                            "1-D variables on no grid and not the series: {}",
-                            unread.join(", ")
-                        ),
-                    ));
-                }
                 match series {
-                    Ok(Some(table)) => {
-                        fp.records = Some(records::fingerprint_rows(
-                            &table.rows,
-                            &table.describe(kind.name()),
-                        ))
+                    Ok(table) => {
+                        if let Some(table) = table {
+                            fp.records = Some(records::fingerprint_rows(
+                                &table.rows,
+                                &table.describe(kind.name()),
+                            ));
+                        }
+                        if !unread.is_empty() {
+                            series_failed = true;
+                            reasons.push(Reason::new(
+                                format!("raster.unsupported.{}", kind.name()),
+                                format!(
+                                    "variables neither the grid nor the series read: {}",
+                                    unread.join(", ")
+                                ),
+                            ));
+                        }
                     }
-                    Ok(None) => {}
                     // One failure to open is one reason (the raster's).
-                    Err(e) if raster.is_ok() => reasons.push(Reason::new(e.code(), e.detail())),
-                    Err(_) => {}
+                    Err(e) if raster.as_ref().err() == Some(&e) => {}
+                    Err(e) => {
+                        reasons.push(Reason::new(e.code(), e.detail()));
+                        series_failed = true;
+                    }
                 }
                 Some(raster)
             }
@@ -467,7 +493,25 @@ impl Pipeline {
         };
         let series = fp.records.is_some();
         match data {
-            Some(d) if family == Family::Raster || raster_png || xyz_text => {
+            Some(d) if xyz_text => match raster::xyz::read(d, raster::MAX_IN_MEMORY_SAMPLES) {
+                Ok(xyz) => {
+                    fp.raster = Some(raster::fingerprint_grid(&xyz.grid, self.params.gear_seed));
+                    if let Some(rest) = xyz.rest_unread {
+                        reasons.push(Reason::new(
+                            "raster.decode_failed",
+                            format!(
+                                "an XYZ grid read for {} rows; the rest is not a regular grid ({rest})",
+                                xyz.grid.height
+                            ),
+                        ));
+                    }
+                }
+                // Fewer than two regular rows: not a grid, and as text it
+                // is fully examined.
+                Err(raster::GridError::Malformed(_)) => {}
+                Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
+            },
+            Some(d) if family == Family::Raster || raster_png => {
                 let raster = scientific.unwrap_or_else(|| {
                     raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES)
                 });
@@ -484,9 +528,9 @@ impl Pipeline {
                         }
                         fp.raster = Some(raster);
                     }
-                    // A series file with no grid in it is fully read.
-                    Err(raster::GridError::UnsupportedFormat(_)) if series => {}
-                    Err(raster::GridError::Malformed(_)) if xyz_text => {}
+                    // A series file with no grid in it is fully read (or
+                    // its series already gave the reason).
+                    Err(raster::GridError::UnsupportedFormat(_)) if series || series_failed => {}
                     Err(e) if !((photo_tiff || raster_png) && fp.image.is_some()) => {
                         reasons.push(Reason::new(e.code(), e.detail()))
                     }
@@ -616,6 +660,13 @@ impl<R: Read> Read for Tee<'_, '_, R> {
 /// one block of rows at a time; what grows with the raster is the list of
 /// row chunks (about 3 bytes per sample).
 pub const MAX_RASTER_SAMPLES: u64 = 256 << 20;
+
+/// Whether a file of `kind` may be the raw samples of an ENVI raster (raw
+/// samples sniff as opaque bytes, or as text when they happen to be
+/// printable).
+fn is_envi_raw(kind: Kind) -> bool {
+    matches!(kind, Kind::Binary | Kind::Text)
+}
 
 /// Bytes of a stream held whole although no deep signal needs it, so the
 /// structural checks on whole items apply (16 MiB); longer streams are

@@ -107,10 +107,17 @@ pub fn parse_header(text: &str) -> Result<EnviHeader, GridError> {
         .ok()
         .filter(|&t| data_type_known(t))
         .ok_or_else(|| GridError::Unsupported(format!("ENVI data type {data_type}")))?;
+    let (width, height) = (number("samples")?, number("lines")?);
+    let bands = get("bands").map_or(Ok(1), |_| number("bands"))?;
+    if width == 0 || height == 0 || bands == 0 || bands > usize::from(u16::MAX) {
+        return Err(malformed(format!(
+            "{width} samples x {height} lines x {bands} bands"
+        )));
+    }
     Ok(EnviHeader {
-        width: number("samples")?,
-        height: number("lines")?,
-        bands: get("bands").map_or(Ok(1), |_| number("bands"))?,
+        width,
+        height,
+        bands,
         data_type,
         interleave,
         big_endian: get("byte order").is_some_and(|v| v.trim() == "1"),
@@ -163,8 +170,10 @@ fn sample(raw: &[u8], t: u8, size: usize, big: bool, i: usize) -> f64 {
     }
 }
 
-/// Decodes the raw file `raw` as `h` says, within `max_samples`.
-pub fn read(raw: &[u8], h: &EnviHeader, max_samples: u64) -> Result<Grid, GridError> {
+/// Decodes the raw file `raw` as `h` says, within `max_samples`; also
+/// returns how many bytes follow the samples the header declares (bytes
+/// the raster signal did not read).
+pub fn read(raw: &[u8], h: &EnviHeader, max_samples: u64) -> Result<(Grid, usize), GridError> {
     let (size, name) = data_type(h.data_type).unwrap_or((1, "u8"));
     let total = (h.width as u64)
         .checked_mul(h.height as u64)
@@ -185,6 +194,7 @@ pub fn read(raw: &[u8], h: &EnviHeader, max_samples: u64) -> Result<Grid, GridEr
                 raw.len()
             ))
         })?;
+    let trailing = raw.len() - h.offset - total * size;
     let (w, hh, nb) = (h.width, h.height, h.bands);
     let bands = (0..nb)
         .map(|b| {
@@ -206,7 +216,7 @@ pub fn read(raw: &[u8], h: &EnviHeader, max_samples: u64) -> Result<Grid, GridEr
                 .collect()
         })
         .collect();
-    Ok(Grid {
+    let grid = Grid {
         width: w,
         height: hh,
         bands,
@@ -215,7 +225,8 @@ pub fn read(raw: &[u8], h: &EnviHeader, max_samples: u64) -> Result<Grid, GridEr
             nodata: h.nodata,
             ..GeoInfo::default()
         },
-    })
+    };
+    Ok((grid, trailing))
 }
 
 #[cfg(test)]
@@ -229,7 +240,7 @@ mod tests {
         let bsq: Vec<u16> = band(0).chain(band(1)).collect();
         let bil: Vec<u16> = vec![1, 2, 3, 11, 12, 13, 4, 5, 6, 14, 15, 16];
         let bip: Vec<u16> = vec![1, 11, 2, 12, 3, 13, 4, 14, 5, 15, 6, 16];
-        let want = read(
+        let (want, _) = read(
             &bsq.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>(),
             &parse_header("ENVI\nsamples = 3\nlines = 2\nbands = 2\ndata type = 12\n").unwrap(),
             100,
@@ -253,7 +264,7 @@ mod tests {
                      data type = 12\ninterleave = {interleave}\nbyte order = {}\n",
                     u8::from(big)
                 );
-                let got = read(&raw, &parse_header(&text).unwrap(), 100).unwrap();
+                let (got, _) = read(&raw, &parse_header(&text).unwrap(), 100).unwrap();
                 assert_eq!(got.bands, want.bands, "{interleave} big={big}");
             }
         }
@@ -269,5 +280,13 @@ mod tests {
             Err(GridError::Malformed(_))
         ));
         assert!(parse_header("ENVI\nsamples = 1\nlines = 1\ndata type = 6\n").is_err());
+        // No samples, or more bands than a raster can name: refused.
+        assert!(
+            parse_header("ENVI\nsamples = 0\nlines = 5\nbands = 9999999999\ndata type = 1\n")
+                .is_err()
+        );
+        assert!(
+            parse_header("ENVI\nsamples = 2\nlines = 5\nbands = 70000\ndata type = 1\n").is_err()
+        );
     }
 }

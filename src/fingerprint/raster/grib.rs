@@ -247,6 +247,9 @@ fn decode_message(m: &[u8], budget: u64) -> Result<Vec<Field>, GridError> {
                 "{encoded} encoded values for {points} points"
             )));
         }
+        if matches!(packing, 2 | 3) {
+            check_complex(f.representation, f.data, encoded, packing)?;
+        }
         if packing == 40 {
             let (w, h, components) = jpeg2000::codestream_size(&f.data[5..])?;
             if components != 1 || (w as usize).checked_mul(h as usize) != Some(encoded) {
@@ -255,8 +258,8 @@ fn decode_message(m: &[u8], budget: u64) -> Result<Vec<Field>, GridError> {
                 )));
             }
         }
-        let stored: Vec<f32> = match decoder.dispatch() {
-            Ok(values) => values.take(points + 1).collect(),
+        let stored: Vec<f64> = match decoder.dispatch() {
+            Ok(values) => values.take(points + 1).map(f64::from).collect(),
             Err(grib::GribError::DecodeError(grib::DecodeError::NotSupported(_, 4))) => {
                 ieee(&decoder, f.bitmap, f.data, points)?
             }
@@ -270,7 +273,7 @@ fn decode_message(m: &[u8], budget: u64) -> Result<Vec<Field>, GridError> {
         }
         let mut values = vec![f64::NAN; points];
         for (v, at) in stored.into_iter().zip(place) {
-            values[at] = f64::from(v);
+            values[at] = v;
         }
         out.push(Field {
             width,
@@ -279,6 +282,87 @@ fn decode_message(m: &[u8], budget: u64) -> Result<Vec<Field>, GridError> {
         });
     }
     Ok(out)
+}
+
+/// Reads big-endian bit fields one after another.
+struct Bits<'d> {
+    data: &'d [u8],
+    bit: usize,
+}
+
+impl Bits<'_> {
+    fn take(&mut self, n: usize) -> Result<u64, GridError> {
+        let mut v = 0u64;
+        for _ in 0..n {
+            let byte = self
+                .data
+                .get(self.bit / 8)
+                .ok_or_else(|| malformed("complex packing descriptors cut short"))?;
+            v = v << 1 | u64::from(byte >> (7 - self.bit % 8) & 1);
+            self.bit += 1;
+        }
+        Ok(v)
+    }
+
+    fn align(&mut self) {
+        self.bit = self.bit.div_ceil(8) * 8;
+    }
+}
+
+/// Checks complex packing (5.2, 5.3) before the crate decodes it: the
+/// crate builds each group whole from its stored length, so the groups'
+/// lengths must add up to the encoded count and their widths must fit 32
+/// bits, or a 700-byte message asks for tens of gigabytes.
+fn check_complex(s5: &[u8], s7: &[u8], encoded: usize, packing: u64) -> Result<(), GridError> {
+    let octet = |o: usize, n: usize| {
+        s5.get(o - 1..o - 1 + n)
+            .map(be)
+            .ok_or_else(|| malformed("complex packing template cut short"))
+    };
+    let value_bits = octet(20, 1)? as usize;
+    let groups = octet(32, 4)? as usize;
+    let (width_ref, width_bits) = (octet(36, 1)?, octet(37, 1)? as usize);
+    let (length_ref, increment) = (octet(38, 4)?, octet(42, 1)?);
+    let (last_length, length_bits) = (octet(43, 4)?, octet(47, 1)? as usize);
+    if groups == 0 || groups > encoded.max(1) {
+        return Err(malformed(format!("{groups} groups for {encoded} values")));
+    }
+    let skip = if packing == 3 {
+        (octet(48, 1)? as usize + 1) * octet(49, 1)? as usize
+    } else {
+        0
+    };
+    let mut bits = Bits {
+        data: s7.get(5 + skip..).unwrap_or_default(),
+        bit: 0,
+    };
+    // Group reference values, then widths, then lengths.
+    bits.bit = groups * value_bits;
+    bits.align();
+    for _ in 0..groups {
+        if width_ref + bits.take(width_bits)? > 32 {
+            return Err(malformed("a group wider than 32 bits"));
+        }
+    }
+    bits.align();
+    let mut total = 0u64;
+    for g in 0..groups {
+        let scaled = bits.take(length_bits)?;
+        total += if g + 1 == groups {
+            last_length
+        } else {
+            length_ref + scaled * increment
+        };
+        if total > encoded as u64 {
+            break;
+        }
+    }
+    if total != encoded as u64 {
+        return Err(malformed(format!(
+            "complex packing groups hold {total} values, not {encoded}"
+        )));
+    }
+    Ok(())
 }
 
 /// An IBM System/360 single-precision float (GRIB1 reference values).
@@ -351,9 +435,9 @@ fn decode_grib1(m: &[u8], budget: u64) -> Result<Field, GridError> {
     if bds.len() < 11 {
         return Err(malformed("GRIB1 data section too short"));
     }
-    if bds[3] & 0xC0 != 0 {
+    if bds[3] & 0xD0 != 0 {
         return Err(GridError::Unsupported(
-            "GRIB1 spherical harmonics or second-order packing".into(),
+            "GRIB1 spherical harmonics, second-order or extended packing".into(),
         ));
     }
     let (binary, reference, bits) = (
@@ -407,19 +491,19 @@ fn ieee(
     s6: &[u8],
     s7: &[u8],
     points: usize,
-) -> Result<Vec<f32>, GridError> {
+) -> Result<Vec<f64>, GridError> {
     let DataRepresentationTemplate::_5_4(t) = &decoder.section5().payload.template else {
         return Err(malformed("IEEE packing without its template"));
     };
     let data = s7.get(5..).unwrap_or_default();
-    let mut values: Vec<f32> = match t.precision {
+    let mut values: Vec<f64> = match t.precision {
         1 => data
             .chunks_exact(4)
-            .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            .map(|c| f64::from(f32::from_be_bytes([c[0], c[1], c[2], c[3]])))
             .collect(),
         2 => data
             .chunks_exact(8)
-            .map(|c| f64::from_be_bytes(c.try_into().unwrap_or_default()) as f32)
+            .map(|c| f64::from_be_bytes(c.try_into().unwrap_or_default()))
             .collect(),
         p => return Err(GridError::Unsupported(format!("GRIB2 IEEE precision {p}"))),
     };
@@ -428,20 +512,24 @@ fn ieee(
         Some(0) => {
             let bitmap = s6.get(6..).unwrap_or_default();
             values.reverse();
-            (0..points)
+            let out = (0..points)
                 .map(|k| {
                     let byte = bitmap
                         .get(k / 8)
                         .ok_or_else(|| malformed("bitmap too short"))?;
                     if byte & (0x80 >> (k % 8)) == 0 {
-                        Ok(f32::NAN)
+                        Ok(f64::NAN)
                     } else {
                         values
                             .pop()
                             .ok_or_else(|| malformed("fewer values than the bitmap"))
                     }
                 })
-                .collect()
+                .collect::<Result<Vec<f64>, GridError>>()?;
+            if !values.is_empty() {
+                return Err(malformed("values left over after the bitmap"));
+            }
+            Ok(out)
         }
         _ => Err(GridError::Unsupported("GRIB2 predefined bitmap".into())),
     }

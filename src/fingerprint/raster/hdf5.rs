@@ -31,10 +31,18 @@ const MAX_GROUPS: usize = 10_000;
 /// Deepest group nesting followed.
 const MAX_DEPTH: usize = 64;
 
+/// The last component of a slash-separated path.
+fn leaf(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
 /// Refuses a file whose groups link back to an ancestor (HDF5 hard links
 /// may form cycles, and the metadata reader recurses through groups), or
-/// that holds more groups or deeper nesting than any real file.
-fn check_group_graph(d: &[u8]) -> Result<(), GridError> {
+/// that holds more groups or deeper nesting than any real file. Returns
+/// the path of every dataset that holds data (a NetCDF-4 dimension that is
+/// no variable holds none), so datasets the metadata reader leaves out
+/// (types it does not model) can be named.
+fn check_group_graph(d: &[u8]) -> Result<Vec<String>, GridError> {
     let options = hdf5_reader::OpenOptions {
         max_object_header_bytes: MAX_OBJECT_HEADER_BYTES,
         chunk_cache_bytes: 0,
@@ -42,10 +50,11 @@ fn check_group_graph(d: &[u8]) -> Result<(), GridError> {
     };
     let fail = |e: hdf5_reader::error::Error| GridError::Malformed(format!("hdf5: {e}"));
     let file = hdf5_reader::Hdf5File::from_bytes_with_options(d, options).map_err(fail)?;
-    // Depth-first, with the chain of ancestors' addresses.
-    let mut stack = vec![(file.root_group().map_err(fail)?, vec![])];
+    // Depth-first, with the chain of ancestors' addresses and the path.
+    let mut stack = vec![(file.root_group().map_err(fail)?, vec![], String::new())];
     let mut seen = 0usize;
-    while let Some((group, ancestors)) = stack.pop() {
+    let mut datasets = Vec::new();
+    while let Some((group, ancestors, path)) = stack.pop() {
         seen += 1;
         if seen > MAX_GROUPS || ancestors.len() > MAX_DEPTH {
             return Err(GridError::Malformed(
@@ -54,23 +63,37 @@ fn check_group_graph(d: &[u8]) -> Result<(), GridError> {
         }
         let mut chain: Vec<u64> = ancestors;
         chain.push(group.address());
-        for child in group.groups().map_err(fail)? {
+        let (groups, sets) = group.members().map_err(fail)?;
+        for set in sets {
+            let dimension_only = set
+                .attribute("NAME")
+                .and_then(|a| a.read_string())
+                .is_ok_and(|n| {
+                    n.starts_with("This is a netCDF dimension but not a netCDF variable")
+                });
+            if !dimension_only {
+                datasets.push(format!("{path}{}", leaf(set.name())));
+            }
+        }
+        for child in groups {
             if chain.contains(&child.address()) {
                 return Err(GridError::Malformed(format!(
                     "hdf5: group {} links back to one of its ancestors",
                     child.name()
                 )));
             }
-            stack.push((child, chain.clone()));
+            let child_path = format!("{path}{}/", leaf(child.name()));
+            stack.push((child, chain.clone(), child_path));
         }
     }
-    Ok(())
+    Ok(datasets)
 }
 
 /// An HDF5-based file opened from memory, as a [`SciFile`].
 pub struct Hdf5File {
     file: NcFile,
     vars: Vec<SciVar>,
+    hidden: Vec<String>,
 }
 
 impl Hdf5File {
@@ -78,7 +101,7 @@ impl Hdf5File {
     /// lists its variables (NetCDF-4 metadata read strictly, else with
     /// dimensions named by size as for plain HDF5).
     pub fn open(d: &[u8], max_samples: u64) -> Result<Self, GridError> {
-        check_group_graph(d)?;
+        let datasets = check_group_graph(d)?;
         let max_read = usize::try_from(max_samples.saturating_mul(8)).unwrap_or(usize::MAX);
         let options = |mode| NcOpenOptions {
             metadata_mode: mode,
@@ -104,7 +127,11 @@ impl Hdf5File {
         };
         let mut vars = Vec::new();
         collect(file.root_group().map_err(failed)?, "", &mut vars);
-        Ok(Hdf5File { file, vars })
+        let hidden = datasets
+            .into_iter()
+            .filter(|path| !vars.iter().any(|v| &v.name == path))
+            .collect();
+        Ok(Hdf5File { file, vars, hidden })
     }
 }
 
@@ -164,6 +191,10 @@ impl SciFile for Hdf5File {
             .read_variable_unpacked_masked(name)
             .map_err(failed)?;
         Ok(array.iter().copied().collect())
+    }
+
+    fn hidden(&self) -> Vec<String> {
+        self.hidden.clone()
     }
 
     fn strings(&self, i: usize) -> Result<Vec<String>, GridError> {

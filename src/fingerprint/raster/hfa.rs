@@ -13,6 +13,8 @@ use super::grid::{GeoInfo, Grid, GridError};
 const LAYER_DECL: &str = "{1:lwidth,1:lheight,1:e3:thematic,athematic,fft of real-valued data,layerType,1:e13:u1,u2,u4,u8,s8,u16,s16,u32,s32,f32,f64,c64,c128,pixelType,1:lblockWidth,1:lblockHeight,}Eimg_Layer,";
 const BLOCK_DECL: &str = "{1:sfileCode,1:Loffset,1:lsize,1:e2:false,true,logvalid,1:e2:no compression,ESRI GRID compression,compressionType,}Edms_VirtualBlockInfo,";
 const STATE_DECL: &str = "{1:lnumvirtualblocks,1:lnumobjectsperblock,1:lnextobjectnum,1:e2:no compression,RLC compression,compressionType,0:poEdms_VirtualBlockInfo,blockinfo,";
+/// Samples in one block at most.
+const MAX_BLOCK_SAMPLES: usize = 1 << 20;
 /// Entries visited at most (real files have tens to a few thousand).
 const MAX_ENTRIES: usize = 100_000;
 
@@ -264,7 +266,9 @@ fn read_layer(
     if total > budget {
         return Err(GridError::TooLarge(total));
     }
-    if bw == 0 || bh == 0 || bw > 1 << 16 || bh > 1 << 16 {
+    // Blocks are decoded one at a time: at most MAX_BLOCK_SAMPLES each
+    // (Imagine and GDAL write 64 x 64 or 512 x 512).
+    if bw == 0 || bh == 0 || bw.saturating_mul(bh) > MAX_BLOCK_SAMPLES {
         return Err(malformed(format!("block size {bw}x{bh}")));
     }
     let kids = children(b, layer.child, seen)?;
@@ -306,7 +310,9 @@ fn read_layer(
         let info = list + k * 14;
         let (offset, size) = (b.u32(info + 2)?, b.u32(info + 6)?);
         let (valid, compressed) = (b.u16(info + 10)? != 0, b.u16(info + 12)? != 0);
-        if !valid {
+        // A block marked not valid holds no samples (NoData) unless it
+        // still points at bytes: those are read like any block.
+        if !valid && size == 0 {
             continue;
         }
         let stored = b.at(offset, size)?;

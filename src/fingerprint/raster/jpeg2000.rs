@@ -1,5 +1,5 @@
 //! JPEG 2000 (JP2 boxes and raw J2K codestreams), decoded with the
-//! pure-Rust `hayro-jpeg2000` crate into the canonical raster model at
+//! pure-Rust `hayro-jpeg2000` crate (0.5: any number of components) into the canonical raster model at
 //! full precision: each component one band, its integer samples exact
 //! (a lossless 16-bit DEM comes back as the DEM's values; a lossy one
 //! matches perceptually). The crate neither bounds allocations nor reports
@@ -54,8 +54,13 @@ fn codestream(d: &[u8]) -> Result<&[u8], GridError> {
     }
 }
 
+/// Tiles one codestream may have (the format numbers tiles 0..=65534).
+const MAX_TILES: u64 = 65_535;
+
 /// The SIZ marker of a codestream: image width and height (less the
-/// origin offsets) and, per component, whether it is signed.
+/// origin offsets) and, per component, whether it is signed. The tile grid
+/// is checked too: zero-sized tiles or more tiles than the format numbers
+/// are refused (the decoder allocates per tile).
 fn siz(cs: &[u8]) -> Result<(u32, u32, Vec<bool>), GridError> {
     if !cs.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
         return Err(malformed("no SIZ marker after SOC"));
@@ -66,6 +71,14 @@ fn siz(cs: &[u8]) -> Result<(u32, u32, Vec<bool>), GridError> {
         .ok_or_else(|| malformed("cut SIZ marker"))?;
     let at = |o: usize| be(&s[o..o + 4]) as u32;
     let (width, height) = (at(2).saturating_sub(at(10)), at(6).saturating_sub(at(14)));
+    let (tile_w, tile_h) = (u64::from(at(18)), u64::from(at(22)));
+    let across = u64::from(at(2).saturating_sub(at(26))).div_ceil(tile_w.max(1));
+    let down = u64::from(at(6).saturating_sub(at(30))).div_ceil(tile_h.max(1));
+    if tile_w == 0 || tile_h == 0 || across.saturating_mul(down) > MAX_TILES {
+        return Err(malformed(format!(
+            "{across} x {down} tiles of {tile_w} x {tile_h}"
+        )));
+    }
     let components = be(&s[34..36]) as usize;
     let signed = (0..components)
         .map(|c| {
@@ -93,8 +106,11 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<Grid, GridError> {
     if total > max_samples {
         return Err(GridError::TooLarge(total));
     }
+    // Strict: a codestream cut short or with missing tile data is an
+    // error, not an image padded with zeros.
     let settings = DecodeSettings {
         resolve_palette_indices: false,
+        strict: true,
         ..DecodeSettings::default()
     };
     let image = Image::new(d, &settings).map_err(|e| malformed(e.to_string()))?;
@@ -106,9 +122,25 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<Grid, GridError> {
         .decode(&mut context)
         .map_err(|e| malformed(e.to_string()))?;
     let plane = width as usize * height as usize;
+    let components = decoded.components();
+    // Every component the codestream declares must come back (a channel
+    // definition box naming fewer would otherwise drop some), and since
+    // such a box may reorder them, signedness must be the same for all.
+    if components.len() != signed.len() {
+        return Err(GridError::Unsupported(format!(
+            "JPEG 2000 decoded {} of {} components",
+            components.len(),
+            signed.len()
+        )));
+    }
+    if signed.iter().any(|&s| s != signed[0]) {
+        return Err(GridError::Unsupported(
+            "JPEG 2000 with signed and unsigned components".into(),
+        ));
+    }
     let mut bands = Vec::new();
     let mut depth = 0;
-    for (k, c) in decoded.components().iter().enumerate() {
+    for c in components {
         if c.samples().len() != plane {
             return Err(GridError::Unsupported(
                 "JPEG 2000 components of different sizes".into(),
@@ -117,7 +149,7 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<Grid, GridError> {
         // The decoder adds 2^(depth-1) to every component; signed ones
         // are taken back.
         depth = c.bit_depth();
-        let shift = if signed.get(k).copied().unwrap_or(false) && depth > 0 {
+        let shift = if signed[0] && depth > 0 {
             f64::from(1u32 << (depth - 1).min(31))
         } else {
             0.0

@@ -44,6 +44,11 @@ const CUT_WINDOW: usize = 4;
 /// Shortest and longest row chunk, in samples.
 const CHUNK_MIN: usize = 4;
 const CHUNK_MAX: usize = 64;
+/// Samples a decoder that holds the whole raster in memory may decode
+/// (NetCDF, HDF5, GRIB, JPEG 2000, Imagine, ENVI, XYZ, 16-bit PNG): about
+/// 1 GiB at peak. TIFFs and ASCII grids stream rows and have the larger
+/// budget their caller gives.
+pub const MAX_IN_MEMORY_SAMPLES: u64 = 64 << 20;
 /// Longest side of the downsampled band a perceptual hash is taken from.
 const PERCEPTUAL_SIDE: usize = 512;
 
@@ -141,9 +146,11 @@ pub fn fingerprint(
     max_samples: u64,
 ) -> Result<RasterFp, GridError> {
     let mut builder = RasterBuilder::new(params.gear_seed);
+    let streamed = max_samples;
+    let max_samples = max_samples.min(MAX_IN_MEMORY_SAMPLES);
     let header = match kind {
-        Kind::AsciiGrid => grid::read_ascii_rows(data, max_samples, &mut builder)?,
-        Kind::Tiff => grid::read_tiff_rows(data, max_samples, &mut builder)?,
+        Kind::AsciiGrid => grid::read_ascii_rows(data, streamed, &mut builder)?,
+        Kind::Tiff => grid::read_tiff_rows(data, streamed, &mut builder)?,
         Kind::NetCdf | Kind::Hdf5 => {
             return scientific(data, kind, params, max_samples).1;
         }
@@ -163,11 +170,6 @@ pub fn fingerprint(
         }
         Kind::Jpeg2000 => {
             let grid = jpeg2000::read(data, max_samples)?;
-            return Ok(fingerprint_grid(&grid, params.gear_seed));
-        }
-        // Text is a raster when it is an XYZ grid (see [`xyz`]).
-        Kind::Text | Kind::Table => {
-            let grid = xyz::read(data, max_samples)?;
             return Ok(fingerprint_grid(&grid, params.gear_seed));
         }
         Kind::Png => {
@@ -197,6 +199,7 @@ pub fn scientific(
     params: &FingerprintParams,
     max_samples: u64,
 ) -> Scientific {
+    let max_samples = max_samples.min(MAX_IN_MEMORY_SAMPLES);
     let file: Box<dyn sci::SciFile + '_> = match kind {
         Kind::NetCdf => match netcdf::ClassicFile::parse(data) {
             Ok(f) => Box::new(f),

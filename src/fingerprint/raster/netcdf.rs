@@ -246,6 +246,9 @@ impl<'d> ClassicFile<'d> {
             .filter(|&n| n <= self.d.len() as u64)
             .ok_or_else(|| malformed(format!("variable {} is larger than the file", v.name)))?
             as usize;
+        if total == 0 {
+            return Ok(Vec::new());
+        }
         let (slabs, per) = if is_record {
             let records = lens[0] as usize;
             (records, total.checked_div(records).unwrap_or(0))
@@ -367,11 +370,22 @@ fn parse(d: &[u8]) -> Result<Header, GridError> {
     if let Some(id) = record_dim {
         dims[id].1 = numrecs;
     }
-    let record_size: u64 = vars
+    let record_vars: Vec<&Variable> = vars
         .iter()
         .filter(|v| v.dims.first().is_some_and(|&d| Some(d) == record_dim))
-        .map(|v| v.vsize)
-        .sum();
+        .collect();
+    // Records are the record variables' padded sizes one after another,
+    // except that a lone record variable is not padded (a byte, char or
+    // short variable then steps by its true size).
+    let record_size: u64 = match record_vars.as_slice() {
+        [only] => only.dims[1..]
+            .iter()
+            .try_fold(type_size(only.nc_type).unwrap_or(1) as u64, |n, &d| {
+                n.checked_mul(dims[d].1)
+            })
+            .ok_or_else(|| malformed("record size overflows"))?,
+        many => many.iter().map(|v| v.vsize).sum(),
+    };
     Ok(Header {
         dims,
         vars,

@@ -59,6 +59,18 @@ pub trait SciFile {
     fn values(&self, i: usize) -> Result<Vec<f64>, GridError>;
     /// All values of text variable `i`, one string per element.
     fn strings(&self, i: usize) -> Result<Vec<String>, GridError>;
+    /// Data the decoder found but does not list as variables (types it
+    /// does not model), by name.
+    fn hidden(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Whether `v` is the cell bounds of a coordinate (`lat_bnds(lat, 2)`,
+/// CF `bounds`): coordinates, not data, when `dims` holds its first
+/// dimension.
+fn is_bounds(v: &SciVar, dims: &[&Dim]) -> bool {
+    v.dims.len() == 2 && v.dims[1].1 == 2 && dims.contains(&&v.dims[0])
 }
 
 /// The raster found in a scientific file, and what was left out.
@@ -110,9 +122,15 @@ pub fn raster(
     let mut variables = Vec::new();
     let mut skipped = Vec::new();
     let mut types = Vec::new();
+    // Dimensions of the variables on the grid (y, x and band dimensions).
+    let grid_dims: Vec<&Dim> = vars
+        .iter()
+        .filter(|v| on_grid(v))
+        .flat_map(|v| &v.dims)
+        .collect();
     for (i, v) in vars.iter().enumerate() {
         if !on_grid(v) {
-            if plane(v).is_some() {
+            if plane(v).is_some() && !is_bounds(v, &grid_dims) {
                 skipped.push(v.name.clone());
             }
             continue;
@@ -180,6 +198,10 @@ fn leaf(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
+/// Cells a series table may have (each becomes a string for the records
+/// signal): 4 Mi, e.g. 400,000 rows of 10 columns.
+pub const MAX_SERIES_CELLS: u64 = 4 << 20;
+
 /// A station series read from a scientific file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
@@ -207,7 +229,6 @@ impl Series {
 pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
     let vars = file.vars();
     let one_d = |v: &SciVar| v.dims.len() == 1 && (v.numeric || v.text);
-    // The dimension the most 1-D numeric variables run along.
     let mut counts: Vec<(&Dim, usize)> = Vec::new();
     for v in vars.iter().filter(|v| one_d(v) && v.numeric) {
         match counts.iter_mut().find(|c| c.0 == &v.dims[0]) {
@@ -215,13 +236,27 @@ pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
             None => counts.push((&v.dims[0], 1)),
         }
     }
-    let Some(&(dim, n)) = counts.iter().max_by_key(|c| c.1) else {
+    // The series with the most cells wins (a few short decoy variables on
+    // another dimension do not hide a long table; what is left is named).
+    let Some(&(dim, n)) = counts
+        .iter()
+        .max_by_key(|c| (c.1 as u64).saturating_mul(c.0 .1))
+    else {
         return Ok(None);
     };
-    let rows = dim.1 as usize;
-    if n < 2 || rows == 0 {
+    if n < 2 || dim.1 == 0 {
         return Ok(None);
     }
+    // Every cell becomes a string: the table is held to a budget.
+    let width = vars
+        .iter()
+        .filter(|v| one_d(v) && &v.dims[0] == dim)
+        .count() as u64;
+    let cells = dim.1.saturating_mul(width);
+    if cells > MAX_SERIES_CELLS {
+        return Err(GridError::TooLarge(cells));
+    }
+    let rows = dim.1 as usize;
     let mut columns: Vec<Vec<String>> = Vec::new();
     let mut names = Vec::new();
     for (i, v) in vars.iter().enumerate() {
@@ -261,10 +296,12 @@ pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
     }))
 }
 
-/// The 1-D numeric variables neither the raster nor the series read: not
-/// along the series dimension and not a coordinate of a dimension the
-/// raster's variables use (fail closed: they are named, and the item is
-/// `incomplete`). Scalars (grid mappings, flags) are metadata.
+/// The variables neither the raster nor the series read, and are not
+/// coordinates of a dimension the raster uses (1-D numeric variables on
+/// it, and their cell bounds): text and compound variables, 1-D variables
+/// on other dimensions, and data the decoder does not model (fail closed:
+/// they are named, and the item is `incomplete`). Scalars (grid mappings,
+/// flags) are metadata; grids of another shape are the raster's to name.
 pub fn unread(file: &dyn SciFile, raster: &[String], series: Option<&Series>) -> Vec<String> {
     let vars = file.vars();
     let raster_dims: Vec<&Dim> = vars
@@ -272,12 +309,20 @@ pub fn unread(file: &dyn SciFile, raster: &[String], series: Option<&Series>) ->
         .filter(|v| raster.contains(&v.name))
         .flat_map(|v| &v.dims)
         .collect();
-    vars.iter()
-        .filter(|v| v.numeric && v.dims.len() == 1)
-        .filter(|v| series.is_none_or(|s| s.dim != v.dims[0].0))
-        .filter(|v| !raster_dims.contains(&&v.dims[0]))
+    let in_series = |v: &SciVar| series.is_some_and(|s| s.columns.contains(&v.name));
+    // The series dimension's bounds are coordinates too.
+    let series_dim = series.and_then(|s| vars.iter().flat_map(|v| &v.dims).find(|d| d.0 == s.dim));
+    let coordinate_dims: Vec<&Dim> = raster_dims.iter().copied().chain(series_dim).collect();
+    let mut out: Vec<String> = vars
+        .iter()
+        .filter(|v| !v.dims.is_empty() && !raster.contains(&v.name) && !in_series(v))
+        .filter(|v| !(v.numeric && v.dims.len() == 1 && raster_dims.contains(&&v.dims[0])))
+        .filter(|v| !(v.numeric && is_bounds(v, &coordinate_dims)))
+        .filter(|v| !(v.numeric && plane(v).is_some()))
         .map(|v| v.name.clone())
-        .collect()
+        .collect();
+    out.extend(file.hidden());
+    out
 }
 
 /// A number as text: integers without a fraction, others in Rust's

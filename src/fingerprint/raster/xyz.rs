@@ -24,7 +24,7 @@ fn point(line: &str) -> Option<[f64; 3]> {
 }
 
 /// The data lines of `d` (an optional non-numeric header line skipped).
-fn lines(d: &[u8]) -> Option<impl Iterator<Item = &str>> {
+fn lines(d: &[u8]) -> Option<impl Iterator<Item = &str> + Clone> {
     let text = std::str::from_utf8(d).ok()?;
     let mut it = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = it.clone().next()?;
@@ -35,59 +35,111 @@ fn lines(d: &[u8]) -> Option<impl Iterator<Item = &str>> {
 }
 
 /// Whether `d` starts like an XYZ grid: at least [`PROBE_LINES`] lines of
-/// three numbers, the first two sharing y and stepping in x.
+/// three numbers, the first two sharing y and stepping in x (rows) or
+/// sharing x and stepping in y (columns).
 pub fn looks_like(d: &[u8]) -> bool {
     let Some(it) = lines(d) else { return false };
     let probe: Vec<Option<[f64; 3]>> = it.take(PROBE_LINES).map(point).collect();
     probe.len() == PROBE_LINES
         && probe.iter().all(Option::is_some)
-        && matches!((probe[0], probe[1]), (Some(a), Some(b)) if a[1] == b[1] && a[0] != b[0])
+        && matches!((probe[0], probe[1]), (Some(a), Some(b))
+            if (a[1] == b[1] && a[0] != b[0]) || (a[0] == b[0] && a[1] != b[1]))
 }
 
-/// Decodes an XYZ grid within `max_samples`; `nodata` is the value GDAL
-/// wrote for missing cells, if known.
-pub fn read(d: &[u8], max_samples: u64) -> Result<Grid, GridError> {
+/// An XYZ grid and, when the text stops being a regular grid part of the
+/// way, what was not read.
+pub struct XyzGrid {
+    /// The regular rows (or columns) read, north-up.
+    pub grid: Grid,
+    /// Where and why reading stopped before the end of the text.
+    pub rest_unread: Option<String>,
+}
+
+/// Decodes an XYZ grid within `max_samples`, row by row (x varying
+/// fastest) or column by column (y varying fastest, turned into rows).
+/// A text that is regular for at least two rows (columns) and then is not
+/// gives those rows, and says where it stopped; fewer than two is not a
+/// grid ([`GridError::Malformed`]).
+pub fn read(d: &[u8], max_samples: u64) -> Result<XyzGrid, GridError> {
     let not_grid = |why: &str| GridError::Malformed(format!("xyz: {why}"));
     let it = lines(d).ok_or_else(|| not_grid("not UTF-8 text"))?;
+    // Column by column when the first two points share x.
+    let columns = match (
+        it.clone().next().and_then(point),
+        it.clone().nth(1).and_then(point),
+    ) {
+        (Some(a), Some(b)) => a[0] == b[0],
+        _ => false,
+    };
+    // Runs: points sharing the slow coordinate; `along` is the fast one.
+    let (slow, fast) = if columns { (0, 1) } else { (1, 0) };
     let mut samples = Vec::new();
-    let mut xs: Vec<f64> = Vec::new();
-    let mut ys: Vec<f64> = Vec::new();
+    let mut along: Vec<f64> = Vec::new();
+    let mut runs: Vec<f64> = Vec::new();
     let mut width = 0usize;
     let mut col = 0usize;
+    let mut stop = None;
     for (n, line) in it.enumerate() {
-        let [x, y, z] =
-            point(line).ok_or_else(|| not_grid(&format!("line {} is not x y z", n + 1)))?;
-        if ys.last() != Some(&y) {
-            if !ys.is_empty() {
+        let Some(p) = point(line) else {
+            stop = Some(format!("line {} is not x y z", n + 1));
+            break;
+        };
+        if runs.last() != Some(&p[slow]) {
+            if !runs.is_empty() {
                 if width == 0 {
                     width = col;
                 } else if col != width {
-                    return Err(not_grid("rows of different lengths"));
+                    stop = Some(format!(
+                        "line {}: a run of {col} points, not {width}",
+                        n + 1
+                    ));
+                    break;
                 }
             }
-            ys.push(y);
+            runs.push(p[slow]);
             col = 0;
         }
         if width == 0 {
-            xs.push(x);
-        } else if col >= width || xs[col] != x {
-            return Err(not_grid("x positions differ between rows"));
+            along.push(p[fast]);
+        } else if col >= width || along[col] != p[fast] {
+            stop = Some(format!(
+                "line {}: positions differ from the first run",
+                n + 1
+            ));
+            break;
         }
         col += 1;
         if samples.len() as u64 >= max_samples {
             return Err(GridError::TooLarge(samples.len() as u64 + 1));
         }
-        samples.push(z);
+        samples.push(p[2]);
     }
     if width == 0 {
         width = col;
-    } else if col != width {
-        return Err(not_grid("the last row is short"));
     }
-    let height = ys.len();
-    if width < 2 || height < 2 {
-        return Err(not_grid("fewer than two rows or columns"));
+    if col != width {
+        // The run in progress is incomplete: only whole runs are kept.
+        runs.pop();
+        samples.truncate(runs.len() * width);
+        stop.get_or_insert_with(|| "the last run is short".to_string());
     }
+    let count = runs.len();
+    if width < 2 || count < 2 {
+        return Err(not_grid("fewer than two regular rows or columns"));
+    }
+    // Rows north first: y decreasing down the rows.
+    let (mut samples, xs, ys, width, height) = if columns {
+        // Runs are columns (x = runs, y = along): transpose.
+        let mut t = vec![0.0; samples.len()];
+        for (c, column) in samples.chunks_exact(width).enumerate() {
+            for (r, &v) in column.iter().enumerate() {
+                t[r * count + c] = v;
+            }
+        }
+        (t, runs, along, count, width)
+    } else {
+        (samples, along, runs, width, count)
+    };
     if ys[0] < ys[height - 1] {
         samples = samples
             .chunks_exact(width)
@@ -96,22 +148,30 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<Grid, GridError> {
             .copied()
             .collect();
     }
+    if xs[0] > xs[width - 1] {
+        for row in samples.chunks_exact_mut(width) {
+            row.reverse();
+        }
+    }
     let (dx, dy) = (
-        xs[1] - xs[0],
+        (xs[width - 1] - xs[0]).abs() / (width - 1) as f64,
         (ys[0] - ys[height - 1]).abs() / (height - 1) as f64,
     );
-    let top = ys[0].max(ys[height - 1]);
-    Ok(Grid {
-        width,
-        height,
-        bands: vec![samples],
-        sample_type: "xyz".into(),
-        geo: GeoInfo {
-            pixel_scale: Some(vec![dx, dy, 0.0]),
-            // The first cell's centre, as the file gives it.
-            tie_point: Some(vec![0.0, 0.0, 0.0, xs[0], top, 0.0]),
-            ..GeoInfo::default()
+    let (left, top) = (xs[0].min(xs[width - 1]), ys[0].max(ys[height - 1]));
+    Ok(XyzGrid {
+        grid: Grid {
+            width,
+            height,
+            bands: vec![samples],
+            sample_type: "xyz".into(),
+            geo: GeoInfo {
+                pixel_scale: Some(vec![dx, dy, 0.0]),
+                // The first cell's centre, as the file gives it.
+                tie_point: Some(vec![0.0, 0.0, 0.0, left, top, 0.0]),
+                ..GeoInfo::default()
+            },
         },
+        rest_unread: stop,
     })
 }
 
@@ -123,16 +183,26 @@ mod tests {
     fn reads_rows_and_refuses_what_is_not_a_grid() {
         let grid = "x y z\n0 1 5\n1 1 6\n2 1 7\n0 0 8\n1 0 9\n2 0 10\n0 -1 1\n1 -1 2\n2 -1 3\n";
         assert!(looks_like(grid.as_bytes()));
-        let g = read(grid.as_bytes(), 100).unwrap();
+        let g = read(grid.as_bytes(), 100).unwrap().grid;
         assert_eq!((g.width, g.height), (3, 3));
         assert_eq!(g.bands[0], vec![5., 6., 7., 8., 9., 10., 1., 2., 3.]);
+        assert!(read(grid.as_bytes(), 100).unwrap().rest_unread.is_none());
         // South first: turned north-up.
         let south = "0 0 1\n1 0 2\n0 1 3\n1 1 4\n";
-        assert_eq!(
-            read(south.as_bytes(), 100).unwrap().bands[0],
-            vec![3., 4., 1., 2.]
-        );
-        // Ragged rows, scattered points, prose: not grids.
+        let s = read(south.as_bytes(), 100).unwrap().grid;
+        assert_eq!(s.bands[0], vec![3., 4., 1., 2.]);
+        // Column by column (y fastest): the same grid.
+        let by_column = "0 1 5\n0 0 8\n0 -1 1\n1 1 6\n1 0 9\n1 -1 2\n2 1 7\n2 0 10\n2 -1 3\n";
+        assert!(looks_like(format!("{by_column}{by_column}").as_bytes()));
+        assert_eq!(read(by_column.as_bytes(), 100).unwrap().grid.bands, g.bands);
+        // Regular, then not: the whole rows read, and where it stopped.
+        let broken = format!("{grid}junk\n");
+        let b = read(broken.as_bytes(), 100).unwrap();
+        assert_eq!(b.grid.bands, g.bands);
+        assert!(b.rest_unread.is_some());
+        let short = read(b"0 1 5\n1 1 6\n0 0 8\n1 0 9\n0 -1 1\n", 100).unwrap();
+        assert_eq!((short.grid.height, short.rest_unread.is_some()), (2, true));
+        // One row, scattered points, prose: not grids.
         assert!(read(b"0 0 1\n1 0 2\n0 1 3\n", 100).is_err());
         assert!(read(b"0 0 1\n5 3 2\n1 7 3\n2 2 2\n", 100).is_err());
         assert!(!looks_like(b"the quick brown fox\njumps over\n"));
