@@ -34,7 +34,7 @@ fn lines(d: &[u8]) -> Option<impl Iterator<Item = &str> + Clone> {
     Some(it)
 }
 
-/// Whether `d` starts like an XYZ grid: at least [`PROBE_LINES`] lines of
+/// Whether `d` starts like an XYZ grid: at least eight lines of
 /// three numbers, the first two sharing y and stepping in x (rows) or
 /// sharing x and stepping in y (columns).
 pub fn looks_like(d: &[u8]) -> bool {
