@@ -133,6 +133,8 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
         ("station-xarray.nc", Records(400)),
         ("co2-xarray.nc", Clean),
         ("station-nc4.nc", Records(400)),
+        // Plain HDF5 (h5py): one gzip dataset per column in a group.
+        ("station-h5py.h5", Records(400)),
         ("co2-nc4.nc", Clean),
     ] {
         check(file, &logs.scan_path(&dir.join(file)), &expect);
