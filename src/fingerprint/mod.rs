@@ -369,7 +369,7 @@ impl Pipeline {
                     fp.reasons.push(Reason::new(
                         "raster.unsupported.envi",
                         format!(
-                            "{trailing} bytes after the samples {} declares were not read as samples",
+                            "{trailing} bytes beside the samples {} declares (before its offset or after its bands) were not read as samples",
                             header_path.display()
                         ),
                     ));

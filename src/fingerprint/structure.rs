@@ -24,7 +24,13 @@ pub fn check(kind: Kind, data: &[u8]) -> Vec<Reason> {
             embedded_zip(data, &mut out);
         }
         Kind::Xml | Kind::Gpx => xml(data, &mut out),
-        Kind::Binary => embedded_zip(data, &mut out),
+        // Opaque bytes, and scientific formats whose readers take what
+        // their headers point at (bytes after the end, in gaps, in boxes
+        // or local-use sections are not read): an archive inside them is
+        // at least reported.
+        Kind::Binary | Kind::NetCdf | Kind::Hdf5 | Kind::Grib | Kind::Jpeg2000 | Kind::Hfa => {
+            embedded_zip(data, &mut out)
+        }
         _ => {}
     }
     out

@@ -171,8 +171,9 @@ fn sample(raw: &[u8], t: u8, size: usize, big: bool, i: usize) -> f64 {
 }
 
 /// Decodes the raw file `raw` as `h` says, within `max_samples`; also
-/// returns how many bytes follow the samples the header declares (bytes
-/// the raster signal did not read).
+/// returns how many bytes beside the declared samples the raster signal
+/// did not read (after the bands, or a non-zero prefix before the header
+/// offset).
 pub fn read(raw: &[u8], h: &EnviHeader, max_samples: u64) -> Result<(Grid, usize), GridError> {
     let (size, name) = data_type(h.data_type).unwrap_or((1, "u8"));
     let total = (h.width as u64)
@@ -194,7 +195,12 @@ pub fn read(raw: &[u8], h: &EnviHeader, max_samples: u64) -> Result<(Grid, usize
                 raw.len()
             ))
         })?;
-    let trailing = raw.len() - h.offset - total * size;
+    // Bytes the samples do not cover: after the declared bands, and
+    // before the header offset unless they are zero padding.
+    let mut trailing = raw.len() - h.offset - total * size;
+    if raw[..h.offset].iter().any(|&b| b != 0) {
+        trailing += h.offset;
+    }
     let (w, hh, nb) = (h.width, h.height, h.bands);
     let bands = (0..nb)
         .map(|b| {

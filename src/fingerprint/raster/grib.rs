@@ -224,6 +224,14 @@ fn decode_message(m: &[u8], budget: u64) -> Result<Vec<Field>, GridError> {
         if points as u64 > budget {
             return Err(GridError::TooLarge(points as u64));
         }
+        // A bitmap covers the points and no more (one reused by many
+        // fields would otherwise be copied, whole, for each).
+        if f.bitmap[5] == 0 && f.bitmap.len() > 64 + 4 * points.div_ceil(8) {
+            return Err(malformed(format!(
+                "a bitmap of {} bytes for {points} points",
+                f.bitmap.len() - 6
+            )));
+        }
         let place = placement(width, height, scan)?;
         let packing = be(&f.representation[9..11]);
         if packing == 200 {
@@ -250,6 +258,7 @@ fn decode_message(m: &[u8], budget: u64) -> Result<Vec<Field>, GridError> {
         if matches!(packing, 2 | 3) {
             check_complex(f.representation, f.data, encoded, packing)?;
         }
+        check_data_size(f.representation, f.data, encoded, packing)?;
         if packing == 40 {
             let (w, h, components) = jpeg2000::codestream_size(&f.data[5..])?;
             if components != 1 || (w as usize).checked_mul(h as usize) != Some(encoded) {
@@ -361,6 +370,40 @@ fn check_complex(s5: &[u8], s7: &[u8], encoded: usize, packing: u64) -> Result<(
         return Err(malformed(format!(
             "complex packing groups hold {total} values, not {encoded}"
         )));
+    }
+    Ok(())
+}
+
+/// Checks that the data section holds what the representation says and
+/// no more (the decoders stop at the encoded count, so bytes or pixels
+/// after it would go unread): simple packing is exactly the packed bits,
+/// a PNG image exactly the encoded count of pixels.
+fn check_data_size(s5: &[u8], s7: &[u8], encoded: usize, packing: u64) -> Result<(), GridError> {
+    let data = s7.get(5..).unwrap_or_default();
+    match packing {
+        0 => {
+            let bits = s5.get(19).copied().unwrap_or(0) as usize;
+            let want = (encoded * bits).div_ceil(8);
+            // Writers may pad to an even length; anything more is data.
+            if data.len() > want + 2 || data.len() < want {
+                return Err(malformed(format!(
+                    "{} data bytes for {encoded} values of {bits} bits",
+                    data.len()
+                )));
+            }
+        }
+        41 if !data.is_empty() => {
+            let size = data
+                .get(16..24)
+                .map(|b| be(&b[..4]).saturating_mul(be(&b[4..])))
+                .ok_or_else(|| malformed("PNG data without its header"))?;
+            if size != encoded as u64 {
+                return Err(malformed(format!(
+                    "a PNG of {size} pixels for {encoded} values"
+                )));
+            }
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -558,6 +601,9 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<GribRaster, GridError> {
             continue;
         }
         for (k, f) in decode_message(m.bytes, left)?.into_iter().enumerate() {
+            if fields.len() >= usize::from(u16::MAX) {
+                return Err(malformed("more fields than a raster has bands"));
+            }
             left = left.saturating_sub(f.values.len() as u64);
             fields.push((format!("message {} field {}", n + 1, k + 1), f));
         }

@@ -45,6 +45,8 @@ pub struct Grid {
 pub enum GridError {
     /// width x height x bands exceeds the sample budget.
     TooLarge(u64),
+    /// A series table of this many cells exceeds the table budget.
+    SeriesTooLarge(u64),
     /// The decoder rejected the data or its layout.
     Malformed(String),
     /// A compression or sample layout the decoder does not support.
@@ -58,6 +60,7 @@ impl GridError {
     pub fn code(&self) -> &'static str {
         match self {
             GridError::TooLarge(_) => "limits.raster_samples",
+            GridError::SeriesTooLarge(_) => "limits.series_cells",
             GridError::Malformed(_) => "raster.decode_failed",
             GridError::Unsupported(_) => "raster.unsupported",
             GridError::UnsupportedFormat(kind) => match kind {
@@ -75,6 +78,9 @@ impl GridError {
     pub fn detail(&self) -> String {
         match self {
             GridError::TooLarge(n) => format!("{n} samples exceed the raster sample budget"),
+            GridError::SeriesTooLarge(n) => {
+                format!("a series table of {n} cells exceeds the table budget")
+            }
             GridError::Malformed(m) => format!("cannot decode raster: {m}"),
             GridError::Unsupported(m) => format!("raster not supported: {m}"),
             GridError::UnsupportedFormat(kind) => format!(

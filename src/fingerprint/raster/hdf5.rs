@@ -13,7 +13,7 @@
 use netcdf_reader::{NcFile, NcGroup, NcMetadataMode, NcOpenOptions, NcType};
 
 use super::grid::GridError;
-use super::sci::{SciFile, SciVar};
+use super::sci::{SciFile, SciVar, MAX_VARIABLES};
 
 /// Largest decoded chunk one read may hold (netCDF and h5py write chunks
 /// of a few MiB).
@@ -53,6 +53,7 @@ fn check_group_graph(d: &[u8]) -> Result<Vec<String>, GridError> {
     // Depth-first, with the chain of ancestors' addresses and the path.
     let mut stack = vec![(file.root_group().map_err(fail)?, vec![], String::new())];
     let mut seen = 0usize;
+    let mut visited = std::collections::HashSet::new();
     let mut datasets = Vec::new();
     while let Some((group, ancestors, path)) = stack.pop() {
         seen += 1;
@@ -60,6 +61,14 @@ fn check_group_graph(d: &[u8]) -> Result<Vec<String>, GridError> {
             return Err(GridError::Malformed(
                 "hdf5: more groups or deeper nesting than this reader follows".into(),
             ));
+        }
+        if !visited.insert(group.address()) {
+            // Reached twice through shared links: the metadata reader
+            // would copy it once per path (exponentially many).
+            return Err(GridError::Malformed(format!(
+                "hdf5: group {} is linked from more than one place",
+                group.name()
+            )));
         }
         let mut chain: Vec<u64> = ancestors;
         chain.push(group.address());
@@ -73,6 +82,11 @@ fn check_group_graph(d: &[u8]) -> Result<Vec<String>, GridError> {
                 });
             if !dimension_only {
                 datasets.push(format!("{path}{}", leaf(set.name())));
+            }
+            if datasets.len() > MAX_VARIABLES {
+                return Err(GridError::Malformed(
+                    "hdf5: more datasets than this reader examines".into(),
+                ));
             }
         }
         for child in groups {
@@ -127,9 +141,16 @@ impl Hdf5File {
         };
         let mut vars = Vec::new();
         collect(file.root_group().map_err(failed)?, "", &mut vars);
+        if vars.len() > MAX_VARIABLES {
+            return Err(GridError::Malformed(format!(
+                "hdf5: {} variables, more than this reader examines",
+                vars.len()
+            )));
+        }
+        let listed: std::collections::HashSet<&String> = vars.iter().map(|v| &v.name).collect();
         let hidden = datasets
             .into_iter()
-            .filter(|path| !vars.iter().any(|v| &v.name == path))
+            .filter(|path| !listed.contains(path))
             .collect();
         Ok(Hdf5File { file, vars, hidden })
     }

@@ -389,6 +389,9 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<HfaRaster, GridError> {
             if e.size < 20 {
                 return Err(malformed("layer entry too short"));
             }
+            if layers.len() >= usize::from(u16::MAX) {
+                return Err(malformed("more layers than a raster has bands"));
+            }
             let layer = read_layer(&b, &e, &mut seen, left)?;
             left = left.saturating_sub(layer.values.len() as u64);
             layers.push(layer);

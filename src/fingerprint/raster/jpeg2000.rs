@@ -54,8 +54,12 @@ fn codestream(d: &[u8]) -> Result<&[u8], GridError> {
     }
 }
 
-/// Tiles one codestream may have (the format numbers tiles 0..=65534).
-const MAX_TILES: u64 = 65_535;
+/// Tile-components one codestream may have (tiles x components): the
+/// decoder keeps state per tile, component and resolution level.
+const MAX_TILE_COMPONENTS: u64 = 16_384;
+/// Wavelet decomposition levels at most (real encoders use 5 or 6; each
+/// level is more state per tile-component).
+const MAX_LEVELS: u8 = 12;
 
 /// The SIZ marker of a codestream: image width and height (less the
 /// origin offsets) and, per component, whether it is signed. The tile grid
@@ -74,12 +78,16 @@ fn siz(cs: &[u8]) -> Result<(u32, u32, Vec<bool>), GridError> {
     let (tile_w, tile_h) = (u64::from(at(18)), u64::from(at(22)));
     let across = u64::from(at(2).saturating_sub(at(26))).div_ceil(tile_w.max(1));
     let down = u64::from(at(6).saturating_sub(at(30))).div_ceil(tile_h.max(1));
-    if tile_w == 0 || tile_h == 0 || across.saturating_mul(down) > MAX_TILES {
+    let components = be(&s[34..36]) as usize;
+    let tile_components = across
+        .saturating_mul(down)
+        .saturating_mul(components as u64);
+    if tile_w == 0 || tile_h == 0 || tile_components > MAX_TILE_COMPONENTS {
         return Err(malformed(format!(
-            "{across} x {down} tiles of {tile_w} x {tile_h}"
+            "{across} x {down} tiles of {tile_w} x {tile_h}, {components} components"
         )));
     }
-    let components = be(&s[34..36]) as usize;
+    check_levels(cs, components)?;
     let signed = (0..components)
         .map(|c| {
             s.get(36 + 3 * c)
@@ -88,6 +96,40 @@ fn siz(cs: &[u8]) -> Result<(u32, u32, Vec<bool>), GridError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((width, height, signed))
+}
+
+/// Checks the decomposition levels the main header's COD and COC markers
+/// ask for (up to the first tile-part).
+fn check_levels(cs: &[u8], components: usize) -> Result<(), GridError> {
+    let mut at = 2; // after SOC
+    while let Some(&[0xFF, marker]) = cs.get(at..at + 2) {
+        if marker == 0x90 {
+            return Ok(()); // SOT: the main header ends
+        }
+        let len = cs
+            .get(at + 2..at + 4)
+            .map(be)
+            .ok_or_else(|| malformed("cut marker segment"))? as usize;
+        let body = cs
+            .get(at + 4..at + 2 + len)
+            .ok_or_else(|| malformed("marker segment past the end"))?;
+        let levels = match marker {
+            // COD: Scod, progression, layers (2), MCT, then levels.
+            0x52 => body.get(5),
+            // COC: the component index is 2 bytes when there are more
+            // than 256 components; either way levels follow Scoc.
+            0x53 => body.get(if components > 256 { 3 } else { 2 }),
+            _ => None,
+        };
+        if levels.is_some_and(|&l| l > MAX_LEVELS) {
+            return Err(malformed(format!(
+                "{} decomposition levels",
+                levels.copied().unwrap_or_default()
+            )));
+        }
+        at += 2 + len;
+    }
+    Ok(())
 }
 
 /// Width, height and component count of a JP2 file or codestream, from

@@ -6,7 +6,7 @@
 //! against the file before use; values are read only when asked for.
 
 use super::grid::GridError;
-use super::sci::{SciFile, SciVar};
+use super::sci::{self, SciFile, SciVar};
 
 struct Reader<'a> {
     d: &'a [u8],
@@ -103,7 +103,6 @@ struct Variable {
     units: String,
     dims: Vec<usize>,
     nc_type: u64,
-    vsize: u64,
     begin: u64,
     fill: Vec<f64>,
     scale: f64,
@@ -195,6 +194,12 @@ impl<'d> ClassicFile<'d> {
     /// use, values are read only when asked for.
     pub fn parse(d: &'d [u8]) -> Result<Self, GridError> {
         let header = parse(d)?;
+        if header.vars.len() > sci::MAX_VARIABLES {
+            return Err(malformed(format!(
+                "{} variables, more than this reader examines",
+                header.vars.len()
+            )));
+        }
         let vars = header
             .vars
             .iter()
@@ -335,7 +340,8 @@ fn parse(d: &[u8]) -> Result<Header, GridError> {
         }
         let atts = attributes(&mut r)?;
         let nc_type = r.u32()?;
-        let vsize = if r.wide { r.u64()? } else { r.u32()? };
+        // vsize: not trusted; sizes are computed from the dimensions.
+        let _vsize = if r.wide { r.u64()? } else { r.u32()? };
         let begin = if version == 1 { r.u32()? } else { r.u64()? };
         let get = |key: &str| {
             atts.0
@@ -356,7 +362,6 @@ fn parse(d: &[u8]) -> Result<Header, GridError> {
             units,
             dims: ids,
             nc_type,
-            vsize,
             begin,
             fill,
             scale: get("scale_factor")
@@ -384,7 +389,21 @@ fn parse(d: &[u8]) -> Result<Header, GridError> {
                 n.checked_mul(dims[d].1)
             })
             .ok_or_else(|| malformed("record size overflows"))?,
-        many => many.iter().map(|v| v.vsize).sum(),
+        // The stored vsize is not trusted (it may say 0, or anything):
+        // each record variable's size is computed from its dimensions and
+        // padded to 4 bytes.
+        many => many
+            .iter()
+            .map(|v| {
+                v.dims[1..]
+                    .iter()
+                    .try_fold(type_size(v.nc_type).unwrap_or(1) as u64, |n, &d| {
+                        n.checked_mul(dims[d].1)
+                    })
+                    .map(|n| n.div_ceil(4) * 4)
+            })
+            .try_fold(0u64, |sum, n| sum.checked_add(n?))
+            .ok_or_else(|| malformed("record size overflows"))?,
     };
     Ok(Header {
         dims,

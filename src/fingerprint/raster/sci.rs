@@ -17,6 +17,8 @@
 //!   (`days since 2012-01-01`) become ISO dates, text variables one string
 //!   per row.
 
+use std::collections::{HashMap, HashSet};
+
 use super::grid::{GeoInfo, Grid, GridError};
 
 /// A dimension: its name and length.
@@ -66,11 +68,54 @@ pub trait SciFile {
     }
 }
 
-/// Whether `v` is the cell bounds of a coordinate (`lat_bnds(lat, 2)`,
-/// CF `bounds`): coordinates, not data, when `dims` holds its first
-/// dimension.
-fn is_bounds(v: &SciVar, dims: &[&Dim]) -> bool {
-    v.dims.len() == 2 && v.dims[1].1 == 2 && dims.contains(&&v.dims[0])
+/// Variables a file may list (real files have a few to a few thousand):
+/// more is refused rather than examined in quadratic time.
+pub const MAX_VARIABLES: usize = 10_000;
+
+/// Whether `values` never decrease, or never increase.
+fn monotonic(values: &[f64]) -> bool {
+    values.windows(2).all(|w| w[0] < w[1]) || values.windows(2).all(|w| w[0] > w[1])
+}
+
+/// Whether numeric variable `i` is a coordinate of the dimensions in
+/// `dims` rather than data, judged by shape and by value (data shaped like
+/// a coordinate is still data):
+/// * a 1-D variable along one of them whose values are strictly monotonic
+///   (`lat`, `time`);
+/// * cell bounds `(d, 2)` along one of them, each column monotonic
+///   (`lat_bnds`, `time_bnds`);
+/// * cell vertices `(..., k)` with k <= 8 on them, in degrees
+///   (`vertices_latitude(j, i, 4)` of curvilinear grids).
+fn is_coordinate(file: &dyn SciFile, i: usize, dims: &HashSet<&Dim>) -> bool {
+    let v = &file.vars()[i];
+    let on = |d: &Dim| dims.contains(d);
+    let shaped = match v.dims.as_slice() {
+        [d] => on(d),
+        [d, (_, 2)] => on(d),
+        [lead @ .., (_, k)] => *k <= 8 && !lead.is_empty() && lead.iter().all(on),
+        [] => false,
+    };
+    if !v.numeric || !shaped {
+        return false;
+    }
+    let Ok(values) = file.values(i) else {
+        return false;
+    };
+    match v.dims.len() {
+        1 => monotonic(&values),
+        2 if v.dims[1].1 == 2 => {
+            let column = |c: usize| {
+                values
+                    .iter()
+                    .skip(c)
+                    .step_by(2)
+                    .copied()
+                    .collect::<Vec<_>>()
+            };
+            monotonic(&column(0)) && monotonic(&column(1))
+        }
+        _ => values.iter().all(|x| x.is_finite() && x.abs() <= 360.0),
+    }
 }
 
 /// The raster found in a scientific file, and what was left out.
@@ -99,17 +144,15 @@ pub fn raster(
 ) -> Result<SciRaster, GridError> {
     let vars = file.vars();
     // Total samples per (y, x) grid.
-    let mut planes: Vec<(&Dim, &Dim, u64)> = Vec::new();
+    let mut planes: HashMap<(&Dim, &Dim), u64> = HashMap::new();
     for v in vars {
         let Some((y, x)) = plane(v) else { continue };
-        match planes.iter_mut().find(|p| p.0 == y && p.1 == x) {
-            Some(p) => p.2 = p.2.saturating_add(v.elements()),
-            None => planes.push((y, x, v.elements())),
-        }
+        let total = planes.entry((y, x)).or_default();
+        *total = total.saturating_add(v.elements());
     }
-    let Some(&(y, x, total)) = planes
+    let Some((&(y, x), &total)) = planes
         .iter()
-        .max_by_key(|p| (p.0 .1.saturating_mul(p.1 .1), p.2))
+        .max_by_key(|(p, &total)| (p.0 .1.saturating_mul(p.1 .1), total, &p.0 .0, &p.1 .0))
     else {
         return Err(GridError::UnsupportedFormat(kind));
     };
@@ -123,14 +166,14 @@ pub fn raster(
     let mut skipped = Vec::new();
     let mut types = Vec::new();
     // Dimensions of the variables on the grid (y, x and band dimensions).
-    let grid_dims: Vec<&Dim> = vars
+    let grid_dims: HashSet<&Dim> = vars
         .iter()
         .filter(|v| on_grid(v))
         .flat_map(|v| &v.dims)
         .collect();
     for (i, v) in vars.iter().enumerate() {
         if !on_grid(v) {
-            if plane(v).is_some() && !is_bounds(v, &grid_dims) {
+            if plane(v).is_some() && !is_coordinate(file, i, &grid_dims) {
                 skipped.push(v.name.clone());
             }
             continue;
@@ -151,6 +194,12 @@ pub fn raster(
         if !types.contains(&v.stored) {
             types.push(v.stored.clone());
         }
+    }
+    if bands.len() > usize::from(u16::MAX) {
+        return Err(GridError::Unsupported(format!(
+            "{} bands (time steps, levels) on one grid",
+            bands.len()
+        )));
     }
     if north_up_flip(file, &y.0, height) {
         for band in &mut bands {
@@ -229,18 +278,15 @@ impl Series {
 pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
     let vars = file.vars();
     let one_d = |v: &SciVar| v.dims.len() == 1 && (v.numeric || v.text);
-    let mut counts: Vec<(&Dim, usize)> = Vec::new();
+    let mut counts: HashMap<&Dim, usize> = HashMap::new();
     for v in vars.iter().filter(|v| one_d(v) && v.numeric) {
-        match counts.iter_mut().find(|c| c.0 == &v.dims[0]) {
-            Some(c) => c.1 += 1,
-            None => counts.push((&v.dims[0], 1)),
-        }
+        *counts.entry(&v.dims[0]).or_default() += 1;
     }
     // The series with the most cells wins (a few short decoy variables on
     // another dimension do not hide a long table; what is left is named).
-    let Some(&(dim, n)) = counts
+    let Some((&dim, &n)) = counts
         .iter()
-        .max_by_key(|c| (c.1 as u64).saturating_mul(c.0 .1))
+        .max_by_key(|(d, &n)| ((n as u64).saturating_mul(d.1), &d.0))
     else {
         return Ok(None);
     };
@@ -254,7 +300,7 @@ pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
         .count() as u64;
     let cells = dim.1.saturating_mul(width);
     if cells > MAX_SERIES_CELLS {
-        return Err(GridError::TooLarge(cells));
+        return Err(GridError::SeriesTooLarge(cells));
     }
     let rows = dim.1 as usize;
     let mut columns: Vec<Vec<String>> = Vec::new();
@@ -304,22 +350,28 @@ pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
 /// flags) are metadata; grids of another shape are the raster's to name.
 pub fn unread(file: &dyn SciFile, raster: &[String], series: Option<&Series>) -> Vec<String> {
     let vars = file.vars();
-    let raster_dims: Vec<&Dim> = vars
+    let read: HashSet<&String> = raster
         .iter()
-        .filter(|v| raster.contains(&v.name))
+        .chain(series.iter().flat_map(|s| &s.columns))
+        .collect();
+    let in_raster: HashSet<&String> = raster.iter().collect();
+    let mut coordinate_dims: HashSet<&Dim> = vars
+        .iter()
+        .filter(|v| in_raster.contains(&v.name))
         .flat_map(|v| &v.dims)
         .collect();
-    let in_series = |v: &SciVar| series.is_some_and(|s| s.columns.contains(&v.name));
-    // The series dimension's bounds are coordinates too.
-    let series_dim = series.and_then(|s| vars.iter().flat_map(|v| &v.dims).find(|d| d.0 == s.dim));
-    let coordinate_dims: Vec<&Dim> = raster_dims.iter().copied().chain(series_dim).collect();
+    // The series dimension's coordinates and bounds are coordinates too.
+    if let Some(s) = series {
+        coordinate_dims.extend(vars.iter().flat_map(|v| &v.dims).find(|d| d.0 == s.dim));
+    }
     let mut out: Vec<String> = vars
         .iter()
-        .filter(|v| !v.dims.is_empty() && !raster.contains(&v.name) && !in_series(v))
-        .filter(|v| !(v.numeric && v.dims.len() == 1 && raster_dims.contains(&&v.dims[0])))
-        .filter(|v| !(v.numeric && is_bounds(v, &coordinate_dims)))
-        .filter(|v| !(v.numeric && plane(v).is_some()))
-        .map(|v| v.name.clone())
+        .enumerate()
+        .filter(|(_, v)| !v.dims.is_empty() && !read.contains(&v.name))
+        .filter(|&(i, _)| !is_coordinate(file, i, &coordinate_dims))
+        // Grids of another shape are the raster's to name.
+        .filter(|(_, v)| !(v.numeric && plane(v).is_some() && !raster.is_empty()))
+        .map(|(_, v)| v.name.clone())
         .collect();
     out.extend(file.hidden());
     out
