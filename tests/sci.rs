@@ -129,6 +129,10 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
     let csv = std::fs::read(common::reserve("telemetry/vega_seattle-weather.csv")).unwrap();
     let (_tmp2, logs) =
         common::index_items(32, &[("telemetry/vega_seattle-weather.csv".into(), csv)]);
+    // Text outside the data (a global attribute holding a table) is
+    // examined as a member of its own.
+    let report = logs.scan_path(&dir.join("csv-in-attribute.nc"));
+    assert_eq!(report.verdict, Verdict::Match, "{:?}", report.reasons);
     for (file, expect) in [
         ("station-xarray.nc", Records(400)),
         ("co2-xarray.nc", Clean),

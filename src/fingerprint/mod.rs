@@ -459,8 +459,35 @@ impl Pipeline {
         let mut series_failed = false;
         let scientific = match (kind, data) {
             (Kind::NetCdf | Kind::Hdf5, Some(d)) => {
-                let (series, raster, unread) =
-                    raster::scientific(d, kind, &self.params, MAX_RASTER_SAMPLES);
+                let raster::Scientific {
+                    series,
+                    raster,
+                    unread,
+                    texts,
+                } = raster::scientific(d, kind, &self.params, MAX_RASTER_SAMPLES);
+                // Long text outside the data (attributes, scalar strings)
+                // is examined as members `text/<name>`.
+                if !texts.is_empty() && depth >= budget.limits().max_depth {
+                    reasons.push(Reason::new(
+                        "limits.max_depth",
+                        format!(
+                            "content nested {depth} deep; its text attributes were not examined"
+                        ),
+                    ));
+                } else {
+                    let shown = display_name(name);
+                    for (text_name, text) in &texts {
+                        let expanded = self.expand_named(
+                            &shown,
+                            &format!("text/{text_name}"),
+                            text.as_bytes(),
+                            budget,
+                            depth,
+                        );
+                        fp.members.extend(expanded.members);
+                        reasons.extend(expanded.reasons);
+                    }
+                }
                 match series {
                     Ok(table) => {
                         if let Some(table) = table {

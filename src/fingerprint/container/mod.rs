@@ -689,8 +689,21 @@ impl Pipeline {
         budget: &Budget,
         depth: u32,
     ) -> Expanded {
+        self.expand_named(name, TRAILING_MEMBER, tail, budget, depth)
+    }
+
+    /// Examines `bytes` as one member named `member` of item `name`
+    /// (bytes after a format's end, text a format holds outside its data).
+    pub(crate) fn expand_named(
+        &self,
+        name: &str,
+        member: &str,
+        bytes: &[u8],
+        budget: &Budget,
+        depth: u32,
+    ) -> Expanded {
         let mut walk = self.walk(name, budget, depth);
-        walk.member_bytes(TRAILING_MEMBER, tail);
+        walk.member_bytes(member, bytes);
         walk.out
     }
 

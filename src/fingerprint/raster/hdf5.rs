@@ -200,6 +200,25 @@ fn collect(group: &NcGroup, prefix: &str, out: &mut Vec<SciVar>) {
     }
 }
 
+/// The string attributes of `group`, its variables and its subgroups.
+fn attribute_texts(group: &NcGroup, prefix: &str, out: &mut Vec<(String, String)>) {
+    for a in &group.attributes {
+        if let Some(text) = a.value.as_string() {
+            out.push((format!("{prefix}@{}", a.name), text));
+        }
+    }
+    for v in &group.variables {
+        for a in &v.attributes {
+            if let Some(text) = a.value.as_string() {
+                out.push((format!("{prefix}{}@{}", v.name, a.name), text));
+            }
+        }
+    }
+    for g in &group.groups {
+        attribute_texts(g, &format!("{prefix}{}/", g.name), out);
+    }
+}
+
 impl SciFile for Hdf5File {
     fn vars(&self) -> &[SciVar] {
         &self.vars
@@ -216,6 +235,19 @@ impl SciFile for Hdf5File {
 
     fn hidden(&self) -> Vec<String> {
         self.hidden.clone()
+    }
+
+    fn texts(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Ok(root) = self.file.root_group() {
+            attribute_texts(root, "", &mut out);
+        }
+        for v in self.vars.iter().filter(|v| v.text && v.dims.is_empty()) {
+            if let Ok(strings) = self.file.read_variable_as_strings(&v.name) {
+                out.push((v.name.clone(), strings.join("\n")));
+            }
+        }
+        out
     }
 
     fn strings(&self, i: usize) -> Result<Vec<String>, GridError> {

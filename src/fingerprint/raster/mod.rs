@@ -152,7 +152,7 @@ pub fn fingerprint(
         Kind::AsciiGrid => grid::read_ascii_rows(data, streamed, &mut builder)?,
         Kind::Tiff => grid::read_tiff_rows(data, streamed, &mut builder)?,
         Kind::NetCdf | Kind::Hdf5 => {
-            return scientific(data, kind, params, max_samples).1;
+            return scientific(data, kind, params, max_samples).raster;
         }
         Kind::Grib => {
             let g = grib::read(data, max_samples)?;
@@ -182,17 +182,32 @@ pub fn fingerprint(
 }
 
 /// What a self-describing scientific file (NetCDF classic, NetCDF-4,
-/// HDF5) holds, read once: its series table for the records signal
-/// (`None` when it has none), the fingerprint of its raster, and the 1-D
-/// variables neither of them read.
-pub type Scientific = (
-    Result<Option<sci::Series>, GridError>,
-    Result<RasterFp, GridError>,
-    Vec<String>,
-);
+/// HDF5) holds, read once.
+pub struct Scientific {
+    /// Its series table for the records signal (`None` when it has none).
+    pub series: Result<Option<sci::Series>, GridError>,
+    /// The fingerprint of its raster.
+    pub raster: Result<RasterFp, GridError>,
+    /// Variables neither of them read (see [`sci::unread`]).
+    pub unread: Vec<String>,
+    /// Text outside the data long enough to examine as members (see
+    /// [`sci::SciFile::texts`]).
+    pub texts: Vec<(String, String)>,
+}
 
-/// Opens a NetCDF or HDF5 file once and reads both its series and its
-/// raster (see [`sci`]).
+impl Scientific {
+    fn failed(e: GridError) -> Self {
+        Scientific {
+            series: Err(e.clone()),
+            raster: Err(e),
+            unread: Vec::new(),
+            texts: Vec::new(),
+        }
+    }
+}
+
+/// Opens a NetCDF or HDF5 file once and reads its series, its raster and
+/// its text (see [`sci`]).
 pub fn scientific(
     data: &[u8],
     kind: Kind,
@@ -203,16 +218,13 @@ pub fn scientific(
     let file: Box<dyn sci::SciFile + '_> = match kind {
         Kind::NetCdf => match netcdf::ClassicFile::parse(data) {
             Ok(f) => Box::new(f),
-            Err(e) => return (Err(e.clone()), Err(e), Vec::new()),
+            Err(e) => return Scientific::failed(e),
         },
         Kind::Hdf5 => match hdf5::Hdf5File::open(data, max_samples) {
             Ok(f) => Box::new(f),
-            Err(e) => return (Err(e.clone()), Err(e), Vec::new()),
+            Err(e) => return Scientific::failed(e),
         },
-        other => {
-            let e = GridError::UnsupportedFormat(other);
-            return (Err(e.clone()), Err(e), Vec::new());
-        }
+        other => return Scientific::failed(GridError::UnsupportedFormat(other)),
     };
     let series = sci::series(file.as_ref());
     let raster = sci::raster(file.as_ref(), kind, max_samples);
@@ -231,7 +243,17 @@ pub fn scientific(
         fp.unexamined = r.skipped;
         fp
     });
-    (series, raster, unread)
+    let texts = file
+        .texts()
+        .into_iter()
+        .filter(|(_, t)| t.len() >= sci::MIN_TEXT_MEMBER)
+        .collect();
+    Scientific {
+        series,
+        raster,
+        unread,
+        texts,
+    }
 }
 
 /// Fingerprints a grid held in memory (the same result as streaming it).

@@ -144,6 +144,8 @@ struct Header {
     vars: Vec<Variable>,
     record_dim: Option<usize>,
     record_size: u64,
+    /// Text attributes: (`var@name` or `@name`, value).
+    texts: Vec<(String, String)>,
 }
 
 impl Header {
@@ -269,6 +271,18 @@ impl SciFile for ClassicFile<'_> {
         &self.vars
     }
 
+    fn texts(&self) -> Vec<(String, String)> {
+        let mut out = self.header.texts.clone();
+        for (i, v) in self.vars.iter().enumerate() {
+            if v.text && v.dims.is_empty() {
+                if let Ok(strings) = self.strings(i) {
+                    out.push((v.name.clone(), strings.join("\n")));
+                }
+            }
+        }
+        out
+    }
+
     fn values(&self, i: usize) -> Result<Vec<f64>, GridError> {
         let v = &self.header.vars[i];
         let size = type_size(v.nc_type).unwrap_or(1);
@@ -324,7 +338,11 @@ fn parse(d: &[u8]) -> Result<Header, GridError> {
         }
         dims.push((name, len));
     }
-    attributes(&mut r)?;
+    let mut texts: Vec<(String, String)> = attributes(&mut r)?
+        .1
+        .into_iter()
+        .map(|(k, v)| (format!("@{k}"), v))
+        .collect();
     let nvars = r.list(11, 16)?;
     let mut vars = Vec::with_capacity(nvars);
     for _ in 0..nvars {
@@ -339,6 +357,11 @@ fn parse(d: &[u8]) -> Result<Header, GridError> {
             ids.push(id);
         }
         let atts = attributes(&mut r)?;
+        texts.extend(
+            atts.1
+                .iter()
+                .map(|(k, v)| (format!("{name}@{k}"), v.clone())),
+        );
         let nc_type = r.u32()?;
         // vsize: not trusted; sizes are computed from the dimensions.
         let _vsize = if r.wide { r.u64()? } else { r.u32()? };
@@ -410,6 +433,7 @@ fn parse(d: &[u8]) -> Result<Header, GridError> {
         vars,
         record_dim,
         record_size,
+        texts,
     })
 }
 

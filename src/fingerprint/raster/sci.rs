@@ -66,7 +66,16 @@ pub trait SciFile {
     fn hidden(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Text outside the variables' data, by name: string attributes
+    /// (`var@name`, `@name` for the file's own) and scalar text variables.
+    fn texts(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
+
+/// Text shorter than this is left to the byte signals (units, names,
+/// conventions); longer text is examined as a member of its own.
+pub const MIN_TEXT_MEMBER: usize = 64;
 
 /// Variables a file may list (real files have a few to a few thousand):
 /// more is refused rather than examined in quadratic time.
@@ -367,7 +376,11 @@ pub fn unread(file: &dyn SciFile, raster: &[String], series: Option<&Series>) ->
     let mut out: Vec<String> = vars
         .iter()
         .enumerate()
-        .filter(|(_, v)| !v.dims.is_empty() && !read.contains(&v.name))
+        // Numeric scalars are metadata (grid mappings, flags); scalar text
+        // is examined as text members; other scalars (compound, opaque)
+        // are named.
+        .filter(|(_, v)| !(v.dims.is_empty() && (v.numeric || v.text)))
+        .filter(|(_, v)| !read.contains(&v.name))
         .filter(|&(i, _)| !is_coordinate(file, i, &coordinate_dims))
         // Grids of another shape are the raster's to name.
         .filter(|(_, v)| !(v.numeric && plane(v).is_some() && !raster.is_empty()))
