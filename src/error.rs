@@ -53,6 +53,11 @@ pub enum Error {
         /// Which parameter differs.
         detail: String,
     },
+    /// The index holds no protected items: scanning against it would pass
+    /// everything (an index whose build failed, or built from an empty
+    /// folder).
+    #[error("the index at {} holds no protected items, so every scan would be clean; build it first (`pugmark index PATH --index DIR`) or allow an empty index explicitly", .0.display())]
+    IndexEmpty(PathBuf),
     /// Another writer holds the index lock.
     #[error("index at {} is locked by another writer", .0.display())]
     Locked(PathBuf),

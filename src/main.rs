@@ -176,6 +176,10 @@ enum Command {
         /// fail-closed: what was not examined may carry protected data
         #[arg(long, value_name = "PREFIX")]
         accept_incomplete: Vec<String>,
+        /// Scan against an index that holds no protected items (otherwise
+        /// an error: every verdict would be clean)
+        #[arg(long)]
+        allow_empty_index: bool,
     },
     /// Show every fingerprint computed for files
     Fingerprint {
@@ -235,6 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             min_fraction,
             max_items_per_chunk,
             accept_incomplete,
+            allow_empty_index,
         } => {
             let thresholds = Thresholds {
                 min_matched_bytes: min_bytes,
@@ -242,7 +247,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 max_items_per_chunk,
                 ..Thresholds::default()
             };
-            cmd_scan(&paths, &dir, &common, thresholds, accept_incomplete, json)
+            let policy = ScanPolicy {
+                thresholds,
+                accept_incomplete,
+                allow_empty_index,
+            };
+            cmd_scan(&paths, &dir, &common, policy, json)
         }
         Command::Fingerprint {
             files,
@@ -252,6 +262,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify => {
             let n = index::verify(&dir)?;
             println!("ok: {} verified ({n} segments)", dir.display());
+            for path in index::exposed_files(&dir) {
+                eprintln!(
+                    "warning: {} is readable by other users; the index holds the secret gear seed (chmod go-rwx)",
+                    path.display()
+                );
+            }
             Ok(0)
         }
         Command::Stats { json } => {
@@ -305,7 +321,7 @@ fn cmd_index(
     report_resources(common);
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
-        return Ok(0);
+        return Ok(index_exit_code(&summary));
     }
     let secs = summary.elapsed_secs.max(1e-9);
     println!(
@@ -347,21 +363,39 @@ fn cmd_index(
             println!("  {:<22} {}{detail}", s.reason.code(), s.path.display());
         }
     }
-    Ok(0)
+    Ok(index_exit_code(&summary))
+}
+
+/// `index` exits 3 when protected paths were skipped (unreadable, links,
+/// special files): the index was written, but does not protect them, and
+/// a scheduled job must notice.
+fn index_exit_code(summary: &pugmark::IndexSummary) -> u8 {
+    if summary.skipped.is_empty() {
+        0
+    } else {
+        3
+    }
+}
+
+/// What a scan accepts: thresholds, reasons taken as notes, an empty index.
+struct ScanPolicy {
+    thresholds: Thresholds,
+    accept_incomplete: Vec<String>,
+    allow_empty_index: bool,
 }
 
 fn cmd_scan(
     paths: &[PathBuf],
     dir: &Path,
     common: &Common,
-    thresholds: Thresholds,
-    accept_incomplete: Vec<String>,
+    policy: ScanPolicy,
     json: bool,
 ) -> anyhow::Result<u8> {
     let opts = ScanOptions {
-        thresholds,
+        thresholds: policy.thresholds,
         limits: common.limits.limits()?,
-        accept_incomplete,
+        accept_incomplete: policy.accept_incomplete,
+        allow_empty_index: policy.allow_empty_index,
         threads: common.threads,
         mmap: mmap_choice(common),
         follow_symlinks: common.follow_symlinks,

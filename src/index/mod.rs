@@ -393,3 +393,30 @@ pub fn verify(dir: &Path) -> Result<usize> {
     }
     Ok(index.segments().len())
 }
+
+/// Index files (and the directory) that users other than the owner can
+/// read or enter: the index holds the secret gear seed and fingerprints of
+/// protected data. Empty on platforms without Unix permissions.
+pub fn exposed_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let exposed =
+            |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
+        if exposed(dir) {
+            out.push(dir.to_path_buf());
+        }
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if exposed(&e.path()) {
+                    out.push(e.path());
+                }
+            }
+        }
+        out.sort();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    out
+}

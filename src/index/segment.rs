@@ -448,13 +448,26 @@ fn pad8(out: &mut Vec<u8>) {
 /// write, fsync, rename, fsync the directory.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
+    let mut file = owner_only(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
     file.write_all(bytes)
         .map_err(|e| Error::io("writing", &tmp, e))?;
     file.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
     drop(file);
     fs::rename(&tmp, path).map_err(|e| Error::io("renaming into place", path, e))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Creates (truncating) a file only its owner can read and write: index
+/// files hold the secret gear seed and fingerprints of protected data.
+pub fn owner_only(path: &Path) -> std::io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// fsyncs a directory so a rename in it is durable.

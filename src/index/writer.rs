@@ -150,12 +150,25 @@ pub struct IndexWriter {
 impl IndexWriter {
     /// Opens the index in `dir` for writing, creating it if needed.
     pub fn open(dir: &Path, opts: IndexOptions) -> Result<IndexWriter> {
-        fs::create_dir_all(dir).map_err(|e| Error::io("creating index directory", dir, e))?;
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(dir)
+            .map_err(|e| Error::io("creating index directory", dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut lock_options = File::options();
+        lock_options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            lock_options.mode(0o600);
+        }
+        let lock = lock_options
             .open(&lock_path)
             .map_err(|e| Error::io("opening", &lock_path, e))?;
         match lock.try_lock() {
@@ -163,6 +176,9 @@ impl IndexWriter {
             Err(fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_path_buf())),
             Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", &lock_path, e)),
         }
+        // Temporary files of a run that was killed before its rename: the
+        // lock says no other writer is using them.
+        remove_leftovers(dir)?;
         let manifest = if Manifest::exists(dir) {
             let manifest = Manifest::load(dir)?;
             if let Some(diff) = opts
@@ -189,31 +205,7 @@ impl IndexWriter {
         let pipeline = Pipeline::new(manifest.params.clone())?
             .for_protected()
             .with_limits(opts.limits.clone());
-        let index = Index::open(dir, &OpenOptions::default())?;
-        let mut known = HashMap::new();
-        for (s, seg) in index.segments().iter().enumerate() {
-            for i in 0..seg.item_count() {
-                let r = ItemRef {
-                    segment: s as u32,
-                    item: i as u32,
-                };
-                if !index.is_live(r) {
-                    continue;
-                }
-                let rec = seg.item(i);
-                let has_mtime = rec.flags & super::segment::FLAG_HAS_MTIME != 0;
-                known.insert(
-                    rec.path,
-                    Known {
-                        segment_id: seg.id(),
-                        item: i as u32,
-                        size: rec.size,
-                        mtime_ns: has_mtime.then_some(rec.mtime_ns),
-                        digest: rec.digest,
-                    },
-                );
-            }
-        }
+        let known = known_items(dir)?;
         Ok(IndexWriter {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -471,19 +463,73 @@ impl IndexWriter {
             "items": items,
             "skipped": skipped,
         });
-        let bytes = builder.write(&self.dir.join(&file), id, &self.manifest.params, &meta)?;
         let mut next = self.manifest.clone();
-        next.segments.push(super::SegmentRef {
-            id,
-            file,
-            items,
-            bytes,
-        });
-        next.next_segment_id = id + 1;
-        next.store(&self.dir)?;
+        let written = builder
+            .write(&self.dir.join(&file), id, &self.manifest.params, &meta)
+            .and_then(|bytes| {
+                next.segments.push(super::SegmentRef {
+                    id,
+                    file,
+                    items,
+                    bytes,
+                });
+                next.next_segment_id = id + 1;
+                next.store(&self.dir)
+            });
+        if let Err(e) = written {
+            // Nothing was published: what the writer believes indexed goes
+            // back to what the index on disk holds, so adding the same
+            // files again indexes them (they are not taken as unchanged).
+            self.known = known_items(&self.dir)?;
+            self.skipped_pending = skipped;
+            return Err(e);
+        }
         self.manifest = next;
         Ok(true)
     }
+}
+
+/// Removes `*.tmp` files (unfinished writes of a killed run) from `dir`.
+fn remove_leftovers(dir: &Path) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io("listing", dir, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "tmp") && path.is_file() {
+            fs::remove_file(&path).map_err(|e| Error::io("removing leftover", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The live items of the index in `dir` as the writer tracks them (path ->
+/// where it is stored, its size, mtime and digest).
+fn known_items(dir: &Path) -> Result<HashMap<Vec<u8>, Known>> {
+    let index = Index::open(dir, &OpenOptions::default())?;
+    let mut known = HashMap::new();
+    for (s, seg) in index.segments().iter().enumerate() {
+        for i in 0..seg.item_count() {
+            let r = ItemRef {
+                segment: s as u32,
+                item: i as u32,
+            };
+            if !index.is_live(r) {
+                continue;
+            }
+            let rec = seg.item(i);
+            let has_mtime = rec.flags & super::segment::FLAG_HAS_MTIME != 0;
+            known.insert(
+                rec.path,
+                Known {
+                    segment_id: seg.id(),
+                    item: i as u32,
+                    size: rec.size,
+                    mtime_ns: has_mtime.then_some(rec.mtime_ns),
+                    digest: rec.digest,
+                },
+            );
+        }
+    }
+    Ok(known)
 }
 
 /// The bytes under which a path is stored in the catalogue.

@@ -43,6 +43,9 @@ pub struct ScanOptions {
     /// still show them. Empty by default: relaxing fail-closed means what
     /// was not examined passes unseen.
     pub accept_incomplete: Vec<String>,
+    /// Accept an index with no protected items (default: no — scanning
+    /// against it is an error, since it would call everything clean).
+    pub allow_empty_index: bool,
 }
 
 impl Default for ScanOptions {
@@ -56,6 +59,7 @@ impl Default for ScanOptions {
             stop: StopFlag::new(),
             limits: Limits::default(),
             accept_incomplete: Vec::new(),
+            allow_empty_index: false,
         }
     }
 }
@@ -83,7 +87,12 @@ pub struct Scanner {
 
 impl Scanner {
     /// A scanner over an open index.
+    /// Fails closed with [`Error::IndexEmpty`] when the index holds no
+    /// live protected item, unless [`ScanOptions::allow_empty_index`].
     pub fn new(index: Arc<Index>, opts: ScanOptions) -> Result<Scanner> {
+        if !opts.allow_empty_index && index.stats().items == 0 {
+            return Err(crate::error::Error::IndexEmpty(index.dir().to_path_buf()));
+        }
         let pipeline = Pipeline::new(index.params().clone())?.with_limits(opts.limits.clone());
         Ok(Scanner {
             index,

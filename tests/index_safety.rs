@@ -1,0 +1,155 @@
+//! The index fails closed on itself: an index with no protected items (a
+//! failed or empty build) refuses to scan unless allowed, `index` says so
+//! in its exit code when protected paths were skipped, index files are
+//! owner-only, leftovers of a killed run are removed, and a commit that
+//! fails leaves a writer that indexes the same files again on retry.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use pugmark::{FingerprintParams, IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
+
+fn pugmark(index: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("pugmark").unwrap();
+    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
+    cmd
+}
+
+fn writer(dir: &Path) -> IndexWriter {
+    IndexWriter::open(
+        dir,
+        IndexOptions {
+            new_params: Some(FingerprintParams::with_seed(41)),
+            ..IndexOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_index_with_no_protected_items_refuses_to_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("idx");
+    let dem = common::reserve("rasters/rmnp-dem.tif");
+    // A build from a path that does not exist fails, and leaves an index
+    // with nothing in it: scanning against it is an error, not `clean`.
+    pugmark(&index)
+        .args(["index", "does-not-exist"])
+        .assert()
+        .code(2);
+    let out = pugmark(&index)
+        .arg("scan")
+        .arg(&dem)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("holds no protected items"));
+    // The operator may allow it explicitly.
+    pugmark(&index)
+        .args(["scan", "--allow-empty-index"])
+        .arg(&dem)
+        .assert()
+        .code(0);
+    // The library says the same.
+    assert!(matches!(
+        Scanner::open(&index, ScanOptions::default()),
+        Err(pugmark::Error::IndexEmpty(_))
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn skipped_protected_paths_make_index_exit_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let protected = tmp.path().join("protected");
+    std::fs::create_dir(&protected).unwrap();
+    std::fs::copy(
+        common::reserve("rasters/rmnp-dem.tif"),
+        protected.join("dem.tif"),
+    )
+    .unwrap();
+    // A link is not followed by default: the path is skipped.
+    std::os::unix::fs::symlink("/etc/hostname", protected.join("link")).unwrap();
+    let index = tmp.path().join("idx");
+    let out = pugmark(&index)
+        .arg("index")
+        .arg(&protected)
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("source.symlink"));
+    // The rest was indexed: the DEM is protected.
+    pugmark(&index)
+        .arg("scan")
+        .arg(common::reserve("rasters/rmnp-dem.tif"))
+        .assert()
+        .code(1);
+}
+
+#[cfg(unix)]
+#[test]
+fn index_files_are_owner_only_and_leftovers_are_removed() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut w = writer(&dir);
+    w.add_bytes("a.bin", &common::random_bytes(1, 100_000));
+    w.commit().unwrap();
+    drop(w);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+    }
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "index directory is {mode:o}");
+    assert!(pugmark::index::exposed_files(&dir).is_empty());
+    // verify warns once someone opens it up.
+    std::fs::set_permissions(dir.join("MANIFEST"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = pugmark(&dir)
+        .arg("verify")
+        .assert()
+        .code(0)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&err).contains("readable by other users"));
+    // A killed run's temporary files are gone once a writer opens it.
+    std::fs::write(dir.join("seg-00000009.tmp"), b"half a segment").unwrap();
+    std::fs::write(dir.join("MANIFEST.tmp"), b"half a manifest").unwrap();
+    drop(writer(&dir));
+    assert!(!dir.join("seg-00000009.tmp").exists());
+    assert!(!dir.join("MANIFEST.tmp").exists());
+}
+
+#[test]
+fn a_failed_commit_does_not_hide_files_from_the_retry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let secret = common::random_bytes(7, 200_000);
+    let mut w = writer(&dir);
+    // The segment file cannot be created: a directory holds its name.
+    let blocker = dir.join("seg-00000001.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    w.add_bytes("secret.bin", &secret);
+    assert!(w.commit().is_err());
+    std::fs::remove_dir(&blocker).unwrap();
+    // The retry adds the same file again; it is not taken as unchanged.
+    assert_eq!(
+        w.add_bytes("secret.bin", &secret),
+        pugmark::index::AddOutcome::Added
+    );
+    assert!(w.commit().unwrap());
+    drop(w);
+    let scanner = Scanner::open(&dir, ScanOptions::default()).unwrap();
+    assert_eq!(
+        scanner.scan_bytes("out.bin", &secret).verdict,
+        Verdict::Match
+    );
+}
