@@ -290,6 +290,16 @@ fn mmap_choice(common: &Common) -> MmapChoice {
     }
 }
 
+/// Scans read files whole instead of mapping them (a file truncated while
+/// it is scanned must not kill the run); `--no-mmap` streams large ones.
+fn scan_read_choice(common: &Common) -> MmapChoice {
+    if common.no_mmap {
+        MmapChoice::Never
+    } else {
+        MmapChoice::Read
+    }
+}
+
 fn cmd_index(
     paths: &[PathBuf],
     dir: &Path,
@@ -397,7 +407,7 @@ fn cmd_scan(
         accept_incomplete: policy.accept_incomplete,
         allow_empty_index: policy.allow_empty_index,
         threads: common.threads,
-        mmap: mmap_choice(common),
+        mmap: scan_read_choice(common),
         follow_symlinks: common.follow_symlinks,
         progress: progress_bar(),
         ..ScanOptions::default()

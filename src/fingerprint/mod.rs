@@ -328,7 +328,7 @@ impl Pipeline {
                     // within the sample budget).
                     let file = std::fs::File::open(path)?;
                     match crate::source::mmap::Mapping::of_file(&file) {
-                        Ok(map) if mmap != MmapChoice::Never => {
+                        Ok(map) if mmap == MmapChoice::Auto => {
                             self.envi_beside(&mut fp, path, &map)
                         }
                         _ if file.metadata()?.len() > MAX_RASTER_SAMPLES * 8 => {

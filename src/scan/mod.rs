@@ -27,7 +27,9 @@ pub struct ScanOptions {
     /// Worker threads for [`Scanner::scan_paths`]; 0 uses the caller's rayon
     /// pool.
     pub threads: usize,
-    /// Whether files may be memory-mapped (default: yes, when >= 16 KiB).
+    /// How files are read (default: [`MmapChoice::Read`], whole into memory
+    /// up to 128 MiB, never mapped, so a file truncated while it is
+    /// scanned cannot crash a long-running scanner).
     pub mmap: MmapChoice,
     /// Follow symbolic links while walking (default: no; a link is reported
     /// `incomplete` with `source.symlink`, since its target was not read).
@@ -53,7 +55,7 @@ impl Default for ScanOptions {
         ScanOptions {
             thresholds: Thresholds::default(),
             threads: 0,
-            mmap: MmapChoice::Auto,
+            mmap: MmapChoice::Read,
             follow_symlinks: false,
             progress: Arc::new(NoProgress),
             stop: StopFlag::new(),

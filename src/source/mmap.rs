@@ -2,9 +2,9 @@
 //!
 //! Files are mapped read-only. A map is only as stable as the file under it:
 //! if another process truncates a mapped file, touching the lost pages raises
-//! SIGBUS (the same trade-off ripgrep and b3sum make). Callers that cannot
-//! accept that risk use [`MmapChoice::Never`](super::MmapChoice::Never) and
-//! get buffered reads instead. Index segments are written once, renamed into
+//! SIGBUS (the same trade-off ripgrep and b3sum make). The scanner does not
+//! accept that risk: its default is [`MmapChoice::Read`](super::MmapChoice::Read)
+//! (buffered reads); indexing maps protected files for speed. Index segments are written once, renamed into
 //! place and never modified, so mapping them is safe in practice.
 #![allow(unsafe_code)]
 

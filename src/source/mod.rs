@@ -22,6 +22,13 @@ pub enum MmapChoice {
     Auto,
     /// Never map: read small files, stream large ones.
     Never,
+    /// Read files up to [`mmap::MMAP_MAX_LEN`] whole into memory instead
+    /// of mapping them, stream larger ones: a file truncated by another
+    /// process while it is examined cannot kill this one (a mapped file
+    /// that shrinks raises SIGBUS on the next access). A file whose length
+    /// changes while it is read is an error for that item
+    /// ([`FileContent::open`]). The scanner's default.
+    Read,
 }
 
 /// Files up to this size are read whole into memory when they are not
@@ -41,6 +48,8 @@ pub enum FileContent {
 
 impl FileContent {
     /// Opens `path` and chooses how to read it: map, read whole, or stream.
+    /// A file read whole whose length differs from its length at open
+    /// (truncated or appended to meanwhile) is an error, `source.changed`.
     pub fn open(path: &Path, choice: MmapChoice) -> io::Result<FileContent> {
         let mut file = File::open(path)?;
         let len = file.metadata()?.len();
@@ -49,9 +58,20 @@ impl FileContent {
                 return Ok(FileContent::Mapped(map));
             }
         }
-        if len <= READ_WHOLE_MAX {
+        let whole = match choice {
+            MmapChoice::Read => mmap::MMAP_MAX_LEN,
+            _ => READ_WHOLE_MAX,
+        };
+        if len <= whole {
             let mut buf = Vec::with_capacity(len as usize);
-            file.read_to_end(&mut buf)?;
+            // One byte more than announced shows a file that grew.
+            (&mut file).take(len + 1).read_to_end(&mut buf)?;
+            if buf.len() as u64 != len {
+                return Err(io::Error::other(format!(
+                    "source.changed: the file was {len} bytes when opened and {} bytes were read; it changed while being read",
+                    buf.len()
+                )));
+            }
             return Ok(FileContent::Buffered(buf));
         }
         Ok(FileContent::Stream(file))
