@@ -252,8 +252,11 @@ pub fn read_tiff_rows(
     for plane in 0..planes {
         for cr in 0..down {
             let rows_here = ch.min(height - cr * ch);
+            // Nothing is allocated from the header's numbers alone: the
+            // block of rows is sized once the first chunk of the row has
+            // decoded (a 450-byte file claiming 16384 x 16384 f64 samples
+            // in one strip fails at its data, not after a 2 GB fill).
             block.clear();
-            block.resize(rows_here * width * per_chunk, 0.0);
             for cc in 0..across {
                 let index = (plane * across * down + cr * across + cc) as u32;
                 let (values, ty) = chunk_values(decoder.read_chunk(index).map_err(tiff_error)?)?;
@@ -269,6 +272,9 @@ pub fn read_tiff_rows(
                     return Err(GridError::Malformed(format!(
                         "chunk {index} has {dw}x{dh} samples"
                     )));
+                }
+                if block.is_empty() {
+                    block.resize(rows_here * width * per_chunk, 0.0);
                 }
                 for r in 0..rows_here {
                     let src = &values[r * dw * per_chunk..(r + 1) * dw * per_chunk];
