@@ -153,3 +153,67 @@ fn a_failed_commit_does_not_hide_files_from_the_retry() {
         Verdict::Match
     );
 }
+
+/// `index` killed with SIGKILL at moments spread over its run (walking,
+/// fingerprinting, writing the segment, swapping the manifest) leaves an
+/// index that verifies and still protects what an earlier run committed;
+/// the next writer cleans up and finishes the job.
+#[cfg(unix)]
+#[test]
+fn killed_index_runs_leave_a_working_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let protected = tmp.path().join("protected");
+    std::fs::create_dir(&protected).unwrap();
+    let first = common::random_bytes(21, 300_000);
+    std::fs::write(protected.join("first.bin"), &first).unwrap();
+    let index = tmp.path().join("idx");
+    pugmark(&index)
+        .arg("index")
+        .arg(&protected)
+        .assert()
+        .code(0);
+    // More to index, so runs last long enough to be cut at many points.
+    for k in 0..12u64 {
+        std::fs::write(
+            protected.join(format!("more-{k}.bin")),
+            common::random_bytes(100 + k, 2_000_000),
+        )
+        .unwrap();
+    }
+    let bin = env!("CARGO_BIN_EXE_pugmark");
+    for attempt in 0..8u64 {
+        let mut child = std::process::Command::new(bin)
+            .arg("--index")
+            .arg(&index)
+            .arg("index")
+            .arg(&protected)
+            .env_remove("PUGMARK_INDEX")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(attempt * 15));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        pugmark(&index).arg("verify").assert().code(0);
+        let out_file = tmp.path().join("outgoing.bin");
+        std::fs::write(&out_file, &first).unwrap();
+        pugmark(&index).arg("scan").arg(&out_file).assert().code(1);
+    }
+    // A last, uninterrupted run completes the index and leaves no
+    // temporary files.
+    pugmark(&index)
+        .arg("index")
+        .arg(&protected)
+        .assert()
+        .code(0);
+    let leftovers: Vec<_> = std::fs::read_dir(&index)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    let last = tmp.path().join("last.bin");
+    std::fs::write(&last, common::random_bytes(111, 2_000_000)).unwrap();
+    pugmark(&index).arg("scan").arg(&last).assert().code(1);
+}
