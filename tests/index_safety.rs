@@ -217,3 +217,38 @@ fn killed_index_runs_leave_a_working_index() {
     std::fs::write(&last, common::random_bytes(111, 2_000_000)).unwrap();
     pugmark(&index).arg("scan").arg(&last).assert().code(1);
 }
+
+/// Readers opening the index while a writer commits see the old or the
+/// new snapshot, never an error: the manifest is swapped by rename and
+/// segments are never modified.
+#[test]
+fn readers_during_commits_see_a_whole_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let first = common::random_bytes(61, 200_000);
+    let mut w = writer(&dir);
+    w.add_bytes("first.bin", &first);
+    w.commit().unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (dir, done, first) = (dir.clone(), done.clone(), first.clone());
+        std::thread::spawn(move || {
+            let mut opened = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || opened == 0 {
+                let scanner = Scanner::open(&dir, ScanOptions::default()).unwrap();
+                assert_eq!(scanner.scan_bytes("out", &first).verdict, Verdict::Match);
+                opened += 1;
+            }
+            opened
+        })
+    };
+    for k in 0..20u64 {
+        w.add_bytes(
+            &format!("more-{k}.bin"),
+            &common::random_bytes(700 + k, 50_000),
+        );
+        w.commit().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() >= 1);
+}
