@@ -673,9 +673,21 @@ impl Pipeline {
         depth: u32,
     ) -> Expanded {
         let mut walk = self.walk(name, budget, depth);
-        match expander(kind) {
+        // A top-level stream is not inside a member's containment: a
+        // reader that panics costs this item the rest of its members,
+        // never the process.
+        let result = catch_unwind(AssertUnwindSafe(|| match expander(kind) {
             Some(expander) if expander.streamable() => expander.expand_stream(&mut walk, reader),
             _ => {}
+        }));
+        if result.is_err() {
+            walk.reason(Reason::new(
+                "decoder.panic",
+                format!(
+                    "the {} reader failed unexpectedly; the rest of the stream was not examined",
+                    kind.name()
+                ),
+            ));
         }
         walk.out
     }
