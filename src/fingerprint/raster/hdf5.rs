@@ -13,7 +13,7 @@
 use netcdf_reader::{NcFile, NcGroup, NcMetadataMode, NcOpenOptions, NcType};
 
 use super::grid::GridError;
-use super::sci::{SciFile, SciVar, MAX_VARIABLES};
+use super::sci::{leaf, SciFile, SciVar, MAX_VARIABLES};
 
 /// Largest decoded chunk one read may hold (netCDF and h5py write chunks
 /// of a few MiB).
@@ -30,11 +30,6 @@ fn failed(e: netcdf_reader::Error) -> GridError {
 const MAX_GROUPS: usize = 10_000;
 /// Deepest group nesting followed.
 const MAX_DEPTH: usize = 64;
-
-/// The last component of a slash-separated path.
-fn leaf(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
-}
 
 /// Refuses a file whose groups link back to an ancestor (HDF5 hard links
 /// may form cycles, and the metadata reader recurses through groups), or

@@ -252,7 +252,7 @@ fn north_up_flip(file: &dyn SciFile, y: &str, height: usize) -> bool {
 }
 
 /// The last component of a slash-separated path.
-fn leaf(name: &str) -> &str {
+pub(crate) fn leaf(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
