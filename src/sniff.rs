@@ -465,7 +465,7 @@ fn is_lzma_alone(h: &[u8]) -> bool {
     }
     let dict = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
     let size = u64::from_le_bytes([h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12]]);
-    let shape = dict.is_power_of_two() || (dict >> dict.trailing_zeros()) == 3;
+    let shape = dict != 0 && (dict.is_power_of_two() || (dict >> dict.trailing_zeros()) == 3);
     shape && dict >= 1 << 12 && (size == u64::MAX || size < 1 << 44)
 }
 

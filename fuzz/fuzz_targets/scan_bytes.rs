@@ -8,6 +8,9 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
+#[global_allocator]
+static ALLOCATOR: common::CappedAllocator = common::capped();
+
 fuzz_target!(|data: &[u8]| {
     let report = common::scanner().scan_bytes("input", data);
     common::check(&report);

@@ -7,6 +7,9 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
+#[global_allocator]
+static ALLOCATOR: common::CappedAllocator = common::capped();
+
 fuzz_target!(|data: &[u8]| {
     let report = common::scanner().scan_reader("input", data);
     common::check(&report);

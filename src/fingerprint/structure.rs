@@ -250,11 +250,15 @@ fn tiff(d: &[u8], out: &mut Vec<Reason>) {
         };
         let mut subfile = 0u64;
         let (mut offsets, mut counts) = (Vec::new(), Vec::new());
+        // Chunk tables matter for the first image only, and are read once
+        // each: an IFD repeating a million-value tag must not cost its
+        // count times the number of entries.
+        let first = seen.len() == 1;
         for e in &entries {
             match e.tag {
                 254 => subfile = t.values(e, 1).first().copied().unwrap_or(0),
-                273 | 324 => offsets = t.values(e, 1 << 20),
-                279 | 325 => counts = t.values(e, 1 << 20),
+                273 | 324 if first && offsets.is_empty() => offsets = t.values(e, 1 << 20),
+                279 | 325 if first && counts.is_empty() => counts = t.values(e, 1 << 20),
                 _ => {}
             }
         }

@@ -150,8 +150,14 @@ pub fn encode<const W: usize>(entries: &mut Vec<[u8; W]>, max_bits: u32) -> (Vec
 }
 
 /// Bytes the encoded table takes for `n` entries of `width` with `bits`.
+/// `usize::MAX` when the shape cannot exist (a damaged header's count).
 pub fn encoded_len(n: usize, width: usize, bits: u32) -> usize {
-    ((1usize << bits) + 1) * 8 + n * width
+    1usize
+        .checked_shl(bits)
+        .and_then(|b| (b + 1).checked_mul(8))
+        .zip(n.checked_mul(width))
+        .and_then(|(fanout, entries)| fanout.checked_add(entries))
+        .unwrap_or(usize::MAX)
 }
 
 /// A read-only view of one encoded table.
@@ -284,6 +290,9 @@ impl<'a> TableView<'a> {
             let (lo, hi) = (raw(b), raw(b + 1));
             if lo > hi {
                 return Err(format!("fan-out table decreases at bucket {b}"));
+            }
+            if hi > self.count as u64 {
+                return Err(format!("fan-out bucket {b} ends past the entries"));
             }
             for i in lo as usize..hi as usize {
                 if prefix(self.entry(i), self.bits) != b {

@@ -74,6 +74,11 @@ impl Expander for ArExpander {
                     ));
                     return;
                 }
+                // The table is names only, but nothing stops it holding
+                // more: its bytes are examined like a member's.
+                if !walk.member_bytes("//", &long_names) {
+                    return;
+                }
                 if !walk.stream_member(reader, "//", 0, pad, false) {
                     return;
                 }

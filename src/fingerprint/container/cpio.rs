@@ -17,7 +17,6 @@ pub(crate) struct CpioExpander;
 
 /// One header, whatever its form.
 struct Header {
-    mode: u64,
     name_len: u64,
     size: u64,
     /// Alignment of the name end and of the member end (1, 2 or 4).
@@ -69,7 +68,6 @@ fn next_header(reader: &mut dyn Read) -> Result<Option<Header>, Reason> {
             })
         };
         return Ok(Some(Header {
-            mode: word(2),
             name_len: word(9),
             size: word(10) << 16 | word(11),
             align: 2,
@@ -86,8 +84,8 @@ fn next_header(reader: &mut dyn Read) -> Result<Option<Header>, Reason> {
                 return Err(truncated());
             }
             let field = |i: usize| number(&rest[i * 8..i * 8 + 8], 16);
+            field(1)?; // the mode: read only to check the header is hex
             Ok(Some(Header {
-                mode: field(1)?,
                 size: field(6)?,
                 name_len: field(11)?,
                 align: 4,
@@ -101,8 +99,8 @@ fn next_header(reader: &mut dyn Read) -> Result<Option<Header>, Reason> {
             }
             // dev ino mode uid gid nlink rdev (6 each), mtime (11),
             // namesize (6), filesize (11).
+            number(&rest[12..18], 8)?; // the mode, checked as octal
             Ok(Some(Header {
-                mode: number(&rest[12..18], 8)?,
                 name_len: number(&rest[53..59], 8)?,
                 size: number(&rest[59..70], 8)?,
                 align: 1,
@@ -167,9 +165,9 @@ impl Expander for CpioExpander {
                 return;
             }
             // Whatever has data is examined: regular files, and symlink
-            // targets or odd entries that carry bytes.
-            let directory = header.mode & 0o170000 == 0o040000;
-            let examine = header.size > 0 && !directory;
+            // targets or odd entries (a "directory" declaring bytes) that
+            // carry bytes.
+            let examine = header.size > 0;
             let pad = pad_to(header.size, header.align);
             if !walk.stream_member(reader, &name, header.size, pad, examine) {
                 return;

@@ -132,7 +132,8 @@ fn expand_message(walk: &mut Walk<'_>, data: &[u8]) {
 }
 
 /// Base64 decoded as far as it goes: characters outside the alphabet are
-/// skipped and decoding stops at padding or at a boundary line (`--`).
+/// skipped, padding ends one block and decoding resumes after it (blocks
+/// may be concatenated), and a boundary line (`--`) ends the text.
 fn lenient_base64(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
@@ -147,7 +148,10 @@ fn lenient_base64(raw: &[u8]) -> Vec<u8> {
                 b'0'..=b'9' => c - b'0' + 52,
                 b'+' => 62,
                 b'/' => 63,
-                b'=' => return out,
+                b'=' => {
+                    (acc, bits) = (0, 0);
+                    continue;
+                }
                 _ => continue,
             };
             acc = acc << 6 | u32::from(v);

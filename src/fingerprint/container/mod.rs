@@ -488,6 +488,23 @@ impl<'p> Walk<'p> {
         self.out.reasons.push(reason);
     }
 
+    /// Charges `n` decompressed bytes the container's reader consumed itself
+    /// (a document's parts) and checks the clock; `false` (with the reason
+    /// filed) when the walk must stop.
+    pub fn charge_parsed(&mut self, n: u64) -> bool {
+        match self
+            .budget
+            .charge_bytes(n)
+            .and_then(|()| self.budget.check_time())
+        {
+            Ok(()) => true,
+            Err(reason) => {
+                self.reason(reason);
+                false
+            }
+        }
+    }
+
     /// Charges one member to the budget; `false` (with the reason filed)
     /// when the member limit or time is exhausted and the walk must stop.
     pub fn admit(&mut self) -> bool {

@@ -102,7 +102,7 @@ impl Document<'_, '_, '_> {
         let entry = self.dir.entries.iter().find(|e| e.name == name)?;
         let cap = self.walk.budget().limits().max_file_size;
         match inflate_entry(self.data, entry, cap) {
-            Ok(bytes) => Some(bytes),
+            Ok(bytes) => self.walk.charge_parsed(bytes.len() as u64).then_some(bytes),
             Err(reason) => {
                 if !self.failed {
                     self.walk.reason(reason);
@@ -154,7 +154,11 @@ impl Document<'_, '_, '_> {
             .map(|s| date_styles(&s))
             .unwrap_or_default();
         let mut tables = Vec::new();
+        let mut parts_read = std::collections::HashSet::new();
         for (name, id) in sheets {
+            if self.allowance.cut || self.walk.stopped() {
+                break;
+            }
             let Some(target) = rels.get(&id) else {
                 self.walk.reason(Reason::new(
                     "container.malformed",
@@ -166,6 +170,10 @@ impl Document<'_, '_, '_> {
                 Some(absolute) => absolute.to_string(),
                 None => format!("xl/{target}"),
             };
+            // Sheets naming a part already read add nothing to examine.
+            if !parts_read.insert(path.clone()) {
+                continue;
+            }
             if let Some(xml) = self.require(&path) {
                 let (rows, parsed) =
                     sheet_rows(&xml, &shared, &dates, date1904, &mut self.allowance);
@@ -614,9 +622,22 @@ fn with_time(date: String, seconds: i64) -> String {
 fn open_document_date(value: &str) -> String {
     let (date, time) = value.split_once('T').unwrap_or((value, ""));
     let mut parts = time.split(':');
-    let h: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let m: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let s: f64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+    // Clamped so a hostile value cannot overflow the sum.
+    let h: i64 = parts
+        .next()
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(0)
+        .clamp(-1 << 32, 1 << 32);
+    let m: i64 = parts
+        .next()
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(0)
+        .clamp(-1 << 32, 1 << 32);
+    let s: f64 = parts
+        .next()
+        .and_then(|p| p.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        .clamp(-1e12, 1e12);
     with_time(date.to_string(), h * 3600 + m * 60 + s.round() as i64)
 }
 

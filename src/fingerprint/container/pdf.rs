@@ -61,6 +61,7 @@ impl Expander for PdfExpander {
             doc: &doc,
             limit,
             stopped: false,
+            unfollowed: Default::default(),
         };
         reader.images_and_files();
         if !reader.stopped {
@@ -74,6 +75,9 @@ struct PdfReader<'w, 'p, 'd> {
     doc: &'d Document,
     limit: usize,
     stopped: bool,
+    /// Forms the text walk could not follow (too deep, undecodable): the
+    /// text they draw was not read.
+    unfollowed: std::cell::RefCell<Vec<String>>,
 }
 
 /// The name of a PDF name object, or empty.
@@ -134,14 +138,12 @@ impl PdfReader<'_, '_, '_> {
                         format!("pdf: embedded file {name}: {e}"),
                     )),
                 }
-            } else if kind.is_empty() && ty.is_empty() && !page_contents.contains(id) {
-                // A stream nothing says the purpose of (font programs and
-                // colour profiles aside) may hold anything: its decoded
-                // bytes are examined as a member.
-                let d = &stream.dict;
-                if d.has(b"Length1") || d.has(b"Length2") || d.has(b"N") {
-                    continue;
-                }
+            } else if !page_contents.contains(id) && ty != b"ObjStm" && ty != b"XRef" {
+                // Every other stream (forms, fonts, colour profiles,
+                // metadata, streams of no stated purpose) may carry
+                // anything under its label: its decoded bytes are examined
+                // as a member. Page contents are read as text; object and
+                // cross-reference streams are the file's own structure.
                 match stream.decompressed_content_with_limit(self.limit) {
                     Ok(bytes) => self.member(&format!("stream/{}", id.0), &bytes),
                     Err(e) => self.walk.reason(Reason::new(
@@ -470,6 +472,12 @@ impl PdfReader<'_, '_, '_> {
                 &mut seen,
                 &mut runs,
             );
+            if let Some(why) = self.unfollowed.borrow_mut().drain(..).next() {
+                self.walk.reason(Reason::new(
+                    "pdf.text_unexamined",
+                    format!("pdf: page {number}: {why}; the text it draws was not read"),
+                ));
+            }
             let lines = lines_of(runs);
             for line in lines {
                 text.push_str(&line);
@@ -523,7 +531,11 @@ impl<'d> PdfReader<'_, '_, 'd> {
     ) {
         let mut forms = Vec::new();
         content_runs(content, fonts, base, runs, &mut forms);
+        let unfollowed = |why: String| self.unfollowed.borrow_mut().push(why);
         if depth >= MAX_FORM_DEPTH {
+            if !forms.is_empty() {
+                unfollowed(format!("forms nested deeper than {MAX_FORM_DEPTH}"));
+            }
             return;
         }
         for (name, ctm) in forms {
@@ -540,9 +552,11 @@ impl<'d> PdfReader<'_, '_, 'd> {
                 continue;
             }
             let Ok(bytes) = stream.decompressed_content_with_limit(self.limit) else {
+                unfollowed(format!("form {} does not decompress", id.0));
                 continue;
             };
             let Ok(inner) = Content::decode(&bytes) else {
+                unfollowed(format!("form {} is not a content stream", id.0));
                 continue;
             };
             let matrix = stream

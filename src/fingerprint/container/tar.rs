@@ -15,6 +15,10 @@ pub(crate) const BLOCK: u64 = 512;
 /// Largest pax or GNU long-name record read (longer ones are malformed).
 const MAX_META: u64 = 1 << 20;
 
+/// Metadata bytes below which a member's pax values are taken as the
+/// times, owners and attributes they claim to be; more is examined.
+const MAX_PLAIN_METADATA: usize = 256;
+
 /// What a header announces.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum EntryType {
@@ -35,6 +39,10 @@ pub(crate) struct Header {
     pub size: u64,
     /// What kind of member it is.
     pub entry: EntryType,
+    /// Bytes the member's metadata records carry beyond its name and size
+    /// (pax values, global records, link names): more than a few hundred
+    /// is examined as data, since a record can carry anything.
+    pub metadata: Vec<u8>,
 }
 
 fn malformed(detail: impl Into<String>) -> Reason {
@@ -131,7 +139,14 @@ impl Reader {
         let mut pax_path: Option<Vec<u8>> = None;
         let mut pax_size: Option<u64> = None;
         let mut pax_sparse = false;
+        let mut metadata = Vec::new();
         loop {
+            if metadata.len() as u64 > MAX_META {
+                return Err(Reason::new(
+                    "container.unaccounted_bytes",
+                    format!("metadata records of more than {MAX_META} bytes before one member"),
+                ));
+            }
             let mut block = [0u8; 512];
             let got = read_full(r, &mut block).map_err(truncated)?;
             self.headers += 1;
@@ -185,19 +200,31 @@ impl Reader {
                                     })?);
                                 }
                                 k if k.starts_with(b"GNU.sparse.") => pax_sparse = true,
-                                _ => {}
+                                _ => {
+                                    metadata.extend_from_slice(value);
+                                    metadata.push(b'\n');
+                                }
                             }
                         }
                     }
                     continue;
                 }
                 b'g' | b'K' => {
-                    if !skip(r, size.saturating_add(padding(size))).map_err(truncated)? {
+                    if size > MAX_META {
+                        return Err(malformed(format!(
+                            "metadata record of {size} bytes (limit {MAX_META})"
+                        )));
+                    }
+                    let mut body = vec![0u8; size as usize];
+                    if read_full(r, &mut body).map_err(truncated)? < body.len()
+                        || !skip(r, padding(size)).map_err(truncated)?
+                    {
                         return Err(Reason::new(
                             "container.truncated",
                             "tar stream ends inside a metadata record",
                         ));
                     }
+                    metadata.extend_from_slice(&body);
                     continue;
                 }
                 _ => {}
@@ -247,6 +274,7 @@ impl Reader {
                 name: String::from_utf8_lossy(&name).into_owned(),
                 size: pax_size.unwrap_or(size),
                 entry,
+                metadata,
             }));
         }
     }
@@ -311,8 +339,15 @@ impl Expander for TarExpander {
                     break;
                 }
             };
+            if header.metadata.len() > MAX_PLAIN_METADATA
+                && !walk.member_bytes(&format!("{}@metadata", header.name), &header.metadata)
+            {
+                break;
+            }
             let examine = match header.entry {
-                EntryType::NoContent => false,
+                // Links and devices carry no bytes; one that declares some
+                // has them read like a file's.
+                EntryType::NoContent => header.size > 0,
                 EntryType::Sparse => {
                     walk.reason(Reason::new(
                         "container.sparse",

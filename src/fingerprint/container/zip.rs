@@ -52,9 +52,11 @@ impl Entry {
         self.flags & 1 != 0
     }
 
-    /// Whether the entry is a directory (no content).
+    /// Whether the entry is a directory (no content). A "directory" with
+    /// more compressed bytes than an empty deflate stream (2) holds data
+    /// and is read as a file.
     pub fn is_dir(&self) -> bool {
-        self.name.ends_with('/') && self.size == 0
+        self.name.ends_with('/') && self.size == 0 && self.compressed <= 2
     }
 }
 
@@ -68,16 +70,17 @@ pub(crate) struct Directory {
 }
 
 fn u16_at(d: &[u8], at: usize) -> Option<u16> {
-    d.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    d.get(at..at.checked_add(2)?)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 fn u32_at(d: &[u8], at: usize) -> Option<u32> {
-    d.get(at..at + 4)
+    d.get(at..at.checked_add(4)?)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn u64_at(d: &[u8], at: usize) -> Option<u64> {
-    d.get(at..at + 8).map(|b| {
+    d.get(at..at.checked_add(8)?).map(|b| {
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         u64::from_le_bytes(a)
@@ -150,7 +153,7 @@ fn find_end(data: &[u8]) -> Result<End, Reason> {
         end.cd_size = read(40)?;
         end.cd_offset = read(48)?;
         let record_len = read(4)?.saturating_add(12);
-        if at as u64 + record_len > locator as u64 {
+        if (at as u64).saturating_add(record_len) > locator as u64 {
             return Err(malformed("zip64 end record overruns its locator"));
         }
         end.records = at..end.records.end;

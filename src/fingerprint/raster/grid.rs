@@ -178,6 +178,12 @@ fn chunk_values(
     })
 }
 
+/// Samples of one decoded TIFF strip or tile (kept as f64: 128 MiB).
+const MAX_TIFF_CHUNK_SAMPLES: u64 = 16 << 20;
+
+/// Samples of one block of rows assembled from a row of tiles (256 MiB).
+const MAX_TIFF_BLOCK_SAMPLES: u64 = 32 << 20;
+
 /// Streams the first (full-resolution) image of a TIFF to `sink` one strip
 /// or one row of tiles at a time, so memory holds one block of rows, not
 /// the raster. Strips and tiles, chunky and planar layouts, and everything
@@ -195,7 +201,10 @@ pub fn read_tiff_rows(
         .find_tag_unsigned(Tag::SamplesPerPixel)
         .map_err(tiff_error)?
         .unwrap_or(1);
-    let samples = w as u64 * h as u64 * bands.max(1) as u64;
+    let samples = (w as u64)
+        .checked_mul(h as u64)
+        .and_then(|n| n.checked_mul(bands.max(1) as u64))
+        .unwrap_or(u64::MAX);
     if samples > max_samples {
         return Err(GridError::TooLarge(samples));
     }
@@ -234,6 +243,16 @@ pub fn read_tiff_rows(
     };
     let planes = if planar { nb } else { 1 };
     let per_chunk = if planar { 1 } else { nb };
+    // Working memory is bounded whatever the header says: one decoded chunk
+    // (held as f64) and one block of rows spanning the width. A raster laid
+    // out in larger pieces is refused rather than decoded in gigabytes.
+    let chunk_samples = (cw as u64 * ch as u64).saturating_mul(per_chunk as u64);
+    let block_samples = (ch.min(height) as u64 * width as u64).saturating_mul(per_chunk as u64);
+    if chunk_samples > MAX_TIFF_CHUNK_SAMPLES || block_samples > MAX_TIFF_BLOCK_SAMPLES {
+        return Err(GridError::Unsupported(format!(
+            "chunks of {cw}x{ch}x{per_chunk} samples in a raster {width} wide: more working memory than a raster item may use (chunk <= {MAX_TIFF_CHUNK_SAMPLES}, row block <= {MAX_TIFF_BLOCK_SAMPLES} samples)"
+        )));
+    }
     if total < across * down * planes {
         return Err(GridError::Malformed(format!(
             "{total} chunks for a {width}x{height}x{nb} raster"
@@ -363,8 +382,15 @@ pub fn read_ascii_rows(
     let (Some(ncols), Some(nrows)) = (get("ncols"), get("nrows")) else {
         return Err(GridError::Malformed("ncols/nrows missing".into()));
     };
-    if !(ncols >= 1.0 && nrows >= 1.0) {
+    if !(ncols >= 1.0 && nrows >= 1.0) || ncols.fract() != 0.0 || nrows.fract() != 0.0 {
         return Err(GridError::Malformed(format!("bad size {ncols}x{nrows}")));
+    }
+    // Compared as f64 first: a size past any budget must not wrap to a
+    // small product (2^32 x 2^32 is 0 in u64).
+    if ncols * nrows > max_samples as f64 {
+        return Err(GridError::TooLarge(
+            (ncols * nrows).min(u64::MAX as f64) as u64
+        ));
     }
     let (width, height) = (ncols as usize, nrows as usize);
     let samples = width as u64 * height as u64;

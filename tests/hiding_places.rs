@@ -1,0 +1,59 @@
+//! Metamorphic: a protected table hidden where a reader once did not look
+//! (link entries with data, metadata records, mislabelled streams, name
+//! tables, preambles; see tests/fixtures/hiding/SOURCES.md) still matches,
+//! and the same wrappers without it do not.
+
+use std::path::Path;
+
+use pugmark::{FingerprintParams, IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
+
+#[test]
+fn a_table_hidden_in_overlooked_places_still_matches() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let table = std::fs::read(root.join("documents/week-summary.csv")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = tmp.path().join("idx");
+    let mut w = IndexWriter::open(
+        &idx,
+        IndexOptions {
+            new_params: Some(FingerprintParams::with_seed(11)),
+            ..IndexOptions::default()
+        },
+    )
+    .unwrap();
+    w.add_bytes("week-summary.csv", &table);
+    w.commit().unwrap();
+    drop(w);
+    let scanner = Scanner::open(&idx, ScanOptions::default()).unwrap();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root.join("hiding")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        seen += 1;
+        let report = scanner.scan_path(&path);
+        assert_eq!(
+            report.verdict,
+            Verdict::Match,
+            "{}: {report:#?}",
+            path.display()
+        );
+        // The wrapper without the table: the same bytes with the table's
+        // every occurrence blanked are not a match.
+        let bytes = std::fs::read(&path).unwrap();
+        if let Some(at) = bytes.windows(64).position(|w| w == &table[..64]) {
+            let mut blanked = bytes.clone();
+            let end = (at + table.len()).min(blanked.len());
+            blanked[at..end].fill(b' ');
+            let name = path.file_name().unwrap().to_string_lossy();
+            let report = scanner.scan_bytes(&name, &blanked);
+            assert_ne!(
+                report.verdict,
+                Verdict::Match,
+                "{name} blanked: {report:#?}"
+            );
+        }
+    }
+    assert_eq!(seen, 9);
+}
