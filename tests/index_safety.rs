@@ -2,7 +2,10 @@
 //! failed or empty build) refuses to scan unless allowed, `index` says so
 //! in its exit code when protected paths were skipped, index files are
 //! owner-only, leftovers of a killed run are removed, and a commit that
-//! fails leaves a writer that indexes the same files again on retry.
+//! fails leaves a writer that indexes the same files again on retry. Under
+//! real storage faults (a full disk via /dev/full, a file-size limit) the
+//! previous index survives; a second writer process gets "locked"; scans in
+//! other processes during commits always see a whole snapshot.
 
 mod common;
 
@@ -251,4 +254,152 @@ fn readers_during_commits_see_a_whole_snapshot() {
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(reader.join().unwrap() >= 1);
+}
+
+#[test]
+fn a_second_writer_process_gets_a_clear_locked_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let file = tmp.path().join("protected.bin");
+    std::fs::write(&file, common::random_bytes(71, 100_000)).unwrap();
+    let mut w = writer(&dir);
+    w.add_bytes("held.bin", &common::random_bytes(72, 100_000));
+    w.commit().unwrap();
+    // This process holds the lock; `pugmark index` in another is refused
+    // before it reads anything, and names the lock.
+    let out = pugmark(&dir).arg("index").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("locked by another writer"), "{stderr}");
+    drop(w);
+    pugmark(&dir).arg("index").arg(&file).assert().code(0);
+}
+
+#[test]
+fn scans_in_another_process_during_commits_see_a_whole_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let first = common::random_bytes(81, 200_000);
+    let outgoing = tmp.path().join("outgoing.bin");
+    std::fs::write(&outgoing, &first).unwrap();
+    let mut w = writer(&dir);
+    w.add_bytes("first.bin", &first);
+    w.commit().unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scans = {
+        let (dir, done, outgoing) = (dir.clone(), done.clone(), outgoing.clone());
+        std::thread::spawn(move || {
+            let mut runs = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || runs == 0 {
+                // Exit 1: a match, never an error from a half-written index.
+                let out = pugmark(&dir).arg("scan").arg(&outgoing).output().unwrap();
+                assert_eq!(
+                    out.status.code(),
+                    Some(1),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                runs += 1;
+            }
+            runs
+        })
+    };
+    for k in 0..20u64 {
+        w.add_bytes(
+            &format!("more-{k}.bin"),
+            &common::random_bytes(800 + k, 50_000),
+        );
+        w.commit().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(scans.join().unwrap() >= 1);
+}
+
+/// A real full disk, without root or a loop device: the commit's temporary
+/// file is a link to /dev/full, whose writes fail with ENOSPC.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_fails_the_commit_and_keeps_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let (first, second) = (
+        common::random_bytes(91, 100_000),
+        common::random_bytes(92, 100_000),
+    );
+    let mut w = writer(&dir);
+    w.add_bytes("first.bin", &first);
+    w.commit().unwrap();
+    let segments = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("seg-"))
+            .collect();
+        names.sort();
+        names
+    };
+    let next = segments(&dir)
+        .last()
+        .unwrap()
+        .replace(".pgs", "")
+        .trim_start_matches("seg-")
+        .parse::<u64>()
+        .unwrap()
+        + 1;
+    let trap = dir.join(format!("seg-{next:08}.tmp"));
+    std::os::unix::fs::symlink("/dev/full", &trap).unwrap();
+    w.add_bytes("second.bin", &second);
+    let err = w.commit().unwrap_err().to_string();
+    assert!(err.contains("No space left"), "{err}");
+    // The trap was the temporary file: it is removed, as any would be.
+    assert!(std::fs::symlink_metadata(&trap).is_err());
+    let scanner = Scanner::open(&dir, ScanOptions::default()).unwrap();
+    assert_eq!(scanner.scan_bytes("out", &first).verdict, Verdict::Match);
+    assert_ne!(scanner.scan_bytes("out", &second).verdict, Verdict::Match);
+    // Space again: the same writer retries.
+    w.add_bytes("second.bin", &second);
+    w.commit().unwrap();
+    let scanner = Scanner::open(&dir, ScanOptions::default()).unwrap();
+    assert_eq!(scanner.scan_bytes("out", &second).verdict, Verdict::Match);
+}
+
+/// A file-size limit (`ulimit -f`, SIGXFSZ ignored) makes the `index`
+/// process's writes fail part-way with EFBIG: it exits 2, and the index
+/// from before still verifies and protects what it held.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_index_run_whose_writes_fail_exits_2_and_keeps_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let small = tmp.path().join("small.bin");
+    let big = tmp.path().join("big.bin");
+    std::fs::write(&small, common::random_bytes(95, 50_000)).unwrap();
+    std::fs::write(&big, common::random_bytes(96, 30_000_000)).unwrap();
+    pugmark(&dir).arg("index").arg(&small).assert().code(0);
+    let bin = env!("CARGO_BIN_EXE_pugmark");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 64; exec "$0" --index "$1" index "$2""#)
+        .arg(bin)
+        .arg(&dir)
+        .arg(&big)
+        .env_remove("PUGMARK_INDEX")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("File too large"), "{stderr}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    pugmark(&dir).arg("verify").assert().code(0);
+    pugmark(&dir).arg("scan").arg(&small).assert().code(1);
+    pugmark(&dir).arg("scan").arg(&big).assert().code(0);
+    // Without the limit the same run completes.
+    pugmark(&dir).arg("index").arg(&big).assert().code(0);
+    pugmark(&dir).arg("scan").arg(&big).assert().code(1);
 }

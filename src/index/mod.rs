@@ -15,6 +15,9 @@ pub mod segment;
 pub mod table;
 mod writer;
 
+#[cfg(test)]
+mod fault_tests;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

@@ -445,16 +445,105 @@ fn pad8(out: &mut Vec<u8>) {
 }
 
 /// Writes `bytes` to `path` via a temporary file in the same directory:
-/// write, fsync, rename, fsync the directory.
+/// write, fsync, rename, fsync the directory. On failure the temporary
+/// file is removed (a full disk is not made fuller) and `path` is as it was.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut file = owner_only(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
-    file.write_all(bytes)
-        .map_err(|e| Error::io("writing", &tmp, e))?;
-    file.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(|e| Error::io("renaming into place", path, e))?;
+    let written = write_then_rename(&tmp, path, bytes);
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn write_then_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    faults::check(faults::Step::Create).map_err(|e| Error::io("creating", tmp, e))?;
+    let mut file = owner_only(tmp).map_err(|e| Error::io("creating", tmp, e))?;
+    faults::check_write(&mut file, bytes)
+        .and_then(|()| file.write_all(bytes))
+        .map_err(|e| Error::io("writing", tmp, e))?;
+    faults::check(faults::Step::Sync)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io("syncing", tmp, e))?;
+    drop(file);
+    faults::check(faults::Step::Rename)
+        .and_then(|()| fs::rename(tmp, path))
+        .map_err(|e| Error::io("renaming into place", path, e))
+}
+
+/// Storage faults for tests: a step of [`write_durably`] made to fail with
+/// a chosen OS error (ENOSPC, EIO), after a number of calls that succeed.
+/// Without `cfg(test)` every check is a no-op.
+pub(crate) mod faults {
+    use std::io;
+
+    /// A step of a durable write.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub enum Step {
+        /// Creating the temporary file.
+        Create,
+        /// Writing it (half the bytes land before the error).
+        Write,
+        /// fsync of the file.
+        Sync,
+        /// Renaming it into place.
+        Rename,
+        /// fsync of the directory after the rename.
+        SyncDir,
+    }
+
+    #[cfg(test)]
+    thread_local! {
+        static NEXT: std::cell::Cell<Option<(Step, i32, u32)>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// Makes the `skip + 1`-th `step` on this thread fail with OS error
+    /// `errno`.
+    #[cfg(test)]
+    pub fn inject(step: Step, errno: i32, skip: u32) {
+        NEXT.with(|n| n.set(Some((step, errno, skip))));
+    }
+
+    /// The injected error for `step`, if it is due.
+    #[cfg(test)]
+    pub fn check(step: Step) -> io::Result<()> {
+        NEXT.with(|n| match n.get() {
+            Some((s, errno, 0)) if s == step => {
+                n.set(None);
+                Err(io::Error::from_raw_os_error(errno))
+            }
+            Some((s, errno, skip)) if s == step => {
+                n.set(Some((s, errno, skip - 1)));
+                Ok(())
+            }
+            _ => Ok(()),
+        })
+    }
+
+    /// As [`check`] for [`Step::Write`], writing half of `bytes` first
+    /// when the fault is due (a disk filling part-way).
+    #[cfg(test)]
+    pub fn check_write(file: &mut std::fs::File, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        check(Step::Write).or_else(|e| {
+            file.write_all(&bytes[..bytes.len() / 2])?;
+            Err(e)
+        })
+    }
+
+    #[cfg(not(test))]
+    #[inline(always)]
+    pub fn check(_: Step) -> io::Result<()> {
+        Ok(())
+    }
+
+    #[cfg(not(test))]
+    #[inline(always)]
+    pub fn check_write(_: &mut std::fs::File, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Creates (truncating) a file only its owner can read and write: index
@@ -475,7 +564,9 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         let d = File::open(dir).map_err(|e| Error::io("opening", dir, e))?;
-        d.sync_all().map_err(|e| Error::io("syncing", dir, e))?;
+        faults::check(faults::Step::SyncDir)
+            .and_then(|()| d.sync_all())
+            .map_err(|e| Error::io("syncing", dir, e))?;
     }
     #[cfg(not(unix))]
     let _ = dir;

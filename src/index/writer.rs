@@ -202,6 +202,7 @@ impl IndexWriter {
             manifest.store(dir)?;
             manifest
         };
+        remove_orphans(dir, &manifest)?;
         let pipeline = Pipeline::new(manifest.params.clone())?
             .for_protected()
             .with_limits(opts.limits.clone());
@@ -444,7 +445,11 @@ impl IndexWriter {
     }
 
     /// Writes pending items as a new segment and publishes it in the
-    /// manifest. Returns whether a segment was written.
+    /// manifest. Returns whether a segment was written. On error (a full
+    /// or failing disk) the pending items are dropped, no temporary file is
+    /// left, and the index on disk is the previous one (or, when only the
+    /// final directory sync failed, the new one): the writer stays usable,
+    /// and adding the same items again and committing retries.
     pub fn commit(&mut self) -> Result<bool> {
         if self.builder.is_empty() {
             return Ok(false);
@@ -477,9 +482,12 @@ impl IndexWriter {
                 next.store(&self.dir)
             });
         if let Err(e) = written {
-            // Nothing was published: what the writer believes indexed goes
-            // back to what the index on disk holds, so adding the same
-            // files again indexes them (they are not taken as unchanged).
+            // What the writer believes goes back to what the index on disk
+            // holds: nothing was published (adding the same files again
+            // indexes them), or the manifest was renamed into place but not
+            // made durable (it then holds the segment, and the next commit
+            // must build on it, not overwrite it).
+            self.manifest = Manifest::load(&self.dir)?;
             self.known = known_items(&self.dir)?;
             self.skipped_pending = skipped;
             return Err(e);
@@ -496,6 +504,23 @@ fn remove_leftovers(dir: &Path) -> Result<()> {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "tmp") && path.is_file() {
             fs::remove_file(&path).map_err(|e| Error::io("removing leftover", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes segment files no manifest published (a commit killed or failed
+/// between writing its segment and renaming the manifest). Readers only
+/// open segments the manifest names, so none can be using them.
+fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io("listing", dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let segment_file = name.starts_with("seg-") && name.ends_with(".pgs");
+        if segment_file && !manifest.segments.iter().any(|s| s.file == name) {
+            let path = entry.path();
+            fs::remove_file(&path).map_err(|e| Error::io("removing unpublished", &path, e))?;
         }
     }
     Ok(())
