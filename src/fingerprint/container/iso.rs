@@ -87,7 +87,11 @@ impl Expander for IsoExpander {
     fn expand_slice(&self, walk: &mut Walk<'_>, data: &[u8]) {
         // Volume descriptors: 1 primary, 2 supplementary (Joliet when its
         // escape sequence says UCS-2), 255 terminator.
-        let mut root: Option<(Record, bool, usize)> = None;
+        // Both trees are walked (Joliet first, for its names): a file
+        // listed in only one of them is still read, and a file both list
+        // (the same extent) is read once.
+        let mut roots: Vec<(Record, bool)> = Vec::new();
+        let mut block = 0usize;
         for i in 0..64 {
             let at = DESCRIPTORS + i * 2048;
             let Some(desc) = data.get(at..at + 2048) else {
@@ -96,20 +100,24 @@ impl Expander for IsoExpander {
             if &desc[1..6] != b"CD001" || desc[0] == 255 {
                 break;
             }
-            let block = u16::from_le_bytes([desc[128], desc[129]]) as usize;
             let joliet = desc[0] == 2 && desc[88..90] == *b"%/" && b"@CE".contains(&desc[90]);
-            if desc[0] == 1 || joliet {
+            let wanted = if joliet {
+                !roots.iter().any(|(_, j)| *j)
+            } else {
+                desc[0] == 1 && !roots.iter().any(|(_, j)| !*j)
+            };
+            if wanted {
                 if let Some(r) = record(&desc[156..190]) {
-                    if root.as_ref().is_none_or(|(_, j, _)| !j) {
-                        root = Some((r, joliet, block));
-                    }
+                    block = u16::from_le_bytes([desc[128], desc[129]]) as usize;
+                    roots.push((r, joliet));
                 }
             }
         }
-        let Some((root, joliet, block)) = root else {
+        if !roots.iter().any(|(_, j)| !*j) {
             walk.reason(malformed("no primary volume descriptor"));
             return;
-        };
+        }
+        roots.sort_by_key(|(_, joliet)| !*joliet);
         if !matches!(block, 512 | 1024 | 2048) {
             walk.reason(malformed(format!("logical block size {block}")));
             return;
@@ -119,10 +127,15 @@ impl Expander for IsoExpander {
             data.get(start..start.checked_add(r.len)?)
         };
         let mut seen = HashSet::new();
-        seen.insert(root.extent);
-        let mut queue = vec![(String::new(), root)];
+        let mut files_read = HashSet::new();
+        let mut queue = Vec::new();
+        // Popped from the end: the last pushed root is walked first.
+        for (root, joliet) in roots.into_iter().rev() {
+            seen.insert(root.extent);
+            queue.push((String::new(), root, joliet));
+        }
         let mut records = 0usize;
-        while let Some((prefix, dir)) = queue.pop() {
+        while let Some((prefix, dir, joliet)) = queue.pop() {
             if let Err(reason) = walk.budget().check_time() {
                 walk.reason(reason);
                 return;
@@ -168,7 +181,7 @@ impl Expander for IsoExpander {
                         )));
                         return;
                     }
-                    queue.push((format!("{path}/"), r));
+                    queue.push((format!("{path}/"), r, joliet));
                     continue;
                 }
                 if r.multi_extent {
@@ -176,6 +189,9 @@ impl Expander for IsoExpander {
                         "container.unsupported",
                         format!("{path}: a file in several extents is not read"),
                     ));
+                    continue;
+                }
+                if !files_read.insert((r.extent, r.len)) {
                     continue;
                 }
                 let Some(bytes) = span(&r) else {
