@@ -141,8 +141,15 @@ impl<R: BufRead> LzopDecoder<R> {
                 u32_of(r)?;
             }
         }
-        let mut src = vec![0u8; src_len];
-        r.read_exact(&mut src)?;
+        // Grown as bytes arrive, not sized from the header's number.
+        let mut src = Vec::new();
+        r.take(src_len as u64).read_to_end(&mut src)?;
+        if src.len() < src_len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "lzop block cut short",
+            ));
+        }
         self.block.clear();
         if src_len == dst_len {
             self.block.extend_from_slice(&src);

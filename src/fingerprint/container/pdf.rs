@@ -539,6 +539,10 @@ impl<'d> PdfReader<'_, '_, 'd> {
             return;
         }
         for (name, ctm) in forms {
+            if self.walk.budget().check_time().is_err() {
+                unfollowed("the time budget ran out among its forms".into());
+                return;
+            }
             let Some(&id) = xobjects.get(&name) else {
                 continue;
             };
