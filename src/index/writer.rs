@@ -305,7 +305,16 @@ impl IndexWriter {
                             if stop.is_raised() {
                                 return None;
                             }
-                            let fp = pipeline.fingerprint_file(&file.path, mmap);
+                            // A panic costs this file (listed as skipped, so
+                            // `index` exits 3), never the run.
+                            let fp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                pipeline.fingerprint_file(&file.path, mmap)
+                            }))
+                            .unwrap_or_else(|_| {
+                                Err(std::io::Error::other(
+                                    "internal error while fingerprinting (not indexed)",
+                                ))
+                            });
                             progress.advance(file.size);
                             Some(fp)
                         })

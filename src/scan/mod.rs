@@ -121,20 +121,24 @@ impl Scanner {
 
     /// Scans an item held in memory.
     pub fn scan_bytes(&self, name: &str, data: &[u8]) -> Report {
-        let fp = self.pipeline.fingerprint_bytes(Some(Path::new(name)), data);
-        self.judge(name.to_string(), fp)
+        contained(name, || {
+            let fp = self.pipeline.fingerprint_bytes(Some(Path::new(name)), data);
+            self.judge(name.to_string(), fp)
+        })
     }
 
     /// Scans a stream in bounded memory. A read error part-way gives an
     /// `error` report.
     pub fn scan_reader<R: Read>(&self, name: &str, reader: R) -> Report {
-        match self
-            .pipeline
-            .fingerprint_reader(Some(Path::new(name)), reader)
-        {
-            Ok(fp) => self.judge(name.to_string(), fp),
-            Err(e) => Report::error(name, format!("reading: {e}")),
-        }
+        contained(name, || {
+            match self
+                .pipeline
+                .fingerprint_reader(Some(Path::new(name)), reader)
+            {
+                Ok(fp) => self.judge(name.to_string(), fp),
+                Err(e) => Report::error(name, format!("reading: {e}")),
+            }
+        })
     }
 
     /// Scans one file (mapped, read or streamed). Directories, links and
@@ -155,10 +159,12 @@ impl Scanner {
         if !file_type.is_file() && !file_type.is_symlink() {
             return not_examined(shown, &SkipReason::SpecialFile);
         }
-        match self.pipeline.fingerprint_file(path, self.opts.mmap) {
-            Ok(fp) => self.judge(shown, fp),
-            Err(e) => Report::error(shown, format!("reading: {e}")),
-        }
+        contained(&shown.clone(), || {
+            match self.pipeline.fingerprint_file(path, self.opts.mmap) {
+                Ok(fp) => self.judge(shown, fp),
+                Err(e) => Report::error(shown, format!("reading: {e}")),
+            }
+        })
     }
 
     /// Walks `roots` and scans every file in parallel. Returns one report
@@ -280,4 +286,21 @@ fn not_examined(path: String, reason: &SkipReason) -> Report {
         SkipReason::Unreadable(msg) => msg.clone(),
     };
     Report::not_examined(path, Reason::new(reason.code(), detail))
+}
+
+/// Runs one item's scan so that a panic anywhere in it (sniffing, byte
+/// signals, matching; decoders are already contained closer in) costs that
+/// item an `error` verdict, never a long-running scanner its other items.
+fn contained(name: &str, scan: impl FnOnce() -> Report) -> Report {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(scan)).unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Report::error(
+            name,
+            format!("internal error while scanning (not examined): {detail:.200}"),
+        )
+    })
 }
