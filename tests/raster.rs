@@ -324,3 +324,33 @@ fn png_export_of_a_band_matches() {
     assert_eq!(report.verdict, Verdict::Match, "{report:?}");
     assert_eq!(report.evidence[0].protected(), "rmnp-dem.tif");
 }
+
+/// The wrong way round: ordinary layouts (one strip for the whole image,
+/// RowsPerStrip larger than the height) are read fully, so an unrelated
+/// raster is `clean`, not `incomplete`; and each matches itself.
+#[test]
+fn ordinary_strip_layouts_are_read_fully() {
+    let (_tmp, scanner) = index_originals();
+    for name in [
+        "one-strip-4200x4200-u8.tif",
+        "rows-per-strip-beyond-height-f32.tif",
+    ] {
+        let data = std::fs::read(fixture(name)).unwrap();
+        let report = scanner.scan_bytes(name, &data);
+        assert_eq!(report.verdict, Verdict::Clean, "{name}: {report:#?}");
+        if data.len() > 100_000 {
+            continue; // the 17-megapixel one: reading it fully is the point
+        }
+        let (_t, own) = common::index_items(12, &[(name.to_string(), data.clone())]);
+        // Re-encoded as float samples: only the raster signal can answer.
+        let g = grid::decode_tiff(&data, 1 << 30).unwrap();
+        let samples: Vec<f32> = g.bands[0].iter().map(|&v| v as f32).collect();
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::Gray32Float>(g.width as u32, g.height as u32, &samples)
+            .unwrap();
+        let report = own.scan_bytes("reencoded.tif", &out.into_inner());
+        assert!(raster_hit(&report, name).is_some(), "{name}: {report:#?}");
+    }
+}

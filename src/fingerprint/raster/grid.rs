@@ -158,30 +158,85 @@ fn tiff_error(e: tiff::TiffError) -> GridError {
 }
 
 /// Converts a decoded chunk to f64 values (every supported type is exact).
-fn chunk_values(
-    result: tiff::decoder::DecodingResult,
-) -> Result<(Vec<f64>, &'static str), GridError> {
-    use tiff::decoder::DecodingResult as D;
-    Ok(match result {
-        D::U8(v) => (v.into_iter().map(f64::from).collect(), "u8"),
-        D::I8(v) => (v.into_iter().map(f64::from).collect(), "i8"),
-        D::U16(v) => (v.into_iter().map(f64::from).collect(), "u16"),
-        D::I16(v) => (v.into_iter().map(f64::from).collect(), "i16"),
-        D::U32(v) => (v.into_iter().map(f64::from).collect(), "u32"),
-        D::I32(v) => (v.into_iter().map(f64::from).collect(), "i32"),
-        D::F32(v) => (v.into_iter().map(f64::from).collect(), "f32"),
-        D::F64(v) => (v, "f64"),
-        D::F16(v) => (v.into_iter().map(f64::from).collect(), "f16"),
-        D::U64(_) | D::I64(_) => {
-            return Err(GridError::Unsupported("64-bit integer samples".into()))
+/// One decoded strip or tile, kept in its native sample type (converting
+/// a whole chunk to f64 would take eight times a byte raster's memory).
+struct Chunk(tiff::decoder::DecodingResult);
+
+impl Chunk {
+    fn new(result: tiff::decoder::DecodingResult) -> Result<Chunk, GridError> {
+        use tiff::decoder::DecodingResult as D;
+        if matches!(result, D::U64(_) | D::I64(_)) {
+            return Err(GridError::Unsupported("64-bit integer samples".into()));
         }
-    })
+        Ok(Chunk(result))
+    }
+
+    fn sample_type(&self) -> &'static str {
+        use tiff::decoder::DecodingResult as D;
+        match &self.0 {
+            D::U8(_) => "u8",
+            D::I8(_) => "i8",
+            D::U16(_) => "u16",
+            D::I16(_) => "i16",
+            D::U32(_) => "u32",
+            D::I32(_) => "i32",
+            D::F32(_) => "f32",
+            D::F64(_) => "f64",
+            D::F16(_) => "f16",
+            D::U64(_) | D::I64(_) => "i64",
+        }
+    }
+
+    fn len(&self) -> usize {
+        use tiff::decoder::DecodingResult as D;
+        match &self.0 {
+            D::U8(v) => v.len(),
+            D::I8(v) => v.len(),
+            D::U16(v) => v.len(),
+            D::I16(v) => v.len(),
+            D::U32(v) => v.len(),
+            D::I32(v) => v.len(),
+            D::F32(v) => v.len(),
+            D::F64(v) => v.len(),
+            D::F16(v) => v.len(),
+            D::U64(v) => v.len(),
+            D::I64(v) => v.len(),
+        }
+    }
+
+    /// Fills `out[k]` with sample `start + k * step` as f64 (the caller
+    /// checked the chunk holds them).
+    fn copy_to(&self, start: usize, step: usize, out: &mut [f64]) {
+        fn spread<T: Copy>(
+            v: &[T],
+            start: usize,
+            step: usize,
+            out: &mut [f64],
+            f: impl Fn(T) -> f64,
+        ) {
+            for (k, o) in out.iter_mut().enumerate() {
+                *o = f(v[start + k * step]);
+            }
+        }
+        use tiff::decoder::DecodingResult as D;
+        match &self.0 {
+            D::U8(v) => spread(v, start, step, out, f64::from),
+            D::I8(v) => spread(v, start, step, out, f64::from),
+            D::U16(v) => spread(v, start, step, out, f64::from),
+            D::I16(v) => spread(v, start, step, out, f64::from),
+            D::U32(v) => spread(v, start, step, out, f64::from),
+            D::I32(v) => spread(v, start, step, out, f64::from),
+            D::F32(v) => spread(v, start, step, out, f64::from),
+            D::F64(v) => spread(v, start, step, out, |x| x),
+            D::F16(v) => spread(v, start, step, out, f64::from),
+            D::U64(_) | D::I64(_) => out.fill(f64::NAN),
+        }
+    }
 }
 
-/// Samples of one decoded TIFF strip or tile (kept as f64: 128 MiB).
-const MAX_TIFF_CHUNK_SAMPLES: u64 = 16 << 20;
-
-/// Samples of one block of rows assembled from a row of tiles (256 MiB).
+/// Samples of one block of rows assembled (as f64) from a row of tiles:
+/// 256 MiB. Strips need no block: their rows go to the sink straight from
+/// the decoded chunk, whose size the `tiff` crate bounds (256 MiB).
 const MAX_TIFF_BLOCK_SAMPLES: u64 = 32 << 20;
 
 /// Streams the first (full-resolution) image of a TIFF to `sink` one strip
@@ -244,13 +299,14 @@ pub fn read_tiff_rows(
     let planes = if planar { nb } else { 1 };
     let per_chunk = if planar { 1 } else { nb };
     // Working memory is bounded whatever the header says: one decoded chunk
-    // (held as f64) and one block of rows spanning the width. A raster laid
-    // out in larger pieces is refused rather than decoded in gigabytes.
-    let chunk_samples = (cw as u64 * ch as u64).saturating_mul(per_chunk as u64);
+    // in its native type, one row, and for tiles one block of rows spanning
+    // the width. Tiles laid out wider than that allows are refused rather
+    // than assembled in gigabytes.
+    let tiled = matches!(decoder.get_chunk_type(), ChunkType::Tile);
     let block_samples = (ch.min(height) as u64 * width as u64).saturating_mul(per_chunk as u64);
-    if chunk_samples > MAX_TIFF_CHUNK_SAMPLES || block_samples > MAX_TIFF_BLOCK_SAMPLES {
+    if tiled && block_samples > MAX_TIFF_BLOCK_SAMPLES {
         return Err(GridError::Unsupported(format!(
-            "chunks of {cw}x{ch}x{per_chunk} samples in a raster {width} wide: more working memory than a raster item may use (chunk <= {MAX_TIFF_CHUNK_SAMPLES}, row block <= {MAX_TIFF_BLOCK_SAMPLES} samples)"
+            "tiles {ch} rows high across a raster {width} wide: a row of tiles takes more working memory than a raster item may use ({MAX_TIFF_BLOCK_SAMPLES} samples)"
         )));
     }
     if total < across * down * planes {
@@ -267,39 +323,51 @@ pub fn read_tiff_rows(
     };
     let mut announced = false;
     let mut block: Vec<f64> = Vec::new();
-    let mut row = vec![0f64; width];
+    // Sized after the first chunk decodes: nothing is allocated from the
+    // header's numbers alone (a 450-byte file claiming 16384 x 16384 f64
+    // samples in one strip fails at its data, not after a 2 GB fill).
+    let mut row: Vec<f64> = Vec::new();
     for plane in 0..planes {
         for cr in 0..down {
             let rows_here = ch.min(height - cr * ch);
-            // Nothing is allocated from the header's numbers alone: the
-            // block of rows is sized once the first chunk of the row has
-            // decoded (a 450-byte file claiming 16384 x 16384 f64 samples
-            // in one strip fails at its data, not after a 2 GB fill).
             block.clear();
             for cc in 0..across {
                 let index = (plane * across * down + cr * across + cc) as u32;
-                let (values, ty) = chunk_values(decoder.read_chunk(index).map_err(tiff_error)?)?;
+                let chunk = Chunk::new(decoder.read_chunk(index).map_err(tiff_error)?)?;
                 if !announced {
-                    header.sample_type = ty.to_string();
+                    header.sample_type = chunk.sample_type().to_string();
                     sink.header(&header);
                     announced = true;
+                    row.resize(width, 0.0);
                 }
                 let (dw, dh) = decoder.chunk_data_dimensions(index);
                 let (dw, dh) = (dw as usize, dh as usize);
                 let x0 = cc * cw;
-                if dh < rows_here || x0 + dw > width || values.len() < dw * dh * per_chunk {
+                if dh < rows_here || x0 + dw > width || chunk.len() < dw * dh * per_chunk {
                     return Err(GridError::Malformed(format!(
                         "chunk {index} has {dw}x{dh} samples"
                     )));
+                }
+                if !tiled {
+                    // A strip spans the width: rows go out as they are.
+                    for r in 0..rows_here {
+                        for b in 0..per_chunk {
+                            chunk.copy_to(r * dw * per_chunk + b, per_chunk, &mut row);
+                            sink.row(if planar { plane } else { b }, cr * ch + r, &row);
+                        }
+                    }
+                    continue;
                 }
                 if block.is_empty() {
                     block.resize(rows_here * width * per_chunk, 0.0);
                 }
                 for r in 0..rows_here {
-                    let src = &values[r * dw * per_chunk..(r + 1) * dw * per_chunk];
-                    block[(r * width + x0) * per_chunk..(r * width + x0 + dw) * per_chunk]
-                        .copy_from_slice(src);
+                    let at = (r * width + x0) * per_chunk;
+                    chunk.copy_to(r * dw * per_chunk, 1, &mut block[at..at + dw * per_chunk]);
                 }
+            }
+            if !tiled {
+                continue;
             }
             for r in 0..rows_here {
                 let src = &block[r * width * per_chunk..(r + 1) * width * per_chunk];
