@@ -488,15 +488,11 @@ impl<'p> Walk<'p> {
         self.out.reasons.push(reason);
     }
 
-    /// Charges `n` decompressed bytes the container's reader consumed itself
-    /// (a document's parts) and checks the clock; `false` (with the reason
-    /// filed) when the walk must stop.
-    pub fn charge_parsed(&mut self, n: u64) -> bool {
-        match self
-            .budget
-            .charge_bytes(n)
-            .and_then(|()| self.budget.check_time())
-        {
+    /// Checks the clock for work a container's reader does itself (parsing
+    /// a document's parts, already charged as members); `false` (with the
+    /// reason filed) when the walk must stop.
+    pub fn check_clock(&mut self) -> bool {
+        match self.budget.check_time() {
             Ok(()) => true,
             Err(reason) => {
                 self.reason(reason);
@@ -571,6 +567,20 @@ impl<'p> Walk<'p> {
     /// MIME part, a document's stream). `false` when the walk must stop.
     pub fn member_bytes(&mut self, name: &str, data: &[u8]) -> bool {
         if !self.admit() {
+            return false;
+        }
+        let mut reader = data;
+        self.member(name, &mut reader, Checks::default());
+        !self.stopped()
+    }
+
+    /// Fingerprints a part of a document held in memory (a PDF stream) as
+    /// a member that does not count against `max_members`: a document's
+    /// own parts are bounded by its size, and bytes and time are still
+    /// charged. `false` when the walk must stop.
+    pub fn part_bytes(&mut self, name: &str, data: &[u8]) -> bool {
+        if let Err(reason) = self.budget.check_time() {
+            self.reason(reason);
             return false;
         }
         let mut reader = data;

@@ -102,7 +102,7 @@ impl Document<'_, '_, '_> {
         let entry = self.dir.entries.iter().find(|e| e.name == name)?;
         let cap = self.walk.budget().limits().max_file_size;
         match inflate_entry(self.data, entry, cap) {
-            Ok(bytes) => self.walk.charge_parsed(bytes.len() as u64).then_some(bytes),
+            Ok(bytes) => self.walk.check_clock().then_some(bytes),
             Err(reason) => {
                 if !self.failed {
                     self.walk.reason(reason);

@@ -100,6 +100,14 @@ impl PdfReader<'_, '_, '_> {
         }
     }
 
+    /// As [`member`](Self::member) for a part of the document itself (a
+    /// stream), not counted against the member limit.
+    fn part(&mut self, name: &str, bytes: &[u8]) {
+        if !self.stopped && !self.walk.part_bytes(name, bytes) {
+            self.stopped = true;
+        }
+    }
+
     /// Every image XObject and embedded-file stream in the document, in
     /// object order (pages, forms and unused objects alike).
     fn images_and_files(&mut self) {
@@ -138,14 +146,21 @@ impl PdfReader<'_, '_, '_> {
                         format!("pdf: embedded file {name}: {e}"),
                     )),
                 }
-            } else if !page_contents.contains(id) && ty != b"ObjStm" && ty != b"XRef" {
-                // Every other stream (forms, fonts, colour profiles,
-                // metadata, streams of no stated purpose) may carry
-                // anything under its label: its decoded bytes are examined
-                // as a member. Page contents are read as text; object and
-                // cross-reference streams are the file's own structure.
+            } else {
+                // Every other stream (page contents, forms, fonts, colour
+                // profiles, metadata, object and cross-reference streams,
+                // streams of no stated purpose) may carry anything under its
+                // label: its decoded bytes are examined too (page contents
+                // are also read as text). These are parts of one document,
+                // not archive members: they do not count against
+                // `max_members` (bytes and time still do).
+                let label = if page_contents.contains(id) {
+                    "content"
+                } else {
+                    "stream"
+                };
                 match stream.decompressed_content_with_limit(self.limit) {
-                    Ok(bytes) => self.member(&format!("stream/{}", id.0), &bytes),
+                    Ok(bytes) => self.part(&format!("{label}/{}", id.0), &bytes),
                     Err(e) => self.walk.reason(Reason::new(
                         "pdf.stream_unreadable",
                         format!("pdf: stream {}: {e}", id.0),
@@ -533,7 +548,21 @@ impl<'d> PdfReader<'_, '_, 'd> {
         content_runs(content, fonts, base, runs, &mut forms);
         let unfollowed = |why: String| self.unfollowed.borrow_mut().push(why);
         if depth >= MAX_FORM_DEPTH {
-            if !forms.is_empty() {
+            // Only a form not yet followed is text left unread (images and
+            // forms drawn before are not).
+            let unread_form = forms.iter().any(|(name, _)| {
+                xobjects.get(name).is_some_and(|id| {
+                    !seen.contains(id)
+                        && self
+                            .doc
+                            .get_object(*id)
+                            .and_then(Object::as_stream)
+                            .is_ok_and(|st| {
+                                st.dict.get(b"Subtype").map(name_of).unwrap_or_default() == b"Form"
+                            })
+                })
+            });
+            if unread_form {
                 unfollowed(format!("forms nested deeper than {MAX_FORM_DEPTH}"));
             }
             return;
