@@ -403,3 +403,23 @@ fn an_index_run_whose_writes_fail_exits_2_and_keeps_the_index() {
     pugmark(&dir).arg("index").arg(&big).assert().code(0);
     pugmark(&dir).arg("scan").arg(&big).assert().code(1);
 }
+
+#[test]
+fn segments_without_a_manifest_are_not_replaced_by_a_new_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let file = tmp.path().join("protected.bin");
+    std::fs::write(&file, common::random_bytes(97, 100_000)).unwrap();
+    pugmark(&dir).arg("index").arg(&file).assert().code(0);
+    std::fs::remove_file(dir.join("MANIFEST")).unwrap();
+    let out = pugmark(&dir).arg("index").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("segment files are present"), "{stderr}");
+    let segments = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".pgs"))
+        .count();
+    assert_eq!(segments, 1, "the protected fingerprints were kept");
+}

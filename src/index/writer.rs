@@ -145,6 +145,9 @@ pub struct IndexWriter {
     builder: SegmentBuilder,
     skipped_pending: Vec<Skipped>,
     opts: IndexOptions,
+    /// A commit failed and the index could not be read back: no further
+    /// commits (what the writer believes may not match the disk).
+    broken: bool,
 }
 
 impl IndexWriter {
@@ -193,6 +196,16 @@ impl IndexWriter {
             }
             manifest
         } else {
+            // Segments without a manifest are an index that lost its
+            // manifest (a deletion, a partial restore): creating a new
+            // index here would delete them as unpublished, and with them
+            // the protected fingerprints. Refuse; the operator decides.
+            if has_segment_files(dir)? {
+                return Err(Error::corrupt(
+                    &dir.join(super::manifest::MANIFEST_FILE),
+                    "missing, but segment files are present: restore the manifest, or remove the segments to start a new index",
+                ));
+            }
             let params = match &opts.new_params {
                 Some(p) => p.clone(),
                 None => FingerprintParams::random()?,
@@ -214,6 +227,7 @@ impl IndexWriter {
             pipeline,
             known,
             builder: SegmentBuilder::default(),
+            broken: false,
             skipped_pending: Vec::new(),
             opts,
         })
@@ -460,6 +474,12 @@ impl IndexWriter {
     /// final directory sync failed, the new one): the writer stays usable,
     /// and adding the same items again and committing retries.
     pub fn commit(&mut self) -> Result<bool> {
+        if self.broken {
+            return Err(Error::corrupt(
+                &self.dir,
+                "an earlier commit failed and the index could not be read back; open the writer again",
+            ));
+        }
         if self.builder.is_empty() {
             return Ok(false);
         }
@@ -496,8 +516,15 @@ impl IndexWriter {
             // indexes them), or the manifest was renamed into place but not
             // made durable (it then holds the segment, and the next commit
             // must build on it, not overwrite it).
-            self.manifest = Manifest::load(&self.dir)?;
-            self.known = known_items(&self.dir)?;
+            // If the disk cannot even be read back, the writer refuses
+            // further commits rather than guess (it keeps the first error).
+            match Manifest::load(&self.dir).and_then(|m| Ok((m, known_items(&self.dir)?))) {
+                Ok((manifest, known)) => {
+                    self.manifest = manifest;
+                    self.known = known;
+                }
+                Err(_) => self.broken = true,
+            }
             self.skipped_pending = skipped;
             return Err(e);
         }
@@ -516,6 +543,16 @@ fn remove_leftovers(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `dir` holds any segment file.
+fn has_segment_files(dir: &Path) -> Result<bool> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io("listing", dir, e))?;
+    Ok(entries.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.starts_with("seg-") && name.ends_with(".pgs")
+    }))
 }
 
 /// Removes segment files no manifest published (a commit killed or failed
