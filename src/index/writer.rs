@@ -202,7 +202,7 @@ impl IndexWriter {
             // the protected fingerprints. Refuse; the operator decides.
             if has_segment_files(dir)? {
                 return Err(Error::corrupt(
-                    &dir.join(super::manifest::MANIFEST_FILE),
+                    dir.join(super::manifest::MANIFEST_FILE),
                     "missing, but segment files are present: restore the manifest, or remove the segments to start a new index",
                 ));
             }
