@@ -15,9 +15,9 @@ pub(crate) const BLOCK: u64 = 512;
 /// Largest pax or GNU long-name record read (longer ones are malformed).
 const MAX_META: u64 = 1 << 20;
 
-/// Metadata bytes below which a member's pax values are taken as the
-/// times, owners and attributes they claim to be; more is examined.
-const MAX_PLAIN_METADATA: usize = 256;
+/// pax keys longer than this are kept for examination (standard keys are
+/// short words; a long one is data).
+const MAX_PLAIN_KEY: usize = 64;
 
 /// What a header announces.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,10 +39,6 @@ pub(crate) struct Header {
     pub size: u64,
     /// What kind of member it is.
     pub entry: EntryType,
-    /// Bytes the member's metadata records carry beyond its name and size
-    /// (pax values, global records, link names): more than a few hundred
-    /// is examined as data, since a record can carry anything.
-    pub metadata: Vec<u8>,
 }
 
 fn malformed(detail: impl Into<String>) -> Reason {
@@ -122,12 +118,53 @@ pub(crate) fn checksum_ok(block: &[u8; 512]) -> bool {
 pub(crate) struct Reader {
     /// Headers read so far (members and metadata records).
     pub headers: u64,
+    /// What metadata records carried beyond the names and sizes applied:
+    /// pax values (times, owners, attributes, comments), long or unusual
+    /// keys, bytes after a record's end, names overridden by later ones,
+    /// global records, link names. A record can carry anything, so the
+    /// walk examines these bytes as the member `@metadata`.
+    pub leftover: Vec<u8>,
 }
 
 impl Reader {
     /// A reader at the start of an archive.
     pub fn new() -> Self {
-        Reader { headers: 0 }
+        Reader {
+            headers: 0,
+            leftover: Vec::new(),
+        }
+    }
+
+    /// Keeps the unapplied parts of a pax body (records other than path,
+    /// size and sparse maps; bytes after its end) for examination and
+    /// returns the records.
+    fn pax_body<'b>(&mut self, body: &'b [u8]) -> Result<Vec<PaxRecord<'b>>, Reason> {
+        let (records, rest) = pax_records(body)?;
+        for &(key, value) in &records {
+            let applied = matches!(key, b"path" | b"size") || key.starts_with(b"GNU.sparse.");
+            if key.len() > MAX_PLAIN_KEY {
+                self.leftover.extend_from_slice(key);
+                self.leftover.push(b'\n');
+            }
+            if !applied {
+                self.leftover.extend_from_slice(value);
+                self.leftover.push(b'\n');
+            }
+        }
+        self.keep_nonzero(rest);
+        Ok(records)
+    }
+
+    /// Keeps `bytes` from their first non-zero byte on (zeros are padding
+    /// or a record's terminator), on a line of their own.
+    fn keep_nonzero(&mut self, bytes: &[u8]) {
+        if let Some(start) = bytes.iter().position(|&b| b != 0) {
+            if self.leftover.last().is_some_and(|&b| b != b'\n') {
+                self.leftover.push(b'\n');
+            }
+            self.leftover.extend_from_slice(&bytes[start..]);
+            self.leftover.push(b'\n');
+        }
     }
 
     /// The next member's header, or `None` at the end-of-archive marker.
@@ -139,12 +176,14 @@ impl Reader {
         let mut pax_path: Option<Vec<u8>> = None;
         let mut pax_size: Option<u64> = None;
         let mut pax_sparse = false;
-        let mut metadata = Vec::new();
         loop {
-            if metadata.len() as u64 > MAX_META {
+            if self.leftover.len() as u64 > 4 * MAX_META {
                 return Err(Reason::new(
                     "container.unaccounted_bytes",
-                    format!("metadata records of more than {MAX_META} bytes before one member"),
+                    format!(
+                        "metadata records of more than {} bytes before one member; not examined",
+                        4 * MAX_META
+                    ),
                 ));
             }
             let mut block = [0u8; 512];
@@ -188,11 +227,19 @@ impl Reader {
                         ));
                     }
                     if flag == b'L' {
-                        long_name = Some(cstr(&body).to_vec());
+                        let name = cstr(&body);
+                        self.keep_nonzero(&body[name.len()..]);
+                        if let Some(earlier) = long_name.replace(name.to_vec()) {
+                            self.keep_nonzero(&earlier);
+                        }
                     } else {
-                        for (key, value) in pax_records(&body)? {
+                        for (key, value) in self.pax_body(&body)? {
                             match key {
-                                b"path" => pax_path = Some(value.to_vec()),
+                                b"path" => {
+                                    if let Some(earlier) = pax_path.replace(value.to_vec()) {
+                                        self.keep_nonzero(&earlier);
+                                    }
+                                }
                                 b"size" => {
                                     let text = std::str::from_utf8(value).unwrap_or("");
                                     pax_size = Some(text.parse().map_err(|_| {
@@ -200,10 +247,7 @@ impl Reader {
                                     })?);
                                 }
                                 k if k.starts_with(b"GNU.sparse.") => pax_sparse = true,
-                                _ => {
-                                    metadata.extend_from_slice(value);
-                                    metadata.push(b'\n');
-                                }
+                                _ => {}
                             }
                         }
                     }
@@ -224,14 +268,22 @@ impl Reader {
                             "tar stream ends inside a metadata record",
                         ));
                     }
-                    metadata.extend_from_slice(&body);
+                    if flag == b'g' {
+                        self.pax_body(&body)?;
+                    } else {
+                        self.keep_nonzero(&body);
+                    }
                     continue;
                 }
                 _ => {}
             }
             let ustar = &block[257..263] == b"ustar\0";
             let name = match (pax_path, long_name) {
-                (Some(p), _) => p,
+                (Some(p), long) => {
+                    // A GNU long name the pax path overrides is unused.
+                    self.keep_nonzero(long.as_deref().unwrap_or_default());
+                    p
+                }
                 (None, Some(l)) => l,
                 (None, None) => {
                     let base = cstr(&block[0..100]);
@@ -274,7 +326,6 @@ impl Reader {
                 name: String::from_utf8_lossy(&name).into_owned(),
                 size: pax_size.unwrap_or(size),
                 entry,
-                metadata,
             }));
         }
     }
@@ -287,8 +338,9 @@ fn truncated(e: io::Error) -> Reason {
 /// One pax record: key and value bytes.
 type PaxRecord<'a> = (&'a [u8], &'a [u8]);
 
-/// Splits a pax body into (key, value) records ("<len> key=value\n").
-fn pax_records(mut body: &[u8]) -> Result<Vec<PaxRecord<'_>>, Reason> {
+/// Splits a pax body into (key, value) records ("<len> key=value\n") and
+/// what follows them (from a NUL on).
+fn pax_records(mut body: &[u8]) -> Result<(Vec<PaxRecord<'_>>, &[u8]), Reason> {
     let mut out = Vec::new();
     while !body.is_empty() && body[0] != 0 {
         let space = body
@@ -309,7 +361,7 @@ fn pax_records(mut body: &[u8]) -> Result<Vec<PaxRecord<'_>>, Reason> {
         out.push((&record[..eq], &record[eq + 1..]));
         body = &body[len..];
     }
-    Ok(out)
+    Ok((out, body))
 }
 
 /// Opens tar archives from a stream, one header and member at a time.
@@ -339,9 +391,7 @@ impl Expander for TarExpander {
                     break;
                 }
             };
-            if header.metadata.len() > MAX_PLAIN_METADATA
-                && !walk.member_bytes(&format!("{}@metadata", header.name), &header.metadata)
-            {
+            if headers.leftover.len() as u64 > MAX_META && !examine_metadata(walk, &mut headers) {
                 break;
             }
             let examine = match header.entry {
@@ -365,7 +415,18 @@ impl Expander for TarExpander {
                 break;
             }
         }
+        if !headers.leftover.is_empty() {
+            examine_metadata(walk, &mut headers);
+        }
     }
+}
+
+/// Examines what the archive's metadata records carried (see
+/// [`Reader::leftover`]) as the member `@metadata`; `false` when the walk
+/// must stop.
+fn examine_metadata(walk: &mut Walk<'_>, headers: &mut Reader) -> bool {
+    let bytes = std::mem::take(&mut headers.leftover);
+    !walk.stopped() && walk.member_bytes("@metadata", &bytes)
 }
 
 #[cfg(test)]
