@@ -444,10 +444,11 @@ mod tests {
 
     #[test]
     fn pax() {
-        let body = b"18 path=dir/a.csv\n11 size=42\n";
-        let recs = pax_records(body).unwrap();
+        let body = b"18 path=dir/a.csv\n11 size=42\n\0after";
+        let (recs, rest) = pax_records(body).unwrap();
         assert_eq!(recs[0], (&b"path"[..], &b"dir/a.csv"[..]));
         assert_eq!(recs[1], (&b"size"[..], &b"42"[..]));
+        assert_eq!(rest, b"\0after");
         assert!(pax_records(b"99 path=x\n").is_err());
     }
 }
