@@ -41,11 +41,14 @@ fn a_table_hidden_in_overlooked_places_still_matches() {
         );
         // The wrapper without the table: the same bytes with the table's
         // every occurrence blanked are not a match.
-        let bytes = std::fs::read(&path).unwrap();
-        if let Some(at) = bytes.windows(64).position(|w| w == &table[..64]) {
-            let mut blanked = bytes.clone();
+        let mut blanked = std::fs::read(&path).unwrap();
+        let mut found = false;
+        while let Some(at) = blanked.windows(64).position(|w| w == &table[..64]) {
             let end = (at + table.len()).min(blanked.len());
             blanked[at..end].fill(b' ');
+            found = true;
+        }
+        if found {
             let name = path.file_name().unwrap().to_string_lossy();
             let report = scanner.scan_bytes(&name, &blanked);
             assert_ne!(
@@ -55,5 +58,5 @@ fn a_table_hidden_in_overlooked_places_still_matches() {
             );
         }
     }
-    assert_eq!(seen, 15);
+    assert_eq!(seen, 17);
 }

@@ -67,6 +67,11 @@ pub(crate) struct Directory {
     pub entries: Vec<Entry>,
     /// Why some members or bytes were not examined.
     pub problems: Vec<Reason>,
+    /// What the records carry besides names and sizes: the archive
+    /// comment, members' comments and extra fields (central and local).
+    /// Up to 64 KiB each can hold anything, so the walk examines them as
+    /// the member `@metadata`.
+    pub metadata: Vec<u8>,
 }
 
 fn u16_at(d: &[u8], at: usize) -> Option<u16> {
@@ -188,6 +193,9 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
         )));
     }
     let mut dir = Directory::default();
+    if let Some(comment) = data.get(end.records.start + EOCD_LEN..end.records.end) {
+        keep(&mut dir.metadata, comment);
+    }
     let wanted = end.entries.min(max_members);
     if end.entries > max_members {
         dir.problems.push(Reason::new(
@@ -224,6 +232,11 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
         }
         let name_bytes = &data[pos + CENTRAL_LEN..pos + CENTRAL_LEN + name_len];
         let extra = &data[pos + CENTRAL_LEN + name_len..pos + CENTRAL_LEN + name_len + extra_len];
+        keep(&mut dir.metadata, extra);
+        keep(
+            &mut dir.metadata,
+            &data[record_end - comment_len..record_end],
+        );
         let mut size = f32(24) as u64;
         let mut compressed = f32(20) as u64;
         let mut local = f32(42) as u64;
@@ -268,6 +281,10 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
         }
         match locate_data(data, shifted(local), compressed, name_bytes) {
             Ok((start, data_start, data_end)) => {
+                keep(
+                    &mut dir.metadata,
+                    &data[start + LOCAL_LEN + name_bytes.len()..data_start],
+                );
                 let flags = f16(8);
                 let tail = descriptor_len(data, data_end, flags, zip64);
                 spans.push((start, data_end + tail, Some(dir.entries.len())));
@@ -298,6 +315,15 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
     }
     check_spans(data.len(), spans, &mut dir);
     Ok(dir)
+}
+
+/// Appends a record's comment or extra field to `metadata`, on a line of
+/// its own.
+fn keep(metadata: &mut Vec<u8>, bytes: &[u8]) {
+    if !bytes.is_empty() {
+        metadata.extend_from_slice(bytes);
+        metadata.push(b'\n');
+    }
 }
 
 /// The zip64 extended-information extra field's values, if present.
@@ -460,6 +486,9 @@ impl Expander for ZipExpander {
             if walk.stopped() {
                 return;
             }
+        }
+        if !dir.metadata.is_empty() && !walk.member_bytes("@metadata", &dir.metadata) {
+            return;
         }
         super::office::expand_tables(walk, data, &dir);
     }
