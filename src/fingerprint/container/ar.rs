@@ -94,8 +94,16 @@ impl Expander for ArExpander {
                     return;
                 }
                 size -= len;
-                String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or_default())
-                    .into_owned()
+                let shown = name.split(|&b| b == 0).next().unwrap_or_default();
+                let shown_name = String::from_utf8_lossy(shown).into_owned();
+                // Bytes after the name's NUL are no part of it: examined.
+                let after = &name[shown.len()..];
+                if after.iter().any(|&b| b != 0)
+                    && !walk.member_bytes(&format!("{shown_name}@name"), after)
+                {
+                    return;
+                }
+                shown_name
             } else if let Some(offset) = raw.strip_prefix('/').and_then(|o| o.parse::<usize>().ok())
             {
                 let tail = long_names.get(offset..).unwrap_or_default();

@@ -153,8 +153,16 @@ impl Expander for CpioExpander {
                     return;
                 }
             }
-            let name = String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or_default())
-                .into_owned();
+            let shown = name.split(|&b| b == 0).next().unwrap_or_default();
+            // Bytes after the name's NUL (up to the declared length) are
+            // not part of any name: examined, since they can hold anything.
+            let after = &name[shown.len()..];
+            let shown = String::from_utf8_lossy(shown).into_owned();
+            if after.iter().any(|&b| b != 0) && !walk.member_bytes(&format!("{shown}@name"), after)
+            {
+                return;
+            }
+            let name = shown;
             if !walk.stream_member(reader, &name, 0, name_pad, false) {
                 return;
             }
