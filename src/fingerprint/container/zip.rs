@@ -281,12 +281,14 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
         }
         match locate_data(data, shifted(local), compressed, name_bytes) {
             Ok((start, data_start, data_end)) => {
-                keep(
-                    &mut dir.metadata,
-                    &data[start + LOCAL_LEN + name_bytes.len()..data_start],
-                );
+                let local_extra = &data[start + LOCAL_LEN + name_bytes.len()..data_start];
+                keep(&mut dir.metadata, local_extra);
                 let flags = f16(8);
-                let tail = descriptor_len(data, data_end, flags, zip64);
+                // The descriptor's sizes are 8 bytes when the local header
+                // carries a zip64 field (streamed writers add one whatever
+                // the final sizes turn out to be).
+                let zip64_descriptor = zip64 || zip64_field(local_extra).is_some();
+                let tail = descriptor_len(data, data_end, flags, zip64_descriptor);
                 spans.push((start, data_end + tail, Some(dir.entries.len())));
                 dir.entries.push(Entry {
                     name,
