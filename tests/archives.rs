@@ -343,6 +343,16 @@ fn damage_and_unsupported_members_are_incomplete_with_reasons() {
         ..ZipMember::new("secret.csv", &csv)
     }]);
     check("encrypted.zip", &encrypted, "container.encrypted");
+    let ppmd = archive::zip_raw(&[RawEntry {
+        name: "a.ppmdmember",
+        payload: &data,
+        size: data.len() as u64,
+        method: 98,
+        crc: 0,
+        flags: 0,
+    }]);
+    check("ppmd.zip", &ppmd, "container.unsupported");
+    // A bzip2 member whose data is not bzip2.
     let bzip2 = archive::zip_raw(&[RawEntry {
         name: "a.bz2member",
         payload: &data,
@@ -351,7 +361,7 @@ fn damage_and_unsupported_members_are_incomplete_with_reasons() {
         crc: 0,
         flags: 0,
     }]);
-    check("bzip2.zip", &bzip2, "container.unsupported");
+    check("bzip2.zip", &bzip2, "container.corrupt");
     let zip = archive::zip(&[ZipMember::new("a.bin", &data)]);
     check(
         "truncated.zip",
@@ -717,7 +727,7 @@ fn shared_scanner() -> (std::sync::Arc<tempfile::TempDir>, &'static Scanner) {
 }
 
 /// Archives made by Info-ZIP, Python's zipfile and GNU tar (zip64, data
-/// descriptors with 8-byte sizes, GNU and pax long names, gzip): every
+/// descriptors with 8-byte sizes, bzip2 and LZMA members, GNU and pax long names, gzip): every
 /// member is found and named, and nothing is reported unaccounted.
 #[test]
 fn archives_made_by_real_tools_open_fully() {
@@ -727,7 +737,21 @@ fn archives_made_by_real_tools_open_fully() {
         "{}station-with-a-rather-long-file-name-weather.csv",
         "deep/".repeat(25)
     );
-    let cases: [(&str, Vec<String>); 5] = [
+    let cases: [(&str, Vec<String>); 7] = [
+        (
+            "zip-bzip2-members.zip",
+            vec![
+                "zip-bzip2-members.zip!flower.jpg".into(),
+                "zip-bzip2-members.zip!weather.csv".into(),
+            ],
+        ),
+        (
+            "zip-lzma-members.zip",
+            vec![
+                "zip-lzma-members.zip!flower.jpg".into(),
+                "zip-lzma-members.zip!weather.csv".into(),
+            ],
+        ),
         (
             "zip64-streamed-descriptors.zip",
             vec![

@@ -10,7 +10,7 @@ use super::{Checks, Counting, Expander, Walk, MEMBER_SEPARATOR};
 use crate::report::Reason;
 
 /// Memory a decoder may use for its dictionary and tables (xz, lzma).
-const DECODER_MEMORY_KIB: u32 = 256 * 1024;
+pub(crate) const DECODER_MEMORY_KIB: u32 = 256 * 1024;
 
 /// A compression format whose decoded stream is the one member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

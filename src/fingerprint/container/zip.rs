@@ -25,6 +25,10 @@ const LOCAL_LEN: usize = 30;
 pub(crate) const STORED: u16 = 0;
 /// Raw deflate.
 pub(crate) const DEFLATED: u16 = 8;
+/// Compression method: bzip2.
+const BZIP2: u16 = 12;
+/// Compression method: LZMA (with zip's own 9-byte properties header).
+const LZMA: u16 = 14;
 
 /// One member as the central directory describes it, with the position of
 /// its data found from its local header.
@@ -319,6 +323,37 @@ pub(crate) fn read_directory(data: &[u8], max_members: u64) -> Result<Directory,
     Ok(dir)
 }
 
+/// The decoder of an LZMA member: zip's header (version, properties size,
+/// then the properties byte and dictionary size) before raw LZMA data. The
+/// dictionary the header asks for is checked against the decoder memory
+/// budget before anything is allocated.
+fn lzma_member<'a, R: Read + 'a>(
+    mut input: R,
+    entry: &Entry,
+) -> Result<Box<dyn Read + 'a>, String> {
+    let mut head = [0u8; 9];
+    input.read_exact(&mut head).map_err(|e| e.to_string())?;
+    if u16::from_le_bytes([head[2], head[3]]) != 5 {
+        return Err("properties are not 5 bytes".into());
+    }
+    let props = head[4];
+    let dict_size = u32::from_le_bytes([head[5], head[6], head[7], head[8]]);
+    let need =
+        lzma_rust2::lzma_get_memory_usage_by_props(dict_size, props).map_err(|e| e.to_string())?;
+    if need > super::stream::DECODER_MEMORY_KIB {
+        return Err(format!("needs {need} KiB of decoder memory"));
+    }
+    // Flag bit 1: the data ends with an end marker (size unknown to it).
+    let size = if entry.flags & 0x2 != 0 {
+        u64::MAX
+    } else {
+        entry.size
+    };
+    lzma_rust2::LzmaReader::new_with_props(input, size, props, dict_size, None)
+        .map(|r| Box::new(r) as Box<dyn Read + 'a>)
+        .map_err(|e| e.to_string())
+}
+
 /// Appends a record's comment or extra field to `metadata`, on a line of
 /// its own.
 fn keep(metadata: &mut Vec<u8>, bytes: &[u8]) {
@@ -468,6 +503,20 @@ impl Expander for ZipExpander {
             let mut source: Box<dyn Read + '_> = match entry.method {
                 STORED => Box::new(counted),
                 DEFLATED => Box::new(flate2::bufread::DeflateDecoder::new(counted)),
+                BZIP2 => Box::new(bzip2::bufread::BzDecoder::new(counted)),
+                LZMA => match lzma_member(counted, entry) {
+                    Ok(reader) => reader,
+                    Err(detail) => {
+                        walk.reason(Reason::new(
+                            "container.corrupt",
+                            format!(
+                                "{}: LZMA member: {detail}; content not examined",
+                                entry.name
+                            ),
+                        ));
+                        continue;
+                    }
+                },
                 other => {
                     walk.reason(Reason::new(
                         "container.unsupported",
