@@ -330,7 +330,17 @@ pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
                 .into_iter()
                 .map(|x| match (x.is_nan(), time) {
                     (true, _) => String::new(),
-                    (false, Some((unit, epoch))) => iso_time(epoch + (x * unit).round() as i64),
+                    // Times beyond ±300,000 years (hostile or broken
+                    // units) stay numbers: the calendar arithmetic is not
+                    // asked to overflow.
+                    (false, Some((unit, epoch))) => {
+                        let t = epoch as f64 + x * unit;
+                        if t.abs() < MAX_CALENDAR_SECONDS {
+                            iso_time(t.round() as i64)
+                        } else {
+                            format_number(x)
+                        }
+                    }
                     (false, None) => format_number(x),
                 })
                 .collect()
@@ -400,6 +410,10 @@ fn format_number(x: f64) -> String {
     }
 }
 
+/// Seconds from 1970 beyond which a CF time is left a number (about
+/// 300,000 years).
+const MAX_CALENDAR_SECONDS: f64 = 1e13;
+
 /// CF time units (`days since 2012-01-01 00:00:00`): seconds per unit and
 /// the epoch in seconds since 1970-01-01.
 fn cf_time(units: &str) -> Option<(f64, i64)> {
@@ -418,13 +432,17 @@ fn cf_time(units: &str) -> Option<(f64, i64)> {
     else {
         return None;
     };
+    if y.abs() > 100_000 || !(1..=12).contains(&m) || !(1..=31).contains(&dd) {
+        return None;
+    }
     let mut hms = time
         .trim_end_matches('Z')
         .split(':')
         .map(|p| p.parse::<f64>().unwrap_or(0.0));
-    let clock = hms.next().unwrap_or(0.0) * 3600.0
+    let clock = (hms.next().unwrap_or(0.0) * 3600.0
         + hms.next().unwrap_or(0.0) * 60.0
-        + hms.next().unwrap_or(0.0);
+        + hms.next().unwrap_or(0.0))
+    .clamp(-1e9, 1e9);
     let days = crate::fingerprint::records::days_from_civil(y, m, dd);
     Some((seconds, days * 86_400 + clock as i64))
 }
