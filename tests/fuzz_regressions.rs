@@ -3,11 +3,11 @@
 //! whole and as a stream: no panic (not even a contained one), and a
 //! report that names a reason is never `clean` at any depth. See tests/fixtures/fuzz/SOURCES.md.
 
+mod common;
+
 use std::path::Path;
 
-use pugmark::{
-    FingerprintParams, IndexOptions, IndexWriter, Report, ScanOptions, Scanner, Verdict,
-};
+use pugmark::{Report, Verdict};
 
 fn check(report: &Report, what: &str) {
     // A panic is contained (the item gets a reason or an error), but it is
@@ -36,20 +36,7 @@ fn check(report: &Report, what: &str) {
 #[test]
 fn fuzz_regression_inputs_replay_fail_closed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
-    let tmp = tempfile::tempdir().unwrap();
-    let idx = tmp.path().join("idx");
-    let mut w = IndexWriter::open(
-        &idx,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(13)),
-            ..IndexOptions::default()
-        },
-    )
-    .unwrap();
-    w.add_bytes("protected.bin", &[9u8; 50_000]);
-    w.commit().unwrap();
-    drop(w);
-    let scanner = Scanner::open(&idx, ScanOptions::default()).unwrap();
+    let (_tmp, scanner) = common::index_items(13, &[("protected.bin".into(), vec![9u8; 50_000])]);
     let mut replayed = 0;
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -3,28 +3,17 @@
 //! tables, preambles; see tests/fixtures/hiding/SOURCES.md) still matches,
 //! and the same wrappers without it do not.
 
+mod common;
+
 use std::path::Path;
 
-use pugmark::{FingerprintParams, IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
+use pugmark::Verdict;
 
 #[test]
 fn a_table_hidden_in_overlooked_places_still_matches() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let table = std::fs::read(root.join("documents/week-summary.csv")).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let idx = tmp.path().join("idx");
-    let mut w = IndexWriter::open(
-        &idx,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(11)),
-            ..IndexOptions::default()
-        },
-    )
-    .unwrap();
-    w.add_bytes("week-summary.csv", &table);
-    w.commit().unwrap();
-    drop(w);
-    let scanner = Scanner::open(&idx, ScanOptions::default()).unwrap();
+    let (_tmp, scanner) = common::index_items(11, &[("week-summary.csv".into(), table.clone())]);
     let mut seen = 0;
     for entry in std::fs::read_dir(root.join("hiding")).unwrap() {
         let path = entry.unwrap().path();

@@ -6,11 +6,13 @@
 //!
 //! One test in this file on purpose: the ceiling is process-wide.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 
 use cap::Cap;
-use pugmark::{FingerprintParams, IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
+use pugmark::Verdict;
 
 #[global_allocator]
 static ALLOCATOR: Cap<std::alloc::System> = Cap::new(std::alloc::System, usize::MAX);
@@ -21,20 +23,7 @@ const EXTRA: usize = 64 << 20;
 #[test]
 fn announced_sizes_allocate_nothing_before_data_arrives() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile-headers");
-    let tmp = tempfile::tempdir().unwrap();
-    let idx = tmp.path().join("idx");
-    let mut w = IndexWriter::open(
-        &idx,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(3)),
-            ..IndexOptions::default()
-        },
-    )
-    .unwrap();
-    w.add_bytes("protected.bin", &[7u8; 100_000]);
-    w.commit().unwrap();
-    drop(w);
-    let scanner = Scanner::open(&idx, ScanOptions::default()).unwrap();
+    let (_tmp, scanner) = common::index_items(3, &[("protected.bin".into(), vec![7u8; 100_000])]);
     let cases = [
         ("tiff-16384x16384-f64-one-strip.tif", "raster."),
         ("tiff-2p31x2p31x4.tif", "limits.raster_samples"),

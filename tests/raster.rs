@@ -236,19 +236,28 @@ fn ascii_grid_export_matches_its_tiff() {
     assert_eq!(method(hit), "identical");
 }
 
+/// The first band of a TIFF re-encoded as Float32 samples, so the exact
+/// digest cannot answer and only the raster signal can.
+fn as_float32_tiff(data: &[u8]) -> Vec<u8> {
+    let g = grid::decode_tiff(data, 1 << 30).unwrap();
+    let samples: Vec<f32> = g.bands[0].iter().map(|&v| v as f32).collect();
+    let mut out = Cursor::new(Vec::new());
+    TiffEncoder::new(&mut out)
+        .unwrap()
+        .write_image::<colortype::Gray32Float>(g.width as u32, g.height as u32, &samples)
+        .unwrap();
+    out.into_inner()
+}
+
 #[test]
 fn different_rasters_stay_apart() {
     let (_tmp, scanner) = index_originals();
     for (name, path) in originals() {
         // Re-encode each original so the exact digest cannot answer.
-        let g = grid::decode_tiff(&std::fs::read(&path).unwrap(), 1 << 30).unwrap();
-        let samples: Vec<f32> = g.bands[0].iter().map(|&v| v as f32).collect();
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray32Float>(g.width as u32, g.height as u32, &samples)
-            .unwrap();
-        let report = scanner.scan_bytes("reencoded.tif", &out.into_inner());
+        let report = scanner.scan_bytes(
+            "reencoded.tif",
+            &as_float32_tiff(&std::fs::read(&path).unwrap()),
+        );
         assert_eq!(report.verdict, Verdict::Match, "{name}");
         for e in &report.evidence {
             assert_eq!(e.protected(), name, "{name} also matched {e:?}");
@@ -343,14 +352,7 @@ fn ordinary_strip_layouts_are_read_fully() {
         }
         let (_t, own) = common::index_items(12, &[(name.to_string(), data.clone())]);
         // Re-encoded as float samples: only the raster signal can answer.
-        let g = grid::decode_tiff(&data, 1 << 30).unwrap();
-        let samples: Vec<f32> = g.bands[0].iter().map(|&v| v as f32).collect();
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray32Float>(g.width as u32, g.height as u32, &samples)
-            .unwrap();
-        let report = own.scan_bytes("reencoded.tif", &out.into_inner());
+        let report = own.scan_bytes("reencoded.tif", &as_float32_tiff(&data));
         assert!(raster_hit(&report, name).is_some(), "{name}: {report:#?}");
     }
 }

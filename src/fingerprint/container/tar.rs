@@ -212,20 +212,7 @@ impl Reader {
             let flag = block[156];
             match flag {
                 b'x' | b'L' => {
-                    if size > MAX_META {
-                        return Err(malformed(format!(
-                            "metadata record of {size} bytes (limit {MAX_META})"
-                        )));
-                    }
-                    let mut body = vec![0u8; size as usize];
-                    if read_full(r, &mut body).map_err(truncated)? < body.len()
-                        || !skip(r, padding(size)).map_err(truncated)?
-                    {
-                        return Err(Reason::new(
-                            "container.truncated",
-                            "tar stream ends inside a metadata record",
-                        ));
-                    }
+                    let body = metadata_body(r, size)?;
                     if flag == b'L' {
                         let name = cstr(&body);
                         self.keep_nonzero(&body[name.len()..]);
@@ -254,20 +241,7 @@ impl Reader {
                     continue;
                 }
                 b'g' | b'K' => {
-                    if size > MAX_META {
-                        return Err(malformed(format!(
-                            "metadata record of {size} bytes (limit {MAX_META})"
-                        )));
-                    }
-                    let mut body = vec![0u8; size as usize];
-                    if read_full(r, &mut body).map_err(truncated)? < body.len()
-                        || !skip(r, padding(size)).map_err(truncated)?
-                    {
-                        return Err(Reason::new(
-                            "container.truncated",
-                            "tar stream ends inside a metadata record",
-                        ));
-                    }
+                    let body = metadata_body(r, size)?;
                     if flag == b'g' {
                         self.pax_body(&body)?;
                     } else {
@@ -329,6 +303,26 @@ impl Reader {
             }));
         }
     }
+}
+
+/// The body of a metadata record of `size` bytes (at most [`MAX_META`]),
+/// its padding consumed.
+fn metadata_body<R: Read>(r: &mut R, size: u64) -> Result<Vec<u8>, Reason> {
+    if size > MAX_META {
+        return Err(malformed(format!(
+            "metadata record of {size} bytes (limit {MAX_META})"
+        )));
+    }
+    let mut body = vec![0u8; size as usize];
+    if read_full(r, &mut body).map_err(truncated)? < body.len()
+        || !skip(r, padding(size)).map_err(truncated)?
+    {
+        return Err(Reason::new(
+            "container.truncated",
+            "tar stream ends inside a metadata record",
+        ));
+    }
+    Ok(body)
 }
 
 fn truncated(e: io::Error) -> Reason {
