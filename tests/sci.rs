@@ -68,6 +68,9 @@ fn scientific_rasters_match_or_are_never_clean_unexamined() {
         ("dem-packed-int16.nc", Raster("identical")),
         ("window-classic.nc", Window(30, 20)),
         ("slope-classic.nc", Clean),
+        // A file holding one vector (scipy's test data): a one-column
+        // series, read, so clean rather than unexamined.
+        ("scipy_example_2.nc", Clean),
         // NetCDF-4 (HDF5, deflate, bottom-up rows) and plain HDF5 (h5py,
         // chunked, gzip + shuffle, in a group).
         ("dem-nc4.nc", Raster("identical")),

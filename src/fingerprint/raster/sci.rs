@@ -282,8 +282,9 @@ impl Series {
     }
 }
 
-/// The series table of `file`, or `None` when fewer than two 1-D numeric
-/// variables share a dimension.
+/// The series table of `file`, or `None` when no 1-D numeric variable has
+/// cells (a single one is a one-column table: read, so a file holding just
+/// a vector is examined, not left unread).
 pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
     let vars = file.vars();
     let one_d = |v: &SciVar| v.dims.len() == 1 && (v.numeric || v.text);
@@ -299,7 +300,7 @@ pub fn series(file: &dyn SciFile) -> Result<Option<Series>, GridError> {
     else {
         return Ok(None);
     };
-    if n < 2 || dim.1 == 0 {
+    if n < 1 || dim.1 == 0 {
         return Ok(None);
     }
     // Every cell becomes a string: the table is held to a budget.
