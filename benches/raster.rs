@@ -1,5 +1,5 @@
 //! Raster fingerprinting throughput, in MB of decoded samples per second:
-//! decode plus canonical samples, band and raster digests, row chunks and
+//! decode plus canonical samples, band and raster digests, window anchors and
 //! per-band PDQ, on a 2048 x 2048 UInt16 DEM (LZW, 8 MB of samples;
 //! synthetic unless `PUGMARK_BENCH_RASTER` names a file) and on the real
 //! Landsat scene from data-samples.

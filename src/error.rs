@@ -35,7 +35,7 @@ pub enum Error {
         detail: String,
     },
     /// The index was written in a format version this build does not read.
-    #[error("index file {} has format version {found}; this build reads version {supported}", path.display())]
+    #[error("index file {} has format version {found}; this build reads version {supported}: rebuild the index (`pugmark index` the protected paths into a new index directory; fingerprints cannot be converted without the protected data)", path.display())]
     IndexVersion {
         /// The file with the unknown version.
         path: PathBuf,

@@ -147,6 +147,11 @@ enum Command {
         /// Largest chunk in bytes (only when creating an index)
         #[arg(long, default_value_t = 65536)]
         chunk_max: u32,
+        /// Side in samples of the smallest raster window always found again
+        /// with its offset; larger stores fewer anchors (only when creating
+        /// an index)
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=1031))]
+        raster_window: u32,
         /// Print the summary as JSON
         #[arg(long)]
         json: bool,
@@ -223,12 +228,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             chunk_min,
             chunk_avg,
             chunk_max,
+            raster_window,
             json,
         } => cmd_index(
             &paths,
             &dir,
             &common,
-            [chunk_min, chunk_avg, chunk_max],
+            ([chunk_min, chunk_avg, chunk_max], raster_window),
             json,
         ),
         Command::Scan {
@@ -304,7 +310,7 @@ fn cmd_index(
     paths: &[PathBuf],
     dir: &Path,
     common: &Common,
-    sizes: [u32; 3],
+    (sizes, raster_window): ([u32; 3], u32),
     json: bool,
 ) -> anyhow::Result<u8> {
     let mut opts = IndexOptions {
@@ -316,10 +322,13 @@ fn cmd_index(
         ..IndexOptions::default()
     };
     let defaults = FingerprintParams::with_seed(0);
-    let custom_sizes = sizes != [defaults.chunk_min, defaults.chunk_avg, defaults.chunk_max];
+    let custom_sizes = sizes != [defaults.chunk_min, defaults.chunk_avg, defaults.chunk_max]
+        || raster_window != defaults.raster_guaranteed_window();
     if custom_sizes || !index::Manifest::exists(dir) {
         let mut params = FingerprintParams::random()?;
         [params.chunk_min, params.chunk_avg, params.chunk_max] = sizes;
+        params.raster_anchor_window =
+            (raster_window + 1 - u32::from(params.raster_anchor_block)) as u16;
         if index::Manifest::exists(dir) {
             let existing = index::Manifest::load(dir)?.params;
             params.gear_seed = existing.gear_seed;
@@ -588,13 +597,13 @@ fn cmd_fingerprint(
             }
             if let Some(r) = &fp.raster {
                 println!(
-                    "  raster  {}x{} x {} bands of {}, digest {}, {} row chunks",
+                    "  raster  {}x{} x {} bands of {}, digest {}, {} window anchors",
                     r.width,
                     r.height,
                     r.bands.len(),
                     r.sample_type,
                     pugmark::fingerprint::bytes::hex(&r.digest),
-                    r.chunks.len()
+                    r.anchors.len()
                 );
                 if let Some(source) = &r.source {
                     println!("          from {source}");

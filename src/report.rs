@@ -143,7 +143,8 @@ pub enum Evidence {
         method: String,
         /// Matched (outgoing band, protected band) pairs.
         bands: Vec<[u16; 2]>,
-        /// Samples of the outgoing raster found (window and band matches).
+        /// Samples of the outgoing raster found (band matches), or estimated
+        /// from the share of the band's window anchors found (window matches).
         matched_samples: u64,
         /// `matched_samples` / samples in the outgoing band(s).
         outgoing_fraction: f64,

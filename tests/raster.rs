@@ -356,3 +356,72 @@ fn ordinary_strip_layouts_are_read_fully() {
         assert!(raster_hit(&report, name).is_some(), "{name}: {report:#?}");
     }
 }
+
+/// The documented guarantee at its limit: every window of exactly the
+/// guaranteed side (32 x 32 with the default parameters), cut out at
+/// offsets that are not multiples of the anchor block, from every Landsat
+/// band and from the DEM, is reported as a `window` at its exact offset
+/// and band whenever it holds an informative block; and almost all do.
+#[test]
+fn every_window_of_the_guaranteed_size_is_found() {
+    let side = FingerprintParams::with_seed(11).raster_guaranteed_window() as usize;
+    assert_eq!(side, 32);
+    let (_tmp, scanner) = index_originals();
+    let params = FingerprintParams::with_seed(11);
+    let landsat = landsat();
+    let dem = grid::decode_tiff(
+        &std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap(),
+        1 << 30,
+    )
+    .unwrap();
+    let (mut found, mut without_anchor) = (0, 0);
+    let cases = (0..6)
+        .map(|b| ("L7_ETMs.tif", &landsat, b))
+        .chain([("rmnp-dem.tif", &dem, 0)]);
+    for (name, g, band) in cases {
+        for row in [1, 37, 90, 155, g.height - side - 3] {
+            for col in [3, 45, 101, g.width - side - 1] {
+                let data = if name == "rmnp-dem.tif" {
+                    let samples: Vec<u16> = (row..row + side)
+                        .flat_map(|r| g.bands[band][r * g.width + col..][..side].to_vec())
+                        .map(|v| v as u16)
+                        .collect();
+                    let mut out = Cursor::new(Vec::new());
+                    TiffEncoder::new(&mut out)
+                        .unwrap()
+                        .write_image::<colortype::Gray16>(side as u32, side as u32, &samples)
+                        .unwrap();
+                    out.into_inner()
+                } else {
+                    gray_tiff(side, side, &window(g, band, row, col, side, side))
+                };
+                let fp = raster::fingerprint(&data, pugmark::sniff::Kind::Tiff, &params, 1 << 30)
+                    .unwrap();
+                if fp.anchors.is_empty() {
+                    without_anchor += 1;
+                    continue;
+                }
+                let report = scanner.scan_bytes("window.tif", &data);
+                match raster_hit(&report, name) {
+                    Some(Evidence::Raster {
+                        method,
+                        offset,
+                        bands,
+                        ..
+                    }) => {
+                        assert_eq!(method, "window", "{name} band {band} at {row},{col}");
+                        assert_eq!(*offset, Some([row as i64, col as i64]));
+                        assert_eq!(bands[0][1] as usize, band);
+                        found += 1;
+                    }
+                    other => panic!("{name} band {band} at {row},{col}: {other:?}"),
+                }
+            }
+        }
+    }
+    eprintln!("{found} windows found, {without_anchor} without an informative block");
+    assert!(
+        found >= 130 && without_anchor <= 5,
+        "{found} / {without_anchor}"
+    );
+}

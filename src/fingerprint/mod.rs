@@ -362,8 +362,14 @@ impl Pipeline {
             .and_then(|h| raster::envi::read(data, &h, raster::MAX_IN_MEMORY_SAMPLES));
         match decoded {
             Ok((grid, trailing)) => {
-                let mut r = raster::fingerprint_grid(&grid, self.params.gear_seed);
+                let mut r = raster::fingerprint_grid(&grid, &self.params);
                 r.source = Some(format!("ENVI header {}", header_path.display()));
+                if !r.unexamined.is_empty() {
+                    fp.reasons.push(Reason::new(
+                        "raster.unsupported.envi",
+                        format!("not examined: {}", r.unexamined.join(", ")),
+                    ));
+                }
                 fp.raster = Some(r);
                 if trailing > 0 {
                     fp.reasons.push(Reason::new(
@@ -522,7 +528,14 @@ impl Pipeline {
         match data {
             Some(d) if xyz_text => match raster::xyz::read(d, raster::MAX_IN_MEMORY_SAMPLES) {
                 Ok(xyz) => {
-                    fp.raster = Some(raster::fingerprint_grid(&xyz.grid, self.params.gear_seed));
+                    let raster = raster::fingerprint_grid(&xyz.grid, &self.params);
+                    if !raster.unexamined.is_empty() {
+                        reasons.push(Reason::new(
+                            "raster.unsupported.xyz",
+                            format!("not examined: {}", raster.unexamined.join(", ")),
+                        ));
+                    }
+                    fp.raster = Some(raster);
                     if let Some(rest) = xyz.rest_unread {
                         reasons.push(Reason::new(
                             "raster.decode_failed",
@@ -548,7 +561,7 @@ impl Pipeline {
                             reasons.push(Reason::new(
                                 format!("raster.unsupported.{}", kind.name()),
                                 format!(
-                                    "only the grid with the most samples was examined; not: {}",
+                                    "parts of the raster were not examined: {}",
                                     raster.unexamined.join(", ")
                                 ),
                             ));
@@ -657,7 +670,7 @@ fn starts_like_zip(file: &mut std::fs::File, path: &Path) -> io::Result<bool> {
 
 /// The wyhash family's mixing step: the 128-bit product of two words folded
 /// to 64 bits. The fast, non-cryptographic hashes of small pieces (telemetry
-/// fields and records, raster row chunks) are built from it.
+/// fields and records) are built from it.
 pub(crate) fn fold_multiply(a: u64, b: u64) -> u64 {
     let m = (a as u128) * (b as u128);
     (m as u64) ^ ((m >> 64) as u64)
@@ -685,7 +698,7 @@ impl<R: Read> Read for Tee<'_, '_, R> {
 /// Largest raster fingerprinted (width x height x bands samples, 256 Mi);
 /// larger ones are `incomplete` (`limits.raster_samples`). Decoding streams
 /// one block of rows at a time; what grows with the raster is the list of
-/// row chunks (about 3 bytes per sample).
+/// window anchors (about one 24-byte anchor per 140-175 samples).
 pub const MAX_RASTER_SAMPLES: u64 = 256 << 20;
 
 /// Whether a file of `kind` may be the raw samples of an ENVI raster (raw

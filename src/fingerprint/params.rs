@@ -42,6 +42,13 @@ pub struct FingerprintParams {
     /// Crops of a single side stored for protected pictures, per mille
     /// (default 50, 100: 5% and 10% off the left, right, top or bottom).
     pub image_side_crops_permille: Vec<u16>,
+    /// Side of the sample blocks raster window anchors hash (default 8).
+    pub raster_anchor_block: u8,
+    /// Side of the neighbourhood of block positions an anchor is the
+    /// smallest of (default 25): any window of `block + window - 1` samples
+    /// a side (32 by default) holds an anchor (see
+    /// [`anchors`](crate::fingerprint::raster::anchors)).
+    pub raster_anchor_window: u16,
 }
 
 impl FingerprintParams {
@@ -60,6 +67,8 @@ impl FingerprintParams {
             image_trim_max_permille: 300,
             image_crops_permille: vec![25, 50, 75, 100],
             image_side_crops_permille: vec![50, 100],
+            raster_anchor_block: 8,
+            raster_anchor_window: 25,
         }
     }
 
@@ -115,6 +124,14 @@ impl FingerprintParams {
         if self.image_trim_max_permille >= 500 {
             return bad("image trim limit must be below 500 per mille".to_string());
         }
+        if !(2..=32).contains(&self.raster_anchor_block)
+            || !(1..=1024).contains(&self.raster_anchor_window)
+        {
+            return bad(format!(
+                "raster anchor block {} must be 2..=32 and window {} 1..=1024",
+                self.raster_anchor_block, self.raster_anchor_window
+            ));
+        }
         if self.chunk_hash_bytes != 16 {
             return bad(format!(
                 "chunk hash width {} (only 16 is supported)",
@@ -122,6 +139,12 @@ impl FingerprintParams {
             ));
         }
         Ok(())
+    }
+
+    /// Side in samples of the smallest raster window that is always found
+    /// again with its offset.
+    pub fn raster_guaranteed_window(&self) -> u32 {
+        u32::from(self.raster_anchor_block) + u32::from(self.raster_anchor_window) - 1
     }
 
     /// The parameters as shown to people: every field, with the secret gear

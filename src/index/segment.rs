@@ -37,8 +37,9 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// The index format version this build reads and writes (3: record hashes
 /// from typed field keys instead of BLAKE3 over canonical text, raster row
 /// chunks hashed with a keyed multiply hash instead of BLAKE3; 4: year-first
-/// dates in records are one typed field, whatever their separators).
-pub const FORMAT_VERSION: u32 = 4;
+/// dates in records are one typed field, whatever their separators; 5:
+/// raster window anchors from 2-D winnowing instead of every row chunk).
+pub const FORMAT_VERSION: u32 = 5;
 
 const HEADER_FIXED: usize = 32;
 const DIR_ENTRY: usize = 40;
@@ -100,7 +101,7 @@ pub struct SegmentBuilder {
     image: Vec<[u8; 23]>,
     image_rows: Vec<[u8; IMAGE_ROW]>,
     raster_bands: Vec<[u8; 48]>,
-    raster_chunks: Vec<[u8; 32]>,
+    raster_anchors: Vec<[u8; 22]>,
     raster_geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)>,
     records: Vec<[u8; 12]>,
     records_rounded: Vec<[u8; 12]>,
@@ -181,15 +182,14 @@ impl SegmentBuilder {
                 e[44..48].copy_from_slice(&r.height.to_be_bytes());
                 self.raster_bands.push(e);
             }
-            for c in &r.chunks {
-                let mut e = [0u8; 32];
-                e[..16].copy_from_slice(&c.hash);
-                e[16..20].copy_from_slice(&id.to_be_bytes());
-                e[20..22].copy_from_slice(&c.band.to_be_bytes());
-                e[22..24].copy_from_slice(&c.len.to_be_bytes());
-                e[24..28].copy_from_slice(&c.row.to_be_bytes());
-                e[28..32].copy_from_slice(&c.col.to_be_bytes());
-                self.raster_chunks.push(e);
+            for a in &r.anchors {
+                let mut e = [0u8; 22];
+                e[..8].copy_from_slice(&a.hash.to_be_bytes());
+                e[8..12].copy_from_slice(&id.to_be_bytes());
+                e[12..14].copy_from_slice(&a.band.to_be_bytes());
+                e[14..18].copy_from_slice(&a.row.to_be_bytes());
+                e[18..22].copy_from_slice(&a.col.to_be_bytes());
+                self.raster_anchors.push(e);
             }
         }
         for region in fp
@@ -246,7 +246,7 @@ impl SegmentBuilder {
             + self.chunks.len()
             + self.image.len()
             + self.raster_bands.len()
-            + self.raster_chunks.len()
+            + self.raster_anchors.len()
             + self.records.len()
             + self.records_rounded.len()
             + self.records_projected.len()
@@ -304,7 +304,7 @@ impl SegmentBuilder {
         let chunks = encode_table(TableId::Chunks, &mut self.chunks);
         let image = encode_table(TableId::Image, &mut self.image);
         let raster_bands = encode_table(TableId::RasterBands, &mut self.raster_bands);
-        let raster_chunks = encode_table(TableId::RasterChunks, &mut self.raster_chunks);
+        let raster_anchors = encode_table(TableId::RasterAnchors, &mut self.raster_anchors);
         let records = encode_table(TableId::Records, &mut self.records);
         let records_rounded = encode_table(TableId::RecordsRounded, &mut self.records_rounded);
         let records_projected =
@@ -328,7 +328,7 @@ impl SegmentBuilder {
             chunks,
             image,
             raster_bands,
-            raster_chunks,
+            raster_anchors,
             records,
             records_rounded,
             records_projected,

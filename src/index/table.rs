@@ -24,8 +24,9 @@ pub enum TableId {
     Image = 3,
     /// Raster band digest -> item, band, band count, width, height.
     RasterBands = 4,
-    /// Raster row-chunk hash (128 bits) -> item, band, length, row, column.
-    RasterChunks = 5,
+    /// Raster window anchor hash (64 bits) -> item, band, row, column (see
+    /// [`anchors`](crate::fingerprint::raster::anchors)).
+    RasterAnchors = 5,
     /// Canonical telemetry record hash (64 bits) -> item.
     Records = 6,
     /// Hash of a record with numbers rounded (precision folded in) -> item.
@@ -43,7 +44,7 @@ impl TableId {
             2 => Some(TableId::Chunks),
             3 => Some(TableId::Image),
             4 => Some(TableId::RasterBands),
-            5 => Some(TableId::RasterChunks),
+            5 => Some(TableId::RasterAnchors),
             6 => Some(TableId::Records),
             7 => Some(TableId::RecordsRounded),
             8 => Some(TableId::RecordsProjected),
@@ -58,7 +59,7 @@ impl TableId {
             TableId::Chunks => "chunks",
             TableId::Image => "image",
             TableId::RasterBands => "raster_bands",
-            TableId::RasterChunks => "raster_chunks",
+            TableId::RasterAnchors => "raster_anchors",
             TableId::Records => "records",
             TableId::RecordsRounded => "records_rounded",
             TableId::RecordsProjected => "records_projected",
@@ -71,7 +72,7 @@ impl TableId {
         TableId::Chunks,
         TableId::Image,
         TableId::RasterBands,
-        TableId::RasterChunks,
+        TableId::RasterAnchors,
         TableId::Records,
         TableId::RecordsRounded,
         TableId::RecordsProjected,
@@ -83,7 +84,7 @@ impl TableId {
             TableId::Exact
             | TableId::Chunks
             | TableId::RasterBands
-            | TableId::RasterChunks
+            | TableId::RasterAnchors
             | TableId::Records
             | TableId::RecordsRounded
             | TableId::RecordsProjected => 16,
@@ -98,7 +99,7 @@ impl TableId {
             TableId::Chunks => (16, 16),
             TableId::Image => (3, 20),
             TableId::RasterBands => (32, 16),
-            TableId::RasterChunks => (16, 16),
+            TableId::RasterAnchors => (8, 14),
             TableId::Records | TableId::RecordsRounded | TableId::RecordsProjected => (8, 4),
         }
     }

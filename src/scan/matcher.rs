@@ -35,12 +35,14 @@ pub struct Thresholds {
     /// PDQ hashes of lower quality (near-blank pictures) never match alone
     /// (default 50, as the reference advises).
     pub min_image_quality: u8,
-    /// A raster window match needs this many samples found at one offset
-    /// (default 256, a 16 x 16 patch).
-    pub min_raster_samples: u64,
-    /// A row chunk found at more places than this is repetitive content
-    /// (flat areas, fill) and votes for nothing (default 32).
-    pub max_raster_chunk_repeats: usize,
+    /// A raster window match needs this many window anchors found at one
+    /// offset (default 1: an anchor is an informative block of 64 samples
+    /// with a 64-bit hash, and a window of the guaranteed size may hold just
+    /// one).
+    pub min_raster_anchors: u64,
+    /// An anchor found at more places than this is repetitive content and
+    /// votes for nothing (default 32).
+    pub max_raster_anchor_repeats: usize,
     /// A records match needs this many distinct records found in one
     /// protected table (default 10)...
     pub min_matched_records: u64,
@@ -57,8 +59,8 @@ impl Default for Thresholds {
             max_evidence: 64,
             max_image_distance: 31,
             min_image_quality: 50,
-            min_raster_samples: 256,
-            max_raster_chunk_repeats: 32,
+            min_raster_anchors: 1,
+            max_raster_anchor_repeats: 32,
             min_matched_records: 10,
             min_outgoing_record_fraction: 0.5,
         }
@@ -536,7 +538,7 @@ struct WindowVote {
 }
 
 /// Sample-level raster evidence: band digests (identical rasters, band
-/// subsets and reorderings), then row chunks voting for a window offset.
+/// subsets and reorderings), then window anchors voting for an offset.
 fn raster_evidence(
     index: &Index,
     raster: &RasterFp,
@@ -589,16 +591,16 @@ fn raster_evidence(
         ));
     }
 
-    // Windows: every chunk votes for (item, protected band, outgoing band,
-    // row offset, column offset) with its sample count.
+    // Windows: every anchor votes for (item, protected band, outgoing
+    // band, row offset, column offset).
     let mut votes: HashMap<(ItemRef, u16, u16, i64, i64), u64> = HashMap::new();
-    for c in &raster.chunks {
+    for a in &raster.anchors {
         for (s, seg) in index.segments().iter().enumerate() {
-            let Some(table) = seg.table(TableId::RasterChunks) else {
+            let Some(table) = seg.table(TableId::RasterAnchors) else {
                 continue;
             };
-            let range = table.find(&c.hash);
-            if range.len() > th.max_raster_chunk_repeats {
+            let range = table.find(&a.hash.to_be_bytes());
+            if range.len() > th.max_raster_anchor_repeats {
                 continue; // repetitive content: says nothing about where
             }
             for i in range {
@@ -613,13 +615,19 @@ fn raster_evidence(
                 let key = (
                     r,
                     be16(&v[4..]),
-                    c.band,
-                    be32(&v[8..]) as i64 - c.row as i64,
-                    be32(&v[12..]) as i64 - c.col as i64,
+                    a.band,
+                    be32(&v[6..]) as i64 - a.row as i64,
+                    be32(&v[10..]) as i64 - a.col as i64,
                 );
-                *votes.entry(key).or_default() += c.len as u64;
+                *votes.entry(key).or_default() += 1;
             }
         }
+    }
+    // Anchors per outgoing band: a window's share of its band is the share
+    // of the band's anchors it explains.
+    let mut band_anchors: HashMap<u16, u64> = HashMap::new();
+    for a in &raster.anchors {
+        *band_anchors.entry(a.band).or_default() += 1;
     }
     // The strongest offset per item; ties go to the lowest band numbers.
     let mut best: HashMap<ItemRef, (u64, std::cmp::Reverse<WindowVote>)> = HashMap::new();
@@ -641,12 +649,15 @@ fn raster_evidence(
     let mut windows: Vec<(u64, ItemRef, WindowVote)> =
         best.into_iter().map(|(r, (n, v))| (n, r, v.0)).collect();
     windows.sort_by_key(|(n, r, _)| (std::cmp::Reverse(*n), *r));
-    for (samples, r, v) in windows {
-        if samples < th.min_raster_samples {
+    for (anchors, r, v) in windows {
+        if anchors < th.min_raster_anchors {
             continue;
         }
         let item = index.item(r);
         let protected_samples = item.raster_size.0 as u64 * item.raster_size.1 as u64;
+        let outgoing_fraction = ratio(anchors, band_anchors.get(&v.oband).copied().unwrap_or(0));
+        // An estimate: anchors are spread evenly over informative content.
+        let samples = (outgoing_fraction * band_samples as f64).round() as u64;
         out.push((
             r,
             Evidence::Raster {
@@ -655,7 +666,7 @@ fn raster_evidence(
                 method: "window".into(),
                 bands: vec![[v.oband, v.pband]],
                 matched_samples: samples,
-                outgoing_fraction: ratio(samples, band_samples),
+                outgoing_fraction,
                 protected_fraction: ratio(samples, protected_samples),
                 offset: Some([v.drow, v.dcol]),
                 distance: None,

@@ -8,16 +8,15 @@
 //! NoData are one marker). From that:
 //! * a digest per band and for the whole raster (identical samples in any
 //!   container, compression, tiling or type);
-//! * content-defined chunks along every row: a cut follows sample i when a
-//!   hash of samples i-3..=i has its low bits zero, so cut points depend on
-//!   values, not positions, and a window cut out at any offset shares its
-//!   inner chunks with the original; each chunk is hashed to 128 bits with
-//!   a keyed multiply hash (a chunk is only ~20 samples: BLAKE3 per chunk
-//!   was a quarter of the raster time) and located by band, row and column,
-//!   which gives the window's offset;
+//! * window anchors (see [`anchors`]): the blocks of samples a 2-D
+//!   winnowing keeps, so that any window of at least 32 x 32 samples (with
+//!   the default parameters) cut out at any offset shares an anchor with
+//!   the original, which locates it by band, row and column; about one
+//!   anchor per 175 samples is stored instead of every row;
 //! * per band, a PDQ hash of the band stretched to 8 bits (2nd to 98th
 //!   percentile) and averaged down to at most 512 samples a side.
 
+pub mod anchors;
 pub mod envi;
 pub mod grib;
 pub mod grid;
@@ -34,16 +33,13 @@ use serde::{Serialize, Serializer};
 use super::image::pdq::{self, Pdq};
 use super::FingerprintParams;
 use crate::sniff::Kind;
+pub use anchors::Anchor;
+use anchors::{AnchorShape, BandAnchors};
 use grid::RowSink;
 pub use grid::{GeoInfo, Grid, GridError, RasterHeader};
 
 /// The canonical form of NaN and NoData samples.
 pub const CANONICAL_NODATA: u64 = 0x7FF8_0000_0000_0000;
-/// Samples in the hash window that decides chunk cuts.
-const CUT_WINDOW: usize = 4;
-/// Shortest and longest row chunk, in samples.
-const CHUNK_MIN: usize = 4;
-const CHUNK_MAX: usize = 64;
 /// Samples a decoder that holds the whole raster in memory may decode
 /// (NetCDF, HDF5, GRIB, JPEG 2000, Imagine, ENVI, XYZ, 16-bit PNG): about
 /// 1 GiB at peak. TIFFs and ASCII grids stream rows and have the larger
@@ -51,21 +47,6 @@ const CHUNK_MAX: usize = 64;
 pub const MAX_IN_MEMORY_SAMPLES: u64 = 64 << 20;
 /// Longest side of the downsampled band a perceptual hash is taken from.
 const PERCEPTUAL_SIDE: usize = 512;
-
-/// A content-defined run of samples within one row of one band.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RowChunk {
-    /// BLAKE3 of the canonical samples, 128 bits.
-    pub hash: [u8; 16],
-    /// Band (0-based).
-    pub band: u16,
-    /// Row.
-    pub row: u32,
-    /// First column.
-    pub col: u32,
-    /// Samples in the chunk.
-    pub len: u16,
-}
 
 /// One band's fingerprints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -108,9 +89,9 @@ pub struct RasterFp {
     pub digest: [u8; 32],
     /// Per-band digests and perceptual hashes.
     pub bands: Vec<BandFp>,
-    /// Row chunks used for window matching (count shown in reports).
-    #[serde(rename = "row_chunks", serialize_with = "count")]
-    pub chunks: Vec<RowChunk>,
+    /// Window anchors of every band (count shown in reports).
+    #[serde(rename = "window_anchors", serialize_with = "count")]
+    pub anchors: Vec<Anchor>,
     /// Where the samples came from inside a multi-variable file (a NetCDF
     /// variable), when that matters.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,7 +102,7 @@ pub struct RasterFp {
     pub unexamined: Vec<String>,
 }
 
-fn count<S: Serializer>(v: &[RowChunk], s: S) -> Result<S::Ok, S::Error> {
+fn count<S: Serializer>(v: &[Anchor], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(v.len() as u64)
 }
 
@@ -145,7 +126,7 @@ pub fn fingerprint(
     params: &FingerprintParams,
     max_samples: u64,
 ) -> Result<RasterFp, GridError> {
-    let mut builder = RasterBuilder::new(params.gear_seed);
+    let mut builder = RasterBuilder::new(params);
     let streamed = max_samples;
     let max_samples = max_samples.min(MAX_IN_MEMORY_SAMPLES);
     let header = match kind {
@@ -156,25 +137,25 @@ pub fn fingerprint(
         }
         Kind::Grib => {
             let g = grib::read(data, max_samples)?;
-            let mut fp = fingerprint_grid(&g.grid, params.gear_seed);
+            let mut fp = fingerprint_grid(&g.grid, params);
             fp.source = Some(g.fields.join(", "));
-            fp.unexamined = g.skipped;
+            fp.unexamined.extend(g.skipped);
             return Ok(fp);
         }
         Kind::Hfa => {
             let h = hfa::read(data, max_samples)?;
-            let mut fp = fingerprint_grid(&h.grid, params.gear_seed);
+            let mut fp = fingerprint_grid(&h.grid, params);
             fp.source = Some(format!("layers {}", h.layers.join(", ")));
-            fp.unexamined = h.skipped;
+            fp.unexamined.extend(h.skipped);
             return Ok(fp);
         }
         Kind::Jpeg2000 => {
             let grid = jpeg2000::read(data, max_samples)?;
-            return Ok(fingerprint_grid(&grid, params.gear_seed));
+            return Ok(fingerprint_grid(&grid, params));
         }
         Kind::Png => {
             let grid = png16::read(data, max_samples)?;
-            return Ok(fingerprint_grid(&grid, params.gear_seed));
+            return Ok(fingerprint_grid(&grid, params));
         }
         other => return Err(GridError::UnsupportedFormat(other)),
     };
@@ -238,9 +219,9 @@ pub fn scientific(
         series.as_ref().ok().and_then(Option::as_ref),
     );
     let raster = raster.map(|r| {
-        let mut fp = fingerprint_grid(&r.grid, params.gear_seed);
+        let mut fp = fingerprint_grid(&r.grid, params);
         fp.source = Some(format!("variables {}", r.variables.join(", ")));
-        fp.unexamined = r.skipped;
+        fp.unexamined.extend(r.skipped);
         fp
     });
     let texts = file
@@ -257,7 +238,7 @@ pub fn scientific(
 }
 
 /// Fingerprints a grid held in memory (the same result as streaming it).
-pub fn fingerprint_grid(grid: &Grid, seed: u64) -> RasterFp {
+pub fn fingerprint_grid(grid: &Grid, params: &FingerprintParams) -> RasterFp {
     let header = RasterHeader {
         width: grid.width,
         height: grid.height,
@@ -265,7 +246,7 @@ pub fn fingerprint_grid(grid: &Grid, seed: u64) -> RasterFp {
         sample_type: grid.sample_type.clone(),
         geo: grid.geo.clone(),
     };
-    let mut builder = RasterBuilder::new(seed);
+    let mut builder = RasterBuilder::new(params);
     builder.header(&header);
     for (b, samples) in grid.bands.iter().enumerate() {
         for (r, row) in samples.chunks_exact(grid.width.max(1)).enumerate() {
@@ -286,34 +267,59 @@ struct BandState {
 /// Builds a [`RasterFp`] from rows as they are decoded.
 struct RasterBuilder {
     seed: u64,
+    anchor_block: usize,
+    anchor_window: usize,
     width: usize,
+    height: usize,
     nodata: Option<f64>,
     factor: usize,
     block_rows: usize,
     block_cols: usize,
     bands: Vec<BandState>,
-    chunks: Vec<RowChunk>,
+    shape: Option<AnchorShape>,
+    /// Anchor selection of the bands whose rows are arriving (created at a
+    /// band's first row, finished at its last, so bands sent one after
+    /// another hold one at a time).
+    selecting: Vec<Option<BandAnchors>>,
+    state_bytes: usize,
+    anchors: Vec<Anchor>,
+    unexamined: Vec<String>,
     canon: Vec<u64>,
     bytes: Vec<u8>,
 }
 
 impl RasterBuilder {
-    fn new(seed: u64) -> Self {
+    fn new(params: &FingerprintParams) -> Self {
         RasterBuilder {
-            seed,
+            seed: params.gear_seed,
+            anchor_block: params.raster_anchor_block as usize,
+            anchor_window: params.raster_anchor_window as usize,
             width: 0,
+            height: 0,
             nodata: None,
             factor: 1,
             block_rows: 0,
             block_cols: 0,
             bands: Vec::new(),
-            chunks: Vec::new(),
+            shape: None,
+            selecting: Vec::new(),
+            state_bytes: 0,
+            anchors: Vec::new(),
+            unexamined: Vec::new(),
             canon: Vec::new(),
             bytes: Vec::new(),
         }
     }
 
-    fn finish(self, header: &RasterHeader) -> RasterFp {
+    fn finish(mut self, header: &RasterHeader) -> RasterFp {
+        for (b, band) in self.selecting.iter_mut().enumerate() {
+            // Rows that never came (a decoder that stopped early fails the
+            // raster before this; kept so nothing is silently partial).
+            if band.take().is_some() {
+                self.unexamined
+                    .push(format!("band {b}: rows missing for window anchors"));
+            }
+        }
         let mut whole = blake3::Hasher::new();
         whole.update(b"pugmark raster v1");
         for v in [
@@ -346,9 +352,46 @@ impl RasterBuilder {
             geo: header.geo.clone(),
             digest: *whole.finalize().as_bytes(),
             bands,
-            chunks: self.chunks,
+            anchors: self.anchors,
             source: None,
-            unexamined: Vec::new(),
+            unexamined: self.unexamined,
+        }
+    }
+
+    /// Feeds a band's row to its anchor selection, starting the selection
+    /// at the band's first row (within the memory budget) and finishing it
+    /// at the last.
+    fn select_anchors(&mut self, band: usize, r: usize) {
+        let Some(shape) = self.shape else {
+            return;
+        };
+        if r == 0 {
+            let need = shape.state_bytes(self.width);
+            if self.state_bytes + need > anchors::ANCHOR_STATE_BUDGET {
+                self.unexamined.push(format!(
+                    "band {band}: window anchors skipped (too many interleaved bands this wide)"
+                ));
+                return;
+            }
+            self.state_bytes += need;
+            self.selecting[band] =
+                Some(BandAnchors::new(band as u16, self.width, shape, self.seed));
+        }
+        let Some(selection) = self.selecting[band].as_mut() else {
+            return;
+        };
+        if selection.rows_seen() != r {
+            self.selecting[band] = None;
+            self.unexamined
+                .push(format!("band {band}: rows out of order for window anchors"));
+            return;
+        }
+        selection.push_row(&self.canon);
+        if r + 1 == self.height {
+            if let Some(done) = self.selecting[band].take() {
+                self.anchors.extend(done.finish());
+                self.state_bytes -= shape.state_bytes(self.width);
+            }
         }
     }
 }
@@ -356,7 +399,10 @@ impl RasterBuilder {
 impl grid::RowSink for RasterBuilder {
     fn header(&mut self, h: &RasterHeader) {
         self.width = h.width;
+        self.height = h.height;
         self.nodata = h.geo.nodata;
+        self.shape = AnchorShape::new(h.height, h.width, self.anchor_block, self.anchor_window);
+        self.selecting = (0..h.bands).map(|_| None).collect();
         self.factor = h.width.max(h.height).div_ceil(PERCEPTUAL_SIDE).max(1);
         self.block_rows = h.height / self.factor;
         self.block_cols = h.width / self.factor;
@@ -385,15 +431,9 @@ impl grid::RowSink for RasterBuilder {
         for v in &self.canon {
             self.bytes.extend_from_slice(&v.to_le_bytes());
         }
+        self.bands[band].hasher.update(&self.bytes);
+        self.select_anchors(band, r);
         let state = &mut self.bands[band];
-        state.hasher.update(&self.bytes);
-        row_chunks(
-            &self.canon,
-            band as u16,
-            r as u32,
-            self.seed,
-            &mut self.chunks,
-        );
         let br = r / self.factor;
         if br < self.block_rows {
             let line = br * self.block_cols;
@@ -411,71 +451,6 @@ impl grid::RowSink for RasterBuilder {
             }
         }
     }
-}
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 30;
-    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x ^= x >> 27;
-    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// Cuts one row into content-defined chunks; keeps those that carry
-/// information (at least [`CHUNK_MIN`] samples, not all equal). A cut
-/// follows sample `i` when a hash of the last [`CUT_WINDOW`] samples,
-/// `mix(v[i]) ^ rotl(mix(v[i-1]), 13) ^ rotl(mix(v[i-2]), 26) ^
-/// rotl(mix(v[i-3]), 39)`, has its low 3 bits clear.
-fn row_chunks(row: &[u64], band: u16, r: u32, seed: u64, out: &mut Vec<RowChunk>) {
-    const _: () = assert!(
-        CUT_WINDOW == 4,
-        "the cut hash below spells out four samples"
-    );
-    let mut start = 0;
-    let (mut m1, mut m2, mut m3) = (0u64, 0u64, 0u64);
-    for (i, &v) in row.iter().enumerate() {
-        let m0 = mix(v ^ seed);
-        let len = i + 1 - start;
-        let at_cut = i + 1 >= CUT_WINDOW
-            && (m0 ^ m1.rotate_left(13) ^ m2.rotate_left(26) ^ m3.rotate_left(39)) & 7 == 0;
-        (m3, m2, m1) = (m2, m1, m0);
-        if (len >= CHUNK_MIN && at_cut) || len >= CHUNK_MAX || i + 1 == row.len() {
-            let samples = &row[start..=i];
-            if samples.len() >= CHUNK_MIN && samples.iter().any(|&s| s != samples[0]) {
-                out.push(RowChunk {
-                    hash: samples_hash(samples, seed),
-                    band,
-                    row: r,
-                    col: start as u32,
-                    len: samples.len() as u16,
-                });
-            }
-            start = i + 1;
-        }
-    }
-}
-
-/// A 128-bit hash of a run of canonical samples, keyed by the index seed:
-/// two independent folded-multiply chains (the wyhash mixing step). Not
-/// cryptographic: a forged collision only raises a false alarm.
-fn samples_hash(samples: &[u64], seed: u64) -> [u8; 16] {
-    use super::fold_multiply as fold;
-    let mut a = seed ^ 0x243F_6A88_85A3_08D3 ^ samples.len() as u64;
-    let mut b = seed.rotate_left(32) ^ 0x1319_8A2E_0370_7344;
-    // Two samples per multiply, as wyhash consumes 16 bytes per step.
-    let mut pairs = samples.chunks_exact(2);
-    for p in &mut pairs {
-        a = fold(a ^ p[0], p[1] ^ 0xA409_3822_299F_31D0);
-        b = fold(b ^ p[1].rotate_left(29), p[0] ^ 0x082E_FA98_EC4E_6C89);
-    }
-    if let [last] = pairs.remainder() {
-        a = fold(a ^ last, 0xA409_3822_299F_31D0);
-        b = fold(b ^ last.rotate_left(29), 0x082E_FA98_EC4E_6C89);
-    }
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&fold(a, b ^ 0x4528_21E6_38D0_1377).to_be_bytes());
-    out[8..].copy_from_slice(&fold(b, a ^ 0xBE54_66CF_34E9_0C6C).to_be_bytes());
-    out
 }
 
 /// PDQ of a band's block means (at most [`PERCEPTUAL_SIDE`] a side)
@@ -519,27 +494,5 @@ mod tests {
         assert_eq!(canonical(-0.0, None), canonical(0.0, None));
         assert_eq!(canonical(f64::NAN, None), CANONICAL_NODATA);
         assert_eq!(canonical(65535.0, Some(65535.0)), CANONICAL_NODATA);
-    }
-
-    #[test]
-    fn row_cuts_do_not_depend_on_the_start() {
-        let row: Vec<u64> = (0..400u64)
-            .map(|i| canonical((mix(i) % 1000) as f64, None))
-            .collect();
-        let mut full = Vec::new();
-        row_chunks(&row, 0, 0, 9, &mut full);
-        let mut part = Vec::new();
-        row_chunks(&row[57..300], 0, 0, 9, &mut part);
-        let full_hashes: std::collections::HashSet<[u8; 16]> =
-            full.iter().map(|c| c.hash).collect();
-        let shared = part
-            .iter()
-            .filter(|c| full_hashes.contains(&c.hash))
-            .count();
-        assert!(shared + 3 >= part.len(), "{shared} of {}", part.len());
-        for c in part.iter().filter(|c| full_hashes.contains(&c.hash)) {
-            let original = full.iter().find(|f| f.hash == c.hash).unwrap();
-            assert_eq!(original.col, c.col + 57);
-        }
     }
 }
