@@ -21,8 +21,6 @@
 //! that way (block and neighbourhood shrink to fit), so an excerpt that keeps
 //! that whole extent is still found.
 
-use std::collections::{HashSet, VecDeque};
-
 /// Per-band memory all interleaved bands of one raster may hold for anchor
 /// selection; bands past it get no anchors and the raster is incomplete.
 pub const ANCHOR_STATE_BUDGET: usize = 512 << 20;
@@ -66,14 +64,17 @@ impl AnchorShape {
     /// Bytes of selection state one band of `width` samples holds.
     pub fn state_bytes(&self, width: usize) -> usize {
         let positions = width + 1 - self.block.1;
-        // Row hashes and change counts of the last k rows, the rolling
-        // block hash and count, and about six deque entries per column.
-        positions * (self.block.0 * 9 + 8 + 2 + 6 * 16 + 32)
+        // Row hashes and change counts of the last k rows; the rolling block
+        // hash, change count and mixed sample; keys and the minima across;
+        // hashes, minima and their rows for two runs of w block rows; the
+        // running minimum and the last choice.
+        positions * (self.block.0 * 9 + 8 + 2 + 8 + 8 + 8 * 3 + 32 * self.window.0 + 24)
     }
 }
 
-/// Keys of blocks that are never anchors.
-const NOT_ANCHOR: u64 = u64::MAX;
+/// Keys of blocks that are never anchors (the top 32 bits of a block's
+/// hash are its key).
+const NOT_ANCHOR: u32 = u32::MAX;
 /// Odd multipliers of the two polynomial rolling hashes.
 const ALONG: u64 = 0x9E37_79B9_7F4A_7C15;
 const DOWN: u64 = 0xC2B2_AE3D_27D4_EB4F;
@@ -92,10 +93,27 @@ pub struct BandAnchors {
     block_hash: Vec<u64>,
     block_changes: Vec<u16>,
     mixed: Vec<u64>,
+    /// Full 64-bit hashes of the last `w` block rows (slot = row mod `w`),
+    /// read only for the blocks chosen.
+    hashes: Vec<u64>,
+    /// The block row's keys packed as `key << 32 | column`, so that one
+    /// integer comparison orders by key, then column.
     keys: Vec<u64>,
-    across: VecDeque<usize>,
-    down: Vec<VecDeque<(u64, u32, u32)>>,
-    emitted: HashSet<(u32, u32)>,
+    from_start: Vec<u64>,
+    to_run_end: Vec<u64>,
+    /// Down the columns, a sliding minimum in runs of `w` block rows (van
+    /// Herk / Gil-Werman): the row minima of the current run, their running
+    /// minimum (with its row), and for the previous run the minimum of each
+    /// row to the run's end (with its row). Everything is read in order.
+    run: Vec<u64>,
+    run_rows: Vec<u32>,
+    run_min: Vec<(u64, u32)>,
+    to_end: Vec<u64>,
+    to_end_rows: Vec<u32>,
+    /// The block each neighbourhood column chose last: a block chosen by
+    /// several neighbourhoods is mostly chosen by neighbouring ones, so
+    /// most repeats are dropped here and the rest at the end.
+    last: Vec<(u32, u32)>,
     out: Vec<Anchor>,
 }
 
@@ -112,6 +130,7 @@ impl BandAnchors {
     pub fn new(band: u16, width: usize, shape: AnchorShape, seed: u64) -> BandAnchors {
         let positions = width + 1 - shape.block.1;
         let (kr, kc) = shape.block;
+        let columns = positions + 1 - shape.window.1;
         // Two changes per block row on average, but never more than the
         // block can have.
         let min_changes = (2 * kr).min(kr * (kc - 1)).max(1) as u16;
@@ -127,10 +146,16 @@ impl BandAnchors {
             block_hash: vec![0; positions],
             block_changes: vec![0; positions],
             mixed: Vec::with_capacity(width),
-            keys: vec![NOT_ANCHOR; positions],
-            across: VecDeque::new(),
-            down: vec![VecDeque::new(); positions + 1 - shape.window.1],
-            emitted: HashSet::new(),
+            hashes: vec![0; positions * shape.window.0],
+            keys: vec![0; positions],
+            from_start: vec![0; positions],
+            to_run_end: vec![0; positions],
+            run: vec![0; columns * shape.window.0],
+            run_rows: vec![0; columns * shape.window.0],
+            run_min: vec![(u64::MAX, 0); columns],
+            to_end: vec![0; columns * shape.window.0],
+            to_end_rows: vec![0; columns * shape.window.0],
+            last: vec![(u32::MAX, u32::MAX); columns],
             out: Vec::new(),
         }
     }
@@ -179,64 +204,111 @@ impl BandAnchors {
             return;
         }
         let block_row = (self.rows_seen - kr) as u32;
-        for c in 0..positions {
-            self.keys[c] = if self.block_changes[c] >= self.min_changes {
-                mix(self.block_hash[c] ^ seed.rotate_left(17)).min(NOT_ANCHOR - 1)
+        let wr = self.shape.window.0;
+        let slot = block_row as usize % wr;
+        let hashes = &mut self.hashes[slot * positions..(slot + 1) * positions];
+        for (c, ((key, full), (&bh, &changes))) in self
+            .keys
+            .iter_mut()
+            .zip(hashes)
+            .zip(self.block_hash.iter().zip(&self.block_changes))
+            .enumerate()
+        {
+            *full = mix(bh ^ seed.rotate_left(17));
+            let top = if changes >= self.min_changes {
+                ((*full >> 32) as u32).min(NOT_ANCHOR - 1)
             } else {
                 NOT_ANCHOR
             };
+            *key = u64::from(top) << 32 | c as u64;
         }
         self.select(block_row);
     }
 
     /// Sliding minimum across (each row of block keys) then down (each
     /// column of those minima): the minimum of every `w x w` neighbourhood
-    /// whose last block row is `block_row`.
+    /// whose last block row is `block_row`, by key, then column, then row.
     fn select(&mut self, block_row: u32) {
         let (wr, wc) = self.shape.window;
-        let keys = &self.keys;
-        self.across.clear();
-        for i in 0..keys.len() {
-            while self.across.back().is_some_and(|&b| keys[b] > keys[i]) {
-                self.across.pop_back();
+        let positions = self.keys.len();
+        let columns = self.run_min.len();
+        // Across: per run of `w` positions, the minimum from the run's
+        // start and to its end; a window is at most two runs' pieces.
+        // (Runs are walked with chunks, not `%`: a division per position
+        // cost more than everything else here.)
+        let keys = self.keys.chunks(wc);
+        for (run, out) in keys.clone().zip(self.from_start.chunks_mut(wc)) {
+            let mut carry = u64::MAX;
+            for (&key, o) in run.iter().zip(out) {
+                carry = carry.min(key);
+                *o = carry;
             }
-            self.across.push_back(i);
-            if self.across.front().is_some_and(|&f| f + wc <= i) {
-                self.across.pop_front();
+        }
+        for (run, out) in keys.zip(self.to_run_end.chunks_mut(wc)) {
+            let mut carry = u64::MAX;
+            for (&key, o) in run.iter().zip(out).rev() {
+                carry = carry.min(key);
+                *o = carry;
             }
-            if i + 1 < wc {
-                continue;
-            }
-            let best = self.across[0];
-            let entry = (keys[best], block_row, best as u32);
-            let column = &mut self.down[i + 1 - wc];
-            while column.back().is_some_and(|b| b.0 > entry.0) {
-                column.pop_back();
-            }
-            column.push_back(entry);
-            while column
-                .front()
-                .is_some_and(|f| f.1 as usize + wr <= block_row as usize)
-            {
-                column.pop_front();
-            }
+        }
+        let slot = block_row as usize % wr;
+        let run_start = block_row - slot as u32;
+        for c0 in 0..columns {
+            // The window c0..c0+w is the end of one run and the start of the
+            // next (or exactly one run, where both give its minimum).
+            let across = self.to_run_end[c0].min(self.from_start[c0 + wc - 1]);
+            self.run[slot * columns + c0] = across;
+            let run_min = &mut self.run_min[c0];
+            // Ties keep the earlier row.
+            let fresh = slot == 0 || across < run_min.0;
+            *run_min = if fresh { (across, block_row) } else { *run_min };
             if (block_row as usize) + 1 < wr {
                 continue;
             }
-            let (key, row, col) = column[0];
-            if key != NOT_ANCHOR && self.emitted.insert((row, col)) {
+            let (packed, row) = if slot + 1 == wr {
+                *run_min
+            } else {
+                let at = (slot + 1) * columns + c0;
+                if self.to_end[at] <= run_min.0 {
+                    (self.to_end[at], self.to_end_rows[at])
+                } else {
+                    *run_min
+                }
+            };
+            let key = (packed >> 32) as u32;
+            let col = packed as u32;
+            let previous = c0.checked_sub(1).map(|p| self.last[p]);
+            let last = &mut self.last[c0];
+            if key != NOT_ANCHOR && *last != (row, col) && previous != Some((row, col)) {
                 self.out.push(Anchor {
-                    hash: key,
+                    hash: self.hashes[(row as usize % wr) * positions + col as usize],
                     band: self.band,
                     row,
                     col,
                 });
             }
+            *last = (row, col);
         }
-        // Anchors above the current neighbourhoods cannot be chosen again.
-        if (block_row as usize).is_multiple_of(wr) && !self.emitted.is_empty() {
-            self.emitted
-                .retain(|&(row, _)| row as usize + wr > block_row as usize);
+        // A run of w block rows is complete: each row's minimum to the
+        // run's end, for the neighbourhoods that start inside it.
+        if slot + 1 == wr {
+            let (run, rows) = (&mut self.run, &mut self.run_rows);
+            rows[(wr - 1) * columns..].fill(run_start + wr as u32 - 1);
+            for r in (0..wr - 1).rev() {
+                let (upper, lower) = run.split_at_mut((r + 1) * columns);
+                let (upper_rows, lower_rows) = rows.split_at_mut((r + 1) * columns);
+                let here = upper[r * columns..]
+                    .iter_mut()
+                    .zip(&mut upper_rows[r * columns..]);
+                let own = run_start + r as u32;
+                for ((a, a_row), (&b, &b_row)) in here.zip(lower.iter().zip(lower_rows.iter())) {
+                    let later = b < *a;
+                    *a_row = if later { b_row } else { own };
+                    *a = (*a).min(b);
+                }
+            }
+            std::mem::swap(&mut self.run, &mut self.to_end);
+            std::mem::swap(&mut self.run_rows, &mut self.to_end_rows);
         }
     }
 
@@ -245,8 +317,10 @@ impl BandAnchors {
         self.rows_seen
     }
 
-    /// The anchors found, in the order they were chosen.
-    pub fn finish(self) -> Vec<Anchor> {
+    /// The anchors found, ordered by position.
+    pub fn finish(mut self) -> Vec<Anchor> {
+        self.out.sort_unstable_by_key(|a| (a.row, a.col));
+        self.out.dedup();
         self.out
     }
 }
@@ -254,6 +328,7 @@ impl BandAnchors {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     fn anchors(samples: &[u64], width: usize, k: usize, w: usize) -> Vec<Anchor> {
         let height = samples.len() / width;
@@ -299,22 +374,26 @@ mod tests {
                     bh = bh.wrapping_mul(DOWN).wrapping_add(hh);
                     changes += row.windows(2).filter(|p| p[0] != p[1]).count();
                 }
-                if changes >= (2 * kr).min(kr * (kc - 1)).max(1) {
-                    mix(bh ^ 7u64.rotate_left(17)).min(NOT_ANCHOR - 1)
+                let full = mix(bh ^ 7u64.rotate_left(17));
+                let top = if changes >= (2 * kr).min(kr * (kc - 1)).max(1) {
+                    ((full >> 32) as u32).min(NOT_ANCHOR - 1)
                 } else {
                     NOT_ANCHOR
-                }
+                };
+                (top, full)
             };
             let mut want = std::collections::BTreeSet::new();
             for r0 in 0..=(h - kr + 1 - wr) {
                 for c0 in 0..=(wd - kc + 1 - wc) {
+                    // By key, then column, then row.
                     let best = (r0..r0 + wr)
                         .flat_map(|r| (c0..c0 + wc).map(move |c| (r, c)))
-                        .map(|(r, c)| (key(r, c), r, c))
-                        .min()
+                        .map(|(r, c)| (key(r, c), c, r))
+                        .min_by_key(|&((top, _), c, r)| (top, c, r))
                         .unwrap();
-                    if best.0 != NOT_ANCHOR {
-                        want.insert((best.1 as u32, best.2 as u32, best.0));
+                    let ((top, full), c, r) = best;
+                    if top != NOT_ANCHOR {
+                        want.insert((r as u32, c as u32, full));
                     }
                 }
             }
