@@ -152,6 +152,9 @@ enum Command {
         /// an index)
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=1031))]
         raster_window: u32,
+        /// Also remove indexed files under PATHS that no longer exist
+        #[arg(long)]
+        prune: bool,
         /// Print the summary as JSON
         #[arg(long)]
         json: bool,
@@ -198,6 +201,33 @@ enum Command {
         #[arg(long)]
         chunks: bool,
     },
+    /// Create an empty index, or share its parameters with shard indexes
+    /// (the file holds the secret gear seed: keep it like the index)
+    Init {
+        /// Write the index's parameters (with its secret seed) to FILE
+        #[arg(long, value_name = "FILE")]
+        export_params: Option<PathBuf>,
+        /// Create the index with the parameters in FILE (from
+        /// `--export-params` of another index)
+        #[arg(long, value_name = "FILE")]
+        import_params: Option<PathBuf>,
+    },
+    /// Merge every segment into one, dropping replaced and removed items
+    Compact {
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add the protected items of shard indexes built with the same
+    /// parameters (`init --import-params`) to this index
+    Merge {
+        /// Shard index directories
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Also compact the result into one segment
+        #[arg(long)]
+        compact: bool,
+    },
     /// Check the index in depth: headers, versions, checksums, order
     Verify,
     /// Show index counts, sizes and parameters
@@ -229,14 +259,56 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             chunk_avg,
             chunk_max,
             raster_window,
+            prune,
             json,
         } => cmd_index(
             &paths,
             &dir,
             &common,
-            ([chunk_min, chunk_avg, chunk_max], raster_window),
+            ([chunk_min, chunk_avg, chunk_max], raster_window, prune),
             json,
         ),
+        Command::Init {
+            export_params,
+            import_params,
+        } => cmd_init(&dir, export_params.as_deref(), import_params.as_deref()),
+        Command::Compact { json } => {
+            let mut writer = IndexWriter::open(&dir, IndexOptions::default())?;
+            let summary = writer.compact()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "compacted {}: {} -> {} segments, {} items kept, {} dropped, {} -> {}",
+                    dir.display(),
+                    summary.segments_before,
+                    summary.segments_after,
+                    summary.items_kept,
+                    summary.items_dropped,
+                    human_bytes(summary.bytes_before),
+                    human_bytes(summary.bytes_after)
+                );
+            }
+            Ok(0)
+        }
+        Command::Merge { shards, compact } => {
+            let first = index::Manifest::load(&shards[0])?.params;
+            let opts = IndexOptions {
+                new_params: Some(first),
+                ..IndexOptions::default()
+            };
+            let mut writer = IndexWriter::open(&dir, opts)?;
+            for shard in &shards {
+                let n = writer.merge_from(shard)?;
+                println!("merged {n} items from {}", shard.display());
+            }
+            if compact {
+                writer.compact()?;
+            } else {
+                writer.merge_tiers()?;
+            }
+            Ok(0)
+        }
         Command::Scan {
             paths,
             common,
@@ -310,7 +382,7 @@ fn cmd_index(
     paths: &[PathBuf],
     dir: &Path,
     common: &Common,
-    (sizes, raster_window): ([u32; 3], u32),
+    (sizes, raster_window, prune): ([u32; 3], u32, bool),
     json: bool,
 ) -> anyhow::Result<u8> {
     let mut opts = IndexOptions {
@@ -319,6 +391,7 @@ fn cmd_index(
         follow_symlinks: common.follow_symlinks,
         progress: progress_bar(),
         limits: common.limits.limits()?,
+        prune,
         ..IndexOptions::default()
     };
     let defaults = FingerprintParams::with_seed(0);
@@ -358,6 +431,12 @@ fn cmd_index(
         summary.replaced_files,
         summary.segments_written
     );
+    if summary.pruned_files > 0 || summary.segments_merged > 0 {
+        println!(
+            "pruned (gone from disk): {} files; segments merged by size: {}",
+            summary.pruned_files, summary.segments_merged
+        );
+    }
     if summary.archive_members > 0 {
         println!(
             "archive members indexed as protected items: {}",
@@ -644,6 +723,45 @@ fn cmd_fingerprint(
     Ok(if failed { 2 } else { 0 })
 }
 
+/// `pugmark init`: creates the index (fresh parameters, or imported
+/// ones) and exports its parameters for shard indexes.
+fn cmd_init(dir: &Path, export: Option<&Path>, import: Option<&Path>) -> anyhow::Result<u8> {
+    let new_params = match import {
+        Some(file) => {
+            let text = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let params: FingerprintParams = serde_json::from_slice(&text).map_err(|e| {
+                anyhow::anyhow!("{} is not exported parameters: {e}", file.display())
+            })?;
+            params.validate()?;
+            Some(params)
+        }
+        None => None,
+    };
+    let writer = IndexWriter::open(
+        dir,
+        IndexOptions {
+            new_params,
+            ..IndexOptions::default()
+        },
+    )?;
+    if let Some(file) = export {
+        let json = serde_json::to_vec_pretty(writer.params())?;
+        let mut out = index::segment::owner_only(file)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", file.display()))?;
+        out.write_all(&json)?;
+        out.sync_all()?;
+        println!(
+            "parameters of {} written to {} (it holds the secret seed: owner-only)",
+            dir.display(),
+            file.display()
+        );
+    } else {
+        println!("index ready at {}", dir.display());
+    }
+    Ok(0)
+}
+
 fn print_stats(s: &IndexStats) {
     println!("index          {}", s.dir);
     println!("format         version {}", s.format_version);
@@ -662,9 +780,38 @@ fn print_stats(s: &IndexStats) {
     println!("partial items  {} (deep signals missing)", s.partial_items);
     println!("skipped paths  {} (when indexed)", s.skipped_when_indexed);
     for (table, n) in &s.table_entries {
-        println!("table {table:<8} {n} entries");
+        let bytes = s.table_bytes.get(table).copied().unwrap_or(0);
+        println!(
+            "table {table:<18} {n:>12} entries {:>12}",
+            human_bytes(bytes)
+        );
     }
     println!("size on disk   {}", human_bytes(s.disk_bytes));
+    let ratio = |label: &str, v: Option<f64>, what: &str| {
+        if let Some(v) = v {
+            println!("{label:<14} {v:.4} {what}");
+        }
+    };
+    ratio(
+        "index/data",
+        s.index_bytes_per_protected_byte,
+        "index bytes per protected byte",
+    );
+    ratio(
+        "rasters",
+        s.raster_bytes_per_sample,
+        &format!("bytes per sample ({} samples)", s.raster_samples),
+    );
+    ratio(
+        "records",
+        s.record_bytes_per_record,
+        &format!("bytes per record ({} records)", s.records),
+    );
+    ratio(
+        "photos",
+        s.image_bytes_per_photo,
+        &format!("bytes per photo ({} photos)", s.photos),
+    );
 }
 
 fn human_bytes(n: u64) -> String {

@@ -26,7 +26,7 @@ use serde::Serialize;
 pub use manifest::{Manifest, SegmentRef};
 pub use segment::{ImageRow, ItemRecord, Segment, FORMAT_VERSION};
 pub use table::{TableId, TableView};
-pub use writer::{AddOutcome, IndexOptions, IndexSummary, IndexWriter};
+pub use writer::{AddOutcome, CompactSummary, IndexOptions, IndexSummary, IndexWriter, TIER_FANIN};
 
 use crate::error::{Error, Result};
 use crate::fingerprint::image::pdq::PdqHash;
@@ -91,6 +91,23 @@ impl Index {
     /// Opens the index in `dir`, checking versions, parameters and (by
     /// default) checksums of every segment.
     pub fn open(dir: &Path, opts: &OpenOptions) -> Result<Index> {
+        // A compaction may remove a segment between our reading the
+        // manifest and opening the segment: then the manifest has changed,
+        // and reading it again gives a consistent set.
+        let mut attempts = 0;
+        loop {
+            match Self::open_once(dir, opts) {
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && attempts < 8 =>
+                {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path, opts: &OpenOptions) -> Result<Index> {
         let manifest = Manifest::load(dir)?;
         let mut segments = Vec::with_capacity(manifest.segments.len());
         for seg_ref in &manifest.segments {
@@ -338,12 +355,67 @@ impl Index {
                     .table_entries
                     .entry(id.name().to_string())
                     .or_default() += n;
+                *stats.table_bytes.entry(id.name().to_string()).or_default() += seg.table_bytes(id);
+            }
+            *stats.table_bytes.entry("image_rows".into()).or_default() +=
+                seg.image_row_bytes_total();
+            // Bands per live raster, from the band digests (one per band).
+            let mut bands: HashMap<u32, u64> = HashMap::new();
+            if let Some(t) = seg.table(TableId::RasterBands) {
+                for i in 0..t.len() {
+                    let v = t.value(i);
+                    let item = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+                    bands.insert(item, u16::from_be_bytes([v[6], v[7]]) as u64);
+                }
+            }
+            for i in 0..seg.item_count() {
+                let r = ItemRef {
+                    segment: s as u32,
+                    item: i as u32,
+                };
+                if !self.is_live(r) {
+                    continue;
+                }
+                let rec = seg.item(i);
+                let (w, h) = rec.raster_size;
+                stats.raster_samples +=
+                    w as u64 * h as u64 * bands.get(&(i as u32)).copied().unwrap_or(1);
+                stats.records += rec.records as u64;
+                if rec
+                    .kind
+                    .is_some_and(|k| k.family() == crate::sniff::Family::Image)
+                {
+                    stats.photos += 1;
+                }
             }
             if let Some(skipped) = seg.meta().get("skipped").and_then(|s| s.as_array()) {
                 stats.skipped_when_indexed += skipped.len() as u64;
             }
         }
         stats.disk_bytes = disk;
+        let per = |part: u64, whole: u64| {
+            if whole == 0 {
+                None
+            } else {
+                Some(part as f64 / whole as f64)
+            }
+        };
+        let table = |names: &[&str]| -> u64 {
+            names
+                .iter()
+                .map(|n| stats.table_bytes.get(*n).copied().unwrap_or(0))
+                .sum()
+        };
+        stats.index_bytes_per_protected_byte = per(disk, stats.bytes);
+        stats.raster_bytes_per_sample = per(
+            table(&["raster_anchors", "raster_bands"]),
+            stats.raster_samples,
+        );
+        stats.record_bytes_per_record = per(
+            table(&["records", "records_rounded", "records_projected"]),
+            stats.records,
+        );
+        stats.image_bytes_per_photo = per(table(&["image", "image_rows"]), stats.photos);
         stats
     }
 }
@@ -382,6 +454,23 @@ pub struct IndexStats {
     pub skipped_when_indexed: u64,
     /// Entries per signal table.
     pub table_entries: std::collections::BTreeMap<String, u64>,
+    /// Bytes per signal table (fan-out and entries), and of the image rows.
+    pub table_bytes: std::collections::BTreeMap<String, u64>,
+    /// Samples of live protected rasters (width x height x bands).
+    pub raster_samples: u64,
+    /// Informative records of live protected tables.
+    pub records: u64,
+    /// Live protected pictures (image files; raster bands not counted).
+    pub photos: u64,
+    /// Index bytes on disk per byte of live protected items.
+    pub index_bytes_per_protected_byte: Option<f64>,
+    /// Raster table bytes (anchors and band digests) per raster sample.
+    pub raster_bytes_per_sample: Option<f64>,
+    /// Record table bytes (all forms) per record.
+    pub record_bytes_per_record: Option<f64>,
+    /// Image table and row bytes per picture (raster bands included in the
+    /// bytes, so rasters inflate it slightly).
+    pub image_bytes_per_photo: Option<f64>,
     /// Bytes on disk (manifest and segments).
     pub disk_bytes: u64,
 }

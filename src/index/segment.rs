@@ -226,6 +226,76 @@ impl SegmentBuilder {
         id
     }
 
+    /// Copies the items of `seg` that `keep` accepts, with their table
+    /// entries, image rows and georeferencing, as they are stored (no
+    /// fingerprinting again): what compaction and shard merges are made
+    /// of. Returns the new ids in this builder, per old item (`None` for
+    /// items left out).
+    pub fn absorb(&mut self, seg: &Segment, keep: &dyn Fn(u32) -> bool) -> Vec<Option<u32>> {
+        let mut ids = Vec::with_capacity(seg.item_count());
+        for i in 0..seg.item_count() {
+            if keep(i as u32) {
+                ids.push(Some(self.items.len() as u32));
+                self.items.push(seg.item(i));
+            } else {
+                ids.push(None);
+            }
+        }
+        let geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)> = seg
+            .meta()
+            .get("raster_geo")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        for (item, g) in geo {
+            if let Some(Some(new)) = ids.get(item as usize) {
+                self.raster_geo.push((*new, g));
+            }
+        }
+        let mut rows = Vec::with_capacity(seg.image_row_count());
+        for r in 0..seg.image_row_count() {
+            let bytes = seg.image_row_bytes(r);
+            let item = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default());
+            match ids.get(item as usize).copied().flatten() {
+                Some(new) => {
+                    let mut row: [u8; IMAGE_ROW] = bytes.try_into().unwrap_or([0; IMAGE_ROW]);
+                    row[..4].copy_from_slice(&new.to_le_bytes());
+                    rows.push(Some(self.image_rows.len() as u32));
+                    self.image_rows.push(row);
+                }
+                None => rows.push(None),
+            }
+        }
+        copy_entries(&mut self.exact, seg.table(TableId::Exact), 0, &ids);
+        copy_entries(&mut self.chunks, seg.table(TableId::Chunks), 0, &ids);
+        copy_entries(&mut self.image, seg.table(TableId::Image), 16, &rows);
+        copy_entries(
+            &mut self.raster_bands,
+            seg.table(TableId::RasterBands),
+            0,
+            &ids,
+        );
+        copy_entries(
+            &mut self.raster_anchors,
+            seg.table(TableId::RasterAnchors),
+            0,
+            &ids,
+        );
+        copy_entries(&mut self.records, seg.table(TableId::Records), 0, &ids);
+        copy_entries(
+            &mut self.records_rounded,
+            seg.table(TableId::RecordsRounded),
+            0,
+            &ids,
+        );
+        copy_entries(
+            &mut self.records_projected,
+            seg.table(TableId::RecordsProjected),
+            0,
+            &ids,
+        );
+        ids
+    }
+
     /// Records that item `item` of segment `segment_id` is replaced by a
     /// newer version in this segment.
     pub fn supersede(&mut self, segment_id: u64, item: u32) {
@@ -377,6 +447,32 @@ impl SegmentBuilder {
 
         write_durably(path, &out)?;
         Ok(out.len() as u64)
+    }
+}
+
+/// Copies the entries of `table` whose reference (the big-endian u32 at
+/// `at` in the value: an item, or an image row) `ids` maps to a new id,
+/// with the new id written in.
+fn copy_entries<const W: usize>(
+    out: &mut Vec<[u8; W]>,
+    table: Option<TableView<'_>>,
+    at: usize,
+    ids: &[Option<u32>],
+) {
+    let Some(table) = table else {
+        return;
+    };
+    let key_width = table.key_width();
+    for i in 0..table.len() {
+        let Ok(mut entry) = <[u8; W]>::try_from(table.entry(i)) else {
+            continue;
+        };
+        let field = key_width + at;
+        let old = u32::from_be_bytes(entry[field..field + 4].try_into().unwrap_or_default());
+        if let Some(Some(new)) = ids.get(old as usize) {
+            entry[field..field + 4].copy_from_slice(&new.to_be_bytes());
+            out.push(entry);
+        }
     }
 }
 
@@ -854,9 +950,27 @@ impl Segment {
         )
     }
 
+    /// Bytes the table for a signal takes in the file (fan-out and entries).
+    pub fn table_bytes(&self, id: TableId) -> u64 {
+        self.layout
+            .tables
+            .iter()
+            .find(|(t, _)| *t == id)
+            .map_or(0, |(_, loc)| loc.range.len() as u64)
+    }
+
+    /// Bytes the stored image hash rows take.
+    pub fn image_row_bytes_total(&self) -> u64 {
+        self.layout.image_rows.len() as u64
+    }
+
     /// Number of stored image hashes.
     pub fn image_row_count(&self) -> usize {
         self.layout.image_row_count
+    }
+
+    fn image_row_bytes(&self, i: usize) -> &[u8] {
+        &self.map[self.layout.image_rows.start + i * IMAGE_ROW..][..IMAGE_ROW]
     }
 
     /// Stored image hash `i` (which must be < [`image_row_count`](Self::image_row_count)).

@@ -197,6 +197,11 @@ impl<'a> TableView<'a> {
         })
     }
 
+    /// Bytes of each entry's key.
+    pub fn key_width(&self) -> usize {
+        self.key_width
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.count

@@ -50,6 +50,12 @@ pub struct IndexOptions {
     /// member cut short by one is indexed as far as it was read and counted
     /// in [`IndexSummary::partial`].
     pub limits: Limits,
+    /// After indexing, remove the indexed files under the roots that no
+    /// longer exist (default: no; see [`IndexWriter::prune`]).
+    pub prune: bool,
+    /// After committing, merge segments by size tier (default: yes; see
+    /// [`IndexWriter::merge_tiers`]).
+    pub merge_tiers: bool,
 }
 
 impl Default for IndexOptions {
@@ -64,6 +70,8 @@ impl Default for IndexOptions {
             progress: Arc::new(NoProgress),
             stop: StopFlag::new(),
             limits: Limits::default(),
+            prune: false,
+            merge_tiers: true,
         }
     }
 }
@@ -77,6 +85,8 @@ impl std::fmt::Debug for IndexOptions {
             .field("segment_max_entries", &self.segment_max_entries)
             .field("batch_bytes", &self.batch_bytes)
             .field("limits", &self.limits)
+            .field("prune", &self.prune)
+            .field("merge_tiers", &self.merge_tiers)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +118,10 @@ pub struct IndexSummary {
     pub partial: BTreeMap<String, u64>,
     /// Segments committed.
     pub segments_written: u64,
+    /// Indexed files under the roots found gone and removed (`prune`).
+    pub pruned_files: u64,
+    /// Segments merged away by size tier after committing.
+    pub segments_merged: u64,
     /// Wall time in seconds.
     pub elapsed_secs: f64,
 }
@@ -278,9 +292,16 @@ impl IndexWriter {
         self.skipped_pending.extend(found.skipped);
 
         let result = self.index_files(&todo, &mut summary);
+        if result.is_ok() && self.opts.prune {
+            summary.pruned_files = self.prune(&abs_roots)?.len() as u64;
+        }
         let committed = self.commit();
         progress.finish();
         summary.segments_written += committed? as u64;
+        if result.is_ok() && self.opts.merge_tiers {
+            let merged = self.merge_tiers()?;
+            summary.segments_merged = merged.segments_before - merged.segments_after;
+        }
         summary.elapsed_secs = started.elapsed().as_secs_f64();
         result.map(|()| summary)
     }
@@ -533,6 +554,307 @@ impl IndexWriter {
     }
 }
 
+/// What a compaction, prune or merge did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CompactSummary {
+    /// Segments before.
+    pub segments_before: u64,
+    /// Segments after.
+    pub segments_after: u64,
+    /// Live items copied into new segments.
+    pub items_kept: u64,
+    /// Superseded or removed items dropped from the merged segments.
+    pub items_dropped: u64,
+    /// Bytes of segment files before and after.
+    pub bytes_before: u64,
+    /// Bytes of segment files after.
+    pub bytes_after: u64,
+}
+
+/// Segments a size tier holds before they are merged into one (the tier
+/// above): with merges of this many, `n` commits leave at most about
+/// `(TIER_FANIN - 1) * log_TIER_FANIN(n)` segments.
+pub const TIER_FANIN: usize = 4;
+
+/// Size tier of a segment file: 0 up to 4 MiB, then one more per factor of
+/// [`TIER_FANIN`].
+fn tier(bytes: u64) -> u32 {
+    let mut t = 0;
+    let mut limit = 4u64 << 20;
+    while bytes > limit && t < 40 {
+        limit = limit.saturating_mul(TIER_FANIN as u64);
+        t += 1;
+    }
+    t
+}
+
+impl IndexWriter {
+    /// Merges every segment into one, dropping superseded and removed
+    /// items; every table body is verified on the way (a damaged segment
+    /// stops the compaction, leaving the index as it was).
+    pub fn compact(&mut self) -> Result<CompactSummary> {
+        self.commit()?;
+        let all = 0..self.manifest.segments.len();
+        self.merge_range(all)
+    }
+
+    /// Merges the newest segments while [`TIER_FANIN`] of them share a size
+    /// tier (what [`add_paths`](Self::add_paths) runs after committing), so
+    /// the segment count grows with the logarithm of the runs.
+    pub fn merge_tiers(&mut self) -> Result<CompactSummary> {
+        self.commit()?;
+        let mut total = CompactSummary {
+            segments_before: self.manifest.segments.len() as u64,
+            segments_after: self.manifest.segments.len() as u64,
+            ..CompactSummary::default()
+        };
+        loop {
+            let segs = &self.manifest.segments;
+            let n = segs.len();
+            if n < TIER_FANIN {
+                break;
+            }
+            let tail = &segs[n - TIER_FANIN..];
+            let t = tier(tail[0].bytes);
+            if tail.iter().any(|s| tier(s.bytes) != t) {
+                break;
+            }
+            let done = self.merge_range(n - TIER_FANIN..n)?;
+            total.items_kept += done.items_kept;
+            total.items_dropped += done.items_dropped;
+            total.bytes_before += done.bytes_before;
+            total.bytes_after += done.bytes_after;
+            total.segments_after = done.segments_after;
+        }
+        Ok(total)
+    }
+
+    /// Marks named items as removed (and, for an archive, its members), so
+    /// scans stop reporting them; the next compaction drops their
+    /// fingerprints. Returns how many items were removed.
+    pub fn remove(&mut self, names: &[Vec<u8>]) -> usize {
+        let mut removed = 0;
+        for name in names {
+            let mut prefix = name.clone();
+            prefix.extend_from_slice(MEMBER_SEPARATOR.to_string().as_bytes());
+            let doomed: Vec<Vec<u8>> = self
+                .known
+                .keys()
+                .filter(|k| *k == name || k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for key in doomed {
+                if let Some(old) = self.known.remove(&key) {
+                    self.builder.supersede(old.segment_id, old.item);
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
+    /// Removes the indexed files under `roots` that no longer exist (paths
+    /// are compared as indexed: absolute). Items that were added by name
+    /// rather than from a file are left alone unless their name is such a
+    /// path. Returns the paths removed; [`commit`](Self::commit) stores it.
+    pub fn prune(&mut self, roots: &[PathBuf]) -> Result<Vec<PathBuf>> {
+        let mut abs_roots = Vec::with_capacity(roots.len());
+        for root in roots {
+            abs_roots.push(std::path::absolute(root).map_err(|e| Error::io("resolving", root, e))?);
+        }
+        let separator = MEMBER_SEPARATOR.to_string();
+        let mut gone = Vec::new();
+        for key in self.known.keys() {
+            let text = String::from_utf8_lossy(key);
+            if text.contains(separator.as_str()) {
+                continue; // a member: removed with its archive
+            }
+            let path = path_from_bytes(key);
+            if !path.is_absolute() || !abs_roots.iter().any(|r| path.starts_with(r)) {
+                continue;
+            }
+            match fs::symlink_metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => gone.push(path),
+                _ => {}
+            }
+        }
+        gone.sort();
+        let names: Vec<Vec<u8>> = gone.iter().map(|p| path_bytes(p)).collect();
+        self.remove(&names);
+        Ok(gone)
+    }
+
+    /// Adds every live item of another index built with the same
+    /// parameters (a shard of the same archive) as one new segment, as
+    /// stored: nothing is fingerprinted again. An item whose path this
+    /// index already holds replaces it. Every table body of the shard is
+    /// verified first. Returns the items added.
+    pub fn merge_from(&mut self, shard: &Path) -> Result<u64> {
+        let other = Index::open(shard, &OpenOptions::default())?;
+        if let Some(diff) = other.params().difference(&self.manifest.params) {
+            return Err(Error::ParamsMismatch {
+                path: shard.to_path_buf(),
+                detail: format!("{diff} (shards must share `pugmark init --export-params`)"),
+            });
+        }
+        self.commit()?;
+        let mut added = 0;
+        for (s, seg) in other.segments().iter().enumerate() {
+            seg.verify()?;
+            let live = |i: u32| {
+                other.is_live(ItemRef {
+                    segment: s as u32,
+                    item: i,
+                })
+            };
+            let first = self.builder.item_count() as u32;
+            let ids = self.builder.absorb(seg, &live);
+            let segment_id = self.manifest.next_segment_id;
+            for (old, new) in ids.iter().enumerate() {
+                let Some(new) = *new else { continue };
+                debug_assert!(new >= first);
+                let rec = seg.item(old);
+                if let Some(prev) = self.known.get(&rec.path) {
+                    self.builder.supersede(prev.segment_id, prev.item);
+                }
+                let has_mtime = rec.flags & super::segment::FLAG_HAS_MTIME != 0;
+                self.known.insert(
+                    rec.path,
+                    Known {
+                        segment_id,
+                        item: new,
+                        size: rec.size,
+                        mtime_ns: has_mtime.then_some(rec.mtime_ns),
+                        digest: rec.digest,
+                    },
+                );
+                added += 1;
+            }
+        }
+        self.commit()?;
+        Ok(added)
+    }
+
+    /// Replaces the segments at positions `range` of the manifest with one
+    /// segment holding their live items. Crash-safe: the new segment is
+    /// written and made durable, then the manifest is swapped, then the old
+    /// files are removed (a crash between the steps leaves files the next
+    /// writer removes as unpublished or unreferenced). Readers that opened
+    /// the old segments keep reading them: on Unix an open or mapped file
+    /// stays readable after it is unlinked, and [`Index::open`] reloads the
+    /// manifest when a segment it names has just been removed.
+    fn merge_range(&mut self, range: std::ops::Range<usize>) -> Result<CompactSummary> {
+        if self.broken {
+            return Err(Error::corrupt(
+                &self.dir,
+                "an earlier commit failed and the index could not be read back; open the writer again",
+            ));
+        }
+        let index = Index::open(&self.dir, &OpenOptions::default())?;
+        let mut summary = CompactSummary {
+            segments_before: index.segments().len() as u64,
+            segments_after: index.segments().len() as u64,
+            bytes_before: index.segments().iter().map(|s| s.file_len()).sum(),
+            ..CompactSummary::default()
+        };
+        summary.bytes_after = summary.bytes_before;
+        let drops_any = range.clone().any(|s| {
+            (0..index.segments()[s].item_count()).any(|i| {
+                !index.is_live(ItemRef {
+                    segment: s as u32,
+                    item: i as u32,
+                })
+            })
+        });
+        if range.len() < 2 && !drops_any {
+            return Ok(summary); // nothing to merge or drop
+        }
+        let merged_ids: Vec<u64> = range.clone().map(|s| index.segments()[s].id()).collect();
+        let live_ids: std::collections::HashSet<u64> =
+            index.segments().iter().map(|s| s.id()).collect();
+        let mut builder = SegmentBuilder::default();
+        let mut skipped = Vec::new();
+        for s in range.clone() {
+            let seg = &index.segments()[s];
+            seg.verify()?;
+            let live = |i: u32| {
+                index.is_live(ItemRef {
+                    segment: s as u32,
+                    item: i,
+                })
+            };
+            let ids = builder.absorb(seg, &live);
+            let kept = ids.iter().filter(|i| i.is_some()).count() as u64;
+            summary.items_kept += kept;
+            summary.items_dropped += ids.len() as u64 - kept;
+            // Replacements of items in segments outside the merge still
+            // apply; those inside were applied by leaving the items out.
+            for (old_seg, item) in seg.supersedes() {
+                if live_ids.contains(&old_seg) && !merged_ids.contains(&old_seg) {
+                    builder.supersede(old_seg, item);
+                }
+            }
+            if let Some(list) = seg.meta().get("skipped").and_then(|v| v.as_array()) {
+                skipped.extend(list.iter().cloned());
+            }
+        }
+        drop(index);
+        let id = self.manifest.next_segment_id;
+        let file = format!("seg-{id:08}.pgs");
+        let items = builder.item_count() as u64;
+        let meta = serde_json::json!({
+            "tool": concat!("pugmark ", env!("CARGO_PKG_VERSION")),
+            "created_unix": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            "items": items,
+            "merged_from": merged_ids,
+            "skipped": skipped,
+        });
+        let mut next = self.manifest.clone();
+        let old: Vec<super::SegmentRef> = next.segments.splice(range.clone(), []).collect();
+        let path = self.dir.join(&file);
+        let result = builder
+            .write(&path, id, &self.manifest.params, &meta)
+            .and_then(|bytes| {
+                // Verify what was written before it replaces anything.
+                super::segment::Segment::open(&path, true)?.verify()?;
+                next.segments.insert(
+                    range.start,
+                    super::SegmentRef {
+                        id,
+                        file,
+                        items,
+                        bytes,
+                    },
+                );
+                next.next_segment_id = id + 1;
+                next.store(&self.dir)
+            });
+        if let Err(e) = result {
+            let _ = fs::remove_file(&path);
+            match Manifest::load(&self.dir).and_then(|m| Ok((m, known_items(&self.dir)?))) {
+                Ok((manifest, known)) => {
+                    self.manifest = manifest;
+                    self.known = known;
+                }
+                Err(_) => self.broken = true,
+            }
+            return Err(e);
+        }
+        self.manifest = next;
+        for seg in old {
+            // Already unpublished: a failure here only leaves a file the
+            // next writer removes.
+            let _ = fs::remove_file(self.dir.join(&seg.file));
+        }
+        self.known = known_items(&self.dir)?;
+        summary.segments_after = self.manifest.segments.len() as u64;
+        summary.bytes_after = self.manifest.segments.iter().map(|s| s.bytes).sum();
+        Ok(summary)
+    }
+}
+
 /// Removes `*.tmp` files (unfinished writes of a killed run) from `dir`.
 fn remove_leftovers(dir: &Path) -> Result<()> {
     let entries = fs::read_dir(dir).map_err(|e| Error::io("listing", dir, e))?;
@@ -601,6 +923,19 @@ fn known_items(dir: &Path) -> Result<HashMap<Vec<u8>, Known>> {
         }
     }
     Ok(known)
+}
+
+/// The path a catalogue name stands for (the inverse of [`path_bytes`]).
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    }
 }
 
 /// The bytes under which a path is stored in the catalogue.

@@ -138,25 +138,31 @@ pub fn evaluate(index: &Index, fp: &Fingerprints, th: &Thresholds) -> Outcome {
         let group_bytes: u64 = group.iter().map(|c| c.len as u64).sum();
 
         hits.clear();
+        // Only live items count towards "common": replaced versions still
+        // in the tables until a compaction must not change verdicts.
+        let mut live_entries = 0;
         let mut common = false;
-        for (s, seg) in index.segments().iter().enumerate() {
+        'segments: for (s, seg) in index.segments().iter().enumerate() {
             let Some(table) = seg.table(TableId::Chunks) else {
                 continue;
             };
-            let range = table.find(&hash);
-            if hits.len() + range.len() > th.max_items_per_chunk {
-                common = true;
-                break;
-            }
-            for i in range {
+            for i in table.find(&hash) {
                 let v = table.value(i);
                 let r = ItemRef {
                     segment: s as u32,
                     item: u32::from_be_bytes(v[0..4].try_into().unwrap_or_default()),
                 };
+                if !index.is_live(r) {
+                    continue;
+                }
+                live_entries += 1;
+                if live_entries > th.max_items_per_chunk {
+                    common = true;
+                    break 'segments;
+                }
                 let len = u32::from_be_bytes(v[4..8].try_into().unwrap_or_default());
                 let offset = u64::from_be_bytes(v[8..16].try_into().unwrap_or_default());
-                if index.is_live(r) && !exact.contains(&r) {
+                if !exact.contains(&r) {
                     hits.push((r, len, offset));
                 }
             }
@@ -360,10 +366,13 @@ fn count_hashes(
             };
             for i in table.find(&h.to_be_bytes()) {
                 let v = table.value(i);
-                hits.push(ItemRef {
+                let r = ItemRef {
                     segment: s as u32,
                     item: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-                });
+                };
+                if index.is_live(r) {
+                    hits.push(r);
+                }
             }
         }
         hits.sort_unstable();
@@ -477,7 +486,9 @@ fn projected_evidence(
                         segment: s as u32,
                         item: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
                     };
-                    hits.push((r, (probe & 0xF) as u8));
+                    if index.is_live(r) {
+                        hits.push((r, (probe & 0xF) as u8));
+                    }
                 }
             }
         }
@@ -600,7 +611,14 @@ fn raster_evidence(
                 continue;
             };
             let range = table.find(&a.hash.to_be_bytes());
-            if range.len() > th.max_raster_anchor_repeats {
+            let live = |i: &usize| {
+                index.is_live(ItemRef {
+                    segment: s as u32,
+                    item: be32(table.value(*i)),
+                })
+            };
+            let repeats = th.max_raster_anchor_repeats;
+            if range.clone().filter(live).take(repeats + 1).count() > repeats {
                 continue; // repetitive content: says nothing about where
             }
             for i in range {
