@@ -277,7 +277,7 @@ fn every_flipped_byte_is_caught_by_verify() {
         if let Ok(index) = Index::open(
             &dir,
             &OpenOptions {
-                verify_checksums: false,
+                body_check: pugmark::index::BodyCheck::HeadersOnly,
             },
         ) {
             let s = Scanner::new(Arc::new(index), ScanOptions::default()).unwrap();
@@ -456,5 +456,66 @@ fn thresholds_decide_small_overlaps() {
             assert!(*protected_fraction < 0.25);
         }
         other => panic!("expected chunks evidence, got {other:?}"),
+    }
+}
+
+/// Opening checks headers only (time independent of the index's size);
+/// a damaged table body is found by the body check — at open, or in the
+/// background, after which every scan is an `error`, never a quiet answer.
+#[test]
+fn damaged_bodies_are_found_at_open_or_in_the_background() {
+    use pugmark::index::BodyCheck;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut w = writer(&dir, 0);
+    let protected = random_bytes(8, 300_000);
+    w.add_bytes("a", &protected);
+    w.commit().unwrap();
+    drop(w);
+    let seg_path = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pgs"))
+        .unwrap();
+    let original = std::fs::read(&seg_path).unwrap();
+    let mut damaged = original.clone();
+    // A byte of the last table's fan-out (the 40-byte footer follows the
+    // empty supersedes and image rows): a body, not a header.
+    let mid = damaged.len() - 50;
+    damaged[mid] ^= 0x01;
+    std::fs::write(&seg_path, &damaged).unwrap();
+    let open = |body_check| Index::open(&dir, &OpenOptions { body_check });
+    assert!(open(BodyCheck::AtOpen).is_err());
+    assert!(
+        open(BodyCheck::Auto).is_err(),
+        "a small index is checked at open"
+    );
+    if let Err(e) = open(BodyCheck::HeadersOnly) {
+        panic!("{e}");
+    }
+    let index = Arc::new(open(BodyCheck::Background).unwrap());
+    let started = std::time::Instant::now();
+    while index.damage().is_none() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "background check never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(!index.bodies_checked());
+    let s = Scanner::new(index, ScanOptions::default()).unwrap();
+    for data in [protected.clone(), random_bytes(9, 10_000)] {
+        let report = s.scan_bytes("out", &data);
+        assert_eq!(report.verdict, Verdict::Error, "{report:?}");
+        assert!(report.error.unwrap().contains("damaged"));
+    }
+    // A sound index checked in the background ends up checked.
+    std::fs::write(&seg_path, &original).unwrap();
+    let index = open(BodyCheck::Background).unwrap();
+    let started = std::time::Instant::now();
+    while !index.bodies_checked() {
+        assert!(index.damage().is_none());
+        assert!(started.elapsed().as_secs() < 60);
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }

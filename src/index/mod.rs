@@ -50,21 +50,51 @@ pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
     }
 }
 
+/// When the bodies of an index's segments (tables, catalogue, image rows)
+/// are checked against their checksums. Headers, directories and the
+/// sections that decide which items are live are checked at every open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyCheck {
+    /// Before [`Index::open`] returns (damage is an error): one BLAKE3 pass
+    /// over the index, so opening costs time in proportion to its size.
+    AtOpen,
+    /// In a background thread after open: damage found makes every later
+    /// scan through this index an `error` (see [`Index::damage`]). For
+    /// long-running readers (a server, a gateway).
+    Background,
+    /// At open when the index is at most [`AUTO_CHECK_AT_OPEN_BYTES`], else
+    /// in the background (the default).
+    Auto,
+    /// Never (a damaged body may give wrong answers); for `verify`, which
+    /// checks everything itself, and for measurements.
+    HeadersOnly,
+}
+
+/// Largest index whose bodies [`BodyCheck::Auto`] checks at open (256 MiB:
+/// about 50 ms of BLAKE3 on one core).
+pub const AUTO_CHECK_AT_OPEN_BYTES: u64 = 256 << 20;
+
 /// Options for opening an index for reading.
 #[derive(Clone, Debug)]
 pub struct OpenOptions {
-    /// Check every segment's checksum on open (default: yes). Costs one
-    /// BLAKE3 pass over the index; without it a damaged segment may give
-    /// wrong answers instead of an error.
-    pub verify_checksums: bool,
+    /// When segment bodies are checked (default [`BodyCheck::Auto`]).
+    pub body_check: BodyCheck,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
-            verify_checksums: true,
+            body_check: BodyCheck::Auto,
         }
     }
+}
+
+/// What the background body check found so far.
+#[derive(Debug, Default)]
+struct Health {
+    /// 0 running (or not started), 1 every body checked and sound, 2 damage.
+    state: std::sync::atomic::AtomicU8,
+    detail: std::sync::Mutex<Option<String>>,
 }
 
 /// A reference to one protected item: segment position and item id.
@@ -82,7 +112,9 @@ pub struct ItemRef {
 pub struct Index {
     dir: PathBuf,
     manifest: Manifest,
-    segments: Vec<Segment>,
+    segments: std::sync::Arc<[Segment]>,
+    health: std::sync::Arc<Health>,
+    live_items: u64,
     superseded: Vec<Vec<bool>>,
     raster_geo: HashMap<ItemRef, GeoInfo>,
 }
@@ -109,10 +141,16 @@ impl Index {
 
     fn open_once(dir: &Path, opts: &OpenOptions) -> Result<Index> {
         let manifest = Manifest::load(dir)?;
+        let total: u64 = manifest.segments.iter().map(|s| s.bytes).sum();
+        let at_open = match opts.body_check {
+            BodyCheck::AtOpen => true,
+            BodyCheck::Auto => total <= AUTO_CHECK_AT_OPEN_BYTES,
+            BodyCheck::Background | BodyCheck::HeadersOnly => false,
+        };
         let mut segments = Vec::with_capacity(manifest.segments.len());
         for seg_ref in &manifest.segments {
             let path = dir.join(&seg_ref.file);
-            let segment = Segment::open(&path, opts.verify_checksums)?;
+            let segment = Segment::open(&path, at_open)?;
             if segment.id() != seg_ref.id {
                 return Err(Error::corrupt(
                     &path,
@@ -163,13 +201,56 @@ impl Index {
                 );
             }
         }
+        let live_items = superseded
+            .iter()
+            .map(|s| s.iter().filter(|x| !**x).count() as u64)
+            .sum();
+        let segments: std::sync::Arc<[Segment]> = segments.into();
+        let health = std::sync::Arc::new(Health::default());
+        let background = match opts.body_check {
+            BodyCheck::Background => true,
+            BodyCheck::Auto => !at_open,
+            BodyCheck::AtOpen | BodyCheck::HeadersOnly => false,
+        };
+        if at_open {
+            health.state.store(1, std::sync::atomic::Ordering::Release);
+        } else if background {
+            let (segs, health) = (segments.clone(), health.clone());
+            let spawned = std::thread::Builder::new()
+                .name("pugmark-index-check".into())
+                .spawn(move || check_bodies(&segs, &health));
+            if let Err(e) = spawned {
+                return Err(Error::io("starting the index check", dir, e));
+            }
+        }
         Ok(Index {
             raster_geo,
             dir: dir.to_path_buf(),
             manifest,
             segments,
+            health,
+            live_items,
             superseded,
         })
+    }
+
+    /// Damage the body check found (segment file and what is wrong), if
+    /// any: every scan through this index is then an `error`.
+    pub fn damage(&self) -> Option<String> {
+        if self.health.state.load(std::sync::atomic::Ordering::Acquire) != 2 {
+            return None;
+        }
+        self.health.detail.lock().ok().and_then(|d| d.clone())
+    }
+
+    /// Whether every segment body has been checked and found sound.
+    pub fn bodies_checked(&self) -> bool {
+        self.health.state.load(std::sync::atomic::Ordering::Acquire) == 1
+    }
+
+    /// Live protected items (cheap: counted at open).
+    pub fn live_items(&self) -> u64 {
+        self.live_items
     }
 
     /// The index directory.
@@ -420,6 +501,21 @@ impl Index {
     }
 }
 
+/// The background body check: every segment's checksums and structure.
+fn check_bodies(segments: &[Segment], health: &Health) {
+    use std::sync::atomic::Ordering;
+    for seg in segments {
+        if let Err(e) = seg.verify() {
+            if let Ok(mut d) = health.detail.lock() {
+                *d = Some(e.to_string());
+            }
+            health.state.store(2, Ordering::Release);
+            return;
+        }
+    }
+    health.state.store(1, Ordering::Release);
+}
+
 /// A stored image hash found near a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageHit {
@@ -479,7 +575,12 @@ pub struct IndexStats {
 /// version, parameters, checksum, table order and references. Returns the
 /// number of segments checked, or the first problem found.
 pub fn verify(dir: &Path) -> Result<usize> {
-    let index = Index::open(dir, &OpenOptions::default())?;
+    let index = Index::open(
+        dir,
+        &OpenOptions {
+            body_check: BodyCheck::HeadersOnly,
+        },
+    )?;
     for seg in index.segments() {
         seg.verify()?;
     }

@@ -5,8 +5,11 @@
 //! header     magic "PUGMSEG\0" | format version u32 | section count u32
 //!            | segment id u64 | params length u32 | reserved u32
 //!            | fingerprint parameters (JSON), zero-padded to 8 bytes
-//! directory  per section (40 B): kind u32 | aux u32 | offset u64 | length u64
+//! directory  per section (72 B): kind u32 | aux u32 | offset u64 | length u64
 //!            | count u64 | key width u16 | value width u16 | fan-out bits u32
+//!            | BLAKE3-256 of the section's bytes
+//! checksum   BLAKE3-256 of the header and directory (checked at every open:
+//!            opening costs the same whatever the index's size)
 //! sections   each 8-byte aligned: meta (JSON), catalogue (80-byte records),
 //!            paths (bytes), one table per signal, supersedes (16-byte records),
 //!            image hash rows (40 B: item u32 | crop per mille u16 |
@@ -14,6 +17,11 @@
 //!            hash, 32 B big-endian)
 //! footer     BLAKE3-256 of every byte before the footer | "PUGMEND\0"
 //! ```
+//! Opening checks the header checksum and the small sections every lookup
+//! depends on for liveness (metadata, supersedes); table bodies, the
+//! catalogue and image rows are checked by [`Segment::verify`] (on `pugmark
+//! verify`, after every write and compaction, and in the background for
+//! long-running readers, see [`crate::index::BodyCheck`]).
 //! A catalogue record: digest (32 B) | size u64 | mtime ns i64 | path offset
 //! u64 | path length u32 | chunk count u32 | matchable bytes u64 | kind u8 |
 //! flags u8 | records u32 | 2 bytes zero | raster width u32 | raster
@@ -42,7 +50,8 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 pub const FORMAT_VERSION: u32 = 5;
 
 const HEADER_FIXED: usize = 32;
-const DIR_ENTRY: usize = 40;
+const DIR_ENTRY: usize = 72;
+const HEADER_SUM: usize = 32;
 const FOOTER: usize = 40;
 const RECORD: usize = 88;
 const SUPERSEDE: usize = 16;
@@ -425,7 +434,7 @@ impl SegmentBuilder {
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&params_json);
         pad8(&mut out);
-        let mut offset = out.len() + sections.len() * DIR_ENTRY;
+        let mut offset = out.len() + sections.len() * DIR_ENTRY + HEADER_SUM;
         for s in &sections {
             out.extend_from_slice(&s.kind.to_le_bytes());
             out.extend_from_slice(&s.aux.to_le_bytes());
@@ -435,8 +444,11 @@ impl SegmentBuilder {
             out.extend_from_slice(&(s.key_width as u16).to_le_bytes());
             out.extend_from_slice(&(s.value_width as u16).to_le_bytes());
             out.extend_from_slice(&s.bits.to_le_bytes());
+            out.extend_from_slice(blake3::hash(&s.bytes).as_bytes());
             offset += s.bytes.len().next_multiple_of(8);
         }
+        let header_sum = blake3::hash(&out);
+        out.extend_from_slice(header_sum.as_bytes());
         for s in &sections {
             out.extend_from_slice(&s.bytes);
             pad8(&mut out);
@@ -692,6 +704,8 @@ struct Layout {
     image_rows: Range<usize>,
     image_row_count: usize,
     tables: Vec<(TableId, TableLoc)>,
+    /// Every section's range and BLAKE3, as the directory gives them.
+    sums: Vec<(Range<usize>, [u8; 32])>,
 }
 
 /// An open, memory-mapped segment.
@@ -761,8 +775,12 @@ impl Layout {
         let dir_end = section_count
             .checked_mul(DIR_ENTRY)
             .and_then(|n| n.checked_add(dir_start))
-            .filter(|&e| e <= body_end)
+            .filter(|&e| e + HEADER_SUM <= body_end)
             .ok_or_else(|| corrupt("section directory overruns the file"))?;
+        if blake3::hash(&b[..dir_end]).as_bytes() != &b[dir_end..dir_end + HEADER_SUM] {
+            return Err(corrupt("header checksum mismatch"));
+        }
+        let sections_start = dir_end + HEADER_SUM;
         let mut seg = Layout {
             id,
             params,
@@ -775,6 +793,7 @@ impl Layout {
             image_rows: 0..0,
             image_row_count: 0,
             tables: Vec::new(),
+            sums: Vec::new(),
         };
         let mut seen: Vec<(u32, u32)> = Vec::new();
         for s in 0..section_count {
@@ -787,12 +806,20 @@ impl Layout {
             let kw = u16_at(b, d + 32) as usize;
             let vw = u16_at(b, d + 34) as usize;
             let bits = u32_at(b, d + 36);
+            let sum: [u8; 32] = b[d + 40..d + 72].try_into().unwrap_or_default();
             let range = usize::try_from(off)
                 .ok()
                 .zip(usize::try_from(len).ok())
                 .and_then(|(o, l)| Some(o..o.checked_add(l)?))
-                .filter(|r| r.start >= dir_end && r.end <= body_end)
+                .filter(|r| r.start >= sections_start && r.end <= body_end)
                 .ok_or_else(|| corrupt(&format!("section {s} lies outside the file")))?;
+            seg.sums.push((range.clone(), sum));
+            // What decides whether an item is live is checked at every open.
+            if matches!(kind, SECTION_META | SECTION_SUPERSEDES)
+                && blake3::hash(&b[range.clone()]).as_bytes() != &sum
+            {
+                return Err(corrupt(&format!("section {s} checksum mismatch")));
+            }
             let count = usize::try_from(count).map_err(|_| corrupt("count too large"))?;
             match kind {
                 SECTION_META => seg.meta = range,
@@ -864,19 +891,6 @@ impl Layout {
         if required.iter().any(|r| !seen.contains(r)) {
             return Err(corrupt("a required section is missing"));
         }
-        // Every catalogue path must lie in the path heap.
-        for i in 0..seg.items {
-            let r = &b[seg.catalogue.start + i * RECORD..][..RECORD];
-            let (off, len) = (u64_at(r, 48), u32_at(r, 56) as u64);
-            if off
-                .checked_add(len)
-                .is_none_or(|end| end > seg.paths.len() as u64)
-            {
-                return Err(corrupt(&format!(
-                    "item {i} has a path outside the path heap"
-                )));
-            }
-        }
         Ok(seg)
     }
 }
@@ -917,10 +931,17 @@ impl Segment {
         let r = self.record_bytes(i);
         let mut digest = [0u8; 32];
         digest.copy_from_slice(&r[..32]);
-        let off = self.layout.paths.start + u64_at(r, 48) as usize;
-        let len = u32_at(r, 56) as usize;
+        // A damaged record (found by `verify`) gives an empty path, never a
+        // read outside the path heap.
+        let heap = &self.map[self.layout.paths.clone()];
+        let (off, len) = (u64_at(r, 48), u32_at(r, 56) as u64);
+        let path = usize::try_from(off)
+            .ok()
+            .zip(usize::try_from(off.saturating_add(len)).ok())
+            .and_then(|(start, end)| heap.get(start..end))
+            .unwrap_or_default();
         ItemRecord {
-            path: self.map[off..off + len].to_vec(),
+            path: path.to_vec(),
             size: u64_at(r, 32),
             mtime_ns: u64_at(r, 40) as i64,
             digest,
@@ -1007,6 +1028,24 @@ impl Segment {
         let body_end = self.map.len() - FOOTER;
         if blake3::hash(&self.map[..body_end]).as_bytes() != &self.map[body_end..body_end + 32] {
             return Err(corrupt("checksum mismatch".into()));
+        }
+        for (s, (range, sum)) in self.layout.sums.iter().enumerate() {
+            if blake3::hash(&self.map[range.clone()]).as_bytes() != sum {
+                return Err(corrupt(format!("section {s} checksum mismatch")));
+            }
+        }
+        // Every catalogue path must lie in the path heap.
+        for i in 0..self.layout.items {
+            let r = self.record_bytes(i);
+            let (off, len) = (u64_at(r, 48), u32_at(r, 56) as u64);
+            if off
+                .checked_add(len)
+                .is_none_or(|end| end > self.layout.paths.len() as u64)
+            {
+                return Err(corrupt(format!(
+                    "item {i} has a path outside the path heap"
+                )));
+            }
         }
         if serde_json::from_slice::<serde_json::Value>(&self.map[self.layout.meta.clone()]).is_err()
         {

@@ -21,6 +21,12 @@ use crate::source::{walk, MmapChoice, SkipReason, Skipped, WalkOptions};
 
 const LOCK_FILE: &str = "LOCK";
 
+/// The writer reads the catalogue and liveness only, and checks in full
+/// every segment it copies.
+const HEADERS_ONLY: OpenOptions = OpenOptions {
+    body_check: super::BodyCheck::HeadersOnly,
+};
+
 /// Options for [`IndexWriter`].
 #[derive(Clone)]
 pub struct IndexOptions {
@@ -690,7 +696,7 @@ impl IndexWriter {
     /// index already holds replaces it. Every table body of the shard is
     /// verified first. Returns the items added.
     pub fn merge_from(&mut self, shard: &Path) -> Result<u64> {
-        let other = Index::open(shard, &OpenOptions::default())?;
+        let other = Index::open(shard, &HEADERS_ONLY)?;
         if let Some(diff) = other.params().difference(&self.manifest.params) {
             return Err(Error::ParamsMismatch {
                 path: shard.to_path_buf(),
@@ -750,7 +756,7 @@ impl IndexWriter {
                 "an earlier commit failed and the index could not be read back; open the writer again",
             ));
         }
-        let index = Index::open(&self.dir, &OpenOptions::default())?;
+        let index = Index::open(&self.dir, &HEADERS_ONLY)?;
         let mut summary = CompactSummary {
             segments_before: index.segments().len() as u64,
             segments_after: index.segments().len() as u64,
@@ -897,7 +903,7 @@ fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<()> {
 /// The live items of the index in `dir` as the writer tracks them (path ->
 /// where it is stored, its size, mtime and digest).
 fn known_items(dir: &Path) -> Result<HashMap<Vec<u8>, Known>> {
-    let index = Index::open(dir, &OpenOptions::default())?;
+    let index = Index::open(dir, &HEADERS_ONLY)?;
     let mut known = HashMap::new();
     for (s, seg) in index.segments().iter().enumerate() {
         for i in 0..seg.item_count() {

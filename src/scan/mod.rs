@@ -92,7 +92,7 @@ impl Scanner {
     /// Fails closed with [`Error::IndexEmpty`] when the index holds no
     /// live protected item, unless [`ScanOptions::allow_empty_index`].
     pub fn new(index: Arc<Index>, opts: ScanOptions) -> Result<Scanner> {
-        if !opts.allow_empty_index && index.stats().items == 0 {
+        if !opts.allow_empty_index && index.live_items() == 0 {
             return Err(crate::error::Error::IndexEmpty(index.dir().to_path_buf()));
         }
         let pipeline = Pipeline::new(index.params().clone())?.with_limits(opts.limits.clone());
@@ -121,16 +121,28 @@ impl Scanner {
 
     /// Scans an item held in memory.
     pub fn scan_bytes(&self, name: &str, data: &[u8]) -> Report {
-        contained(name, || {
+        self.health_checked(contained(name, || {
             let fp = self.pipeline.fingerprint_bytes(Some(Path::new(name)), data);
             self.judge(name.to_string(), fp)
-        })
+        }))
+    }
+
+    /// Turns a report into an `error` when the index's body check has found
+    /// damage: its answer may rest on damaged tables, so it is no answer.
+    fn health_checked(&self, mut report: Report) -> Report {
+        if let Some(damage) = self.index.damage() {
+            report.verdict = Verdict::Error;
+            report.error = Some(format!(
+                "the index is damaged ({damage}); run `pugmark verify`, restore or rebuild it"
+            ));
+        }
+        report
     }
 
     /// Scans a stream in bounded memory. A read error part-way gives an
     /// `error` report.
     pub fn scan_reader<R: Read>(&self, name: &str, reader: R) -> Report {
-        contained(name, || {
+        self.health_checked(contained(name, || {
             match self
                 .pipeline
                 .fingerprint_reader(Some(Path::new(name)), reader)
@@ -138,7 +150,7 @@ impl Scanner {
                 Ok(fp) => self.judge(name.to_string(), fp),
                 Err(e) => Report::error(name, format!("reading: {e}")),
             }
-        })
+        }))
     }
 
     /// Scans one file (mapped, read or streamed). Directories, links and
@@ -159,12 +171,12 @@ impl Scanner {
         if !file_type.is_file() && !file_type.is_symlink() {
             return not_examined(shown, &SkipReason::SpecialFile);
         }
-        contained(&shown.clone(), || {
+        self.health_checked(contained(&shown.clone(), || {
             match self.pipeline.fingerprint_file(path, self.opts.mmap) {
                 Ok(fp) => self.judge(shown, fp),
                 Err(e) => Report::error(shown, format!("reading: {e}")),
             }
-        })
+        }))
     }
 
     /// Walks `roots` and scans every file in parallel. Returns one report
