@@ -109,7 +109,18 @@ pub fn single_segment_index(
     params: pugmark::FingerprintParams,
     builder: pugmark::index::segment::SegmentBuilder,
 ) -> pugmark::Index {
-    use pugmark::index::{Index, Manifest, OpenOptions, SegmentRef};
+    single_segment_index_unchecked(dir, params, builder);
+    pugmark::Index::open(dir, &pugmark::OpenOptions::default()).expect("index")
+}
+
+/// Writes `builder` as the only segment of a new index in `dir` and opens
+/// it reading headers only.
+pub fn single_segment_index_unchecked(
+    dir: &Path,
+    params: pugmark::FingerprintParams,
+    builder: pugmark::index::segment::SegmentBuilder,
+) -> pugmark::Index {
+    use pugmark::index::{BodyCheck, Index, Manifest, OpenOptions, SegmentRef};
     let file = "seg-00000001.pgs";
     let items = builder.item_count() as u64;
     let bytes = builder
@@ -124,5 +135,8 @@ pub fn single_segment_index(
     });
     manifest.next_segment_id = 2;
     manifest.store(dir).expect("manifest");
-    Index::open(dir, &OpenOptions::default()).expect("index")
+    let headers = OpenOptions {
+        body_check: BodyCheck::HeadersOnly,
+    };
+    Index::open(dir, &headers).expect("index")
 }
