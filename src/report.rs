@@ -171,7 +171,10 @@ pub enum Evidence {
         protected_size: u64,
         /// The precision at which the records agree (decimal places).
         decimals: u8,
-        /// Distinct outgoing records found, rounded, in the protected item.
+        /// Distinct outgoing records found, rounded, in the protected item:
+        /// estimated from the sample of about one record in
+        /// [`ROUNDED_SAMPLING`](crate::fingerprint::records::ROUNDED_SAMPLING)
+        /// whose rounded form both sides keep.
         matched_records: u64,
         /// `matched_records` / distinct informative outgoing records.
         outgoing_fraction: f64,
@@ -190,7 +193,7 @@ pub enum Evidence {
         /// The protected table's column (0-based, in its own order) that
         /// was left out; every other column matched.
         left_out_column: u8,
-        /// Sampled outgoing records found (each stands for about eight).
+        /// Sampled outgoing records found (each stands for about sixteen).
         sampled_matches: u64,
         /// Estimated records found: `sampled_matches` x the sampling rate.
         matched_records: u64,

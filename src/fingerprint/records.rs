@@ -39,7 +39,9 @@ pub struct RecordsFp {
     /// How many distinct informative records there are.
     pub informative: u64,
     /// Hashes of the same records with numbers rounded to 2 and to 1
-    /// decimals, as (decimals, hash), sorted: rounded copies match these.
+    /// decimals, as (decimals, hash), sorted, for the sample of about one in
+    /// [`ROUNDED_SAMPLING`] (by hash) both sides keep: rounded copies match
+    /// these.
     #[serde(skip)]
     pub rounded: Vec<(u8, u64)>,
     /// Sampled hashes of the records with one field left out, each as
@@ -55,8 +57,8 @@ pub struct RecordsFp {
 pub const MAX_PROJECTED_FIELDS: usize = 16;
 
 /// One in this many projections is kept (by bits 4..7 of its hash), on
-/// both sides, so the index grows by (fields / 8) entries per record.
-pub const PROJECTION_SAMPLING: u64 = 8;
+/// both sides, so the index grows by (fields / 16) entries per record.
+pub const PROJECTION_SAMPLING: u64 = 16;
 
 /// The form tag of a projection hash.
 const PROJECTED_FORM: u64 = 0x300;
@@ -64,6 +66,44 @@ const PROJECTED_FORM: u64 = 0x300;
 /// Whether a projection hash is in the sample both sides keep.
 fn projection_sampled(h: u64) -> bool {
     (h >> 4).is_multiple_of(PROJECTION_SAMPLING)
+}
+
+/// One in this many rounded forms of a record is kept (by bits 4..5 of its
+/// hash), on both sides: a rounded copy is found through about a quarter
+/// of its records (see [`ROUNDED_MIN_SAMPLED`]).
+pub const ROUNDED_SAMPLING: u64 = 4;
+
+/// Sampled rounded records a `records_approx` match needs at least, besides
+/// the estimate (sampled x [`ROUNDED_SAMPLING`]) passing the records
+/// thresholds.
+pub const ROUNDED_MIN_SAMPLED: u64 = 5;
+
+/// Whether a rounded record hash is in the sample both sides keep.
+pub fn rounded_sampled(h: u64) -> bool {
+    (h >> 4).is_multiple_of(ROUNDED_SAMPLING)
+}
+
+/// Bytes of a record hash the record tables keep as their key (48 bits:
+/// with a billion records indexed, an outgoing record meets a false hit
+/// with probability about 4e-6, and a match needs many records in one
+/// table).
+pub const RECORD_KEY_LEN: usize = 6;
+
+/// The table key of an exact or rounded record hash: its top 48 bits.
+pub fn record_key(h: u64) -> [u8; RECORD_KEY_LEN] {
+    let b = h.to_be_bytes();
+    [b[0], b[1], b[2], b[3], b[4], b[5]]
+}
+
+/// The table key of a projection value (hash with the left-out position in
+/// its low 4 bits): the hash's top 44 bits, then the position.
+pub fn projected_key(value: u64) -> [u8; RECORD_KEY_LEN] {
+    record_key(((value >> 20) << 20) | ((value & 0xF) << 16))
+}
+
+/// The left-out position a projected key carries.
+pub fn projected_key_column(key: &[u8]) -> u8 {
+    key[RECORD_KEY_LEN - 1] & 0xF
 }
 
 /// The index values an outgoing projection value can match: the same
@@ -673,8 +713,10 @@ impl RecordHasher {
         }
         for decimals in ROUNDED_DECIMALS {
             let keys = fields.iter().map(|f| f.rounded(decimals).key());
-            self.rounded
-                .push((decimals, record_hash(0x100 | decimals as u64, keys)));
+            let h = record_hash(0x100 | decimals as u64, keys);
+            if rounded_sampled(h) {
+                self.rounded.push((decimals, h));
+            }
         }
         let hash = record_hash(0, fields.iter().map(|f| f.key()));
         *self.counts.entry(hash).or_default() += 1;

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use super::table::{self, TableId, TableView};
 use crate::error::{Error, Result};
-use crate::fingerprint::{FingerprintParams, Fingerprints, CHUNK_HASH_LEN};
+use crate::fingerprint::{FingerprintParams, Fingerprints};
 use crate::sniff::Kind;
 use crate::source::mmap::Mapping;
 
@@ -106,15 +106,15 @@ impl ItemRecord {
 pub struct SegmentBuilder {
     items: Vec<ItemRecord>,
     exact: Vec<[u8; 36]>,
-    chunks: Vec<[u8; 32]>,
+    chunks: Vec<[u8; 20]>,
     image: Vec<[u8; 23]>,
     image_rows: Vec<[u8; IMAGE_ROW]>,
     raster_bands: Vec<[u8; 48]>,
     raster_anchors: Vec<[u8; 22]>,
     raster_geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)>,
-    records: Vec<[u8; 12]>,
-    records_rounded: Vec<[u8; 12]>,
-    records_projected: Vec<[u8; 12]>,
+    records: Vec<[u8; 10]>,
+    records_rounded: Vec<[u8; 10]>,
+    records_projected: Vec<[u8; 10]>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
 
@@ -164,18 +164,20 @@ impl SegmentBuilder {
                 quality: b.pdq.quality,
             })
             .collect();
-        let entry = |h: u64| {
-            let mut e = [0u8; 12];
-            e[..8].copy_from_slice(&h.to_be_bytes());
-            e[8..].copy_from_slice(&id.to_be_bytes());
+        use crate::fingerprint::records::{projected_key, record_key, RECORD_KEY_LEN};
+        let entry = |key: [u8; RECORD_KEY_LEN]| {
+            let mut e = [0u8; 10];
+            e[..RECORD_KEY_LEN].copy_from_slice(&key);
+            e[RECORD_KEY_LEN..].copy_from_slice(&id.to_be_bytes());
             e
         };
         if let Some(r) = &fp.records {
-            self.records.extend(r.hashes.iter().map(|&h| entry(h)));
+            self.records
+                .extend(r.hashes.iter().map(|&h| entry(record_key(h))));
             self.records_rounded
-                .extend(r.rounded.iter().map(|&(_, h)| entry(h)));
+                .extend(r.rounded.iter().map(|&(_, h)| entry(record_key(h))));
             self.records_projected
-                .extend(r.projected.iter().map(|&h| entry(h)));
+                .extend(r.projected.iter().map(|&h| entry(projected_key(h))));
         }
         if let Some(r) = &fp.raster {
             if r.geo != crate::fingerprint::raster::GeoInfo::default() {
@@ -225,12 +227,7 @@ impl SegmentBuilder {
             }
         }
         for c in fp.chunks.iter().filter(|c| !c.trivial) {
-            let mut e = [0u8; 32];
-            e[..CHUNK_HASH_LEN].copy_from_slice(&c.hash);
-            e[16..20].copy_from_slice(&id.to_be_bytes());
-            e[20..24].copy_from_slice(&c.len.to_be_bytes());
-            e[24..32].copy_from_slice(&c.offset.to_be_bytes());
-            self.chunks.push(e);
+            self.chunks.push(chunk_entry(&c.hash, id, c.len, c.offset));
         }
         id
     }
@@ -512,6 +509,34 @@ fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> Sect
         value_width,
         bits,
     }
+}
+
+/// Bytes of a chunk hash the chunk table keeps as its key (64 bits: with
+/// ten billion chunks indexed, an outgoing chunk meets a false hit with
+/// probability about 5e-10, and a match needs many chunks or a whole item).
+pub const CHUNK_KEY_LEN: usize = 8;
+/// Largest chunk offset a chunk entry holds (1 TiB); chunks of larger items
+/// are stored at this offset (only the evidence's ranges are affected).
+pub const MAX_CHUNK_OFFSET: u64 = (1 << 40) - 1;
+
+/// A chunk table entry (20 bytes): the first [`CHUNK_KEY_LEN`] bytes of the
+/// chunk hash | item u32 | length - 1 u24 | offset u40, big-endian.
+pub fn chunk_entry(hash: &[u8], item: u32, len: u32, offset: u64) -> [u8; 20] {
+    let mut e = [0u8; 20];
+    e[..CHUNK_KEY_LEN].copy_from_slice(&hash[..CHUNK_KEY_LEN]);
+    e[8..12].copy_from_slice(&item.to_be_bytes());
+    e[12..15].copy_from_slice(&len.saturating_sub(1).min(0xFF_FFFF).to_be_bytes()[1..]);
+    e[15..20].copy_from_slice(&offset.min(MAX_CHUNK_OFFSET).to_be_bytes()[3..]);
+    e
+}
+
+/// The (item, length, offset) of a chunk table entry's value.
+pub fn chunk_value(value: &[u8]) -> (u32, u32, u64) {
+    let item = u32::from_be_bytes([value[0], value[1], value[2], value[3]]);
+    let len = u32::from_be_bytes([0, value[4], value[5], value[6]]) + 1;
+    let mut offset = [0u8; 8];
+    offset[3..].copy_from_slice(&value[7..12]);
+    (item, len, u64::from_be_bytes(offset))
 }
 
 /// The image table key for a slot (0..16) and its 16-bit value: 20 bits,
@@ -1097,5 +1122,28 @@ impl Segment {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_entries_round_trip_and_saturate() {
+        let hash = [7u8; 16];
+        for (len, offset) in [
+            (1u32, 0u64),
+            (65_536, 123_456_789),
+            (1 << 24, MAX_CHUNK_OFFSET),
+        ] {
+            let e = chunk_entry(&hash, 42, len, offset);
+            assert_eq!(&e[..CHUNK_KEY_LEN], &hash[..CHUNK_KEY_LEN]);
+            assert_eq!(chunk_value(&e[CHUNK_KEY_LEN..]), (42, len, offset));
+        }
+        // Past 1 TiB the offset is held at the largest one.
+        let e = chunk_entry(&hash, 1, 4096, 1 << 41);
+        assert_eq!(chunk_value(&e[CHUNK_KEY_LEN..]).2, MAX_CHUNK_OFFSET);
+        assert_eq!(TableId::Chunks.widths().0 + TableId::Chunks.widths().1, 20);
     }
 }

@@ -14,7 +14,8 @@ use std::ops::Range;
 pub enum TableId {
     /// BLAKE3-256 whole-content digest -> item.
     Exact = 1,
-    /// 128-bit chunk hash -> item, chunk length, chunk offset.
+    /// 64-bit chunk hash prefix -> item, chunk length, chunk offset (see
+    /// [`chunk_entry`](super::segment::chunk_entry)).
     Chunks = 2,
     /// PDQ multi-index: (16-bit slot number, 16-bit slot value) -> the
     /// other half of the hash (128 bits, a filter that rejects far hashes
@@ -27,7 +28,7 @@ pub enum TableId {
     /// Raster window anchor hash (64 bits) -> item, band, row, column (see
     /// [`anchors`](crate::fingerprint::raster::anchors)).
     RasterAnchors = 5,
-    /// Canonical telemetry record hash (64 bits) -> item.
+    /// Canonical telemetry record hash (top 48 bits) -> item.
     Records = 6,
     /// Hash of a record with numbers rounded (precision folded in) -> item.
     RecordsRounded = 7,
@@ -96,11 +97,11 @@ impl TableId {
     pub fn widths(self) -> (usize, usize) {
         match self {
             TableId::Exact => (32, 4),
-            TableId::Chunks => (16, 16),
+            TableId::Chunks => (8, 12),
             TableId::Image => (3, 20),
             TableId::RasterBands => (32, 16),
             TableId::RasterAnchors => (8, 14),
-            TableId::Records | TableId::RecordsRounded | TableId::RecordsProjected => (8, 4),
+            TableId::Records | TableId::RecordsRounded | TableId::RecordsProjected => (6, 4),
         }
     }
 }

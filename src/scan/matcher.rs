@@ -8,9 +8,11 @@ use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
 use crate::fingerprint::image::{inverse_variant, ImageQuery, Region};
 use crate::fingerprint::raster::RasterFp;
 use crate::fingerprint::records::{
-    projection_probes, RecordsFp, PROJECTION_SAMPLING, ROUNDED_DECIMALS,
+    projected_key, projection_probes, record_key, RecordsFp, PROJECTION_SAMPLING, ROUNDED_DECIMALS,
+    ROUNDED_MIN_SAMPLED, ROUNDED_SAMPLING,
 };
 use crate::fingerprint::{ChunkFp, Fingerprints};
+use crate::index::segment::{chunk_value, CHUNK_KEY_LEN};
 use crate::index::{Index, ItemRef, TableId};
 use crate::report::{ChunkStats, Evidence, Range, Reason};
 
@@ -146,11 +148,11 @@ pub fn evaluate(index: &Index, fp: &Fingerprints, th: &Thresholds) -> Outcome {
             let Some(table) = seg.table(TableId::Chunks) else {
                 continue;
             };
-            for i in table.find(&hash) {
-                let v = table.value(i);
+            for i in table.find(&hash[..CHUNK_KEY_LEN]) {
+                let (item, len, offset) = chunk_value(table.value(i));
                 let r = ItemRef {
                     segment: s as u32,
-                    item: u32::from_be_bytes(v[0..4].try_into().unwrap_or_default()),
+                    item,
                 };
                 if !index.is_live(r) {
                     continue;
@@ -160,8 +162,6 @@ pub fn evaluate(index: &Index, fp: &Fingerprints, th: &Thresholds) -> Outcome {
                     common = true;
                     break 'segments;
                 }
-                let len = u32::from_be_bytes(v[4..8].try_into().unwrap_or_default());
-                let offset = u64::from_be_bytes(v[8..16].try_into().unwrap_or_default());
                 if !exact.contains(&r) {
                     hits.push((r, len, offset));
                 }
@@ -364,7 +364,7 @@ fn count_hashes(
             let Some(table) = seg.table(table_id) else {
                 continue;
             };
-            for i in table.find(&h.to_be_bytes()) {
+            for i in table.find(&record_key(h)) {
                 let v = table.value(i);
                 let r = ItemRef {
                     segment: s as u32,
@@ -438,22 +438,31 @@ fn records_evidence(
             .iter()
             .filter(|(d, _)| *d == decimals)
             .map(|(_, h)| *h);
-        for (n, r) in sorted(count_hashes(
+        // Rounded forms are a sample (about one in ROUNDED_SAMPLING): the
+        // records found are estimated from the sampled ones found.
+        let found = count_hashes(
             index,
             TableId::RecordsRounded,
             hashes,
             &done,
             th.max_items_per_chunk,
-        )) {
+        );
+        let mut ranked: Vec<(u64, u64, ItemRef)> = found
+            .into_iter()
+            .map(|(r, n)| (n, (n * ROUNDED_SAMPLING).min(records.informative.max(n)), r))
+            .filter(|&(n, estimate, _)| n >= ROUNDED_MIN_SAMPLED && passes(estimate))
+            .collect();
+        ranked.sort_by_key(|&(n, _, r)| (std::cmp::Reverse(n), r));
+        for (_, estimate, r) in ranked {
             let item = index.item(r);
             done.insert(r);
             out.push(Evidence::RecordsApprox {
                 protected: item.path_display(),
                 protected_size: item.size,
                 decimals,
-                matched_records: n,
-                outgoing_fraction: ratio(n, records.informative),
-                protected_fraction: ratio(n, item.records as u64),
+                matched_records: estimate,
+                outgoing_fraction: ratio(estimate, records.informative),
+                protected_fraction: ratio(estimate, item.records as u64),
             });
         }
     }
@@ -480,7 +489,7 @@ fn projected_evidence(
                 let Some(table) = seg.table(TableId::RecordsProjected) else {
                     continue;
                 };
-                for i in table.find(&probe.to_be_bytes()) {
+                for i in table.find(&projected_key(probe)) {
                     let v = table.value(i);
                     let r = ItemRef {
                         segment: s as u32,
