@@ -268,6 +268,44 @@ fn rounded_copies_match_approximately() {
     );
 }
 
+/// The documented limit of the sampled rounded form: a rounded excerpt of
+/// 80 consecutive records (at every fifth offset of the track) is found as
+/// `records_approx` every time, with an estimate near 80; other logs stay
+/// apart.
+#[test]
+fn rounded_excerpts_of_80_records_match() {
+    let (_tmp, scanner) = index_logs();
+    let track = std::fs::read(fixture("traja_3527_animal_track.csv")).unwrap();
+    let all = rows(&track);
+    assert!(all.len() > 100);
+    for start in (0..=all.len() - 80).step_by(5) {
+        let rounded: Vec<Vec<String>> = all[start..start + 80]
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|f| match f.parse::<f64>() {
+                        Ok(v) => format!("{v:.2}"),
+                        Err(_) => f.clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let report = scanner.scan_bytes("excerpt.csv", &join(&rounded, ","));
+        match report.evidence.first() {
+            Some(Evidence::RecordsApprox {
+                protected,
+                matched_records,
+                ..
+            }) => {
+                assert_eq!(protected, "animal-track.csv");
+                assert!((20..=80).contains(matched_records), "{matched_records}");
+            }
+            other => panic!("excerpt at {start}: {other:?}"),
+        }
+        assert_eq!(report.evidence.len(), 1, "{report:?}");
+    }
+}
+
 /// Hostile XML (entity bombs, an external entity) is never expanded or
 /// fetched, as plain XML or dressed up as GPX; since the text the entities
 /// stand for was not examined, the item is `incomplete`, quickly.
