@@ -98,3 +98,84 @@ fn failed_commits_leave_the_previous_index_and_retry_cleanly() {
         }
     }
 }
+
+/// Faults at every step of a compaction (the merged segment's write, then
+/// the manifest's): the index still protects every item, through the old
+/// segments or the merged one, also after a new writer opens it; a retry
+/// compacts.
+#[test]
+fn failed_compactions_keep_every_item() {
+    let steps = [
+        Step::Create,
+        Step::Write,
+        Step::Sync,
+        Step::Rename,
+        Step::SyncDir,
+    ];
+    for step in steps {
+        for skip in [0, 1] {
+            let case = format!("{step:?} skip {skip}");
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("idx");
+            let opts = IndexOptions {
+                new_params: Some(FingerprintParams::with_seed(6)),
+                ..IndexOptions::default()
+            };
+            let mut w = IndexWriter::open(&dir, opts.clone()).unwrap();
+            for n in 0..3 {
+                w.add_bytes(&format!("item-{n}"), &item(n));
+                w.commit().unwrap();
+            }
+            inject(step, EIO, skip);
+            assert!(w.compact().is_err(), "{case}: the fault was not hit");
+            for n in 0..3 {
+                assert!(found(&dir, &item(n)), "{case}: item {n} lost");
+            }
+            drop(w);
+            let mut w = IndexWriter::open(&dir, opts).unwrap();
+            for n in 0..3 {
+                assert!(found(&dir, &item(n)), "{case}: item {n} lost on reopen");
+            }
+            w.compact().unwrap();
+            drop(w);
+            super::verify(&dir).unwrap();
+            let index = Index::open(&dir, &OpenOptions::default()).unwrap();
+            assert_eq!(index.segments().len(), 1, "{case}");
+            for n in 0..3 {
+                assert!(found(&dir, &item(n)), "{case}: item {n} lost after retry");
+            }
+        }
+    }
+}
+
+/// Files whose names hold the member separator are files, not members:
+/// removing, pruning or replacing `x` leaves `x!y` protected.
+#[test]
+fn names_with_the_member_separator_are_not_members() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(tree.join("x!y")).unwrap();
+    std::fs::write(tree.join("x"), item(1)).unwrap();
+    std::fs::write(tree.join("x!y/inner.bin"), item(2)).unwrap();
+    std::fs::write(tree.join("a.bin"), item(3)).unwrap();
+    std::fs::write(tree.join("a.bin!notes.bin"), item(4)).unwrap();
+    let dir = tmp.path().join("idx");
+    let opts = IndexOptions {
+        new_params: Some(FingerprintParams::with_seed(7)),
+        ..IndexOptions::default()
+    };
+    let mut w = IndexWriter::open(&dir, opts).unwrap();
+    w.add_paths(std::slice::from_ref(&tree)).unwrap();
+    // `x` is deleted and pruned; `a.bin` changes.
+    std::fs::remove_file(tree.join("x")).unwrap();
+    std::fs::write(tree.join("a.bin"), item(5)).unwrap();
+    w.add_paths(std::slice::from_ref(&tree)).unwrap();
+    let pruned = w.prune(std::slice::from_ref(&tree)).unwrap();
+    assert_eq!(pruned.len(), 1, "{pruned:?}");
+    w.commit().unwrap();
+    w.compact().unwrap();
+    assert!(!found(&dir, &item(1)), "x was pruned");
+    for (n, what) in [(2, "x!y/inner.bin"), (4, "a.bin!notes.bin"), (5, "a.bin")] {
+        assert!(found(&dir, &item(n)), "{what} lost");
+    }
+}

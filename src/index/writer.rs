@@ -449,19 +449,7 @@ impl IndexWriter {
     ) -> AddOutcome {
         let outcome = self.add_item(path.clone(), mtime_ns, fp);
         if outcome == AddOutcome::Replaced {
-            let mut prefix = path.clone();
-            prefix.extend_from_slice(MEMBER_SEPARATOR.to_string().as_bytes());
-            let stale: Vec<Vec<u8>> = self
-                .known
-                .keys()
-                .filter(|k| k.starts_with(&prefix))
-                .cloned()
-                .collect();
-            for key in stale {
-                if let Some(old) = self.known.remove(&key) {
-                    self.builder.supersede(old.segment_id, old.item);
-                }
-            }
+            self.retire_members(&path);
         }
         fp.visit_members(&mut |name, member| {
             let mut key = path.clone();
@@ -469,6 +457,33 @@ impl IndexWriter {
             self.add_item(key, None, member);
         });
         outcome
+    }
+
+    /// The stored archive members of `name` (`name!member`, at any depth).
+    /// Members are stored without a modification time, which tells them
+    /// from files whose own name holds the separator (`/data/a.zip!notes`
+    /// is a file, not a member of `/data/a.zip`).
+    fn members_of(&self, name: &[u8]) -> Vec<Vec<u8>> {
+        let mut prefix = name.to_vec();
+        prefix.extend_from_slice(MEMBER_SEPARATOR.to_string().as_bytes());
+        self.known
+            .iter()
+            .filter(|(k, known)| known.mtime_ns.is_none() && k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Marks the stored members of `name` as replaced (a new version of
+    /// the archive, or the archive removed).
+    fn retire_members(&mut self, name: &[u8]) -> usize {
+        let mut retired = 0;
+        for key in self.members_of(name) {
+            if let Some(old) = self.known.remove(&key) {
+                self.builder.supersede(old.segment_id, old.item);
+                retired += 1;
+            }
+        }
+        retired
     }
 
     fn add_item(&mut self, path: Vec<u8>, mtime_ns: Option<i64>, fp: &Fingerprints) -> AddOutcome {
@@ -641,19 +656,9 @@ impl IndexWriter {
     pub fn remove(&mut self, names: &[Vec<u8>]) -> usize {
         let mut removed = 0;
         for name in names {
-            let mut prefix = name.clone();
-            prefix.extend_from_slice(MEMBER_SEPARATOR.to_string().as_bytes());
-            let doomed: Vec<Vec<u8>> = self
-                .known
-                .keys()
-                .filter(|k| *k == name || k.starts_with(&prefix))
-                .cloned()
-                .collect();
-            for key in doomed {
-                if let Some(old) = self.known.remove(&key) {
-                    self.builder.supersede(old.segment_id, old.item);
-                    removed += 1;
-                }
+            if let Some(old) = self.known.remove(name) {
+                self.builder.supersede(old.segment_id, old.item);
+                removed += 1 + self.retire_members(name);
             }
         }
         removed
@@ -668,12 +673,10 @@ impl IndexWriter {
         for root in roots {
             abs_roots.push(std::path::absolute(root).map_err(|e| Error::io("resolving", root, e))?);
         }
-        let separator = MEMBER_SEPARATOR.to_string();
         let mut gone = Vec::new();
-        for key in self.known.keys() {
-            let text = String::from_utf8_lossy(key);
-            if text.contains(separator.as_str()) {
-                continue; // a member: removed with its archive
+        for (key, known) in &self.known {
+            if known.mtime_ns.is_none() {
+                continue; // a member (removed with its archive) or a named item
             }
             let path = path_from_bytes(key);
             if !path.is_absolute() || !abs_roots.iter().any(|r| path.starts_with(r)) {
@@ -704,9 +707,12 @@ impl IndexWriter {
             });
         }
         self.commit()?;
+        // Every body first: a damaged shard adds nothing.
+        for seg in other.segments() {
+            seg.verify()?;
+        }
         let mut added = 0;
         for (s, seg) in other.segments().iter().enumerate() {
-            seg.verify()?;
             let live = |i: u32| {
                 other.is_live(ItemRef {
                     segment: s as u32,
@@ -720,8 +726,12 @@ impl IndexWriter {
                 let Some(new) = *new else { continue };
                 debug_assert!(new >= first);
                 let rec = seg.item(old);
-                if let Some(prev) = self.known.get(&rec.path) {
+                if let Some(prev) = self.known.get(&rec.path).copied() {
                     self.builder.supersede(prev.segment_id, prev.item);
+                    // The shard's version brings its own members.
+                    if rec.flags & super::segment::FLAG_HAS_MTIME != 0 {
+                        self.retire_members(&rec.path);
+                    }
                 }
                 let has_mtime = rec.flags & super::segment::FLAG_HAS_MTIME != 0;
                 self.known.insert(
@@ -735,6 +745,10 @@ impl IndexWriter {
                     },
                 );
                 added += 1;
+            }
+            // Bounded memory: a large shard becomes several segments.
+            if self.builder.entry_count() >= self.opts.segment_max_entries {
+                self.commit()?;
             }
         }
         self.commit()?;
@@ -838,7 +852,15 @@ impl IndexWriter {
                 next.store(&self.dir)
             });
         if let Err(e) = result {
-            let _ = fs::remove_file(&path);
+            // Remove the new segment only if no manifest on disk names it:
+            // a failure after the rename (the directory sync) has published
+            // it, and the old segments are then the unreferenced ones.
+            let published = Manifest::load(&self.dir)
+                .map(|m| m.segments.iter().any(|s| s.id == id))
+                .unwrap_or(true);
+            if !published {
+                let _ = fs::remove_file(&path);
+            }
             match Manifest::load(&self.dir).and_then(|m| Ok((m, known_items(&self.dir)?))) {
                 Ok((manifest, known)) => {
                     self.manifest = manifest;

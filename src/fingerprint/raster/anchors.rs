@@ -12,10 +12,13 @@
 //! default k = 8 and w = 25 that is any 32 x 32 window, for about one
 //! anchor per 175 samples (3.5 / w^2, measured on random content).
 //!
-//! Blocks with few changes between neighbouring samples (flat areas, fill,
-//! NoData, a single edge between two classes) are never anchors: a match on
-//! them would say nothing about where a window came from. The guarantee
-//! above holds for windows whose neighbourhoods hold an informative block.
+//! Blocks with few changes between neighbouring samples, across and down
+//! (fewer than 2k + 2: flat areas, fill, NoData, a single straight or
+//! diagonal edge between two classes) are never anchors: a match on them
+//! would say nothing about where a window came from. A block repeated more
+//! than [`MAX_ANCHOR_REPEATS`] times in a band (a pattern, a texture) is
+//! kept only that often. The guarantee above holds for windows whose
+//! neighbourhoods hold an informative, unrepeated block.
 //!
 //! A raster thinner than the window in one direction uses its whole extent
 //! that way (block and neighbourhood shrink to fit), so an excerpt that keeps
@@ -68,7 +71,7 @@ impl AnchorShape {
         // hash, change count and mixed sample; keys and the minima across;
         // hashes, minima and their rows for two runs of w block rows; the
         // running minimum and the last choice.
-        positions * (self.block.0 * 9 + 8 + 2 + 8 + 8 + 8 * 3 + 32 * self.window.0 + 24)
+        positions * (self.block.0 * 10 + 8 + 2 + 8 + 8 + 8 * 3 + 32 * self.window.0 + 24 + 13)
     }
 }
 
@@ -92,6 +95,21 @@ pub struct BandAnchors {
     row_changes: Vec<u8>,
     block_hash: Vec<u64>,
     block_changes: Vec<u16>,
+    /// The previous row, and per position of the last k rows the count of
+    /// samples that differ from the sample above (within the block's
+    /// columns), with their rolling sum: changes down the columns.
+    previous: Vec<u64>,
+    down_changes: Vec<u8>,
+    down_sum: Vec<u16>,
+    differs_down: Vec<u8>,
+    total_changes: Vec<u16>,
+    /// Anchors kept per hash: a block repeated all over the band (a
+    /// pattern, a texture) is kept at most [`MAX_ANCHOR_REPEATS`] times.
+    repeats: std::collections::HashMap<u64, u8>,
+    /// Most anchors this band may keep (see [`max_anchors`]); past it the
+    /// band is marked incomplete instead of growing without bound.
+    limit: usize,
+    overflowed: bool,
     mixed: Vec<u64>,
     /// Full 64-bit hashes of the last `w` block rows (slot = row mod `w`),
     /// read only for the blocks chosen.
@@ -117,6 +135,26 @@ pub struct BandAnchors {
     out: Vec<Anchor>,
 }
 
+/// A hash kept as an anchor more often than this in one band is
+/// repetitive content (one more than the matcher's default repeats limit,
+/// so the matcher ignores it as such).
+pub const MAX_ANCHOR_REPEATS: u8 = 33;
+
+/// Changes between neighbouring samples (across and down) a block needs
+/// to be an anchor: k + k + 2 for a full block (one straight or diagonal
+/// edge between two classes has fewer), at most every pair it has.
+fn min_changes(kr: usize, kc: usize) -> u16 {
+    let pairs = kr * (kc - 1) + (kr - 1) * kc;
+    (kr + kc + 2).min(pairs).max(1) as u16
+}
+
+/// Most anchors one band of `width x height` samples may keep: eight
+/// times the density measured on random content (one per 140-210
+/// samples), plus a constant for small bands.
+pub fn max_anchors(width: usize, height: usize) -> usize {
+    (width.saturating_mul(height) / 16).saturating_add(4096)
+}
+
 pub(crate) fn mix(mut x: u64) -> u64 {
     x ^= x >> 30;
     x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -127,13 +165,19 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 
 impl BandAnchors {
     /// Starts a band of `width` samples per row.
-    pub fn new(band: u16, width: usize, shape: AnchorShape, seed: u64) -> BandAnchors {
+    pub fn new(
+        band: u16,
+        width: usize,
+        height: usize,
+        shape: AnchorShape,
+        seed: u64,
+    ) -> BandAnchors {
         let positions = width + 1 - shape.block.1;
         let (kr, kc) = shape.block;
         let columns = positions + 1 - shape.window.1;
         // Two changes per block row on average, but never more than the
         // block can have.
-        let min_changes = (2 * kr).min(kr * (kc - 1)).max(1) as u16;
+        let min_changes = min_changes(kr, kc);
         BandAnchors {
             band,
             seed,
@@ -143,6 +187,14 @@ impl BandAnchors {
             rows_seen: 0,
             row_hashes: vec![0; kr * positions],
             row_changes: vec![0; kr * positions],
+            previous: Vec::with_capacity(width),
+            down_changes: vec![0; kr * positions],
+            down_sum: vec![0; positions],
+            differs_down: Vec::with_capacity(width),
+            total_changes: vec![0; positions],
+            repeats: std::collections::HashMap::new(),
+            limit: max_anchors(width, height),
+            overflowed: false,
             block_hash: vec![0; positions],
             block_changes: vec![0; positions],
             mixed: Vec::with_capacity(width),
@@ -178,6 +230,27 @@ impl BandAnchors {
         let differs = |j: usize| u8::from(row[j] != row[j + 1]);
         let mut changes: u8 = (0..kc - 1).map(differs).sum();
         let drop_k = DOWN.wrapping_pow(kr as u32);
+        // Down: which samples differ from the one above, summed over each
+        // block's columns.
+        self.differs_down.clear();
+        if self.previous.len() == row.len() {
+            let pairs = row.iter().zip(&self.previous);
+            self.differs_down
+                .extend(pairs.map(|(a, b)| u8::from(a != b)));
+        } else {
+            self.differs_down.resize(row.len(), 0);
+        }
+        self.previous.clear();
+        self.previous.extend_from_slice(row);
+        let mut down: u8 = self.differs_down[..kc].iter().sum();
+        for c in 0..positions {
+            if c > 0 {
+                down = down - self.differs_down[c - 1] + self.differs_down[c + kc - 1];
+            }
+            let ring = slot * positions + c;
+            self.down_sum[c] = self.down_sum[c] + down as u16 - self.down_changes[ring] as u16;
+            self.down_changes[ring] = down;
+        }
         for c in 0..positions {
             if c > 0 {
                 h = h
@@ -204,6 +277,13 @@ impl BandAnchors {
             return;
         }
         let block_row = (self.rows_seen - kr) as u32;
+        // The block's top row was compared with the row above the block:
+        // its changes down do not count.
+        let top = (self.rows_seen - kr) % kr * positions;
+        for (c, changes) in self.block_changes.iter().enumerate() {
+            let down = self.down_sum[c] - self.down_changes[top + c] as u16;
+            self.total_changes[c] = changes + down;
+        }
         let wr = self.shape.window.0;
         let slot = block_row as usize % wr;
         let hashes = &mut self.hashes[slot * positions..(slot + 1) * positions];
@@ -211,7 +291,7 @@ impl BandAnchors {
             .keys
             .iter_mut()
             .zip(hashes)
-            .zip(self.block_hash.iter().zip(&self.block_changes))
+            .zip(self.block_hash.iter().zip(&self.total_changes))
             .enumerate()
         {
             *full = mix(bh ^ seed.rotate_left(17));
@@ -280,12 +360,21 @@ impl BandAnchors {
             let previous = c0.checked_sub(1).map(|p| self.last[p]);
             let last = &mut self.last[c0];
             if key != NOT_ANCHOR && *last != (row, col) && previous != Some((row, col)) {
-                self.out.push(Anchor {
-                    hash: self.hashes[(row as usize % wr) * positions + col as usize],
-                    band: self.band,
-                    row,
-                    col,
-                });
+                let hash = self.hashes[(row as usize % wr) * positions + col as usize];
+                let seen = self.repeats.entry(hash).or_insert(0);
+                if *seen < MAX_ANCHOR_REPEATS {
+                    *seen += 1;
+                    if self.out.len() < self.limit {
+                        self.out.push(Anchor {
+                            hash,
+                            band: self.band,
+                            row,
+                            col,
+                        });
+                    } else {
+                        self.overflowed = true;
+                    }
+                }
             }
             *last = (row, col);
         }
@@ -317,11 +406,12 @@ impl BandAnchors {
         self.rows_seen
     }
 
-    /// The anchors found, ordered by position.
-    pub fn finish(mut self) -> Vec<Anchor> {
+    /// The anchors found, ordered by position, and whether the band had
+    /// more than [`max_anchors`] (the rest were not kept).
+    pub fn finish(mut self) -> (Vec<Anchor>, bool) {
         self.out.sort_unstable_by_key(|a| (a.row, a.col));
         self.out.dedup();
-        self.out
+        (self.out, self.overflowed)
     }
 }
 
@@ -333,11 +423,12 @@ mod tests {
     fn anchors(samples: &[u64], width: usize, k: usize, w: usize) -> Vec<Anchor> {
         let height = samples.len() / width;
         let shape = AnchorShape::new(height, width, k, w).unwrap();
-        let mut band = BandAnchors::new(0, width, shape, 7);
+        let mut band = BandAnchors::new(0, width, height, shape, 7);
         for row in samples.chunks_exact(width) {
             band.push_row(row);
         }
-        let mut out = band.finish();
+        let (mut out, overflowed) = band.finish();
+        assert!(!overflowed);
         out.sort_by_key(|a| (a.row, a.col));
         out
     }
@@ -373,9 +464,13 @@ mod tests {
                         .fold(0u64, |a, &v| a.wrapping_mul(ALONG).wrapping_add(mix(v ^ 7)));
                     bh = bh.wrapping_mul(DOWN).wrapping_add(hh);
                     changes += row.windows(2).filter(|p| p[0] != p[1]).count();
+                    if i > 0 {
+                        let above = &samples[(r + i - 1) * wd + c..(r + i - 1) * wd + c + kc];
+                        changes += row.iter().zip(above).filter(|(a, b)| a != b).count();
+                    }
                 }
                 let full = mix(bh ^ 7u64.rotate_left(17));
-                let top = if changes >= (2 * kr).min(kr * (kc - 1)).max(1) {
+                let top = if changes >= min_changes(kr, kc) as usize {
                     ((full >> 32) as u32).min(NOT_ANCHOR - 1)
                 } else {
                     NOT_ANCHOR
@@ -436,6 +531,43 @@ mod tests {
         assert!(anchors(&flat, 40, 4, 8).is_empty());
         let edge: Vec<u64> = (0..40 * 40).map(|i| u64::from(i % 40 < 17)).collect();
         assert!(anchors(&edge, 40, 4, 8).is_empty());
+        let across: Vec<u64> = (0..40 * 40).map(|i| u64::from(i / 40 < 17)).collect();
+        assert!(anchors(&across, 40, 4, 8).is_empty());
+        let diagonal: Vec<u64> = (0..40 * 40).map(|i| u64::from(i % 40 < i / 40)).collect();
+        assert!(anchors(&diagonal, 40, 4, 8).is_empty());
+    }
+
+    /// Content that varies only down the columns (rows constant, or one
+    /// column wide) has anchors as its transpose does.
+    #[test]
+    fn changes_down_the_columns_count() {
+        let n = 120;
+        let down: Vec<u64> = (0..n * n).map(|i| mix((i / n) as u64) % 50).collect();
+        let across: Vec<u64> = (0..n * n).map(|i| mix((i % n) as u64) % 50).collect();
+        let (a, b) = (
+            anchors(&down, n, 8, 25).len(),
+            anchors(&across, n, 8, 25).len(),
+        );
+        assert!(a > 0 && b > 0, "{a} / {b}");
+        let column: Vec<u64> = (0..3000u64).map(|i| mix(i) % 50).collect();
+        assert!(!anchors(&column, 1, 8, 25).is_empty());
+    }
+
+    /// Repeating patterns (a checkerboard, stripes) keep few anchors: a
+    /// repeated block is kept at most MAX_ANCHOR_REPEATS times.
+    #[test]
+    fn repeated_blocks_are_kept_a_bounded_number_of_times() {
+        let n = 300;
+        let checker: Vec<u64> = (0..n * n).map(|i| ((i / n + i % n) % 2) as u64).collect();
+        let stripes: Vec<u64> = (0..n * n).map(|i| (i % n % 3) as u64).collect();
+        for (name, samples) in [("checker", checker), ("stripes", stripes)] {
+            let found = anchors(&samples, n, 8, 25);
+            assert!(
+                found.len() <= 3 * MAX_ANCHOR_REPEATS as usize,
+                "{name}: {}",
+                found.len()
+            );
+        }
     }
 
     #[test]

@@ -374,8 +374,13 @@ impl RasterBuilder {
                 return;
             }
             self.state_bytes += need;
-            self.selecting[band] =
-                Some(BandAnchors::new(band as u16, self.width, shape, self.seed));
+            self.selecting[band] = Some(BandAnchors::new(
+                band as u16,
+                self.width,
+                self.height,
+                shape,
+                self.seed,
+            ));
         }
         let Some(selection) = self.selecting[band].as_mut() else {
             return;
@@ -389,7 +394,14 @@ impl RasterBuilder {
         selection.push_row(&self.canon);
         if r + 1 == self.height {
             if let Some(done) = self.selecting[band].take() {
-                self.anchors.extend(done.finish());
+                let (anchors, overflowed) = done.finish();
+                self.anchors.extend(anchors);
+                if overflowed {
+                    self.unexamined.push(format!(
+                        "band {band}: more window anchors than {} (not all kept)",
+                        anchors::max_anchors(self.width, self.height)
+                    ));
+                }
                 self.state_bytes -= shape.state_bytes(self.width);
             }
         }
