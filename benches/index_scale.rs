@@ -9,12 +9,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pugmark::fingerprint::ChunkFp;
 use pugmark::index::segment::SegmentBuilder;
 use pugmark::index::table::TableId;
 use pugmark::index::{BodyCheck, Index, OpenOptions};
-use pugmark::sniff::Kind;
-use pugmark::{FingerprintParams, Fingerprints};
+use pugmark::FingerprintParams;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -47,25 +45,7 @@ fn build(dir: &std::path::Path, total: u64) {
     let per_item = total / ITEMS;
     let mut builder = SegmentBuilder::default();
     for i in 0..ITEMS {
-        let chunks: Vec<ChunkFp> = (0..per_item)
-            .map(|c| ChunkFp {
-                hash: chunk_hash(i * per_item + c),
-                offset: c * 16384,
-                len: 16384,
-                trivial: false,
-            })
-            .collect();
-        let fp = Fingerprints {
-            kind: Kind::Binary,
-            size: per_item * 16384,
-            digest: *blake3::hash(&i.to_le_bytes()).as_bytes(),
-            chunks,
-            image: None,
-            raster: None,
-            records: None,
-            members: Vec::new(),
-            reasons: Vec::new(),
-        };
+        let fp = common::chunked_item(i, (0..per_item).map(|c| chunk_hash(i * per_item + c)));
         builder.add(format!("/archive/item-{i}.bin").into_bytes(), None, &fp);
     }
     drop(common::single_segment_index_unchecked(

@@ -5,11 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pugmark::fingerprint::ChunkFp;
 use pugmark::index::segment::SegmentBuilder;
 use pugmark::index::table::TableId;
 use pugmark::scan::matcher;
-use pugmark::sniff::Kind;
 use pugmark::{FingerprintParams, Fingerprints, Thresholds};
 
 #[path = "../tests/common/mod.rs"]
@@ -27,26 +25,7 @@ fn chunk_hash(i: u64, c: u64) -> [u8; 16] {
 }
 
 fn item(i: u64, chunks: impl Iterator<Item = [u8; 16]>) -> Fingerprints {
-    let chunks: Vec<ChunkFp> = chunks
-        .enumerate()
-        .map(|(k, hash)| ChunkFp {
-            hash,
-            offset: k as u64 * 16384,
-            len: 16384,
-            trivial: false,
-        })
-        .collect();
-    Fingerprints {
-        kind: Kind::Binary,
-        size: chunks.len() as u64 * 16384,
-        digest: *blake3::hash(&i.to_le_bytes()).as_bytes(),
-        chunks,
-        image: None,
-        raster: None,
-        records: None,
-        members: Vec::new(),
-        reasons: Vec::new(),
-    }
+    common::chunked_item(i, chunks)
 }
 
 fn lookups(c: &mut Criterion) {

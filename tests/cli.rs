@@ -3,17 +3,13 @@
 
 mod common;
 
+use common::pugmark;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use common::{copy_reserve, random_bytes, reserve, samples};
 use serde_json::Value;
-
-fn pugmark(index: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("pugmark").unwrap();
-    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
-    cmd
-}
 
 /// A temporary directory with an index of `protected` in it.
 fn indexed(protected: &Path) -> (tempfile::TempDir, PathBuf) {

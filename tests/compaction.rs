@@ -7,11 +7,11 @@
 
 mod common;
 
+use common::{pugmark, pugmark_process};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use assert_cmd::prelude::*;
 use proptest::prelude::*;
 use pugmark::{FingerprintParams, IndexOptions, IndexWriter, ScanOptions, Scanner};
 
@@ -204,12 +204,6 @@ fn size_tiers_keep_the_segment_count_logarithmic() {
     }
 }
 
-fn pugmark(index: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("pugmark").unwrap();
-    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
-    cmd
-}
-
 /// `index --prune` removes the files deleted from the protected tree (and
 /// only those): their copies scan clean, the others still match.
 #[test]
@@ -271,12 +265,12 @@ fn two_shards_merge_into_one_index() {
             .code(0);
     }
     // Disjoint parts of the archive, indexed by separate processes.
-    let mut one = pugmark(&a)
+    let mut one = pugmark_process(&a)
         .arg("index")
         .arg(tree.join("photos"))
         .spawn()
         .unwrap();
-    let mut two = pugmark(&b)
+    let mut two = pugmark_process(&b)
         .arg("index")
         .arg(tree.join("rasters"))
         .arg(tree.join("telemetry"))
@@ -323,13 +317,9 @@ fn killed_compactions_leave_a_working_index() {
     drop(w);
     let out_file = tmp.path().join("outgoing.bin");
     std::fs::write(&out_file, &first).unwrap();
-    let bin = env!("CARGO_BIN_EXE_pugmark");
     for attempt in 0..10u64 {
-        let mut child = Command::new(bin)
-            .arg("--index")
-            .arg(&dir)
+        let mut child = pugmark_process(&dir)
             .arg("compact")
-            .env_remove("PUGMARK_INDEX")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

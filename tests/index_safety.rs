@@ -9,16 +9,11 @@
 
 mod common;
 
+use common::pugmark;
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use pugmark::{FingerprintParams, IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
-
-fn pugmark(index: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("pugmark").unwrap();
-    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
-    cmd
-}
 
 fn writer(dir: &Path) -> IndexWriter {
     IndexWriter::open(

@@ -248,6 +248,15 @@ fn one_writer_at_a_time_readers_never_block() {
     writer(&dir, 0);
 }
 
+/// The (first) segment file of an index.
+fn segment_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pgs"))
+        .unwrap()
+}
+
 #[test]
 fn every_flipped_byte_is_caught_by_verify() {
     let tmp = tempfile::tempdir().unwrap();
@@ -257,11 +266,7 @@ fn every_flipped_byte_is_caught_by_verify() {
     w.add_bytes("b", &random_bytes(6, 100_000));
     w.commit().unwrap();
     drop(w);
-    let seg_path = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "pgs"))
-        .unwrap();
+    let seg_path = segment_file(&dir);
     let original = std::fs::read(&seg_path).unwrap();
     let step = (original.len() / 97).max(1);
     for pos in (0..original.len()).step_by(step) {
@@ -472,11 +477,7 @@ fn damaged_bodies_are_found_at_open_or_in_the_background() {
     w.add_bytes("a", &protected);
     w.commit().unwrap();
     drop(w);
-    let seg_path = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "pgs"))
-        .unwrap();
+    let seg_path = segment_file(&dir);
     let original = std::fs::read(&seg_path).unwrap();
     let mut damaged = original.clone();
     // A byte of the last table's fan-out (the 40-byte footer follows the

@@ -95,6 +95,20 @@ fn reformat(rows: &[Vec<String>], trailing_zeros: bool) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Rows with every number rounded to 2 decimals.
+fn round2(rows: &[Vec<String>]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .map(|f| match f.parse::<f64>() {
+                    Ok(v) => format!("{v:.2}"),
+                    Err(_) => f.clone(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn records_hit<'a>(report: &'a Report, name: &str) -> Option<&'a Evidence> {
     report
         .evidence
@@ -229,17 +243,7 @@ fn rounded_copies_match_approximately() {
     let (_tmp, scanner) = index_logs();
     let mut approx_seen = 0;
     for (name, data) in logs() {
-        let rounded: Vec<Vec<String>> = rows(&data)
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|f| match f.parse::<f64>() {
-                        Ok(v) => format!("{v:.2}"),
-                        Err(_) => f.clone(),
-                    })
-                    .collect()
-            })
-            .collect();
+        let rounded = round2(&rows(&data));
         let report = scanner.scan_bytes("rounded.csv", &join(&rounded, ","));
         let hit = report.evidence.iter().find(|e| e.protected() == name);
         match hit {
@@ -279,17 +283,7 @@ fn rounded_excerpts_of_80_records_match() {
     let all = rows(&track);
     assert!(all.len() > 100);
     for start in (0..=all.len() - 80).step_by(5) {
-        let rounded: Vec<Vec<String>> = all[start..start + 80]
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|f| match f.parse::<f64>() {
-                        Ok(v) => format!("{v:.2}"),
-                        Err(_) => f.clone(),
-                    })
-                    .collect()
-            })
-            .collect();
+        let rounded = round2(&all[start..start + 80]);
         let report = scanner.scan_bytes("excerpt.csv", &join(&rounded, ","));
         match report.evidence.first() {
             Some(Evidence::RecordsApprox {

@@ -10,6 +10,14 @@ use super::{Index, IndexOptions, IndexWriter, OpenOptions};
 use crate::fingerprint::FingerprintParams;
 
 const ENOSPC: i32 = 28;
+/// Every step of a durable write.
+const STEPS: [Step; 5] = [
+    Step::Create,
+    Step::Write,
+    Step::Sync,
+    Step::Rename,
+    Step::SyncDir,
+];
 const EIO: i32 = 5;
 
 fn item(n: u32) -> Vec<u8> {
@@ -34,14 +42,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 #[test]
 fn failed_commits_leave_the_previous_index_and_retry_cleanly() {
-    let steps = [
-        Step::Create,
-        Step::Write,
-        Step::Sync,
-        Step::Rename,
-        Step::SyncDir,
-    ];
-    for step in steps {
+    for step in STEPS {
         for errno in [ENOSPC, EIO] {
             // skip 0 fails the segment's write, skip 1 the manifest's.
             for skip in [0, 1] {
@@ -105,14 +106,7 @@ fn failed_commits_leave_the_previous_index_and_retry_cleanly() {
 /// compacts.
 #[test]
 fn failed_compactions_keep_every_item() {
-    let steps = [
-        Step::Create,
-        Step::Write,
-        Step::Sync,
-        Step::Rename,
-        Step::SyncDir,
-    ];
-    for step in steps {
+    for step in STEPS {
         for skip in [0, 1] {
             let case = format!("{step:?} skip {skip}");
             let tmp = tempfile::tempdir().unwrap();

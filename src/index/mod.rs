@@ -248,6 +248,12 @@ impl Index {
         self.health.state.load(std::sync::atomic::Ordering::Acquire) == 1
     }
 
+    /// Ids of the live items of the segment at position `segment`.
+    pub fn live_in(&self, segment: usize) -> impl Iterator<Item = u32> + '_ {
+        let flags = self.superseded.get(segment).map_or(&[][..], |f| &f[..]);
+        (0..flags.len() as u32).filter(move |&i| !flags[i as usize])
+    }
+
     /// Live protected items (cheap: counted at open).
     pub fn live_items(&self) -> u64 {
         self.live_items
@@ -449,18 +455,10 @@ impl Index {
                     bands.insert(item, u16::from_be_bytes([v[6], v[7]]) as u64);
                 }
             }
-            for i in 0..seg.item_count() {
-                let r = ItemRef {
-                    segment: s as u32,
-                    item: i as u32,
-                };
-                if !self.is_live(r) {
-                    continue;
-                }
-                let rec = seg.item(i);
+            for i in self.live_in(s) {
+                let rec = seg.item(i as usize);
                 let (w, h) = rec.raster_size;
-                stats.raster_samples +=
-                    w as u64 * h as u64 * bands.get(&(i as u32)).copied().unwrap_or(1);
+                stats.raster_samples += w as u64 * h as u64 * bands.get(&i).copied().unwrap_or(1);
                 stats.records += rec.records as u64;
                 if rec
                     .kind

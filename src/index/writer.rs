@@ -778,14 +778,9 @@ impl IndexWriter {
             ..CompactSummary::default()
         };
         summary.bytes_after = summary.bytes_before;
-        let drops_any = range.clone().any(|s| {
-            (0..index.segments()[s].item_count()).any(|i| {
-                !index.is_live(ItemRef {
-                    segment: s as u32,
-                    item: i as u32,
-                })
-            })
-        });
+        let drops_any = range
+            .clone()
+            .any(|s| index.live_in(s).count() < index.segments()[s].item_count());
         if range.len() < 2 && !drops_any {
             return Ok(summary); // nothing to merge or drop
         }
@@ -928,21 +923,14 @@ fn known_items(dir: &Path) -> Result<HashMap<Vec<u8>, Known>> {
     let index = Index::open(dir, &HEADERS_ONLY)?;
     let mut known = HashMap::new();
     for (s, seg) in index.segments().iter().enumerate() {
-        for i in 0..seg.item_count() {
-            let r = ItemRef {
-                segment: s as u32,
-                item: i as u32,
-            };
-            if !index.is_live(r) {
-                continue;
-            }
-            let rec = seg.item(i);
+        for i in index.live_in(s) {
+            let rec = seg.item(i as usize);
             let has_mtime = rec.flags & super::segment::FLAG_HAS_MTIME != 0;
             known.insert(
                 rec.path,
                 Known {
                     segment_id: seg.id(),
-                    item: i as u32,
+                    item: i,
                     size: rec.size,
                     mtime_ns: has_mtime.then_some(rec.mtime_ns),
                     digest: rec.digest,

@@ -17,6 +17,45 @@ pub fn reserve(rel: &str) -> PathBuf {
     samples().join("reserve").join(rel)
 }
 
+/// The `pugmark` binary with `--index INDEX` (and no `$PUGMARK_INDEX`).
+pub fn pugmark(index: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("pugmark").unwrap();
+    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
+    cmd
+}
+
+/// The same as a process to spawn (to run beside others, or to kill).
+pub fn pugmark_process(index: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pugmark"));
+    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
+    cmd
+}
+
+/// The fingerprints of a synthetic binary item made of 16 KiB chunks with
+/// the given hashes (for index benchmarks that write tables directly).
+pub fn chunked_item(i: u64, hashes: impl Iterator<Item = [u8; 16]>) -> pugmark::Fingerprints {
+    let chunks: Vec<pugmark::fingerprint::ChunkFp> = hashes
+        .enumerate()
+        .map(|(k, hash)| pugmark::fingerprint::ChunkFp {
+            hash,
+            offset: k as u64 * 16384,
+            len: 16384,
+            trivial: false,
+        })
+        .collect();
+    pugmark::Fingerprints {
+        kind: pugmark::sniff::Kind::Binary,
+        size: chunks.len() as u64 * 16384,
+        digest: *blake3::hash(&i.to_le_bytes()).as_bytes(),
+        chunks,
+        image: None,
+        raster: None,
+        records: None,
+        members: Vec::new(),
+        reasons: Vec::new(),
+    }
+}
+
 /// Deterministic incompressible bytes (xorshift64).
 pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
