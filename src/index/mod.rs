@@ -25,6 +25,92 @@ use serde::Serialize;
 
 pub use manifest::{Manifest, SegmentRef};
 pub use segment::{ImageRow, ItemRecord, Segment, FORMAT_VERSION};
+
+/// Segments with at most this many image hashes are searched by comparing
+/// every hash (about 2 ns each, in order) rather than by the multi-index
+/// (up to 12,496 fan-out buckets read, each a random read): below this the
+/// comparison is the faster of the two (measured by the `image_scale`
+/// bench).
+pub const IMAGE_SCAN_ROWS: usize = 1 << 16;
+
+/// How [`Index::lookup_image_with`] searches a segment's image hashes. Every
+/// way gives the same, exact answer; they differ in speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageSearch {
+    /// Compare every hash in segments of at most [`IMAGE_SCAN_ROWS`] hashes,
+    /// use the multi-index in larger ones (what scans use).
+    Auto,
+    /// Use the multi-index wherever the distance allows it (at most 31).
+    MultiIndex,
+    /// Compare every stored hash (the brute-force reference).
+    Scan,
+}
+
+/// Rows of `table` (an image multi-index) holding a slot value within
+/// `radius` bits of `query`'s in the same slot, appended to `rows`.
+///
+/// The fan-out's `bits` are the slot number (3 bits) and the top
+/// `bits - 3` bits of the slot value, so an entry within `radius` bits lies
+/// in a bucket whose value bits are within `radius` of the query's. Each such
+/// bucket is read once and its entries tested directly: about 1,562 buckets a
+/// slot at the full 24-bit fan-out (flips among 21 bits), not the 5,489 keys
+/// within 3 bits of 32.
+fn image_candidates(
+    table: &table::TableView<'_>,
+    query: &PdqHash,
+    radius: u32,
+    rows: &mut Vec<u32>,
+) {
+    let fan_bits = table.bits().saturating_sub(3).min(32);
+    // Masks over the value bits the fan-out covers (the top ones).
+    let mut masks: Vec<u32> = vec![0];
+    let positions: Vec<u32> = (32 - fan_bits..32).collect();
+    for (i, &a) in positions.iter().enumerate() {
+        if radius < 1 {
+            break;
+        }
+        masks.push(1 << a);
+        for (j, &b) in positions.iter().enumerate().skip(i + 1) {
+            if radius < 2 {
+                break;
+            }
+            masks.push(1 << a | 1 << b);
+            for &c in positions.iter().skip(j + 1) {
+                if radius < 3 {
+                    break;
+                }
+                masks.push(1 << a | 1 << b | 1 << c);
+            }
+        }
+    }
+    for slot in 0..segment::IMAGE_SLOTS {
+        let v = query.slot(slot);
+        let mut buckets: Vec<std::ops::Range<usize>> = masks
+            .iter()
+            .map(|m| table.bucket(&segment::image_key(slot, v ^ m)))
+            .collect();
+        // Walk the table in order (and once per bucket when the fan-out is
+        // narrower than the slot number, where slots share buckets).
+        buckets.sort_unstable_by_key(|r| (r.start, r.end));
+        buckets.dedup();
+        // Touch every bucket before scanning any, so their memory reads
+        // overlap instead of waiting on each other.
+        let warm = buckets
+            .iter()
+            .fold(0u8, |acc, r| acc ^ table.touch(r.clone()));
+        std::hint::black_box(warm);
+        for range in buckets {
+            for i in range {
+                let (entry_slot, value) = segment::image_key_parts(&table.entry(i)[..5]);
+                if entry_slot == slot && (value ^ v).count_ones() <= radius {
+                    rows.push(u32::from_be_bytes(
+                        table.value(i)[..4].try_into().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+    }
+}
 pub use table::{TableId, TableView};
 pub use writer::{AddOutcome, CompactSummary, IndexOptions, IndexSummary, IndexWriter, TIER_FANIN};
 
@@ -318,89 +404,66 @@ impl Index {
         found
     }
 
-    /// Live stored image hashes within `max_distance` bits of `query`, by
-    /// multi-index hashing: the 256 bits are 16 slots of 16 bits, and two
-    /// hashes within 16 * (r + 1) - 1 bits agree to within r bits on some
-    /// slot (pigeonhole), so probing every slot value within r bits of the
-    /// query's finds all of them. r is 0, 1 or 2, enough for distances up
-    /// to 47; larger distances are clamped to 47.
+    /// Live stored image hashes within `max_distance` bits of `query`.
+    ///
+    /// A segment with few hashes (at most [`IMAGE_SCAN_ROWS`]) is compared
+    /// hash by hash. A larger one is searched by multi-index hashing: the
+    /// 256 bits are eight 32-bit slots, and two hashes within 8 * (r + 1) - 1
+    /// bits agree to within r bits on some slot (pigeonhole), so probing
+    /// every slot value within r bits of the query's finds all of them. r is
+    /// at most 3, enough for distances up to 31;
+    /// larger distances are answered by comparing every hash. Either way
+    /// the answer is exact: every live hash within the distance, no other.
     pub fn lookup_image(&self, query: &PdqHash, max_distance: u32) -> Vec<ImageHit> {
-        let max_distance = max_distance.min(47);
-        let radius = max_distance / 16;
-        let mut probes: Vec<[u8; 3]> = Vec::with_capacity(16 * 137);
-        for slot in 0..16 {
-            let v = query.slot(slot);
-            probes.push(segment::image_key(slot, v));
-            if radius >= 1 {
-                for a in 0..16 {
-                    probes.push(segment::image_key(slot, v ^ (1 << a)));
-                    if radius >= 2 {
-                        for b in a + 1..16 {
-                            probes.push(segment::image_key(slot, v ^ (1 << a) ^ (1 << b)));
-                        }
-                    }
-                }
-            }
-        }
-        probes.sort_unstable();
+        self.lookup_image_with(query, max_distance, ImageSearch::Auto)
+    }
+
+    /// [`lookup_image`](Self::lookup_image) with the search chosen by the
+    /// caller (benchmarks and tests compare the ways).
+    pub fn lookup_image_with(
+        &self,
+        query: &PdqHash,
+        max_distance: u32,
+        search: ImageSearch,
+    ) -> Vec<ImageHit> {
+        let scan_rows = match search {
+            ImageSearch::Auto => IMAGE_SCAN_ROWS,
+            ImageSearch::MultiIndex => 0,
+            ImageSearch::Scan => usize::MAX,
+        };
+        let radius = max_distance / segment::IMAGE_SLOTS as u32;
+        let words: [u64; 4] = std::array::from_fn(|i| {
+            u64::from_be_bytes(query.0[8 * i..8 * i + 8].try_into().unwrap_or_default())
+        });
         let mut hits = Vec::new();
         let mut rows: Vec<u32> = Vec::new();
-        // Each slot's sketch (the 128 hash bits outside the slot's key) as
-        // one number, so the filter is one XOR and popcount per entry.
-        let sketches: Vec<u128> = (0..16)
-            .map(|slot| {
-                let bytes = segment::image_sketch(query, slot);
-                u128::from_be_bytes(bytes.try_into().unwrap_or_default())
-            })
-            .collect();
         for (s, seg) in self.segments.iter().enumerate() {
-            let Some(table) = seg.table(TableId::Image) else {
-                continue;
-            };
+            let table = seg.table(TableId::Image);
             rows.clear();
-            // Image keys are 20 bits: with a 20-bit fan-out a bucket is
-            // exactly one key. All buckets are located first, then read,
-            // so the random memory accesses of different probes overlap
-            // instead of waiting on each other.
-            let ranges: Vec<std::ops::Range<usize>> = if table.bits() == 20 {
-                probes.iter().map(|key| table.bucket(key)).collect()
-            } else {
-                probes.iter().map(|key| table.find(key)).collect()
-            };
-            let warm = ranges
-                .iter()
-                .fold(0u8, |acc, r| acc ^ table.touch(r.clone()));
-            std::hint::black_box(warm);
-            for (key, range) in probes.iter().zip(ranges) {
-                let sketch = sketches[(key[0] >> 4) as usize];
-                for i in range {
-                    let value = table.value(i);
-                    let stored = u128::from_be_bytes(value[..16].try_into().unwrap_or_default());
-                    let near = (stored ^ sketch).count_ones();
-                    if near <= max_distance {
-                        rows.push(u32::from_be_bytes(
-                            value[16..20].try_into().unwrap_or_default(),
-                        ));
-                    }
+            match table {
+                Some(table) if radius <= 3 && seg.image_row_count() > scan_rows => {
+                    image_candidates(&table, query, radius, &mut rows);
+                    rows.sort_unstable();
+                    rows.dedup();
                 }
+                _ => rows.extend(0..seg.image_row_count() as u32),
             }
-            rows.sort_unstable();
-            rows.dedup();
             for &r in &rows {
-                if r as usize >= seg.image_row_count() {
+                if r as usize >= seg.image_row_count()
+                    || seg.image_row_distance(r as usize, &words) > max_distance
+                {
                     continue;
                 }
                 let row = seg.image_row(r as usize);
-                let distance = row.hash.distance(query);
                 let item = ItemRef {
                     segment: s as u32,
                     item: row.item,
                 };
-                if distance <= max_distance && self.is_live(item) {
+                if self.is_live(item) {
                     hits.push(ImageHit {
                         item,
                         row,
-                        distance,
+                        distance: row.hash.distance(query),
                     });
                 }
             }

@@ -46,8 +46,11 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// from typed field keys instead of BLAKE3 over canonical text, raster row
 /// chunks hashed with a keyed multiply hash instead of BLAKE3; 4: year-first
 /// dates in records are one typed field, whatever their separators; 5:
-/// raster window anchors from 2-D winnowing instead of every row chunk).
-pub const FORMAT_VERSION: u32 = 5;
+/// raster window anchors from 2-D winnowing instead of every row chunk,
+/// narrower chunk and record entries, per-section checksums; 6: the PDQ
+/// multi-index in eight 32-bit slots without stored sketches, and turned
+/// copies of pictures hashed on the query side instead of stored).
+pub const FORMAT_VERSION: u32 = 6;
 
 const HEADER_FIXED: usize = 32;
 const DIR_ENTRY: usize = 72;
@@ -107,7 +110,7 @@ pub struct SegmentBuilder {
     items: Vec<ItemRecord>,
     exact: Vec<[u8; 36]>,
     chunks: Vec<[u8; 20]>,
-    image: Vec<[u8; 23]>,
+    image: Vec<[u8; IMAGE_ENTRY]>,
     image_rows: Vec<[u8; IMAGE_ROW]>,
     raster_bands: Vec<[u8; 48]>,
     raster_anchors: Vec<[u8; 22]>,
@@ -218,11 +221,10 @@ impl SegmentBuilder {
             r[7] = region_kind << 4 | (region.variant & 15);
             r[8..].copy_from_slice(&region.hash.0);
             self.image_rows.push(r);
-            for slot in 0..16 {
-                let mut e = [0u8; 23];
-                e[..3].copy_from_slice(&image_key(slot, region.hash.slot(slot)));
-                e[3..19].copy_from_slice(image_sketch(&region.hash, slot));
-                e[19..].copy_from_slice(&row.to_be_bytes());
+            for slot in 0..IMAGE_SLOTS {
+                let mut e = [0u8; IMAGE_ENTRY];
+                e[..5].copy_from_slice(&image_key(slot, region.hash.slot(slot)));
+                e[5..].copy_from_slice(&row.to_be_bytes());
                 self.image.push(e);
             }
         }
@@ -273,7 +275,7 @@ impl SegmentBuilder {
         }
         copy_entries(&mut self.exact, seg.table(TableId::Exact), 0, &ids);
         copy_entries(&mut self.chunks, seg.table(TableId::Chunks), 0, &ids);
-        copy_entries(&mut self.image, seg.table(TableId::Image), 16, &rows);
+        copy_entries(&mut self.image, seg.table(TableId::Image), 0, &rows);
         copy_entries(
             &mut self.raster_bands,
             seg.table(TableId::RasterBands),
@@ -539,23 +541,29 @@ pub fn chunk_value(value: &[u8]) -> (u32, u32, u64) {
     (item, len, u64::from_be_bytes(offset))
 }
 
-/// The image table key for a slot (0..16) and its 16-bit value: 20 bits,
-/// left-aligned in 3 bytes.
-pub fn image_key(slot: usize, value: u16) -> [u8; 3] {
-    let k = ((slot as u32) << 20) | ((value as u32) << 4);
-    [(k >> 16) as u8, (k >> 8) as u8, k as u8]
+/// Slots of the image multi-index: a PDQ hash is eight 32-bit words, each
+/// stored as one table entry pointing at the hash's row.
+pub const IMAGE_SLOTS: usize = 8;
+
+/// Bytes of one image table entry: the 5-byte key and the row number.
+const IMAGE_ENTRY: usize = 9;
+
+/// The image table key for a slot (0..8) and its 32-bit value: 35 bits,
+/// left-aligned in 5 bytes (slot first, so the fan-out's top bits are the
+/// slot and then the value's evenly spread bits).
+pub fn image_key(slot: usize, value: u32) -> [u8; 5] {
+    let k = ((slot as u64) << 37) | ((value as u64) << 5);
+    let b = k.to_be_bytes();
+    [b[3], b[4], b[5], b[6], b[7]]
 }
 
-/// The half of a hash that does not contain `slot`: 128 bits stored beside
-/// each multi-index entry. Two hashes within distance d differ in at most d
-/// of these bits, so a candidate whose sketch is further away is rejected
-/// without reading its row.
-pub fn image_sketch(hash: &crate::fingerprint::image::pdq::PdqHash, slot: usize) -> &[u8] {
-    if slot < 8 {
-        &hash.0[..16]
-    } else {
-        &hash.0[16..]
-    }
+/// The slot and slot value an image table key holds (the inverse of
+/// [`image_key`]).
+pub fn image_key_parts(key: &[u8]) -> (usize, u32) {
+    let mut b = [0u8; 8];
+    b[3..].copy_from_slice(&key[..5]);
+    let k = u64::from_be_bytes(b);
+    ((k >> 37) as usize, (k >> 5) as u32)
 }
 
 /// One stored image hash.
@@ -1015,6 +1023,18 @@ impl Segment {
         self.layout.image_row_count
     }
 
+    /// Hamming distance between stored image hash `i` (which must be <
+    /// [`image_row_count`](Self::image_row_count)) and a hash given as four
+    /// big-endian words, without decoding the rest of the row.
+    pub fn image_row_distance(&self, i: usize, words: &[u64; 4]) -> u32 {
+        let r = &self.image_row_bytes(i)[8..];
+        let mut d = 0;
+        for (w, chunk) in words.iter().zip(r.chunks_exact(8)) {
+            d += (w ^ u64::from_be_bytes(chunk.try_into().unwrap_or_default())).count_ones();
+        }
+        d
+    }
+
     fn image_row_bytes(&self, i: usize) -> &[u8] {
         &self.map[self.layout.image_rows.start + i * IMAGE_ROW..][..IMAGE_ROW]
     }
@@ -1084,9 +1104,7 @@ impl Segment {
                 .map_err(|d| corrupt(format!("{} table: {d}", id.name())))?;
             for i in 0..view.len() {
                 let value = view.value(i);
-                let at = if *id == TableId::Image { 16 } else { 0 };
-                let target =
-                    u32::from_be_bytes(value[at..at + 4].try_into().unwrap_or_default()) as usize;
+                let target = u32::from_be_bytes(value[..4].try_into().unwrap_or_default()) as usize;
                 if *id != TableId::Image {
                     if target >= self.layout.items {
                         return Err(corrupt(format!(
@@ -1100,12 +1118,10 @@ impl Segment {
                 if target >= self.layout.image_row_count {
                     return Err(corrupt(format!("image entry {i} names row {target}")));
                 }
-                let key = &view.entry(i)[..3];
+                let key = &view.entry(i)[..5];
                 let row = self.image_row(target);
-                let slot = (key[0] >> 4) as usize;
-                if key != image_key(slot, row.hash.slot(slot))
-                    || &value[..16] != image_sketch(&row.hash, slot)
-                {
+                let slot = (key[0] >> 5) as usize;
+                if key != image_key(slot, row.hash.slot(slot)) {
                     return Err(corrupt(format!("image entry {i} does not match its row")));
                 }
             }

@@ -17,11 +17,9 @@ pub enum TableId {
     /// 64-bit chunk hash prefix -> item, chunk length, chunk offset (see
     /// [`chunk_entry`](super::segment::chunk_entry)).
     Chunks = 2,
-    /// PDQ multi-index: (16-bit slot number, 16-bit slot value) -> the
-    /// other half of the hash (128 bits, a filter that rejects far hashes
-    /// without reading their row) and the image hash row. Keys are 20 bits
-    /// left-aligned in 3 bytes, so a 20-bit fan-out addresses each (slot,
-    /// value) directly.
+    /// PDQ multi-index: (3-bit slot number, 32-bit slot value) -> the image
+    /// hash row. Keys are 35 bits left-aligned in 5 bytes, so the fan-out
+    /// spreads them evenly (see [`image_key`](super::segment::image_key)).
     Image = 3,
     /// Raster band digest -> item, band, band count, width, height.
     RasterBands = 4,
@@ -89,7 +87,7 @@ impl TableId {
             | TableId::Records
             | TableId::RecordsRounded
             | TableId::RecordsProjected => 16,
-            TableId::Image => 20,
+            TableId::Image => 24,
         }
     }
 
@@ -98,7 +96,7 @@ impl TableId {
         match self {
             TableId::Exact => (32, 4),
             TableId::Chunks => (8, 12),
-            TableId::Image => (3, 20),
+            TableId::Image => (5, 4),
             TableId::RasterBands => (32, 16),
             TableId::RasterAnchors => (8, 14),
             TableId::Records | TableId::RecordsRounded | TableId::RecordsProjected => (6, 4),

@@ -56,6 +56,38 @@ pub fn chunked_item(i: u64, hashes: impl Iterator<Item = [u8; 16]>) -> pugmark::
     }
 }
 
+/// The fingerprints of a synthetic photo whose stored image hashes are
+/// `hashes` (the first as the whole picture, the rest as centred crops),
+/// for index tests and benches that need many photos without decoding any.
+pub fn photo_item(i: u64, hashes: &[[u8; 32]]) -> pugmark::Fingerprints {
+    use pugmark::fingerprint::image::{pdq::PdqHash, ImageFp, Region, RegionHash};
+    let region_hash = |k: usize, h: &[u8; 32]| RegionHash {
+        region: if k == 0 {
+            Region::Whole
+        } else {
+            Region::Centre(k as u16)
+        },
+        variant: 0,
+        hash: PdqHash(*h),
+        quality: 100,
+    };
+    let mut fp = chunked_item(i, std::iter::empty());
+    fp.kind = pugmark::sniff::Kind::Jpeg;
+    fp.size = 1;
+    fp.image = Some(ImageFp::from_hashes(
+        640,
+        480,
+        region_hash(0, &hashes[0]),
+        hashes
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(k, h)| region_hash(k, h))
+            .collect(),
+    ));
+    fp
+}
+
 /// Deterministic incompressible bytes (xorshift64).
 pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -159,20 +191,33 @@ pub fn single_segment_index_unchecked(
     params: pugmark::FingerprintParams,
     builder: pugmark::index::segment::SegmentBuilder,
 ) -> pugmark::Index {
+    segments_index_unchecked(dir, params, std::iter::once(builder))
+}
+
+/// Writes each builder as a segment of a new index in `dir`, one at a time
+/// (so only one is in memory), and opens the index reading headers only.
+pub fn segments_index_unchecked(
+    dir: &Path,
+    params: pugmark::FingerprintParams,
+    builders: impl Iterator<Item = pugmark::index::segment::SegmentBuilder>,
+) -> pugmark::Index {
     use pugmark::index::{BodyCheck, Index, Manifest, OpenOptions, SegmentRef};
-    let file = "seg-00000001.pgs";
-    let items = builder.item_count() as u64;
-    let bytes = builder
-        .write(&dir.join(file), 1, &params, &serde_json::json!({}))
-        .expect("segment");
-    let mut manifest = Manifest::new(params);
-    manifest.segments.push(SegmentRef {
-        id: 1,
-        file: file.into(),
-        items,
-        bytes,
-    });
-    manifest.next_segment_id = 2;
+    let mut manifest = Manifest::new(params.clone());
+    for (n, builder) in builders.enumerate() {
+        let id = n as u64 + 1;
+        let file = format!("seg-{id:08}.pgs");
+        let items = builder.item_count() as u64;
+        let bytes = builder
+            .write(&dir.join(&file), id, &params, &serde_json::json!({}))
+            .expect("segment");
+        manifest.segments.push(SegmentRef {
+            id,
+            file,
+            items,
+            bytes,
+        });
+        manifest.next_segment_id = id + 1;
+    }
     manifest.store(dir).expect("manifest");
     let headers = OpenOptions {
         body_check: BodyCheck::HeadersOnly,

@@ -9,10 +9,14 @@
 //! flat sky safe from over-trimming). Hash centred crops (2.5, 5, 7.5 and
 //! 10% off each side by default): the same crops are hashed on both sides,
 //! so a copy cropped by c per side lines up with some protected region.
-//! Protected pictures also store crops of one side (5 and 10% by default)
-//! and the true hashes of their seven rotated and mirrored versions, because PDQ's even box windows and sampling grid make
-//! the DCT-derived variants only approximate; queries add the DCT-derived
-//! variants of the outgoing picture for free.
+//! Protected pictures also store crops of one side (5 and 10% by default).
+//! Turned copies are found from the outgoing side: a query hashes the
+//! outgoing picture (whole and trimmed) under all seven rotations and
+//! mirrorings for real (PDQ's even box windows and sampling grid make
+//! variants derived from the DCT block only approximate), so a turned copy
+//! of a protected picture meets the protected hash itself. Keeping the
+//! turning on the query side makes the index a third smaller than if every
+//! protected picture stored its turned hashes.
 
 pub mod decode;
 pub mod pdq;
@@ -20,7 +24,7 @@ pub mod pdq;
 use serde::{Serialize, Serializer};
 
 use decode::{decode_luma, DecodeError, ImageLimits, LumaImage};
-use pdq::{DctBlock, PdqHash};
+use pdq::PdqHash;
 
 use super::FingerprintParams;
 use crate::sniff::Kind;
@@ -135,11 +139,9 @@ pub struct ImageFp {
     /// pixels).
     pub pdq: RegionHash,
     /// Further hashes: trimmed (if there is a border), centred crops, and
-    /// for protected pictures the true hashes of the seven turned copies.
+    /// for protected pictures one-side crops; for outgoing pictures the
+    /// true hashes of the seven turned copies.
     pub hashes: Vec<RegionHash>,
-    /// DCT blocks of the whole and trimmed picture, for derived variants.
-    #[serde(skip)]
-    blocks: Vec<(Region, u8, DctBlock)>,
 }
 
 impl ImageFp {
@@ -160,7 +162,6 @@ impl ImageFp {
             border: [0; 4],
             pdq,
             hashes,
-            blocks: Vec::new(),
         }
     }
 
@@ -169,40 +170,18 @@ impl ImageFp {
         std::iter::once(&self.pdq).chain(self.hashes.iter())
     }
 
-    /// What to look up for an outgoing picture: the whole and trimmed
-    /// picture under all eight DCT-derived dihedral variants, and each
-    /// centred crop as it is.
+    /// What to look up for an outgoing picture: every hash it has (the
+    /// whole and trimmed picture with their turned copies, the centred
+    /// crops), each as it is.
     pub fn queries(&self) -> Vec<ImageQuery> {
-        let mut out = Vec::new();
-        if self.blocks.is_empty() {
-            out.push(ImageQuery {
-                hash: self.pdq.hash,
-                region: self.pdq.region,
-                variant: 0,
-                quality: self.pdq.quality,
-            });
-        }
-        for (region, quality, block) in &self.blocks {
-            for (v, b) in pdq::dihedral_blocks(block).iter().enumerate() {
-                out.push(ImageQuery {
-                    hash: pdq::hash_from_dct(b),
-                    region: *region,
-                    variant: v as u8,
-                    quality: *quality,
-                });
-            }
-        }
-        for h in &self.hashes {
-            if matches!(h.region, Region::Centre(_)) && h.variant == 0 {
-                out.push(ImageQuery {
-                    hash: h.hash,
-                    region: h.region,
-                    variant: 0,
-                    quality: h.quality,
-                });
-            }
-        }
-        out
+        self.all_hashes()
+            .map(|h| ImageQuery {
+                hash: h.hash,
+                region: h.region,
+                variant: h.variant,
+                quality: h.quality,
+            })
+            .collect()
     }
 }
 
@@ -232,14 +211,15 @@ pub fn tiff_is_photo(data: &[u8]) -> bool {
     bits.iter().all(|&b| b == 8) && matches!(samples, 1 | 3 | 4)
 }
 
-/// Decodes a picture and computes its image fingerprint; with
-/// `turned_copies`, also the true hashes of its seven rotated and mirrored
-/// versions (done for protected pictures).
+/// Decodes a picture and computes its image fingerprint: for a `protected`
+/// picture also its one-side crops (what the index stores), otherwise the
+/// true hashes of its seven rotated and mirrored versions (what a query
+/// looks up).
 pub fn fingerprint(
     data: &[u8],
     kind: Kind,
     params: &FingerprintParams,
-    turned_copies: bool,
+    protected: bool,
 ) -> Result<ImageFp, DecodeError> {
     let limits = ImageLimits {
         fast_jpeg_min_side: params.image_fast_jpeg_min_side,
@@ -253,9 +233,11 @@ pub fn fingerprint(
         rows: luma.rows,
         cols: luma.cols,
     };
-    let mut blocks = Vec::new();
     let mut hashes = Vec::new();
-    let pdq = hash_window(&whole, Region::Whole, &mut blocks);
+    let pdq = hash_window(&whole, Region::Whole, 0);
+    if !protected {
+        turned_hashes(&whole, Region::Whole, &mut hashes);
+    }
     let border = trim_borders(
         &luma,
         params.image_trim_tolerance,
@@ -270,7 +252,10 @@ pub fn fingerprint(
             rows: luma.rows - (top + bottom) as usize,
             cols: luma.cols - (left + right) as usize,
         };
-        hashes.push(hash_window(&trimmed, Region::Trimmed, &mut blocks));
+        hashes.push(hash_window(&trimmed, Region::Trimmed, 0));
+        if !protected {
+            turned_hashes(&trimmed, Region::Trimmed, &mut hashes);
+        }
     }
     for &pm in &params.image_crops_permille {
         let (cut_r, cut_c) = (
@@ -292,7 +277,7 @@ pub fn fingerprint(
             quality: p.quality,
         });
     }
-    if turned_copies {
+    if protected {
         for &pm in &params.image_side_crops_permille {
             for side in 0..4u8 {
                 let (cut_r, cut_c) = (
@@ -328,17 +313,6 @@ pub fn fingerprint(
                 });
             }
         }
-        let pixels = whole.copy();
-        for variant in 1..8u8 {
-            let (mut turned, rows, cols) = turn(&pixels, luma.rows, luma.cols, variant);
-            let p = pdq::pdq_from_luma(&mut turned, rows, cols);
-            hashes.push(RegionHash {
-                region: Region::Whole,
-                variant,
-                hash: p.hash,
-                quality: p.quality,
-            });
-        }
     }
     Ok(ImageFp {
         width: luma.full_size.0,
@@ -347,35 +321,30 @@ pub fn fingerprint(
         border,
         pdq,
         hashes,
-        blocks,
     })
 }
 
-/// Hashes a window, keeping its DCT block for derived variants.
-fn hash_window(
-    window: &Window<'_>,
-    region: Region,
-    blocks: &mut Vec<(Region, u8, DctBlock)>,
-) -> RegionHash {
-    let mut buf = window.copy();
-    match pdq::dct_from_luma(&mut buf, window.rows, window.cols) {
-        Some((block, quality)) => {
-            let hash = pdq::hash_from_dct(&block);
-            blocks.push((region, quality, block));
-            RegionHash {
-                region,
-                variant: 0,
-                hash,
-                quality,
-            }
-        }
-        None => RegionHash {
-            region,
-            variant: 0,
-            hash: PdqHash::default(),
-            quality: 0,
-        },
+/// The PDQ hash of a window, turned by dihedral transform `variant` first.
+fn hash_window(window: &Window<'_>, region: Region, variant: u8) -> RegionHash {
+    let (mut pixels, rows, cols) = if variant == 0 {
+        (window.copy(), window.rows, window.cols)
+    } else {
+        turn(&window.copy(), window.rows, window.cols, variant)
+    };
+    let p = pdq::pdq_from_luma(&mut pixels, rows, cols);
+    RegionHash {
+        region,
+        variant,
+        hash: p.hash,
+        quality: p.quality,
     }
+}
+
+/// Appends the true hashes of a window's seven rotated and mirrored copies
+/// (what an outgoing picture looks up, so a turned copy of a protected
+/// picture meets the protected hash).
+fn turned_hashes(window: &Window<'_>, region: Region, hashes: &mut Vec<RegionHash>) {
+    hashes.extend((1..8u8).map(|variant| hash_window(window, region, variant)));
 }
 
 /// The picture under dihedral transform `variant` (reference order and

@@ -56,11 +56,11 @@ impl PdqHash {
         Some(PdqHash(out))
     }
 
-    /// The 16-bit word `slot` (0..16), slot 0 being bits 0..16.
-    pub fn slot(&self, slot: usize) -> u16 {
-        let hi = self.0[31 - 2 * slot - 1];
-        let lo = self.0[31 - 2 * slot];
-        u16::from_be_bytes([hi, lo])
+    /// The 32-bit word `slot` (0..8), slot 0 being bits 0..32: the keys of
+    /// the index's multi-index.
+    pub fn slot(&self, slot: usize) -> u32 {
+        let at = 28 - 4 * slot;
+        u32::from_be_bytes([self.0[at], self.0[at + 1], self.0[at + 2], self.0[at + 3]])
     }
 }
 
@@ -372,8 +372,8 @@ mod tests {
         let hex = "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b22";
         let h = PdqHash::from_hex(hex).unwrap();
         assert_eq!(h.to_hex(), hex);
-        assert_eq!(h.slot(0), 0x9b22);
-        assert_eq!(h.slot(15), 0xf8f8);
+        assert_eq!(h.slot(0), 0x4e9c_9b22);
+        assert_eq!(h.slot(7), 0xf8f8_f0cc);
         assert!(!h.bit(0));
         assert!(h.bit(1));
         assert_eq!(h.distance(&h), 0);
