@@ -375,7 +375,7 @@ fn an_index_run_whose_writes_fail_exits_2_and_keeps_the_index() {
     let bin = env!("CARGO_BIN_EXE_pugmark");
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(r#"trap '' XFSZ; ulimit -f 64; exec "$0" --index "$1" index "$2""#)
+        .arg(r#"trap '' XFSZ; ulimit -f 16; exec "$0" --index "$1" index "$2""#)
         .arg(bin)
         .arg(&dir)
         .arg(&big)

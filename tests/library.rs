@@ -111,7 +111,7 @@ fn index_content(dir: &Path) -> (Vec<ItemRecord>, Vec<Vec<u8>>) {
         items.extend((0..seg.item_count()).map(|i| seg.item(i)));
         for id in [TableId::Exact, TableId::Chunks] {
             let t = seg.table(id).unwrap();
-            entries.extend((0..t.len()).map(|i| t.entry(i).to_vec()));
+            entries.extend(t.iter().map(|(k, v)| [&k[..], v].concat()));
         }
     }
     (items, entries)

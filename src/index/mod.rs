@@ -85,23 +85,27 @@ fn image_candidates(
     }
     for slot in 0..segment::IMAGE_SLOTS {
         let v = query.slot(slot);
-        let mut buckets: Vec<std::ops::Range<usize>> = masks
+        let mut buckets: Vec<([u8; 5], std::ops::Range<usize>)> = masks
             .iter()
-            .map(|m| table.bucket(&segment::image_key(slot, v ^ m)))
+            .map(|m| {
+                let probe = segment::image_key(slot, v ^ m);
+                (probe, table.bucket(&probe))
+            })
             .collect();
         // Walk the table in order (and once per bucket when the fan-out is
         // narrower than the slot number, where slots share buckets).
-        buckets.sort_unstable_by_key(|r| (r.start, r.end));
-        buckets.dedup();
+        buckets.sort_unstable_by_key(|(_, r)| (r.start, r.end));
+        buckets.dedup_by_key(|(_, r)| (r.start, r.end));
         // Touch every bucket before scanning any, so their memory reads
         // overlap instead of waiting on each other.
         let warm = buckets
             .iter()
-            .fold(0u8, |acc, r| acc ^ table.touch(r.clone()));
+            .fold(0u8, |acc, (_, r)| acc ^ table.touch(r.clone()));
         std::hint::black_box(warm);
-        for range in buckets {
+        for (probe, range) in buckets {
             for i in range {
-                let (entry_slot, value) = segment::image_key_parts(&table.entry(i)[..5]);
+                let key = table.key_in_bucket(&probe, i);
+                let (entry_slot, value) = segment::image_key_parts(&key);
                 if entry_slot == slot && (value ^ v).count_ones() <= radius {
                     rows.push(u32::from_be_bytes(
                         table.value(i)[..4].try_into().unwrap_or_default(),

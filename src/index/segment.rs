@@ -378,15 +378,15 @@ impl SegmentBuilder {
             catalogue.extend_from_slice(&r);
             paths.extend_from_slice(&item.path);
         }
-        let exact = encode_table(TableId::Exact, &mut self.exact);
-        let chunks = encode_table(TableId::Chunks, &mut self.chunks);
-        let image = encode_table(TableId::Image, &mut self.image);
-        let raster_bands = encode_table(TableId::RasterBands, &mut self.raster_bands);
-        let raster_anchors = encode_table(TableId::RasterAnchors, &mut self.raster_anchors);
-        let records = encode_table(TableId::Records, &mut self.records);
-        let records_rounded = encode_table(TableId::RecordsRounded, &mut self.records_rounded);
+        let exact = encode_table(TableId::Exact, &mut self.exact)?;
+        let chunks = encode_table(TableId::Chunks, &mut self.chunks)?;
+        let image = encode_table(TableId::Image, &mut self.image)?;
+        let raster_bands = encode_table(TableId::RasterBands, &mut self.raster_bands)?;
+        let raster_anchors = encode_table(TableId::RasterAnchors, &mut self.raster_anchors)?;
+        let records = encode_table(TableId::Records, &mut self.records)?;
+        let records_rounded = encode_table(TableId::RecordsRounded, &mut self.records_rounded)?;
         let records_projected =
-            encode_table(TableId::RecordsProjected, &mut self.records_projected);
+            encode_table(TableId::RecordsProjected, &mut self.records_projected)?;
         self.supersedes.sort_unstable();
         self.supersedes.dedup();
         let plain = |kind, bytes, count, value_width| SectionOut {
@@ -474,10 +474,13 @@ fn copy_entries<const W: usize>(
         return;
     };
     let key_width = table.key_width();
-    for i in 0..table.len() {
-        let Ok(mut entry) = <[u8; W]>::try_from(table.entry(i)) else {
+    for (key, value) in table.iter() {
+        let mut entry = [0u8; W];
+        if key_width + value.len() != W {
             continue;
-        };
+        }
+        entry[..key_width].copy_from_slice(&key);
+        entry[key_width..].copy_from_slice(value);
         let field = key_width + at;
         let old = u32::from_be_bytes(entry[field..field + 4].try_into().unwrap_or_default());
         if let Some(Some(new)) = ids.get(old as usize) {
@@ -498,11 +501,17 @@ struct SectionOut {
     bits: u32,
 }
 
-fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> SectionOut {
+fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> Result<SectionOut> {
     let (key_width, value_width) = id.widths();
     debug_assert_eq!(key_width + value_width, W);
-    let (bytes, count, bits) = table::encode(entries, id.max_fanout_bits());
-    SectionOut {
+    let (bytes, count, bits) = table::encode(entries, id.max_fanout_bits()).ok_or_else(|| {
+        Error::InvalidOption(format!(
+            "{} table of {} entries is too large for one segment (lower segment_max_entries)",
+            id.name(),
+            entries.len()
+        ))
+    })?;
+    Ok(SectionOut {
         kind: SECTION_TABLE,
         aux: id as u32,
         bytes,
@@ -510,7 +519,7 @@ fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> Sect
         key_width,
         value_width,
         bits,
-    }
+    })
 }
 
 /// Bytes of a chunk hash the chunk table keeps as its key (64 bits: with
@@ -1102,8 +1111,7 @@ impl Segment {
                 .ok_or_else(|| corrupt(format!("{} table unreadable", id.name())))?;
             view.check()
                 .map_err(|d| corrupt(format!("{} table: {d}", id.name())))?;
-            for i in 0..view.len() {
-                let value = view.value(i);
+            for (i, (key, value)) in view.iter().enumerate() {
                 let target = u32::from_be_bytes(value[..4].try_into().unwrap_or_default()) as usize;
                 if *id != TableId::Image {
                     if target >= self.layout.items {
@@ -1118,10 +1126,9 @@ impl Segment {
                 if target >= self.layout.image_row_count {
                     return Err(corrupt(format!("image entry {i} names row {target}")));
                 }
-                let key = &view.entry(i)[..5];
                 let row = self.image_row(target);
                 let slot = (key[0] >> 5) as usize;
-                if key != image_key(slot, row.hash.slot(slot)) {
+                if *key != image_key(slot, row.hash.slot(slot)) {
                     return Err(corrupt(format!("image entry {i} does not match its row")));
                 }
             }

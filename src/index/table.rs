@@ -6,6 +6,8 @@
 //! The fan-out table holds, for each value of the key's top `bits` bits, the
 //! index of the first entry with that prefix or more (plus a final count),
 //! so a lookup is one fan-out read and a binary search in a small bucket.
+//! The whole key bytes the bucket number already gives (`bits / 8` of
+//! them) are not stored: a 16-bit fan-out saves two bytes an entry.
 
 use std::ops::Range;
 
@@ -126,38 +128,69 @@ fn prefix(key: &[u8], bits: u32) -> usize {
     top >> (24 - bits)
 }
 
+/// Whole key bytes implied by a fan-out of `bits` (not stored).
+pub fn implied_bytes(bits: u32) -> usize {
+    (bits / 8) as usize
+}
+
 /// Sorts and de-duplicates `entries` and encodes the table section: the
-/// fan-out array (`(1 << bits) + 1` little-endian u64) then the entries.
-/// Returns (bytes, entry count, bits).
-pub fn encode<const W: usize>(entries: &mut Vec<[u8; W]>, max_bits: u32) -> (Vec<u8>, usize, u32) {
+/// fan-out array (`(1 << bits) + 1` little-endian u32) then the entries,
+/// each without its first [`implied_bytes`] key bytes. Returns (bytes,
+/// entry count, bits), or `None` when there are 2^32 entries or more (more
+/// than a segment's fan-out can count).
+pub fn encode<const W: usize>(
+    entries: &mut Vec<[u8; W]>,
+    max_bits: u32,
+) -> Option<(Vec<u8>, usize, u32)> {
     entries.sort_unstable();
     entries.dedup();
     let n = entries.len();
+    u32::try_from(n).ok()?;
     let bits = fanout_bits(n, max_bits);
+    let implied = implied_bytes(bits);
     let buckets = 1usize << bits;
-    let mut out = Vec::with_capacity((buckets + 1) * 8 + n * W);
+    let mut out = Vec::with_capacity((buckets + 1) * 4 + n * (W - implied));
     let mut i = 0;
     for b in 0..=buckets {
         while i < n && prefix(&entries[i], bits) < b {
             i += 1;
         }
-        out.extend_from_slice(&(i as u64).to_le_bytes());
+        out.extend_from_slice(&(i as u32).to_le_bytes());
     }
     for e in entries.iter() {
-        out.extend_from_slice(e);
+        out.extend_from_slice(&e[implied..]);
     }
-    (out, n, bits)
+    Some((out, n, bits))
 }
 
-/// Bytes the encoded table takes for `n` entries of `width` with `bits`.
-/// `usize::MAX` when the shape cannot exist (a damaged header's count).
+/// Bytes the encoded table takes for `n` entries of `width` (key and
+/// value, the key's implied bytes included) with `bits`. `usize::MAX` when
+/// the shape cannot exist (a damaged header's count).
 pub fn encoded_len(n: usize, width: usize, bits: u32) -> usize {
     1usize
         .checked_shl(bits)
-        .and_then(|b| (b + 1).checked_mul(8))
-        .zip(n.checked_mul(width))
+        .and_then(|b| (b + 1).checked_mul(4))
+        .zip(
+            width
+                .checked_sub(implied_bytes(bits))
+                .and_then(|w| n.checked_mul(w)),
+        )
         .and_then(|(fanout, entries)| fanout.checked_add(entries))
         .unwrap_or(usize::MAX)
+}
+
+/// A whole key read back from a table (its implied bytes restored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// A read-only view of one encoded table.
@@ -166,6 +199,9 @@ pub struct TableView<'a> {
     fanout: &'a [u8],
     entries: &'a [u8],
     key_width: usize,
+    /// Key bytes implied by the bucket, not stored.
+    implied: usize,
+    /// Stored bytes of an entry.
     width: usize,
     bits: u32,
     count: usize,
@@ -180,23 +216,28 @@ impl<'a> TableView<'a> {
         value_width: usize,
         bits: u32,
     ) -> Option<Self> {
-        let width = key_width + value_width;
-        if bits > MAX_FANOUT_BITS || key_width < 3 || bytes.len() != encoded_len(count, width, bits)
+        let implied = implied_bytes(bits);
+        if bits > MAX_FANOUT_BITS
+            || key_width < 3
+            || key_width > 32
+            || implied >= key_width
+            || bytes.len() != encoded_len(count, key_width + value_width, bits)
         {
             return None;
         }
-        let (fanout, entries) = bytes.split_at(((1usize << bits) + 1) * 8);
+        let (fanout, entries) = bytes.split_at(((1usize << bits) + 1) * 4);
         Some(TableView {
             fanout,
             entries,
             key_width,
-            width,
+            implied,
+            width: key_width - implied + value_width,
             bits,
             count,
         })
     }
 
-    /// Bytes of each entry's key.
+    /// Bytes of each entry's whole key.
     pub fn key_width(&self) -> usize {
         self.key_width
     }
@@ -211,20 +252,49 @@ impl<'a> TableView<'a> {
         self.count == 0
     }
 
-    /// Entry `i` (key then value).
-    pub fn entry(&self, i: usize) -> &'a [u8] {
+    fn stored(&self, i: usize) -> &'a [u8] {
         &self.entries[i * self.width..(i + 1) * self.width]
+    }
+
+    /// The stored part of entry `i`'s key (the bytes after those its bucket
+    /// implies).
+    fn stored_key(&self, i: usize) -> &'a [u8] {
+        &self.stored(i)[..self.key_width - self.implied]
     }
 
     /// The value part of entry `i`.
     pub fn value(&self, i: usize) -> &'a [u8] {
-        &self.entry(i)[self.key_width..]
+        &self.stored(i)[self.key_width - self.implied..]
+    }
+
+    /// Entry `i`'s whole key, when `same_bucket` is any key of the bucket
+    /// it lies in (a range from [`bucket`](Self::bucket) or
+    /// [`find`](Self::find) of that key): the implied bytes are taken from
+    /// it.
+    pub fn key_in_bucket(&self, same_bucket: &[u8], i: usize) -> Key {
+        let mut key = Key {
+            bytes: [0; 32],
+            len: self.key_width,
+        };
+        key.bytes[..self.implied].copy_from_slice(&same_bucket[..self.implied]);
+        key.bytes[self.implied..self.key_width].copy_from_slice(self.stored_key(i));
+        key
+    }
+
+    /// Every entry in order: its whole key and its value.
+    pub fn iter(&self) -> impl Iterator<Item = (Key, &'a [u8])> + '_ {
+        (0..1usize << self.bits).flat_map(move |b| {
+            let (lo, hi) = (self.fan(b), self.fan(b + 1));
+            // The bucket number's top bits are the implied key bytes.
+            let top = ((b as u32) << (24 - self.bits)).to_be_bytes();
+            (lo..hi.max(lo)).map(move |i| (self.key_in_bucket(&top[1..], i), self.value(i)))
+        })
     }
 
     fn fan(&self, b: usize) -> usize {
-        let raw = &self.fanout[b * 8..b * 8 + 8];
+        let raw = &self.fanout[b * 4..b * 4 + 4];
         // Clamped so that a damaged fan-out can misdirect but never panic.
-        (u64::from_le_bytes(raw.try_into().unwrap_or_default()) as usize).min(self.count)
+        (u32::from_le_bytes(raw.try_into().unwrap_or_default()) as usize).min(self.count)
     }
 
     /// Bits of key prefix the fan-out indexes.
@@ -259,14 +329,13 @@ impl<'a> TableView<'a> {
     /// Indices of the entries whose key equals `key`.
     pub fn find(&self, key: &[u8]) -> Range<usize> {
         debug_assert_eq!(key.len(), self.key_width);
-        let b = prefix(key, self.bits);
-        let (lo, hi) = (self.fan(b), self.fan(b + 1));
-        let (mut lo, mut hi) = (lo, hi.max(lo));
+        let rest = &key[self.implied..];
+        let Range { start: lo, end } = self.bucket(key);
+        let (mut lo, mut hi) = (lo, end);
         // Lower bound.
-        let mut end = hi;
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if &self.entry(mid)[..self.key_width] < key {
+            if self.stored_key(mid) < rest {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -274,11 +343,10 @@ impl<'a> TableView<'a> {
         }
         let start = lo;
         let mut e = start;
-        while e < end && &self.entry(e)[..self.key_width] == key {
+        while e < end && self.stored_key(e) == rest {
             e += 1;
         }
-        end = e;
-        start..end
+        start..e
     }
 
     /// Checks fan-out consistency and strict sortedness; returns what is
@@ -286,9 +354,10 @@ impl<'a> TableView<'a> {
     pub fn check(&self) -> Result<(), String> {
         let buckets = 1usize << self.bits;
         let raw = |b: usize| {
-            u64::from_le_bytes(self.fanout[b * 8..b * 8 + 8].try_into().unwrap_or_default())
+            u32::from_le_bytes(self.fanout[b * 4..b * 4 + 4].try_into().unwrap_or_default())
+                as usize
         };
-        if raw(0) != 0 || raw(buckets) != self.count as u64 {
+        if raw(0) != 0 || raw(buckets) != self.count {
             return Err("fan-out table does not span the entries".into());
         }
         for b in 0..buckets {
@@ -296,21 +365,25 @@ impl<'a> TableView<'a> {
             if lo > hi {
                 return Err(format!("fan-out table decreases at bucket {b}"));
             }
-            if hi > self.count as u64 {
+            if hi > self.count {
                 return Err(format!("fan-out bucket {b} ends past the entries"));
             }
-            for i in lo as usize..hi as usize {
-                if prefix(self.entry(i), self.bits) != b {
+        }
+        let mut previous: Option<(Key, &[u8])> = None;
+        for b in 0..buckets {
+            let top = ((b as u32) << (24 - self.bits)).to_be_bytes();
+            for i in raw(b)..raw(b + 1) {
+                let (key, value) = (self.key_in_bucket(&top[1..], i), self.value(i));
+                if prefix(&key, self.bits) != b {
                     return Err(format!("entry {i} is in the wrong fan-out bucket"));
                 }
-            }
-        }
-        for i in 1..self.count {
-            if self.entry(i - 1) >= self.entry(i) {
-                return Err(format!(
-                    "entries {} and {i} are out of order or repeated",
-                    i - 1
-                ));
+                if previous.is_some_and(|(k, v)| (k, v) >= (key, value)) {
+                    return Err(format!(
+                        "entries {} and {i} are out of order or repeated",
+                        i - 1
+                    ));
+                }
+                previous = Some((key, value));
             }
         }
         Ok(())
@@ -321,35 +394,77 @@ impl<'a> TableView<'a> {
 mod tests {
     use super::*;
 
+    /// Tables of 0..200,000 entries (fan-outs of 0..=16 bits, so 0, 1 and 2
+    /// implied key bytes): every key is found with its values, absent keys
+    /// are not, and reading the table back gives the sorted entries.
     #[test]
-    fn encode_and_find() {
-        let key = |k: u32| [(k >> 16) as u8, (k >> 8) as u8, k as u8];
-        for n in [0usize, 1, 5, 100, 5000] {
-            for max_bits in [8, 16, 20] {
-                let mut entries: Vec<[u8; 7]> = (0..n as u32)
+    fn encode_find_and_read_back() {
+        let key = |k: u32| [(k >> 16) as u8, (k >> 8) as u8, k as u8, (k >> 3) as u8];
+        for n in [0usize, 1, 5, 100, 5000, 200_000] {
+            for max_bits in [8, 12, 16, 20] {
+                let mut entries: Vec<[u8; 8]> = (0..n as u32)
                     .map(|i| {
-                        let k = i.wrapping_mul(2_654_435_761) % 1000 * 4099;
-                        let mut e = [0u8; 7];
-                        e[..3].copy_from_slice(&key(k));
-                        e[3..].copy_from_slice(&i.to_be_bytes());
+                        let k = i.wrapping_mul(2_654_435_761) % 100_000 * 167;
+                        let mut e = [0u8; 8];
+                        e[..4].copy_from_slice(&key(k));
+                        e[4..].copy_from_slice(&i.to_be_bytes());
                         e
                     })
                     .collect();
-                let expected = entries.clone();
-                let (bytes, count, bits) = encode(&mut entries, max_bits);
+                let mut expected = entries.clone();
+                expected.sort_unstable();
+                let (bytes, count, bits) = encode(&mut entries, max_bits).unwrap();
                 assert!(bits <= max_bits);
-                let view = TableView::new(&bytes, count, 3, 4, bits).unwrap();
+                assert_eq!(bytes.len(), encoded_len(count, 8, bits));
+                let view = TableView::new(&bytes, count, 4, 4, bits).unwrap();
                 view.check().unwrap();
                 assert_eq!(count, n);
-                for probe in (0..1000u32).map(|k| k * 4099) {
-                    let want = expected.iter().filter(|e| e[..3] == key(probe)).count();
+                let back: Vec<[u8; 8]> = view
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut e = [0u8; 8];
+                        e[..4].copy_from_slice(&k);
+                        e[4..].copy_from_slice(v);
+                        e
+                    })
+                    .collect();
+                assert_eq!(back, expected, "n={n} bits={bits}");
+                for probe in (0..2000u32).map(|k| k * 8329) {
+                    let want: Vec<&[u8]> = expected
+                        .iter()
+                        .filter(|e| e[..4] == key(probe))
+                        .map(|e| &e[4..])
+                        .collect();
                     let got = view.find(&key(probe));
-                    assert_eq!(got.len(), want, "n={n} probe={probe}");
+                    let values: Vec<&[u8]> = got.clone().map(|i| view.value(i)).collect();
+                    assert_eq!(values, want, "n={n} probe={probe}");
                     for i in got {
-                        assert_eq!(&view.entry(i)[..3], &key(probe));
+                        assert_eq!(&*view.key_in_bucket(&key(probe), i), &key(probe));
                     }
                 }
             }
         }
+    }
+
+    /// A damaged table (entries swapped, or an entry in another bucket) is
+    /// reported by the check.
+    #[test]
+    fn check_finds_disorder() {
+        let mut entries: Vec<[u8; 6]> = (0..5000u32)
+            .map(|i| {
+                let mut e = [0u8; 6];
+                e[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_be_bytes());
+                e
+            })
+            .collect();
+        let (mut bytes, count, bits) = encode(&mut entries, 16).unwrap();
+        let fan = ((1usize << bits) + 1) * 4;
+        let width = 6 - implied_bytes(bits);
+        let (a, b) = (fan + 10 * width, fan + 11 * width);
+        for k in 0..width {
+            bytes.swap(a + k, b + k);
+        }
+        let view = TableView::new(&bytes, count, 4, 2, bits).unwrap();
+        assert!(view.check().is_err());
     }
 }
