@@ -218,8 +218,7 @@ impl<'a> TableView<'a> {
     ) -> Option<Self> {
         let implied = implied_bytes(bits);
         if bits > MAX_FANOUT_BITS
-            || key_width < 3
-            || key_width > 32
+            || !(3..=32).contains(&key_width)
             || implied >= key_width
             || bytes.len() != encoded_len(count, key_width + value_width, bits)
         {
