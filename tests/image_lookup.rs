@@ -122,3 +122,54 @@ fn copies_31_bits_away_spread_over_all_slots_are_found() {
         }
     }
 }
+
+/// The same equality at every fan-out width the image table takes: no
+/// fan-out (one hash), fewer bits than the slot number (two hashes), and 17
+/// bits with two key bytes implied (20,000 photos of 4 hashes).
+#[test]
+fn multi_index_equals_brute_force_at_every_fanout_width() {
+    use pugmark::index::table::TableId;
+    let mut widths = Vec::new();
+    for (photos, per_photo) in [(1u64, 1u64), (1, 2), (20_000, 4)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut builder = SegmentBuilder::default();
+        let mut stored = Vec::new();
+        for i in 0..photos {
+            let hashes: Vec<[u8; 32]> = (0..per_photo)
+                .map(|k| hash(1_000_000 + i * 4 + k))
+                .collect();
+            stored.extend_from_slice(&hashes);
+            builder.add(
+                format!("p{i}.jpg").into_bytes(),
+                None,
+                &common::photo_item(i, &hashes),
+            );
+        }
+        let index =
+            common::single_segment_index(tmp.path(), FingerprintParams::with_seed(3), builder);
+        widths.push(index.segments()[0].table(TableId::Image).unwrap().bits());
+        for q in 0..120u64 {
+            let query = if q % 6 == 5 {
+                hash(q | 1 << 62)
+            } else {
+                flipped(
+                    stored[(q as usize * 7919) % stored.len()],
+                    (q % 32) as u32,
+                    q,
+                )
+            };
+            let scan = hits(&index, &query, 31, ImageSearch::Scan);
+            assert_eq!(
+                hits(&index, &query, 31, ImageSearch::MultiIndex),
+                scan,
+                "{photos} photos, query {q}"
+            );
+            if q % 6 != 5 {
+                assert!(!scan.is_empty(), "{photos} photos, query {q} found nothing");
+            }
+        }
+    }
+    assert_eq!(widths[0], 0);
+    assert!(widths[1] > 0 && widths[1] < 3, "{widths:?}");
+    assert!(widths[2] >= 16, "{widths:?}");
+}

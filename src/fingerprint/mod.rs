@@ -125,9 +125,9 @@ impl Pipeline {
         })
     }
 
-    /// The same pipeline for protected items: it also computes the extra
-    /// hashes the index stores but queries never need (the true hashes of
-    /// a picture's turned copies).
+    /// The same pipeline for protected items: pictures get the one-side
+    /// crops the index stores instead of the turned copies a query looks
+    /// up.
     pub fn for_protected(mut self) -> Pipeline {
         self.protected = true;
         self

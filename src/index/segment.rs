@@ -48,8 +48,9 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// dates in records are one typed field, whatever their separators; 5:
 /// raster window anchors from 2-D winnowing instead of every row chunk,
 /// narrower chunk and record entries, per-section checksums; 6: the PDQ
-/// multi-index in eight 32-bit slots without stored sketches, and turned
-/// copies of pictures hashed on the query side instead of stored).
+/// multi-index in eight 32-bit slots without stored sketches, turned copies
+/// of pictures hashed on the query side instead of stored, table keys
+/// without the bytes their fan-out bucket implies, 4-byte fan-out offsets).
 pub const FORMAT_VERSION: u32 = 6;
 
 const HEADER_FIXED: usize = 32;
@@ -506,7 +507,7 @@ fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> Resu
     debug_assert_eq!(key_width + value_width, W);
     let (bytes, count, bits) = table::encode(entries, id.max_fanout_bits()).ok_or_else(|| {
         Error::InvalidOption(format!(
-            "{} table of {} entries is too large for one segment (lower segment_max_entries)",
+            "{} table of {} entries is too large for one segment (2^32 entries at most; compact fewer segments at a time, or lower segment_max_entries)",
             id.name(),
             entries.len()
         ))

@@ -597,6 +597,11 @@ pub struct CompactSummary {
 /// `(TIER_FANIN - 1) * log_TIER_FANIN(n)` segments.
 pub const TIER_FANIN: usize = 4;
 
+/// Segments are merged automatically only while the result stays at most
+/// this large: a merge holds its segments' entries in memory, and a table
+/// must stay under 2^32 entries. Larger merges are `pugmark compact`'s.
+pub const TIER_MAX_MERGE_BYTES: u64 = 1 << 30;
+
 /// Size tier of a segment file: 0 up to 4 MiB, then one more per factor of
 /// [`TIER_FANIN`].
 fn tier(bytes: u64) -> u32 {
@@ -621,7 +626,8 @@ impl IndexWriter {
 
     /// Merges the newest segments while [`TIER_FANIN`] of them share a size
     /// tier (what [`add_paths`](Self::add_paths) runs after committing), so
-    /// the segment count grows with the logarithm of the runs.
+    /// the segment count grows with the logarithm of the runs, up to
+    /// segments of [`TIER_MAX_MERGE_BYTES`].
     pub fn merge_tiers(&mut self) -> Result<CompactSummary> {
         self.commit()?;
         let mut total = CompactSummary {
@@ -637,7 +643,8 @@ impl IndexWriter {
             }
             let tail = &segs[n - TIER_FANIN..];
             let t = tier(tail[0].bytes);
-            if tail.iter().any(|s| tier(s.bytes) != t) {
+            let merged: u64 = tail.iter().map(|s| s.bytes).sum();
+            if tail.iter().any(|s| tier(s.bytes) != t) || merged > TIER_MAX_MERGE_BYTES {
                 break;
             }
             let done = self.merge_range(n - TIER_FANIN..n)?;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::fingerprint::bytes::hex;
 use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
-use crate::fingerprint::image::{inverse_variant, ImageQuery, Region};
+use crate::fingerprint::image::{ImageQuery, Region};
 use crate::fingerprint::raster::RasterFp;
 use crate::fingerprint::records::{
     projected_key, projection_probes, record_key, RecordsFp, PROJECTION_SAMPLING, ROUNDED_DECIMALS,
@@ -276,16 +276,14 @@ fn image_evidence(
             if exact.contains(&hit.item) {
                 continue;
             }
-            // Outgoing turned by `query.variant` matches protected turned by
-            // `hit.row.variant`: undo the latter to name the transform that
-            // takes the outgoing picture to the protected one.
-            let variant = if hit.row.variant == 0 {
-                query.variant
-            } else if query.variant == 0 {
-                inverse_variant(hit.row.variant)
-            } else {
+            // Protected hashes are stored unturned (variant 0; anything else
+            // is a damaged row): the outgoing picture turned by
+            // `query.variant` is what matched, so that is the transform
+            // that takes the outgoing picture to the protected one.
+            if hit.row.variant != 0 || usize::from(query.variant) >= DIHEDRAL_NAMES.len() {
                 continue;
-            };
+            }
+            let variant = query.variant;
             let candidate = ImageCandidate {
                 distance: hit.distance,
                 variant,

@@ -329,7 +329,7 @@ fn hash_window(window: &Window<'_>, region: Region, variant: u8) -> RegionHash {
     let (mut pixels, rows, cols) = if variant == 0 {
         (window.copy(), window.rows, window.cols)
     } else {
-        turn(&window.copy(), window.rows, window.cols, variant)
+        window.turned(variant)
     };
     let p = pdq::pdq_from_luma(&mut pixels, rows, cols);
     RegionHash {
@@ -352,6 +352,17 @@ fn turned_hashes(window: &Window<'_>, region: Region, hashes: &mut Vec<RegionHas
 /// mirrored, flipplus1 transposed, flipminus1 anti-transposed). Returns the
 /// pixels and their rows and columns.
 pub fn turn(pixels: &[f32], rows: usize, cols: usize, variant: u8) -> (Vec<f32>, usize, usize) {
+    turn_with(rows, cols, variant, |r, c| pixels[r * cols + c])
+}
+
+/// A `rows` x `cols` picture, read through `at(row, column)`, turned by
+/// `variant`: its pixels and their rows and columns.
+fn turn_with(
+    rows: usize,
+    cols: usize,
+    variant: u8,
+    at: impl Fn(usize, usize) -> f32,
+) -> (Vec<f32>, usize, usize) {
     let transposed = matches!(variant, 1 | 3 | 6 | 7);
     let (out_rows, out_cols) = if transposed {
         (cols, rows)
@@ -371,19 +382,10 @@ pub fn turn(pixels: &[f32], rows: usize, cols: usize, variant: u8) -> (Vec<f32>,
                 7 => (rows - 1 - j, cols - 1 - i),
                 _ => (i, j),
             };
-            out.push(pixels[r * cols + c]);
+            out.push(at(r, c));
         }
     }
     (out, out_rows, out_cols)
-}
-
-/// The transform that undoes dihedral transform `variant`.
-pub fn inverse_variant(variant: u8) -> u8 {
-    match variant {
-        1 => 3,
-        3 => 1,
-        v => v,
-    }
 }
 
 /// A rectangle of a luma image.
@@ -397,6 +399,17 @@ struct Window<'a> {
 }
 
 impl Window<'_> {
+    /// The window's pixels under dihedral transform `variant` (as [`turn`]
+    /// of its copy, without making the copy first).
+    fn turned(&self, variant: u8) -> (Vec<f32>, usize, usize) {
+        let stride = self.image.cols;
+        let base = self.top * stride + self.left;
+        let data = &self.image.data;
+        turn_with(self.rows, self.cols, variant, |r, c| {
+            data[base + r * stride + c]
+        })
+    }
+
     fn copy(&self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.rows * self.cols);
         for r in self.top..self.top + self.rows {
