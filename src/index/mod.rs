@@ -116,7 +116,10 @@ fn image_candidates(
     }
 }
 pub use table::{TableId, TableView};
-pub use writer::{AddOutcome, CompactSummary, IndexOptions, IndexSummary, IndexWriter, TIER_FANIN};
+pub use writer::{
+    AddOutcome, CompactSummary, IndexOptions, IndexSummary, IndexWriter, TIER_FANIN,
+    TIER_MAX_MERGE_BYTES,
+};
 
 use crate::error::{Error, Result};
 use crate::fingerprint::image::pdq::PdqHash;
