@@ -389,3 +389,37 @@ fn tiny_and_weak_pictures_do_not_match_alone() {
         "{report:?}"
     );
 }
+
+/// The turned hashes an outgoing picture looks up (four filter runs shared
+/// by seven turns) are the reference's hashes of the truly turned pictures:
+/// equal for the flips, within 2 bits (rounding order) for the turns that
+/// swap the axes.
+#[test]
+fn shared_filter_turned_hashes_equal_hashes_of_turned_pictures() {
+    use pugmark::fingerprint::image::{self, decode, pdq, Region};
+    let params = FingerprintParams::with_seed(1);
+    for (name, data) in photos() {
+        let kind = pugmark::sniff::sniff(&data, Some(Path::new(&name)));
+        let fp = image::fingerprint(&data, kind, &params, false).unwrap();
+        let limits = decode::ImageLimits {
+            fast_jpeg_min_side: params.image_fast_jpeg_min_side,
+            ..decode::ImageLimits::default()
+        };
+        let luma = decode::decode_luma(&data, kind, &limits).unwrap();
+        for variant in 1..8u8 {
+            let (mut turned, rows, cols) = image::turn(&luma.data, luma.rows, luma.cols, variant);
+            let reference = pdq::pdq_from_luma(&mut turned, rows, cols).hash;
+            let ours = fp
+                .hashes
+                .iter()
+                .find(|h| h.region == Region::Whole && h.variant == variant)
+                .unwrap();
+            let d = ours.hash.distance(&reference);
+            let limit = if matches!(variant, 2 | 4 | 5) { 0 } else { 2 };
+            assert!(
+                d <= limit,
+                "{name} variant {variant}: {d} bits from the reference"
+            );
+        }
+    }
+}

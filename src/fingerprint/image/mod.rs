@@ -234,10 +234,7 @@ pub fn fingerprint(
         cols: luma.cols,
     };
     let mut hashes = Vec::new();
-    let pdq = hash_window(&whole, Region::Whole, 0);
-    if !protected {
-        turned_hashes(&whole, Region::Whole, &mut hashes);
-    }
+    let pdq = hashes_of(&whole, Region::Whole, !protected, &mut hashes);
     let border = trim_borders(
         &luma,
         params.image_trim_tolerance,
@@ -252,10 +249,8 @@ pub fn fingerprint(
             rows: luma.rows - (top + bottom) as usize,
             cols: luma.cols - (left + right) as usize,
         };
-        hashes.push(hash_window(&trimmed, Region::Trimmed, 0));
-        if !protected {
-            turned_hashes(&trimmed, Region::Trimmed, &mut hashes);
-        }
+        let unturned = hashes_of(&trimmed, Region::Trimmed, !protected, &mut hashes);
+        hashes.push(unturned);
     }
     for &pm in &params.image_crops_permille {
         let (cut_r, cut_c) = (
@@ -340,11 +335,58 @@ fn hash_window(window: &Window<'_>, region: Region, variant: u8) -> RegionHash {
     }
 }
 
-/// Appends the true hashes of a window's seven rotated and mirrored copies
-/// (what an outgoing picture looks up, so a turned copy of a protected
-/// picture meets the protected hash).
-fn turned_hashes(window: &Window<'_>, region: Region, hashes: &mut Vec<RegionHash>) {
-    hashes.extend((1..8u8).map(|variant| hash_window(window, region, variant)));
+/// The window's hash; with `turns`, also appends the hashes of its seven
+/// rotated and mirrored copies (what an outgoing picture looks up, so a
+/// turned copy of a protected picture meets the protected hash), each as
+/// the reference computes it on the turned picture.
+///
+/// Four filter runs serve all eight: the flips that keep the axes (rot180,
+/// flipx, flipy) are filtered as turned, and each turn that swaps the axes
+/// is the transpose of one of them or of the picture itself (flipplus1 of
+/// the picture, rot90 of flipy, rot270 of flipx, flipminus1 of rot180). The
+/// box filter's window along each axis depends on that axis's length only,
+/// so a transposed filtered picture is the filtered transposed picture; its
+/// passes ran in the other axis order, the same sums rounded in another
+/// order (a hash bit at the median may differ; the flips are bit-exact).
+fn hashes_of(
+    window: &Window<'_>,
+    region: Region,
+    turns: bool,
+    hashes: &mut Vec<RegionHash>,
+) -> RegionHash {
+    let (rows, cols) = (window.rows, window.cols);
+    if !turns || rows < pdq::MIN_HASHABLE_DIM || cols < pdq::MIN_HASHABLE_DIM {
+        if turns {
+            hashes.extend((1..8u8).map(|variant| hash_window(window, region, variant)));
+        }
+        return hash_window(window, region, 0);
+    }
+    let hash_of = |variant: u8, filtered: &[f32], rows: usize, cols: usize| {
+        let (block, quality) = pdq::dct_of_filtered(filtered, cols, [0, 0, rows, cols]);
+        RegionHash {
+            region,
+            variant,
+            hash: pdq::hash_from_dct(&block),
+            quality,
+        }
+    };
+    let mut turned = Vec::with_capacity(7);
+    for (flip, swapped) in [(0u8, 6u8), (2, 7), (4, 3), (5, 1)] {
+        let (mut pixels, r, c) = if flip == 0 {
+            (window.copy(), rows, cols)
+        } else {
+            window.turned(flip)
+        };
+        pdq::filter(&mut pixels, r, c);
+        turned.push(hash_of(flip, &pixels, r, c));
+        let mut transposed = vec![0f32; r * c];
+        pdq::transpose(&pixels, &mut transposed, r, c);
+        turned.push(hash_of(swapped, &transposed, c, r));
+    }
+    turned.sort_by_key(|h| h.variant);
+    let unturned = turned.remove(0);
+    hashes.extend(turned);
+    unturned
 }
 
 /// The picture under dihedral transform `variant` (reference order and

@@ -268,7 +268,7 @@ fn box_columns(input: &[f32], output: &mut [f32], rows: usize, cols: usize, wind
 }
 
 /// `out` (cols x rows) = transpose of `input` (rows x cols), in tiles.
-fn transpose(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
+pub fn transpose(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
     const TILE: usize = 32;
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
