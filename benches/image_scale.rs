@@ -15,12 +15,11 @@
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pugmark::fingerprint::image::pdq::PdqHash;
 use pugmark::index::segment::SegmentBuilder;
-use pugmark::index::{BodyCheck, ImageSearch, Index, OpenOptions};
+use pugmark::index::{ImageSearch, Index};
 use pugmark::FingerprintParams;
 
 #[path = "../tests/common/mod.rs"]
@@ -101,17 +100,7 @@ fn hits(index: &Index, q: &[u8; 32], how: ImageSearch) -> BTreeSet<(u32, u32, u3
 
 fn image_scale(c: &mut Criterion) {
     let total = photos();
-    let kept = std::env::var_os("PUGMARK_SCALE_DIR").map(PathBuf::from);
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = kept.unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir).expect("dir");
-    if !dir.join("MANIFEST").exists() {
-        build(&dir, total);
-    }
-    let headers = OpenOptions {
-        body_check: BodyCheck::HeadersOnly,
-    };
-    let index = Index::open(&dir, &headers).expect("open");
+    let (_tmp, index) = common::scale_index(|dir| build(dir, total));
     let rows: usize = index.segments().iter().map(|s| s.image_row_count()).sum();
     assert_eq!(rows as u64, total * HASHES_PER_PHOTO);
     let bytes: u64 = index.segments().iter().map(|s| s.file_len()).sum();
@@ -120,7 +109,7 @@ fn image_scale(c: &mut Criterion) {
         index.segments().len(),
         bytes as f64 / 1e9,
         bytes as f64 / total as f64,
-        dir.display()
+        index.dir().display()
     );
     let near: Vec<[u8; 32]> = (0..1000u64)
         .map(|q| {

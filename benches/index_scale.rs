@@ -6,7 +6,6 @@
 //! whole `pugmark scan` processes can be timed against it.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pugmark::index::segment::SegmentBuilder;
@@ -57,17 +56,11 @@ fn build(dir: &std::path::Path, total: u64) {
 
 fn scale(c: &mut Criterion) {
     let total = entries();
-    let kept = std::env::var_os("PUGMARK_SCALE_DIR").map(PathBuf::from);
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = kept.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir).expect("dir");
-    if !dir.join("MANIFEST").exists() {
-        build(&dir, total);
-    }
+    let (_tmp, index) = common::scale_index(|dir| build(dir, total));
+    let dir = index.dir().to_path_buf();
     let headers = OpenOptions {
         body_check: BodyCheck::HeadersOnly,
     };
-    let index = Index::open(&dir, &headers).expect("open");
     let table = index.segments()[0].table(TableId::Chunks).expect("chunks");
     let per_item = total / ITEMS;
     assert_eq!(table.len() as u64, per_item * ITEMS);

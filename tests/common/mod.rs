@@ -194,6 +194,26 @@ pub fn single_segment_index_unchecked(
     segments_index_unchecked(dir, params, std::iter::once(builder))
 }
 
+/// The index an archive-scale bench measures: in `$PUGMARK_SCALE_DIR` when
+/// set (built there by `build` if it holds no index yet, and kept for the
+/// next run), else built in a temporary directory; opened reading headers
+/// only. The temporary directory is returned to keep it alive.
+pub fn scale_index(build: impl FnOnce(&Path)) -> (tempfile::TempDir, pugmark::Index) {
+    use pugmark::index::{BodyCheck, Index, OpenOptions};
+    let kept = std::env::var_os("PUGMARK_SCALE_DIR").map(PathBuf::from);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = kept.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).expect("dir");
+    if !dir.join("MANIFEST").exists() {
+        build(&dir);
+    }
+    let headers = OpenOptions {
+        body_check: BodyCheck::HeadersOnly,
+    };
+    let index = Index::open(&dir, &headers).expect("open");
+    (tmp, index)
+}
+
 /// Writes each builder as a segment of a new index in `dir`, one at a time
 /// (so only one is in memory), and opens the index reading headers only.
 pub fn segments_index_unchecked(
