@@ -25,21 +25,13 @@ use pugmark::FingerprintParams;
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::splitmix64 as mix;
+
 const HASHES_PER_PHOTO: u64 = 13;
 const PHOTOS_PER_SEGMENT: u64 = 2_500_000;
 
 fn photos() -> u64 {
-    std::env::var("PUGMARK_IMAGE_PHOTOS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+    common::env_number("PUGMARK_IMAGE_PHOTOS", 1_000_000)
 }
 
 /// Stored hash `k` of photo `p` (splitmix64: BLAKE3 per hash would dominate

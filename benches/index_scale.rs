@@ -19,21 +19,13 @@ mod common;
 const ITEMS: u64 = 1_000;
 
 fn entries() -> u64 {
-    std::env::var("PUGMARK_SCALE_ENTRIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000_000)
+    common::env_number("PUGMARK_SCALE_ENTRIES", 100_000_000)
 }
 
 /// A pseudo-random 128-bit chunk hash (splitmix64 twice: BLAKE3 per entry
 /// would dominate building 100 M of them).
 fn chunk_hash(n: u64) -> [u8; 16] {
-    let mix = |mut x: u64| {
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^ (x >> 31)
-    };
+    let mix = common::splitmix64;
     let mut out = [0u8; 16];
     out[..8].copy_from_slice(&mix(n).to_be_bytes());
     out[8..].copy_from_slice(&mix(n ^ 0xDEAD_BEEF).to_be_bytes());

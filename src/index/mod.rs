@@ -46,75 +46,6 @@ pub enum ImageSearch {
     Scan,
 }
 
-/// Rows of `table` (an image multi-index) holding a slot value within
-/// `radius` bits of `query`'s in the same slot, appended to `rows`.
-///
-/// The fan-out's `bits` are the slot number (3 bits) and the top
-/// `bits - 3` bits of the slot value, so an entry within `radius` bits lies
-/// in a bucket whose value bits are within `radius` of the query's. Each such
-/// bucket is read once and its entries tested directly: about 1,562 buckets a
-/// slot at the full 24-bit fan-out (flips among 21 bits), not the 5,489 keys
-/// within 3 bits of 32.
-fn image_candidates(
-    table: &table::TableView<'_>,
-    query: &PdqHash,
-    radius: u32,
-    rows: &mut Vec<u32>,
-) {
-    let fan_bits = table.bits().saturating_sub(3).min(32);
-    // Masks over the value bits the fan-out covers (the top ones).
-    let mut masks: Vec<u32> = vec![0];
-    let positions: Vec<u32> = (32 - fan_bits..32).collect();
-    for (i, &a) in positions.iter().enumerate() {
-        if radius < 1 {
-            break;
-        }
-        masks.push(1 << a);
-        for (j, &b) in positions.iter().enumerate().skip(i + 1) {
-            if radius < 2 {
-                break;
-            }
-            masks.push(1 << a | 1 << b);
-            for &c in positions.iter().skip(j + 1) {
-                if radius < 3 {
-                    break;
-                }
-                masks.push(1 << a | 1 << b | 1 << c);
-            }
-        }
-    }
-    for slot in 0..segment::IMAGE_SLOTS {
-        let v = query.slot(slot);
-        let mut buckets: Vec<([u8; 5], std::ops::Range<usize>)> = masks
-            .iter()
-            .map(|m| {
-                let probe = segment::image_key(slot, v ^ m);
-                (probe, table.bucket(&probe))
-            })
-            .collect();
-        // Walk the table in order (and once per bucket when the fan-out is
-        // narrower than the slot number, where slots share buckets).
-        buckets.sort_unstable_by_key(|(_, r)| (r.start, r.end));
-        buckets.dedup_by_key(|(_, r)| (r.start, r.end));
-        // Touch every bucket before scanning any, so their memory reads
-        // overlap instead of waiting on each other.
-        let warm = buckets
-            .iter()
-            .fold(0u8, |acc, (_, r)| acc ^ table.touch(r.clone()));
-        std::hint::black_box(warm);
-        for (probe, range) in buckets {
-            for i in range {
-                let key = table.key_in_bucket(&probe, i);
-                let (entry_slot, value) = segment::image_key_parts(&key);
-                if entry_slot == slot && (value ^ v).count_ones() <= radius {
-                    rows.push(u32::from_be_bytes(
-                        table.value(i)[..4].try_into().unwrap_or_default(),
-                    ));
-                }
-            }
-        }
-    }
-}
 pub use table::{TableId, TableView};
 pub use writer::{
     AddOutcome, CompactSummary, IndexOptions, IndexSummary, IndexWriter, TIER_FANIN,
@@ -445,23 +376,13 @@ impl Index {
         let mut hits = Vec::new();
         let mut rows: Vec<u32> = Vec::new();
         for (s, seg) in self.segments.iter().enumerate() {
-            let table = seg.table(TableId::Image);
-            rows.clear();
-            match table {
-                Some(table) if radius <= 3 && seg.image_row_count() > scan_rows => {
-                    image_candidates(&table, query, radius, &mut rows);
-                    rows.sort_unstable();
-                    rows.dedup();
+            let count = seg.image_row_count();
+            let mut consider = |r: usize| {
+                let distance = seg.image_row_distance(r, &words);
+                if distance > max_distance {
+                    return;
                 }
-                _ => rows.extend(0..seg.image_row_count() as u32),
-            }
-            for &r in &rows {
-                if r as usize >= seg.image_row_count()
-                    || seg.image_row_distance(r as usize, &words) > max_distance
-                {
-                    continue;
-                }
-                let row = seg.image_row(r as usize);
+                let row = seg.image_row(r);
                 let item = ItemRef {
                     segment: s as u32,
                     item: row.item,
@@ -470,9 +391,22 @@ impl Index {
                     hits.push(ImageHit {
                         item,
                         row,
-                        distance: row.hash.distance(query),
+                        distance,
                     });
                 }
+            };
+            match seg.table(TableId::Image) {
+                Some(table) if radius <= 3 && count > scan_rows => {
+                    rows.clear();
+                    image_candidates(&table, query, radius, &mut rows);
+                    rows.sort_unstable();
+                    rows.dedup();
+                    rows.iter()
+                        .map(|&r| r as usize)
+                        .filter(|&r| r < count)
+                        .for_each(&mut consider);
+                }
+                _ => (0..count).for_each(consider),
             }
         }
         hits
@@ -680,4 +614,74 @@ pub fn exposed_files(dir: &Path) -> Vec<PathBuf> {
     #[cfg(not(unix))]
     let _ = dir;
     out
+}
+
+/// Rows of `table` (an image multi-index) holding a slot value within
+/// `radius` bits of `query`'s in the same slot, appended to `rows`.
+///
+/// The fan-out's `bits` are the slot number (3 bits) and the top
+/// `bits - 3` bits of the slot value, so an entry within `radius` bits lies
+/// in a bucket whose value bits are within `radius` of the query's. Each such
+/// bucket is read once and its entries tested directly: about 1,562 buckets a
+/// slot at the full 24-bit fan-out (flips among 21 bits), not the 5,489 keys
+/// within 3 bits of 32.
+fn image_candidates(
+    table: &table::TableView<'_>,
+    query: &PdqHash,
+    radius: u32,
+    rows: &mut Vec<u32>,
+) {
+    let fan_bits = table.bits().saturating_sub(3).min(32);
+    // Masks over the value bits the fan-out covers (the top ones).
+    let mut masks: Vec<u32> = vec![0];
+    let positions: Vec<u32> = (32 - fan_bits..32).collect();
+    for (i, &a) in positions.iter().enumerate() {
+        if radius < 1 {
+            break;
+        }
+        masks.push(1 << a);
+        for (j, &b) in positions.iter().enumerate().skip(i + 1) {
+            if radius < 2 {
+                break;
+            }
+            masks.push(1 << a | 1 << b);
+            for &c in positions.iter().skip(j + 1) {
+                if radius < 3 {
+                    break;
+                }
+                masks.push(1 << a | 1 << b | 1 << c);
+            }
+        }
+    }
+    for slot in 0..segment::IMAGE_SLOTS {
+        let v = query.slot(slot);
+        let mut buckets: Vec<([u8; 5], std::ops::Range<usize>)> = masks
+            .iter()
+            .map(|m| {
+                let probe = segment::image_key(slot, v ^ m);
+                (probe, table.bucket(&probe))
+            })
+            .collect();
+        // Walk the table in order (and once per bucket when the fan-out is
+        // narrower than the slot number, where slots share buckets).
+        buckets.sort_unstable_by_key(|(_, r)| (r.start, r.end));
+        buckets.dedup_by_key(|(_, r)| (r.start, r.end));
+        // Touch every bucket before scanning any, so their memory reads
+        // overlap instead of waiting on each other.
+        let warm = buckets
+            .iter()
+            .fold(0u8, |acc, (_, r)| acc ^ table.touch(r.clone()));
+        std::hint::black_box(warm);
+        for (probe, range) in buckets {
+            for i in range {
+                let key = table.key_in_bucket(&probe, i);
+                let (entry_slot, value) = segment::image_key_parts(&key);
+                if entry_slot == slot && (value ^ v).count_ones() <= radius {
+                    rows.push(u32::from_be_bytes(
+                        table.value(i)[..4].try_into().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+    }
 }

@@ -274,32 +274,28 @@ impl SegmentBuilder {
                 None => rows.push(None),
             }
         }
-        copy_entries(&mut self.exact, seg.table(TableId::Exact), 0, &ids);
-        copy_entries(&mut self.chunks, seg.table(TableId::Chunks), 0, &ids);
-        copy_entries(&mut self.image, seg.table(TableId::Image), 0, &rows);
+        copy_entries(&mut self.exact, seg.table(TableId::Exact), &ids);
+        copy_entries(&mut self.chunks, seg.table(TableId::Chunks), &ids);
+        copy_entries(&mut self.image, seg.table(TableId::Image), &rows);
         copy_entries(
             &mut self.raster_bands,
             seg.table(TableId::RasterBands),
-            0,
             &ids,
         );
         copy_entries(
             &mut self.raster_anchors,
             seg.table(TableId::RasterAnchors),
-            0,
             &ids,
         );
-        copy_entries(&mut self.records, seg.table(TableId::Records), 0, &ids);
+        copy_entries(&mut self.records, seg.table(TableId::Records), &ids);
         copy_entries(
             &mut self.records_rounded,
             seg.table(TableId::RecordsRounded),
-            0,
             &ids,
         );
         copy_entries(
             &mut self.records_projected,
             seg.table(TableId::RecordsProjected),
-            0,
             &ids,
         );
         ids
@@ -462,13 +458,12 @@ impl SegmentBuilder {
     }
 }
 
-/// Copies the entries of `table` whose reference (the big-endian u32 at
-/// `at` in the value: an item, or an image row) `ids` maps to a new id,
+/// Copies the entries of `table` whose reference (the big-endian u32 that
+/// starts every value: an item, or an image row) `ids` maps to a new id,
 /// with the new id written in.
 fn copy_entries<const W: usize>(
     out: &mut Vec<[u8; W]>,
     table: Option<TableView<'_>>,
-    at: usize,
     ids: &[Option<u32>],
 ) {
     let Some(table) = table else {
@@ -482,7 +477,7 @@ fn copy_entries<const W: usize>(
         }
         entry[..key_width].copy_from_slice(&key);
         entry[key_width..].copy_from_slice(value);
-        let field = key_width + at;
+        let field = key_width;
         let old = u32::from_be_bytes(entry[field..field + 4].try_into().unwrap_or_default());
         if let Some(Some(new)) = ids.get(old as usize) {
             entry[field..field + 4].copy_from_slice(&new.to_be_bytes());
@@ -1128,7 +1123,7 @@ impl Segment {
                     return Err(corrupt(format!("image entry {i} names row {target}")));
                 }
                 let row = self.image_row(target);
-                let slot = (key[0] >> 5) as usize;
+                let (slot, _) = image_key_parts(&key);
                 if *key != image_key(slot, row.hash.slot(slot)) {
                     return Err(corrupt(format!("image entry {i} does not match its row")));
                 }

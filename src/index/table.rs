@@ -280,6 +280,13 @@ impl<'a> TableView<'a> {
         key
     }
 
+    /// The leading key bytes of bucket `b` (its number as the key's top
+    /// `bits` bits): enough for [`key_in_bucket`](Self::key_in_bucket).
+    fn bucket_key(&self, b: usize) -> [u8; 3] {
+        let top = ((b as u32) << (24 - self.bits)).to_be_bytes();
+        [top[1], top[2], top[3]]
+    }
+
     /// Every entry in order: its whole key and its value. One pass over
     /// the fan-out and the entries, whatever the fan-out holds (a damaged
     /// one gives wrong keys, never more entries than the table has).
@@ -292,9 +299,7 @@ impl<'a> TableView<'a> {
             while b < last && self.fan(b + 1) <= i {
                 b += 1;
             }
-            // The bucket number's top bits are the implied key bytes.
-            let top = ((b as u32) << (24 - self.bits)).to_be_bytes();
-            (self.key_in_bucket(&top[1..], i), self.value(i))
+            (self.key_in_bucket(&self.bucket_key(b), i), self.value(i))
         })
     }
 
@@ -380,9 +385,9 @@ impl<'a> TableView<'a> {
         }
         let mut previous: Option<(Key, &[u8])> = None;
         for b in 0..buckets {
-            let top = ((b as u32) << (24 - self.bits)).to_be_bytes();
+            let top = self.bucket_key(b);
             for i in raw(b)..raw(b + 1) {
-                let (key, value) = (self.key_in_bucket(&top[1..], i), self.value(i));
+                let (key, value) = (self.key_in_bucket(&top, i), self.value(i));
                 if prefix(&key, self.bits) != b {
                     return Err(format!("entry {i} is in the wrong fan-out bucket"));
                 }

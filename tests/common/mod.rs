@@ -88,6 +88,23 @@ pub fn photo_item(i: u64, hashes: &[[u8; 32]]) -> pugmark::Fingerprints {
     fp
 }
 
+/// splitmix64: a fast, well-mixed pseudo-random word from `x` (benches
+/// that make hundreds of millions of hashes, where BLAKE3 would dominate).
+pub fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A value of the environment variable `name` as a number, or `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Deterministic incompressible bytes (xorshift64).
 pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -264,13 +264,7 @@ pub fn fingerprint(
             rows: luma.rows - 2 * cut_r,
             cols: luma.cols - 2 * cut_c,
         };
-        let p = pdq::pdq_from_luma(&mut crop.copy(), crop.rows, crop.cols);
-        hashes.push(RegionHash {
-            region: Region::Centre(pm),
-            variant: 0,
-            hash: p.hash,
-            quality: p.quality,
-        });
+        hashes.push(hash_window(&crop, Region::Centre(pm)));
     }
     if protected {
         for &pm in &params.image_side_crops_permille {
@@ -299,13 +293,7 @@ pub fn fingerprint(
                         ..whole
                     },
                 };
-                let p = pdq::pdq_from_luma(&mut crop.copy(), crop.rows, crop.cols);
-                hashes.push(RegionHash {
-                    region: Region::Side(side, pm),
-                    variant: 0,
-                    hash: p.hash,
-                    quality: p.quality,
-                });
+                hashes.push(hash_window(&crop, Region::Side(side, pm)));
             }
         }
     }
@@ -319,17 +307,12 @@ pub fn fingerprint(
     })
 }
 
-/// The PDQ hash of a window, turned by dihedral transform `variant` first.
-fn hash_window(window: &Window<'_>, region: Region, variant: u8) -> RegionHash {
-    let (mut pixels, rows, cols) = if variant == 0 {
-        (window.copy(), window.rows, window.cols)
-    } else {
-        window.turned(variant)
-    };
-    let p = pdq::pdq_from_luma(&mut pixels, rows, cols);
+/// The PDQ hash of a window as it is.
+fn hash_window(window: &Window<'_>, region: Region) -> RegionHash {
+    let p = pdq::pdq_from_luma(&mut window.copy(), window.rows, window.cols);
     RegionHash {
         region,
-        variant,
+        variant: 0,
         hash: p.hash,
         quality: p.quality,
     }
@@ -356,10 +339,15 @@ fn hashes_of(
 ) -> RegionHash {
     let (rows, cols) = (window.rows, window.cols);
     if !turns || rows < pdq::MIN_HASHABLE_DIM || cols < pdq::MIN_HASHABLE_DIM {
+        let unturned = hash_window(window, region);
         if turns {
-            hashes.extend((1..8u8).map(|variant| hash_window(window, region, variant)));
+            // Too small to hash: every turn is as unhashable (quality 0).
+            hashes.extend((1..8u8).map(|variant| RegionHash {
+                variant,
+                ..unturned.clone()
+            }));
         }
-        return hash_window(window, region, 0);
+        return unturned;
     }
     let hash_of = |variant: u8, filtered: &[f32], rows: usize, cols: usize| {
         let (block, quality) = pdq::dct_of_filtered(filtered, cols, [0, 0, rows, cols]);
