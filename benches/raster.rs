@@ -1,6 +1,7 @@
 //! Raster fingerprinting throughput, in MB of decoded samples per second:
-//! decode plus canonical samples, band and raster digests, window anchors and
-//! per-band PDQ, on a 2048 x 2048 UInt16 DEM (LZW, 8 MB of samples;
+//! decode plus canonical samples, band and raster digests, window anchors
+//! (the stored ones; and every block looked up, as the outgoing side does)
+//! and per-band PDQ, on a 2048 x 2048 UInt16 DEM (LZW, 8 MB of samples;
 //! synthetic unless `PUGMARK_BENCH_RASTER` names a file) and on the real
 //! Landsat scene from data-samples.
 
@@ -8,8 +9,11 @@ use std::hint::black_box;
 use std::io::Cursor;
 use std::path::Path;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pugmark::fingerprint::raster;
+use pugmark::fingerprint::raster::{self, AnchorChoice, AnchorFilter};
 use pugmark::sniff::Kind;
 use pugmark::FingerprintParams;
 use tiff::encoder::{colortype, Compression, TiffEncoder};
@@ -36,6 +40,15 @@ fn synthetic_dem(side: usize) -> Vec<u8> {
     out.into_inner()
 }
 
+/// Block hashes held in memory.
+struct Held(HashSet<u64>);
+
+impl AnchorFilter for Held {
+    fn may_hold(&self, hash: u64) -> bool {
+        self.0.contains(&hash)
+    }
+}
+
 fn rasters(c: &mut Criterion) {
     let params = FingerprintParams::with_seed(3);
     // The comparison script passes the file it also gives `gdalinfo`.
@@ -47,18 +60,36 @@ fn rasters(c: &mut Criterion) {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/reserve/rasters/L7_ETMs.tif"),
     )
     .expect("sample raster");
+    let stored = AnchorChoice::Stored;
     let mut group = c.benchmark_group("raster");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(2048 * 2048 * 2));
     group.bench_function("dem_2048_u16_lzw", |b| {
         b.iter(|| {
-            raster::fingerprint(black_box(&dem), Kind::Tiff, &params, 1 << 30).expect("decodes")
+            raster::fingerprint(black_box(&dem), Kind::Tiff, &params, &stored, 1 << 30)
+                .expect("decodes")
+        })
+    });
+    // The outgoing side looks up every block: here in a set holding the
+    // DEM's own stored anchors (every lookup of a copy of it).
+    let held: HashSet<u64> = raster::fingerprint(&dem, Kind::Tiff, &params, &stored, 1 << 30)
+        .expect("decodes")
+        .anchors
+        .iter()
+        .map(|a| a.hash)
+        .collect();
+    let outgoing = AnchorChoice::Every(Some(Arc::new(Held(held))));
+    group.bench_function("dem_2048_u16_lzw_outgoing", |b| {
+        b.iter(|| {
+            raster::fingerprint(black_box(&dem), Kind::Tiff, &params, &outgoing, 1 << 30)
+                .expect("decodes")
         })
     });
     group.throughput(Throughput::Bytes(349 * 352 * 6));
     group.bench_function("landsat_6band_u8_deflate", |b| {
         b.iter(|| {
-            raster::fingerprint(black_box(&landsat), Kind::Tiff, &params, 1 << 30).expect("decodes")
+            raster::fingerprint(black_box(&landsat), Kind::Tiff, &params, &stored, 1 << 30)
+                .expect("decodes")
         })
     });
     group.finish();

@@ -189,7 +189,8 @@ enum Command {
         #[arg(long)]
         allow_empty_index: bool,
     },
-    /// Show every fingerprint computed for files
+    /// Show the fingerprints `index` would store for files (pictures' crops,
+    /// rasters' stored window anchors)
     Fingerprint {
         /// Files to fingerprint
         #[arg(required = true)]
@@ -595,7 +596,7 @@ fn cmd_fingerprint(
             "defaults, seed 0 (no index found)".to_string(),
         )
     };
-    let pipeline = Pipeline::new(params)?;
+    let pipeline = Pipeline::new(params)?.for_protected();
     let mut failed = false;
     for file in files {
         let fp = match pipeline.fingerprint_file(file, MmapChoice::Auto) {

@@ -14,6 +14,9 @@ use pugmark::fingerprint::raster::{self, grid};
 use pugmark::{Evidence, FingerprintParams, Report, Scanner, Verdict};
 use tiff::encoder::{colortype, TiffEncoder};
 
+/// The outgoing side without an index: every informative block.
+const OUTGOING: raster::AnchorChoice = raster::AnchorChoice::Every(None);
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/raster")
@@ -59,8 +62,14 @@ fn method(e: &Evidence) -> &str {
 fn lossless_gdal_variants_have_the_same_samples() {
     let params = FingerprintParams::with_seed(11);
     let original = std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap();
-    let base =
-        raster::fingerprint(&original, pugmark::sniff::Kind::Tiff, &params, 1 << 30).unwrap();
+    let base = raster::fingerprint(
+        &original,
+        pugmark::sniff::Kind::Tiff,
+        &params,
+        &OUTGOING,
+        1 << 30,
+    )
+    .unwrap();
     assert_eq!((base.width, base.height, base.bands.len()), (152, 187, 1));
     assert_eq!(base.geo.nodata, Some(65535.0));
     assert_eq!(base.geo.epsg, Some(4326));
@@ -78,7 +87,14 @@ fn lossless_gdal_variants_have_the_same_samples() {
         "ovr",
     ] {
         let data = std::fs::read(fixture(&format!("rmnp-dem_{variant}.tif"))).unwrap();
-        let fp = raster::fingerprint(&data, pugmark::sniff::Kind::Tiff, &params, 1 << 30).unwrap();
+        let fp = raster::fingerprint(
+            &data,
+            pugmark::sniff::Kind::Tiff,
+            &params,
+            &OUTGOING,
+            1 << 30,
+        )
+        .unwrap();
         assert_eq!(
             fp.digest, base.digest,
             "{variant}: canonical samples differ"
@@ -395,8 +411,14 @@ fn every_window_of_the_guaranteed_size_is_found() {
                 } else {
                     gray_tiff(side, side, &window(g, band, row, col, side, side))
                 };
-                let fp = raster::fingerprint(&data, pugmark::sniff::Kind::Tiff, &params, 1 << 30)
-                    .unwrap();
+                let fp = raster::fingerprint(
+                    &data,
+                    pugmark::sniff::Kind::Tiff,
+                    &params,
+                    &OUTGOING,
+                    1 << 30,
+                )
+                .unwrap();
                 if fp.anchors.is_empty() {
                     without_anchor += 1;
                     continue;

@@ -109,6 +109,9 @@ pub struct Pipeline {
     params: FingerprintParams,
     chunker: Chunker,
     protected: bool,
+    /// Which raster window anchors to keep: what an index stores, or
+    /// every informative block (optionally only those an index may hold).
+    raster_anchors: raster::AnchorChoice,
     limits: Limits,
 }
 
@@ -121,15 +124,33 @@ impl Pipeline {
             params,
             chunker,
             protected: false,
+            raster_anchors: raster::AnchorChoice::Every(None),
             limits: Limits::default(),
         })
     }
 
     /// The same pipeline for protected items: pictures get the one-side
     /// crops the index stores instead of the turned copies a query looks
-    /// up.
+    /// up, and rasters the grid anchors an index stores instead of every
+    /// block a query looks up.
     pub fn for_protected(mut self) -> Pipeline {
         self.protected = true;
+        self.raster_anchors = raster::AnchorChoice::Stored;
+        self
+    }
+
+    /// The same (outgoing) pipeline keeping only the raster blocks
+    /// `filter` says an index may hold: without one, an outgoing raster
+    /// keeps every informative block, up to
+    /// [`max_anchors`](raster::anchors::max_anchors) a band (past it the
+    /// raster is incomplete).
+    pub fn with_anchor_filter(
+        mut self,
+        filter: std::sync::Arc<dyn raster::AnchorFilter>,
+    ) -> Pipeline {
+        if !self.protected {
+            self.raster_anchors = raster::AnchorChoice::Every(Some(filter));
+        }
         self
     }
 
@@ -362,7 +383,7 @@ impl Pipeline {
             .and_then(|h| raster::envi::read(data, &h, raster::MAX_IN_MEMORY_SAMPLES));
         match decoded {
             Ok((grid, trailing)) => {
-                let mut r = raster::fingerprint_grid(&grid, &self.params);
+                let mut r = raster::fingerprint_grid(&grid, &self.params, &self.raster_anchors);
                 r.source = Some(format!("ENVI header {}", header_path.display()));
                 if !r.unexamined.is_empty() {
                     fp.reasons.push(Reason::new(
@@ -470,7 +491,13 @@ impl Pipeline {
                     raster,
                     unread,
                     texts,
-                } = raster::scientific(d, kind, &self.params, MAX_RASTER_SAMPLES);
+                } = raster::scientific(
+                    d,
+                    kind,
+                    &self.params,
+                    &self.raster_anchors,
+                    MAX_RASTER_SAMPLES,
+                );
                 // Long text outside the data (attributes, scalar strings)
                 // is examined as members `text/<name>`.
                 if !texts.is_empty() && depth >= budget.limits().max_depth {
@@ -528,7 +555,8 @@ impl Pipeline {
         match data {
             Some(d) if xyz_text => match raster::xyz::read(d, raster::MAX_IN_MEMORY_SAMPLES) {
                 Ok(xyz) => {
-                    let raster = raster::fingerprint_grid(&xyz.grid, &self.params);
+                    let raster =
+                        raster::fingerprint_grid(&xyz.grid, &self.params, &self.raster_anchors);
                     if !raster.unexamined.is_empty() {
                         reasons.push(Reason::new(
                             "raster.unsupported.xyz",
@@ -553,7 +581,13 @@ impl Pipeline {
             },
             Some(d) if family == Family::Raster || raster_png => {
                 let raster = scientific.unwrap_or_else(|| {
-                    raster::fingerprint(d, kind, &self.params, MAX_RASTER_SAMPLES)
+                    raster::fingerprint(
+                        d,
+                        kind,
+                        &self.params,
+                        &self.raster_anchors,
+                        MAX_RASTER_SAMPLES,
+                    )
                 });
                 match raster {
                     Ok(raster) => {
@@ -698,7 +732,8 @@ impl<R: Read> Read for Tee<'_, '_, R> {
 /// Largest raster fingerprinted (width x height x bands samples, 256 Mi);
 /// larger ones are `incomplete` (`limits.raster_samples`). Decoding streams
 /// one block of rows at a time; what grows with the raster is the list of
-/// window anchors (about one 24-byte anchor per 140-175 samples).
+/// window anchors (about one 24-byte anchor per 625 samples on the
+/// protected side; on the outgoing side, the blocks an index may hold).
 pub const MAX_RASTER_SAMPLES: u64 = 256 << 20;
 
 /// Whether a file of `kind` may be the raw samples of an ENVI raster (raw

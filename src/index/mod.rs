@@ -143,6 +143,19 @@ pub struct Index {
     raster_geo: HashMap<ItemRef, GeoInfo>,
 }
 
+/// The outgoing side of a scan looks up every block of a raster: it keeps
+/// the blocks some segment's window-anchor table holds (dead items
+/// included; the matcher skips them).
+impl crate::fingerprint::raster::AnchorFilter for Index {
+    fn may_hold(&self, hash: u64) -> bool {
+        let key = hash.to_be_bytes();
+        self.segments.iter().any(|s| {
+            s.table(TableId::RasterAnchors)
+                .is_some_and(|t| !t.find(&key).is_empty())
+        })
+    }
+}
+
 impl Index {
     /// Opens the index in `dir`, checking versions, parameters and (by
     /// default) checksums of every segment.

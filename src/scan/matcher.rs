@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use crate::fingerprint::bytes::hex;
 use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
 use crate::fingerprint::image::{ImageQuery, Region};
+use crate::fingerprint::raster::anchors::AnchorShape;
 use crate::fingerprint::raster::RasterFp;
 use crate::fingerprint::records::{
     projected_key, projection_probes, record_key, RecordsFp, PROJECTION_SAMPLING, ROUNDED_DECIMALS,
@@ -648,12 +649,6 @@ fn raster_evidence(
             }
         }
     }
-    // Anchors per outgoing band: a window's share of its band is the share
-    // of the band's anchors it explains.
-    let mut band_anchors: HashMap<u16, u64> = HashMap::new();
-    for a in &raster.anchors {
-        *band_anchors.entry(a.band).or_default() += 1;
-    }
     // The strongest offset per item; ties go to the lowest band numbers.
     let mut best: HashMap<ItemRef, (u64, std::cmp::Reverse<WindowVote>)> = HashMap::new();
     for ((r, pband, oband, drow, dcol), samples) in votes {
@@ -679,10 +674,21 @@ fn raster_evidence(
             continue;
         }
         let item = index.item(r);
-        let protected_samples = item.raster_size.0 as u64 * item.raster_size.1 as u64;
-        let outgoing_fraction = ratio(anchors, band_anchors.get(&v.oband).copied().unwrap_or(0));
-        // An estimate: anchors are spread evenly over informative content.
-        let samples = (outgoing_fraction * band_samples as f64).round() as u64;
+        let (pw, ph) = (item.raster_size.0 as usize, item.raster_size.1 as usize);
+        let protected_samples = pw as u64 * ph as u64;
+        // An estimate: each stored anchor stands for one grid cell of the
+        // protected raster (where flat grid blocks made the minima take
+        // over, cells are smaller and this counts high; capped).
+        let params = index.params();
+        let cell = AnchorShape::new(
+            ph,
+            pw,
+            params.raster_anchor_block.into(),
+            params.raster_anchor_window.into(),
+        )
+        .map_or(1, |s| (s.window.0 * s.window.1) as u64);
+        let samples = anchors.saturating_mul(cell).min(band_samples);
+        let outgoing_fraction = ratio(samples, band_samples);
         out.push((
             r,
             Evidence::Raster {

@@ -95,7 +95,9 @@ impl Scanner {
         if !opts.allow_empty_index && index.live_items() == 0 {
             return Err(crate::error::Error::IndexEmpty(index.dir().to_path_buf()));
         }
-        let pipeline = Pipeline::new(index.params().clone())?.with_limits(opts.limits.clone());
+        let pipeline = Pipeline::new(index.params().clone())?
+            .with_limits(opts.limits.clone())
+            .with_anchor_filter(index.clone());
         Ok(Scanner {
             index,
             pipeline,

@@ -2,27 +2,68 @@
 //! that any large enough window of it can be found again, with its offset.
 //!
 //! Every `k x k` block of canonical samples (at every position) gets a
-//! 64-bit hash; a block is an *anchor* when its hash is the smallest in
-//! some `w x w` neighbourhood of block positions (2-D winnowing; ties go to
-//! the lowest row, then the lowest column). Any window of
-//! `(w + k - 1) x (w + k - 1)` samples holds a whole `w x w` neighbourhood
-//! of blocks, so it holds the anchor that neighbourhood chose, and a copy
-//! of the window cut out at any offset chooses the same block: the copy's
-//! anchors are found in the index and each one gives the offset. With the
-//! default k = 8 and w = 25 that is any 32 x 32 window, for about one
-//! anchor per 175 samples (3.5 / w^2, measured on random content).
+//! 64-bit hash. A block is *informative* when it has at least `2k + 2`
+//! changes between neighbouring samples, across and down (flat areas, fill,
+//! NoData and a single straight or diagonal edge between two classes have
+//! fewer): a match on anything else would say nothing about where a window
+//! came from.
 //!
-//! Blocks with few changes between neighbouring samples, across and down
-//! (fewer than 2k + 2: flat areas, fill, NoData, a single straight or
-//! diagonal edge between two classes) are never anchors: a match on them
-//! would say nothing about where a window came from. A block repeated more
-//! than [`MAX_ANCHOR_REPEATS`] times in a band (a pattern, a texture) is
-//! kept only that often. The guarantee above holds for windows whose
-//! neighbourhoods hold an informative, unrepeated block.
+//! The two sides choose differently ([`AnchorChoice`]):
+//! * **Stored** (protected rasters): the informative blocks on a grid of
+//!   block positions every `w` rows and `w` columns, and, for every `w x w`
+//!   neighbourhood of block positions whose grid block is not stored, the
+//!   informative block whose hash is smallest in it (2-D winnowing; ties go
+//!   to the lowest column, then row). Any window of `(w + k - 1) x (w + k -
+//!   1)` samples holds a whole neighbourhood of block positions, and so
+//!   either its grid block or that neighbourhood's smallest block: **every
+//!   such window that holds an informative, unrepeated block holds a stored
+//!   one**, at any offset. With the default k = 8 and w = 25 that is any
+//!   32 x 32 window, for one stored block per 625 samples in content whose
+//!   grid blocks are informative (more where they are not: flat areas
+//!   fall back to the neighbourhood minima, about one per 175 samples).
+//! * **Every** (outgoing rasters): every informative block at every
+//!   position, optionally only those an [`AnchorFilter`] says the index may
+//!   hold. A window cut out at any offset then meets each stored block it
+//!   holds, and each meeting gives the offset.
+//!
+//! A block repeated more than [`MAX_ANCHOR_REPEATS`] times in a band (a
+//! pattern, a texture) is kept only that often; a grid block dropped so is
+//! replaced by its neighbourhoods' minima.
 //!
 //! A raster thinner than the window in one direction uses its whole extent
-//! that way (block and neighbourhood shrink to fit), so an excerpt that keeps
-//! that whole extent is still found.
+//! that way (block, neighbourhood and grid shrink to fit), so an excerpt
+//! that keeps that whole extent is still found.
+
+use std::sync::Arc;
+
+/// Tells the outgoing side which block hashes an index may hold, so that a
+/// raster looked up at every block position keeps only those.
+pub trait AnchorFilter: Send + Sync {
+    /// Whether some stored anchor may have this hash (false positives are
+    /// allowed, false negatives are not).
+    fn may_hold(&self, hash: u64) -> bool;
+}
+
+/// Which blocks of a band become anchors (see the module docs).
+#[derive(Clone)]
+pub enum AnchorChoice {
+    /// What an index stores for a protected raster: informative grid
+    /// blocks plus the neighbourhood minima where those are missing.
+    Stored,
+    /// Every informative block (the outgoing side); with a filter, only
+    /// the blocks it says an index may hold.
+    Every(Option<Arc<dyn AnchorFilter>>),
+}
+
+impl std::fmt::Debug for AnchorChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnchorChoice::Stored => f.write_str("Stored"),
+            AnchorChoice::Every(None) => f.write_str("Every"),
+            AnchorChoice::Every(Some(_)) => f.write_str("Every(filtered)"),
+        }
+    }
+}
 
 /// Per-band memory all interleaved bands of one raster may hold for anchor
 /// selection; bands past it get no anchors and the raster is incomplete.
@@ -71,7 +112,8 @@ impl AnchorShape {
         // hash, change count and mixed sample; keys and the minima across;
         // hashes, minima and their rows for two runs of w block rows; the
         // running minimum and the last choice.
-        positions * (self.block.0 * 10 + 8 + 2 + 8 + 8 + 8 * 3 + 32 * self.window.0 + 24 + 13)
+        // Plus whether each neighbourhood column's grid block is stored.
+        positions * (self.block.0 * 10 + 8 + 2 + 8 + 8 + 8 * 3 + 32 * self.window.0 + 24 + 14)
     }
 }
 
@@ -86,6 +128,7 @@ const DOWN: u64 = 0xC2B2_AE3D_27D4_EB4F;
 pub struct BandAnchors {
     band: u16,
     seed: u64,
+    choice: AnchorChoice,
     shape: AnchorShape,
     width: usize,
     /// Changes between neighbouring samples a block needs to be an anchor.
@@ -132,6 +175,9 @@ pub struct BandAnchors {
     /// several neighbourhoods is mostly chosen by neighbouring ones, so
     /// most repeats are dropped here and the rest at the end.
     last: Vec<(u32, u32)>,
+    /// Per neighbourhood column, whether the grid block of the last grid
+    /// row inside it was stored (its neighbourhoods then need no minimum).
+    covered: Vec<bool>,
     out: Vec<Anchor>,
 }
 
@@ -164,13 +210,15 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 }
 
 impl BandAnchors {
-    /// Starts a band of `width` samples per row.
+    /// Starts a band of `width` samples per row, choosing anchors as
+    /// `choice` says.
     pub fn new(
         band: u16,
         width: usize,
         height: usize,
         shape: AnchorShape,
         seed: u64,
+        choice: AnchorChoice,
     ) -> BandAnchors {
         let positions = width + 1 - shape.block.1;
         let (kr, kc) = shape.block;
@@ -181,6 +229,7 @@ impl BandAnchors {
         BandAnchors {
             band,
             seed,
+            choice,
             shape,
             width,
             min_changes,
@@ -208,6 +257,7 @@ impl BandAnchors {
             to_end: vec![0; columns * shape.window.0],
             to_end_rows: vec![0; columns * shape.window.0],
             last: vec![(u32::MAX, u32::MAX); columns],
+            covered: vec![false; columns],
             out: Vec::new(),
         }
     }
@@ -302,7 +352,66 @@ impl BandAnchors {
             };
             *key = u64::from(top) << 32 | c as u64;
         }
-        self.select(block_row);
+        match self.choice.clone() {
+            AnchorChoice::Every(filter) => {
+                for c in 0..positions {
+                    if (self.keys[c] >> 32) as u32 == NOT_ANCHOR {
+                        continue;
+                    }
+                    let hash = self.hashes[slot * positions + c];
+                    if filter.as_ref().is_none_or(|f| f.may_hold(hash)) {
+                        self.keep(hash, block_row, c as u32);
+                    }
+                }
+            }
+            AnchorChoice::Stored => {
+                if block_row as usize % wr == 0 {
+                    self.keep_grid_row(block_row, slot);
+                }
+                self.select(block_row);
+            }
+        }
+    }
+
+    /// Keeps a block as an anchor unless its hash was kept
+    /// [`MAX_ANCHOR_REPEATS`] times already or the band is full; says
+    /// whether it was kept.
+    fn keep(&mut self, hash: u64, row: u32, col: u32) -> bool {
+        if self.out.len() >= self.limit {
+            self.overflowed = true;
+            return false;
+        }
+        let seen = self.repeats.entry(hash).or_insert(0);
+        if *seen >= MAX_ANCHOR_REPEATS {
+            return false;
+        }
+        *seen += 1;
+        self.out.push(Anchor {
+            hash,
+            band: self.band,
+            row,
+            col,
+        });
+        true
+    }
+
+    /// Keeps the informative blocks of a grid row (every `w`-th block
+    /// position) and notes, per neighbourhood column, whether its grid
+    /// block was kept.
+    fn keep_grid_row(&mut self, block_row: u32, slot: usize) {
+        let wc = self.shape.window.1;
+        let positions = self.keys.len();
+        let mut kept = Vec::with_capacity(positions.div_ceil(wc));
+        for c in (0..positions).step_by(wc) {
+            let informative = (self.keys[c] >> 32) as u32 != NOT_ANCHOR;
+            let hash = self.hashes[slot * positions + c];
+            kept.push(informative && self.keep(hash, block_row, c as u32));
+        }
+        // The neighbourhood starting at column c0 holds the grid column
+        // c0 rounded up to a multiple of w.
+        for (c0, covered) in self.covered.iter_mut().enumerate() {
+            *covered = kept[c0.div_ceil(wc)];
+        }
     }
 
     /// Sliding minimum across (each row of block keys) then down (each
@@ -355,28 +464,19 @@ impl BandAnchors {
                     *run_min
                 }
             };
+            if self.covered[c0] {
+                // The neighbourhood's grid block is stored: no minimum needed
+                // (and `last` keeps naming a block that was).
+                continue;
+            }
             let key = (packed >> 32) as u32;
             let col = packed as u32;
             let previous = c0.checked_sub(1).map(|p| self.last[p]);
-            let last = &mut self.last[c0];
-            if key != NOT_ANCHOR && *last != (row, col) && previous != Some((row, col)) {
+            if key != NOT_ANCHOR && self.last[c0] != (row, col) && previous != Some((row, col)) {
                 let hash = self.hashes[(row as usize % wr) * positions + col as usize];
-                let seen = self.repeats.entry(hash).or_insert(0);
-                if *seen < MAX_ANCHOR_REPEATS {
-                    *seen += 1;
-                    if self.out.len() < self.limit {
-                        self.out.push(Anchor {
-                            hash,
-                            band: self.band,
-                            row,
-                            col,
-                        });
-                    } else {
-                        self.overflowed = true;
-                    }
-                }
+                self.keep(hash, row, col);
             }
-            *last = (row, col);
+            self.last[c0] = (row, col);
         }
         // A run of w block rows is complete: each row's minimum to the
         // run's end, for the neighbourhoods that start inside it.
@@ -421,9 +521,19 @@ mod tests {
     use std::collections::HashSet;
 
     fn anchors(samples: &[u64], width: usize, k: usize, w: usize) -> Vec<Anchor> {
+        chosen(samples, width, k, w, AnchorChoice::Stored)
+    }
+
+    fn chosen(
+        samples: &[u64],
+        width: usize,
+        k: usize,
+        w: usize,
+        choice: AnchorChoice,
+    ) -> Vec<Anchor> {
         let height = samples.len() / width;
         let shape = AnchorShape::new(height, width, k, w).unwrap();
-        let mut band = BandAnchors::new(0, width, height, shape, 7);
+        let mut band = BandAnchors::new(0, width, height, shape, 7, choice);
         for row in samples.chunks_exact(width) {
             band.push_row(row);
         }
@@ -439,8 +549,10 @@ mod tests {
             .collect()
     }
 
-    /// The 2-D selection equals a brute-force minimum over every
-    /// neighbourhood, computed straight from the definition.
+    /// The stored selection equals the definition computed by brute force:
+    /// the informative grid blocks, and the minimum of every neighbourhood
+    /// whose grid block is not informative. The outgoing side's choice is
+    /// every informative block.
     #[test]
     fn selection_equals_brute_force() {
         for (h, wd, k, w) in [
@@ -478,8 +590,24 @@ mod tests {
                 (top, full)
             };
             let mut want = std::collections::BTreeSet::new();
+            let mut every = std::collections::BTreeSet::new();
+            for r in 0..=h - kr {
+                for c in 0..=wd - kc {
+                    let (top, full) = key(r, c);
+                    if top != NOT_ANCHOR {
+                        every.insert((r as u32, c as u32, full));
+                        if r % wr == 0 && c % wc == 0 {
+                            want.insert((r as u32, c as u32, full));
+                        }
+                    }
+                }
+            }
             for r0 in 0..=(h - kr + 1 - wr) {
                 for c0 in 0..=(wd - kc + 1 - wc) {
+                    let grid = (r0.div_ceil(wr) * wr, c0.div_ceil(wc) * wc);
+                    if key(grid.0, grid.1).0 != NOT_ANCHOR {
+                        continue;
+                    }
                     // By key, then column, then row.
                     let best = (r0..r0 + wr)
                         .flat_map(|r| (c0..c0 + wc).map(move |c| (r, c)))
@@ -492,37 +620,80 @@ mod tests {
                     }
                 }
             }
-            let got: std::collections::BTreeSet<(u32, u32, u64)> =
-                got.iter().map(|a| (a.row, a.col, a.hash)).collect();
-            assert_eq!(got, want, "{h}x{wd} k={k} w={w}");
+            let set = |v: &[Anchor]| -> std::collections::BTreeSet<(u32, u32, u64)> {
+                v.iter().map(|a| (a.row, a.col, a.hash)).collect()
+            };
+            assert_eq!(set(&got), want, "{h}x{wd} k={k} w={w}");
+            let all = chosen(&samples, wd, k, w, AnchorChoice::Every(None));
+            assert_eq!(set(&all), every, "{h}x{wd} k={k} w={w}: every block");
         }
     }
 
-    /// Every window of (w + k - 1)^2 samples cut out at any offset holds an
-    /// anchor of its own that is also an anchor of the whole band, at the
-    /// same place.
+    /// Every window of (w + k - 1)^2 samples cut out at any offset, looked
+    /// up at every block position, meets a stored anchor of the whole band
+    /// at the same place; with flat patches (whose grid blocks are not
+    /// informative) too, as long as the window holds an informative block.
     #[test]
     fn every_guaranteed_window_shares_an_anchor() {
         let (h, wd, k, w) = (60, 64, 4, 8);
         let side = w + k - 1;
-        let samples = noise(h, wd, 3);
-        let whole: HashSet<(u64, u32, u32)> = anchors(&samples, wd, k, w)
+        let plain = noise(h, wd, 3);
+        // Flat patches over about half of the band, grid points included.
+        let patchy: Vec<u64> = plain
             .iter()
-            .map(|a| (a.hash, a.row, a.col))
+            .enumerate()
+            .map(|(i, &v)| {
+                if (i / wd / 9 + i % wd / 7) % 2 == 0 {
+                    0
+                } else {
+                    v
+                }
+            })
             .collect();
-        for r0 in 0..=h - side {
-            for c0 in [0, 1, 5, 13, wd - side] {
-                let cut: Vec<u64> = (r0..r0 + side)
-                    .flat_map(|r| samples[r * wd + c0..r * wd + c0 + side].to_vec())
-                    .collect();
-                let found = anchors(&cut, side, k, w);
-                assert!(!found.is_empty(), "window at {r0},{c0}");
-                for a in found {
-                    let at = (a.hash, a.row + r0 as u32, a.col + c0 as u32);
-                    assert!(whole.contains(&at), "window at {r0},{c0}: {a:?}");
+        for samples in [plain, patchy] {
+            let stored = anchors(&samples, wd, k, w);
+            let whole: HashSet<(u64, u32, u32)> =
+                stored.iter().map(|a| (a.hash, a.row, a.col)).collect();
+            let mut windows = 0;
+            for r0 in 0..=h - side {
+                for c0 in 0..=wd - side {
+                    let cut: Vec<u64> = (r0..r0 + side)
+                        .flat_map(|r| samples[r * wd + c0..r * wd + c0 + side].to_vec())
+                        .collect();
+                    let found = chosen(&cut, side, k, w, AnchorChoice::Every(None));
+                    if found.is_empty() {
+                        continue; // no informative block: nothing promised
+                    }
+                    windows += 1;
+                    let hits = found
+                        .iter()
+                        .filter(|a| whole.contains(&(a.hash, a.row + r0 as u32, a.col + c0 as u32)))
+                        .count();
+                    assert!(hits > 0, "window at {r0},{c0}");
                 }
             }
+            assert!(windows > (h - side) * (wd - side) / 2, "{windows} windows");
         }
+    }
+
+    /// A filter that says no keeps nothing on the outgoing side; one that
+    /// holds exactly the stored hashes keeps the blocks a window meets.
+    #[test]
+    fn the_filter_decides_what_an_outgoing_band_keeps() {
+        struct Holds(HashSet<u64>);
+        impl AnchorFilter for Holds {
+            fn may_hold(&self, hash: u64) -> bool {
+                self.0.contains(&hash)
+            }
+        }
+        let (h, wd) = (90, 90);
+        let samples = noise(h, wd, 5);
+        let stored = anchors(&samples, wd, 8, 25);
+        let none = Arc::new(Holds(HashSet::new()));
+        assert!(chosen(&samples, wd, 8, 25, AnchorChoice::Every(Some(none))).is_empty());
+        let held = Arc::new(Holds(stored.iter().map(|a| a.hash).collect()));
+        let kept = chosen(&samples, wd, 8, 25, AnchorChoice::Every(Some(held)));
+        assert_eq!(kept, stored);
     }
 
     #[test]
@@ -570,15 +741,17 @@ mod tests {
         }
     }
 
+    /// Informative content stores its grid blocks: one per w^2 block
+    /// positions.
     #[test]
     fn density_is_near_the_estimate() {
         let (h, wd) = (300, 300);
         let samples = noise(h, wd, 11);
         let n = anchors(&samples, wd, 8, 25).len();
-        let per = (h * wd) as f64 / n as f64;
+        let per = ((h - 7) * (wd - 7)) as f64 / n as f64;
         assert!(
-            (120.0..260.0).contains(&per),
-            "one anchor per {per} samples"
+            (560.0..=625.0).contains(&per),
+            "one anchor per {per} block positions"
         );
     }
 }

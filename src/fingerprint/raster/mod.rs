@@ -8,11 +8,13 @@
 //! NoData are one marker). From that:
 //! * a digest per band and for the whole raster (identical samples in any
 //!   container, compression, tiling or type);
-//! * window anchors (see [`anchors`]): the blocks of samples a 2-D
-//!   winnowing keeps, so that any window of at least 32 x 32 samples (with
-//!   the default parameters) cut out at any offset shares an anchor with
-//!   the original, which locates it by band, row and column; about one
-//!   anchor per 175 samples is stored instead of every row;
+//! * window anchors (see [`anchors`]): blocks of samples on a grid (with
+//!   neighbourhood minima where a grid block is flat), so that any window
+//!   of at least 32 x 32 samples (with the default parameters) cut out at
+//!   any offset holds a stored anchor, which the outgoing side finds by
+//!   looking up every block position and which locates the window by band,
+//!   row and column; about one anchor per 625 samples is stored instead of
+//!   every row;
 //! * per band, a PDQ hash of the band stretched to 8 bits (2nd to 98th
 //!   percentile) and averaged down to at most 512 samples a side.
 
@@ -33,7 +35,7 @@ use serde::{Serialize, Serializer};
 use super::image::pdq::{self, Pdq};
 use super::FingerprintParams;
 use crate::sniff::Kind;
-pub use anchors::Anchor;
+pub use anchors::{Anchor, AnchorChoice, AnchorFilter};
 use anchors::{AnchorShape, BandAnchors};
 use grid::RowSink;
 pub use grid::{GeoInfo, Grid, GridError, RasterHeader};
@@ -119,43 +121,46 @@ pub fn canonical(v: f64, nodata: Option<f64>) -> u64 {
 }
 
 /// Decodes a raster of `kind` (TIFF or ASCII grid) and fingerprints it,
-/// streaming rows so memory holds one block of rows, not the raster.
+/// streaming rows so memory holds one block of rows, not the raster;
+/// `anchors` says which window anchors to keep (the protected or the
+/// outgoing side's).
 pub fn fingerprint(
     data: &[u8],
     kind: Kind,
     params: &FingerprintParams,
+    anchors: &AnchorChoice,
     max_samples: u64,
 ) -> Result<RasterFp, GridError> {
-    let mut builder = RasterBuilder::new(params);
+    let mut builder = RasterBuilder::new(params, anchors);
     let streamed = max_samples;
     let max_samples = max_samples.min(MAX_IN_MEMORY_SAMPLES);
     let header = match kind {
         Kind::AsciiGrid => grid::read_ascii_rows(data, streamed, &mut builder)?,
         Kind::Tiff => grid::read_tiff_rows(data, streamed, &mut builder)?,
         Kind::NetCdf | Kind::Hdf5 => {
-            return scientific(data, kind, params, max_samples).raster;
+            return scientific(data, kind, params, anchors, max_samples).raster;
         }
         Kind::Grib => {
             let g = grib::read(data, max_samples)?;
-            let mut fp = fingerprint_grid(&g.grid, params);
+            let mut fp = fingerprint_grid(&g.grid, params, anchors);
             fp.source = Some(g.fields.join(", "));
             fp.unexamined.extend(g.skipped);
             return Ok(fp);
         }
         Kind::Hfa => {
             let h = hfa::read(data, max_samples)?;
-            let mut fp = fingerprint_grid(&h.grid, params);
+            let mut fp = fingerprint_grid(&h.grid, params, anchors);
             fp.source = Some(format!("layers {}", h.layers.join(", ")));
             fp.unexamined.extend(h.skipped);
             return Ok(fp);
         }
         Kind::Jpeg2000 => {
             let grid = jpeg2000::read(data, max_samples)?;
-            return Ok(fingerprint_grid(&grid, params));
+            return Ok(fingerprint_grid(&grid, params, anchors));
         }
         Kind::Png => {
             let grid = png16::read(data, max_samples)?;
-            return Ok(fingerprint_grid(&grid, params));
+            return Ok(fingerprint_grid(&grid, params, anchors));
         }
         other => return Err(GridError::UnsupportedFormat(other)),
     };
@@ -193,6 +198,7 @@ pub fn scientific(
     data: &[u8],
     kind: Kind,
     params: &FingerprintParams,
+    anchors: &AnchorChoice,
     max_samples: u64,
 ) -> Scientific {
     let max_samples = max_samples.min(MAX_IN_MEMORY_SAMPLES);
@@ -219,7 +225,7 @@ pub fn scientific(
         series.as_ref().ok().and_then(Option::as_ref),
     );
     let raster = raster.map(|r| {
-        let mut fp = fingerprint_grid(&r.grid, params);
+        let mut fp = fingerprint_grid(&r.grid, params, anchors);
         fp.source = Some(format!("variables {}", r.variables.join(", ")));
         fp.unexamined.extend(r.skipped);
         fp
@@ -238,7 +244,11 @@ pub fn scientific(
 }
 
 /// Fingerprints a grid held in memory (the same result as streaming it).
-pub fn fingerprint_grid(grid: &Grid, params: &FingerprintParams) -> RasterFp {
+pub fn fingerprint_grid(
+    grid: &Grid,
+    params: &FingerprintParams,
+    anchors: &AnchorChoice,
+) -> RasterFp {
     let header = RasterHeader {
         width: grid.width,
         height: grid.height,
@@ -246,7 +256,7 @@ pub fn fingerprint_grid(grid: &Grid, params: &FingerprintParams) -> RasterFp {
         sample_type: grid.sample_type.clone(),
         geo: grid.geo.clone(),
     };
-    let mut builder = RasterBuilder::new(params);
+    let mut builder = RasterBuilder::new(params, anchors);
     builder.header(&header);
     for (b, samples) in grid.bands.iter().enumerate() {
         for (r, row) in samples.chunks_exact(grid.width.max(1)).enumerate() {
@@ -267,6 +277,7 @@ struct BandState {
 /// Builds a [`RasterFp`] from rows as they are decoded.
 struct RasterBuilder {
     seed: u64,
+    choice: AnchorChoice,
     anchor_block: usize,
     anchor_window: usize,
     width: usize,
@@ -289,9 +300,10 @@ struct RasterBuilder {
 }
 
 impl RasterBuilder {
-    fn new(params: &FingerprintParams) -> Self {
+    fn new(params: &FingerprintParams, choice: &AnchorChoice) -> Self {
         RasterBuilder {
             seed: params.gear_seed,
+            choice: choice.clone(),
             anchor_block: params.raster_anchor_block as usize,
             anchor_window: params.raster_anchor_window as usize,
             width: 0,
@@ -380,6 +392,7 @@ impl RasterBuilder {
                 self.height,
                 shape,
                 self.seed,
+                self.choice.clone(),
             ));
         }
         let Some(selection) = self.selecting[band].as_mut() else {
