@@ -44,10 +44,10 @@ pub struct FingerprintParams {
     pub image_side_crops_permille: Vec<u16>,
     /// Side of the sample blocks raster window anchors hash (default 8).
     pub raster_anchor_block: u8,
-    /// Side of the neighbourhood of block positions an anchor is the
-    /// smallest of (default 25): any window of `block + window - 1` samples
-    /// a side (32 by default) holds an anchor (see
-    /// [`anchors`](crate::fingerprint::raster::anchors)).
+    /// Side of the neighbourhoods of block positions that each hold a
+    /// stored anchor when they hold an informative block (default 25): any
+    /// window of `block + window - 1` samples a side (32 by default) holds
+    /// one (see [`anchors`](crate::fingerprint::raster::anchors)).
     pub raster_anchor_window: u16,
 }
 

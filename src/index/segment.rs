@@ -51,6 +51,9 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// multi-index in eight 32-bit slots without stored sketches, turned copies
 /// of pictures hashed on the query side instead of stored, table keys
 /// without the bytes their fan-out bucket implies, 4-byte fan-out offsets).
+/// Raster anchors stored since are a greedy cover instead of 2-D winnowing
+/// minima, with the same table layout and guarantee: the outgoing side looks
+/// every block up, so it finds either kind and segments of both still work.
 pub const FORMAT_VERSION: u32 = 6;
 
 const HEADER_FIXED: usize = 32;

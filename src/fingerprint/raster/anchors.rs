@@ -9,30 +9,30 @@
 //! came from.
 //!
 //! The two sides choose differently ([`AnchorChoice`]):
-//! * **Stored** (protected rasters): the informative blocks on a grid of
-//!   block positions every `w` rows and `w` columns, and, for every `w x w`
-//!   neighbourhood of block positions whose grid block is not stored, the
-//!   informative block whose hash is smallest in it (2-D winnowing; ties go
-//!   to the lowest column, then row). Any window of `(w + k - 1) x (w + k -
-//!   1)` samples holds a whole neighbourhood of block positions, and so
-//!   either its grid block or that neighbourhood's smallest block: **every
-//!   such window that holds an informative, unrepeated block holds a stored
-//!   one**, at any offset. With the default k = 8 and w = 25 that is any
-//!   32 x 32 window, for one stored block per 625 samples in content whose
-//!   grid blocks are informative (more where they are not: flat areas
-//!   fall back to the neighbourhood minima, about one per 175 samples).
+//! * **Stored** (protected rasters): the `w x w` neighbourhoods of block
+//!   positions are visited in order (by last row, then column), and each
+//!   that holds informative blocks but no stored one yet stores its lowest,
+//!   then rightmost informative block — the one the most neighbourhoods
+//!   still to come hold (in one dimension, stabbing intervals at their
+//!   right ends this way is optimal). Any window of `w + k - 1` samples a
+//!   side holds a whole neighbourhood of block positions, so
+//!   **every such window that holds an informative, unrepeated block holds
+//!   a stored one**, at any offset. With the default k = 8 and w = 25 that
+//!   is any 32 x 32 window. In informative content the stored blocks fall
+//!   on a grid every `w` rows and columns: one per 625 block positions;
+//!   flat patches (lakes, fill, integer DEMs on plains) add some.
 //! * **Every** (outgoing rasters): every informative block at every
 //!   position, optionally only those an [`AnchorFilter`] says the index may
 //!   hold. A window cut out at any offset then meets each stored block it
 //!   holds, and each meeting gives the offset.
 //!
 //! A block repeated more than [`MAX_ANCHOR_REPEATS`] times in a band (a
-//! pattern, a texture) is kept only that often; a grid block dropped so is
-//! replaced by its neighbourhoods' minima.
+//! pattern, a texture) is kept only that often (a neighbourhood whose
+//! choice was dropped so may then hold no stored block).
 //!
 //! A raster thinner than the window in one direction uses its whole extent
-//! that way (block, neighbourhood and grid shrink to fit), so an excerpt
-//! that keeps that whole extent is still found.
+//! that way (block and neighbourhood shrink to fit), so an excerpt that
+//! keeps that whole extent is still found.
 
 use std::sync::Arc;
 
@@ -47,8 +47,8 @@ pub trait AnchorFilter: Send + Sync {
 /// Which blocks of a band become anchors (see the module docs).
 #[derive(Clone)]
 pub enum AnchorChoice {
-    /// What an index stores for a protected raster: informative grid
-    /// blocks plus the neighbourhood minima where those are missing.
+    /// What an index stores for a protected raster: one informative block
+    /// in every neighbourhood that has one (a greedy cover).
     Stored,
     /// Every informative block (the outgoing side); with a filter, only
     /// the blocks it says an index may hold.
@@ -111,15 +111,14 @@ impl AnchorShape {
         // Row hashes and change counts of the last k rows; the rolling block
         // hash, change count and mixed sample; keys and the minima across;
         // hashes, minima and their rows for two runs of w block rows; the
-        // running minimum and the last choice.
-        // Plus whether each neighbourhood column's grid block is stored.
-        positions * (self.block.0 * 10 + 8 + 2 + 8 + 8 + 8 * 3 + 32 * self.window.0 + 24 + 14)
+        // running minimum.
+        // Plus the stored blocks per column and per row.
+        positions * (self.block.0 * 10 + 8 + 2 + 8 + 8 + 8 * 3 + 32 * self.window.0 + 24 + 16)
     }
 }
 
-/// Keys of blocks that are never anchors (the top 32 bits of a block's
-/// hash are its key).
-const NOT_ANCHOR: u32 = u32::MAX;
+/// Key of blocks that are never anchors (see `BandAnchors::keys`).
+const NOT_ANCHOR: u64 = u64::MAX;
 /// Odd multipliers of the two polynomial rolling hashes.
 const ALONG: u64 = 0x9E37_79B9_7F4A_7C15;
 const DOWN: u64 = 0xC2B2_AE3D_27D4_EB4F;
@@ -157,8 +156,10 @@ pub struct BandAnchors {
     /// Full 64-bit hashes of the last `w` block rows (slot = row mod `w`),
     /// read only for the blocks chosen.
     hashes: Vec<u64>,
-    /// The block row's keys packed as `key << 32 | column`, so that one
-    /// integer comparison orders by key, then column.
+    /// The block row's keys: `u64::MAX` for blocks that are not
+    /// informative, else `(u32::MAX - 1 - row) << 32 | (u32::MAX - column)`,
+    /// so that the smallest key in a neighbourhood is its lowest, then
+    /// rightmost informative block.
     keys: Vec<u64>,
     from_start: Vec<u64>,
     to_run_end: Vec<u64>,
@@ -171,13 +172,11 @@ pub struct BandAnchors {
     run_min: Vec<(u64, u32)>,
     to_end: Vec<u64>,
     to_end_rows: Vec<u32>,
-    /// The block each neighbourhood column chose last: a block chosen by
-    /// several neighbourhoods is mostly chosen by neighbouring ones, so
-    /// most repeats are dropped here and the rest at the end.
-    last: Vec<(u32, u32)>,
-    /// Per neighbourhood column, whether the grid block of the last grid
-    /// row inside it was stored (its neighbourhoods then need no minimum).
-    covered: Vec<bool>,
+    /// Stored blocks per column of block positions within the last `w`
+    /// block rows, and the columns stored in each of those rows (slot =
+    /// row mod `w`): whether a neighbourhood already holds one is a sum.
+    stored_in_column: Vec<u32>,
+    stored_rows: Vec<Vec<u32>>,
     out: Vec<Anchor>,
 }
 
@@ -256,8 +255,8 @@ impl BandAnchors {
             run_min: vec![(u64::MAX, 0); columns],
             to_end: vec![0; columns * shape.window.0],
             to_end_rows: vec![0; columns * shape.window.0],
-            last: vec![(u32::MAX, u32::MAX); columns],
-            covered: vec![false; columns],
+            stored_in_column: vec![0; positions],
+            stored_rows: vec![Vec::new(); shape.window.0],
             out: Vec::new(),
         }
     }
@@ -337,6 +336,9 @@ impl BandAnchors {
         let wr = self.shape.window.0;
         let slot = block_row as usize % wr;
         let hashes = &mut self.hashes[slot * positions..(slot + 1) * positions];
+        // Keys order the blocks a neighbourhood may store: the lowest
+        // row first, then the rightmost column (see `select`).
+        let row_key = u64::from((u32::MAX - 1).saturating_sub(block_row)) << 32;
         for (c, ((key, full), (&bh, &changes))) in self
             .keys
             .iter_mut()
@@ -345,17 +347,16 @@ impl BandAnchors {
             .enumerate()
         {
             *full = mix(bh ^ seed.rotate_left(17));
-            let top = if changes >= self.min_changes {
-                ((*full >> 32) as u32).min(NOT_ANCHOR - 1)
+            *key = if changes >= self.min_changes {
+                row_key | u64::from(u32::MAX - c as u32)
             } else {
                 NOT_ANCHOR
             };
-            *key = u64::from(top) << 32 | c as u64;
         }
         match self.choice.clone() {
             AnchorChoice::Every(filter) => {
                 for c in 0..positions {
-                    if (self.keys[c] >> 32) as u32 == NOT_ANCHOR {
+                    if self.keys[c] == NOT_ANCHOR {
                         continue;
                     }
                     let hash = self.hashes[slot * positions + c];
@@ -364,12 +365,7 @@ impl BandAnchors {
                     }
                 }
             }
-            AnchorChoice::Stored => {
-                if block_row as usize % wr == 0 {
-                    self.keep_grid_row(block_row, slot);
-                }
-                self.select(block_row);
-            }
+            AnchorChoice::Stored => self.select(block_row),
         }
     }
 
@@ -395,28 +391,13 @@ impl BandAnchors {
         true
     }
 
-    /// Keeps the informative blocks of a grid row (every `w`-th block
-    /// position) and notes, per neighbourhood column, whether its grid
-    /// block was kept.
-    fn keep_grid_row(&mut self, block_row: u32, slot: usize) {
-        let wc = self.shape.window.1;
-        let positions = self.keys.len();
-        let mut kept = Vec::with_capacity(positions.div_ceil(wc));
-        for c in (0..positions).step_by(wc) {
-            let informative = (self.keys[c] >> 32) as u32 != NOT_ANCHOR;
-            let hash = self.hashes[slot * positions + c];
-            kept.push(informative && self.keep(hash, block_row, c as u32));
-        }
-        // The neighbourhood starting at column c0 holds the grid column
-        // c0 rounded up to a multiple of w.
-        for (c0, covered) in self.covered.iter_mut().enumerate() {
-            *covered = kept[c0.div_ceil(wc)];
-        }
-    }
-
-    /// Sliding minimum across (each row of block keys) then down (each
-    /// column of those minima): the minimum of every `w x w` neighbourhood
-    /// whose last block row is `block_row`, by key, then column, then row.
+    /// Stores a block for every `w x w` neighbourhood whose last block row
+    /// is `block_row` and that holds informative blocks but no stored one
+    /// yet: its lowest, then rightmost informative block (the one the most
+    /// neighbourhoods still to come hold, as stabbing intervals at their
+    /// right ends does in one dimension). Found as the minimum key by a
+    /// sliding minimum across (each row of block keys) then down (each
+    /// column of those minima).
     fn select(&mut self, block_row: u32) {
         let (wr, wc) = self.shape.window;
         let positions = self.keys.len();
@@ -442,6 +423,11 @@ impl BandAnchors {
         }
         let slot = block_row as usize % wr;
         let run_start = block_row - slot as u32;
+        // The block row `w` rows up leaves the neighbourhoods.
+        for c in self.stored_rows[slot].drain(..) {
+            self.stored_in_column[c as usize] -= 1;
+        }
+        let mut stored_in_window: u32 = self.stored_in_column[..wc].iter().sum();
         for c0 in 0..columns {
             // The window c0..c0+w is the end of one run and the start of the
             // next (or exactly one run, where both give its minimum).
@@ -451,7 +437,11 @@ impl BandAnchors {
             // Ties keep the earlier row.
             let fresh = slot == 0 || across < run_min.0;
             *run_min = if fresh { (across, block_row) } else { *run_min };
-            if (block_row as usize) + 1 < wr {
+            if c0 > 0 {
+                stored_in_window = stored_in_window + self.stored_in_column[c0 + wc - 1]
+                    - self.stored_in_column[c0 - 1];
+            }
+            if (block_row as usize) + 1 < wr || stored_in_window > 0 {
                 continue;
             }
             let (packed, row) = if slot + 1 == wr {
@@ -464,19 +454,16 @@ impl BandAnchors {
                     *run_min
                 }
             };
-            if self.covered[c0] {
-                // The neighbourhood's grid block is stored: no minimum needed
-                // (and `last` keeps naming a block that was).
-                continue;
+            if packed == NOT_ANCHOR {
+                continue; // nothing informative
             }
-            let key = (packed >> 32) as u32;
-            let col = packed as u32;
-            let previous = c0.checked_sub(1).map(|p| self.last[p]);
-            if key != NOT_ANCHOR && self.last[c0] != (row, col) && previous != Some((row, col)) {
-                let hash = self.hashes[(row as usize % wr) * positions + col as usize];
-                self.keep(hash, row, col);
+            let col = u32::MAX - packed as u32;
+            let hash = self.hashes[(row as usize % wr) * positions + col as usize];
+            if self.keep(hash, row, col) {
+                self.stored_in_column[col as usize] += 1;
+                self.stored_rows[row as usize % wr].push(col);
+                stored_in_window += 1;
             }
-            self.last[c0] = (row, col);
         }
         // A run of w block rows is complete: each row's minimum to the
         // run's end, for the neighbourhoods that start inside it.
@@ -549,9 +536,21 @@ mod tests {
             .collect()
     }
 
-    /// The stored selection equals the definition computed by brute force:
-    /// the informative grid blocks, and the minimum of every neighbourhood
-    /// whose grid block is not informative. The outgoing side's choice is
+    /// Noise with flat patches over about half of it.
+    fn patchy(height: usize, width: usize, salt: u64) -> Vec<u64> {
+        let mut samples = noise(height, width, salt);
+        for (i, v) in samples.iter_mut().enumerate() {
+            if (i / width / 9 + i % width / 7).is_multiple_of(2) {
+                *v = 0;
+            }
+        }
+        samples
+    }
+
+    /// The stored selection equals its definition computed by brute force:
+    /// neighbourhoods in order (by last row, then column), each without a
+    /// stored block storing its lowest, then rightmost informative block;
+    /// on plain noise and with flat patches. The outgoing side's choice is
     /// every informative block.
     #[test]
     fn selection_equals_brute_force() {
@@ -560,97 +559,75 @@ mod tests {
             (23, 31, 3, 5),
             (10, 70, 8, 25),
             (5, 5, 8, 25),
+            (60, 70, 8, 25),
         ] {
-            let samples = noise(h, wd, h as u64);
-            let got = anchors(&samples, wd, k, w);
-            let shape = AnchorShape::new(h, wd, k, w).unwrap();
-            let (kr, kc) = shape.block;
-            let (wr, wc) = shape.window;
-            let key = |r: usize, c: usize| {
-                let mut bh = 0u64;
-                let mut changes = 0usize;
-                for i in 0..kr {
-                    let row = &samples[(r + i) * wd + c..(r + i) * wd + c + kc];
-                    let hh = row
-                        .iter()
-                        .fold(0u64, |a, &v| a.wrapping_mul(ALONG).wrapping_add(mix(v ^ 7)));
-                    bh = bh.wrapping_mul(DOWN).wrapping_add(hh);
-                    changes += row.windows(2).filter(|p| p[0] != p[1]).count();
-                    if i > 0 {
-                        let above = &samples[(r + i - 1) * wd + c..(r + i - 1) * wd + c + kc];
-                        changes += row.iter().zip(above).filter(|(a, b)| a != b).count();
+            for samples in [noise(h, wd, h as u64), patchy(h, wd, h as u64)] {
+                let got = anchors(&samples, wd, k, w);
+                let shape = AnchorShape::new(h, wd, k, w).unwrap();
+                let (kr, kc) = shape.block;
+                let (wr, wc) = shape.window;
+                // The block's hash if it is informative.
+                let informative = |r: usize, c: usize| {
+                    let mut bh = 0u64;
+                    let mut changes = 0usize;
+                    for i in 0..kr {
+                        let row = &samples[(r + i) * wd + c..(r + i) * wd + c + kc];
+                        let hh = row
+                            .iter()
+                            .fold(0u64, |a, &v| a.wrapping_mul(ALONG).wrapping_add(mix(v ^ 7)));
+                        bh = bh.wrapping_mul(DOWN).wrapping_add(hh);
+                        changes += row.windows(2).filter(|p| p[0] != p[1]).count();
+                        if i > 0 {
+                            let above = &samples[(r + i - 1) * wd + c..(r + i - 1) * wd + c + kc];
+                            changes += row.iter().zip(above).filter(|(a, b)| a != b).count();
+                        }
                     }
-                }
-                let full = mix(bh ^ 7u64.rotate_left(17));
-                let top = if changes >= min_changes(kr, kc) as usize {
-                    ((full >> 32) as u32).min(NOT_ANCHOR - 1)
-                } else {
-                    NOT_ANCHOR
+                    let full = mix(bh ^ 7u64.rotate_left(17));
+                    (changes >= min_changes(kr, kc) as usize).then_some(full)
                 };
-                (top, full)
-            };
-            let mut want = std::collections::BTreeSet::new();
-            let mut every = std::collections::BTreeSet::new();
-            for r in 0..=h - kr {
-                for c in 0..=wd - kc {
-                    let (top, full) = key(r, c);
-                    if top != NOT_ANCHOR {
-                        every.insert((r as u32, c as u32, full));
-                        if r % wr == 0 && c % wc == 0 {
-                            want.insert((r as u32, c as u32, full));
+                let mut every = std::collections::BTreeSet::new();
+                for r in 0..=h - kr {
+                    for c in 0..=wd - kc {
+                        if let Some(full) = informative(r, c) {
+                            every.insert((r as u32, c as u32, full));
                         }
                     }
                 }
-            }
-            for r0 in 0..=(h - kr + 1 - wr) {
-                for c0 in 0..=(wd - kc + 1 - wc) {
-                    let grid = (r0.div_ceil(wr) * wr, c0.div_ceil(wc) * wc);
-                    if key(grid.0, grid.1).0 != NOT_ANCHOR {
-                        continue;
-                    }
-                    // By key, then column, then row.
-                    let best = (r0..r0 + wr)
-                        .flat_map(|r| (c0..c0 + wc).map(move |c| (r, c)))
-                        .map(|(r, c)| (key(r, c), c, r))
-                        .min_by_key(|&((top, _), c, r)| (top, c, r))
-                        .unwrap();
-                    let ((top, full), c, r) = best;
-                    if top != NOT_ANCHOR {
-                        want.insert((r as u32, c as u32, full));
+                let mut want = std::collections::BTreeSet::new();
+                for last in wr - 1..=h - kr {
+                    let r0 = last + 1 - wr;
+                    for c0 in 0..=(wd - kc + 1 - wc) {
+                        let rows = r0 as u32..=last as u32;
+                        let cols = c0 as u32..(c0 + wc) as u32;
+                        let holds =
+                            |&(r, c, _): &(u32, u32, u64)| rows.contains(&r) && cols.contains(&c);
+                        if want.iter().any(holds) {
+                            continue;
+                        }
+                        if let Some(&block) = every.iter().filter(|b| holds(b)).max() {
+                            want.insert(block);
+                        }
                     }
                 }
+                let set = |v: &[Anchor]| -> std::collections::BTreeSet<(u32, u32, u64)> {
+                    v.iter().map(|a| (a.row, a.col, a.hash)).collect()
+                };
+                assert_eq!(set(&got), want, "{h}x{wd} k={k} w={w}");
+                let all = chosen(&samples, wd, k, w, AnchorChoice::Every(None));
+                assert_eq!(set(&all), every, "{h}x{wd} k={k} w={w}: every block");
             }
-            let set = |v: &[Anchor]| -> std::collections::BTreeSet<(u32, u32, u64)> {
-                v.iter().map(|a| (a.row, a.col, a.hash)).collect()
-            };
-            assert_eq!(set(&got), want, "{h}x{wd} k={k} w={w}");
-            let all = chosen(&samples, wd, k, w, AnchorChoice::Every(None));
-            assert_eq!(set(&all), every, "{h}x{wd} k={k} w={w}: every block");
         }
     }
 
     /// Every window of (w + k - 1)^2 samples cut out at any offset, looked
     /// up at every block position, meets a stored anchor of the whole band
-    /// at the same place; with flat patches (whose grid blocks are not
-    /// informative) too, as long as the window holds an informative block.
+    /// at the same place; with flat patches too, as long as the window
+    /// holds an informative block.
     #[test]
     fn every_guaranteed_window_shares_an_anchor() {
         let (h, wd, k, w) = (60, 64, 4, 8);
         let side = w + k - 1;
-        let plain = noise(h, wd, 3);
-        // Flat patches over about half of the band, grid points included.
-        let patchy: Vec<u64> = plain
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                if (i / wd / 9 + i % wd / 7) % 2 == 0 {
-                    0
-                } else {
-                    v
-                }
-            })
-            .collect();
-        for samples in [plain, patchy] {
+        for samples in [noise(h, wd, 3), patchy(h, wd, 3)] {
             let stored = anchors(&samples, wd, k, w);
             let whole: HashSet<(u64, u32, u32)> =
                 stored.iter().map(|a| (a.hash, a.row, a.col)).collect();
@@ -741,8 +718,8 @@ mod tests {
         }
     }
 
-    /// Informative content stores its grid blocks: one per w^2 block
-    /// positions.
+    /// Informative content stores about one block per w^2 block positions
+    /// (fewer near the band's edges).
     #[test]
     fn density_is_near_the_estimate() {
         let (h, wd) = (300, 300);
@@ -750,7 +727,7 @@ mod tests {
         let n = anchors(&samples, wd, 8, 25).len();
         let per = ((h - 7) * (wd - 7)) as f64 / n as f64;
         assert!(
-            (560.0..=625.0).contains(&per),
+            (560.0..=800.0).contains(&per),
             "one anchor per {per} block positions"
         );
     }

@@ -8,13 +8,12 @@
 //! NoData are one marker). From that:
 //! * a digest per band and for the whole raster (identical samples in any
 //!   container, compression, tiling or type);
-//! * window anchors (see [`anchors`]): blocks of samples on a grid (with
-//!   neighbourhood minima where a grid block is flat), so that any window
-//!   of at least 32 x 32 samples (with the default parameters) cut out at
-//!   any offset holds a stored anchor, which the outgoing side finds by
-//!   looking up every block position and which locates the window by band,
-//!   row and column; about one anchor per 625 samples is stored instead of
-//!   every row;
+//! * window anchors (see [`anchors`]): a cover of sample blocks (a grid in
+//!   informative content), so that any window of at least 32 x 32 samples
+//!   (with the default parameters) cut out at any offset holds a stored
+//!   anchor, which the outgoing side finds by looking up every block
+//!   position and which locates the window by band, row and column; about
+//!   one anchor per 625 samples is stored instead of every row;
 //! * per band, a PDQ hash of the band stretched to 8 bits (2nd to 98th
 //!   percentile) and averaged down to at most 512 samples a side.
 
