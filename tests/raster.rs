@@ -447,3 +447,37 @@ fn every_window_of_the_guaranteed_size_is_found() {
         "{found} / {without_anchor}"
     );
 }
+
+/// The index's filter for the outgoing side never loses a stored anchor
+/// (a lost one would lose windows) and turns other hashes away.
+#[test]
+fn the_index_filter_holds_every_stored_anchor() {
+    use raster::AnchorFilter;
+    let (_tmp, scanner) = index_originals();
+    let params = FingerprintParams::with_seed(11);
+    let mut stored = 0;
+    for (name, path) in originals() {
+        let data = std::fs::read(path).unwrap();
+        let fp = raster::fingerprint(
+            &data,
+            pugmark::sniff::Kind::Tiff,
+            &params,
+            &raster::AnchorChoice::Stored,
+            1 << 30,
+        )
+        .unwrap();
+        for a in &fp.anchors {
+            assert!(scanner.index().may_hold(a.hash), "{name}: {a:?}");
+        }
+        stored += fp.anchors.len();
+    }
+    assert!(stored > 1000, "{stored} anchors");
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let passed = (0..100_000)
+        .filter(|_| {
+            x = common::splitmix64(x);
+            scanner.index().may_hold(x)
+        })
+        .count();
+    assert_eq!(passed, 0, "random hashes held");
+}
