@@ -51,10 +51,25 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// multi-index in eight 32-bit slots without stored sketches, turned copies
 /// of pictures hashed on the query side instead of stored, table keys
 /// without the bytes their fan-out bucket implies, 4-byte fan-out offsets).
-/// Raster anchors stored since are a greedy cover instead of 2-D winnowing
-/// minima, with the same table layout and guarantee: the outgoing side looks
-/// every block up, so it finds either kind and segments of both still work.
-pub const FORMAT_VERSION: u32 = 6;
+/// 7: raster anchors are a greedy cover instead of 2-D winnowing minima,
+/// looked up at every block on the outgoing side, their entries 19 bytes
+/// with the block's place as one 40-bit offset.
+pub const FORMAT_VERSION: u32 = 7;
+
+/// Bytes of a raster anchor entry: the 64-bit block hash, then item (4),
+/// band (2) and the block's place as `row * width + column` (5 bytes; see
+/// [`raster_anchor_place`]).
+pub const RASTER_ANCHOR_ENTRY: usize = 19;
+
+/// The (row, column) of a raster anchor's block from the place its entry
+/// stores and the protected raster's width.
+pub fn raster_anchor_place(value: &[u8], width: u32) -> (u64, u64) {
+    let mut be = [0u8; 8];
+    be[3..].copy_from_slice(&value[6..11]);
+    let at = u64::from_be_bytes(be);
+    let width = u64::from(width.max(1));
+    (at / width, at % width)
+}
 
 const HEADER_FIXED: usize = 32;
 const DIR_ENTRY: usize = 72;
@@ -117,7 +132,7 @@ pub struct SegmentBuilder {
     image: Vec<[u8; IMAGE_ENTRY]>,
     image_rows: Vec<[u8; IMAGE_ROW]>,
     raster_bands: Vec<[u8; 48]>,
-    raster_anchors: Vec<[u8; 22]>,
+    raster_anchors: Vec<[u8; RASTER_ANCHOR_ENTRY]>,
     raster_geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)>,
     records: Vec<[u8; 10]>,
     records_rounded: Vec<[u8; 10]>,
@@ -201,12 +216,13 @@ impl SegmentBuilder {
                 self.raster_bands.push(e);
             }
             for a in &r.anchors {
-                let mut e = [0u8; 22];
+                let mut e = [0u8; RASTER_ANCHOR_ENTRY];
                 e[..8].copy_from_slice(&a.hash.to_be_bytes());
                 e[8..12].copy_from_slice(&id.to_be_bytes());
                 e[12..14].copy_from_slice(&a.band.to_be_bytes());
-                e[14..18].copy_from_slice(&a.row.to_be_bytes());
-                e[18..22].copy_from_slice(&a.col.to_be_bytes());
+                // Below 2^40: a raster holds at most MAX_RASTER_SAMPLES.
+                let at = u64::from(a.row) * u64::from(r.width) + u64::from(a.col);
+                e[14..19].copy_from_slice(&at.to_be_bytes()[3..]);
                 self.raster_anchors.push(e);
             }
         }

@@ -25,7 +25,8 @@ pub enum TableId {
     Image = 3,
     /// Raster band digest -> item, band, band count, width, height.
     RasterBands = 4,
-    /// Raster window anchor hash (64 bits) -> item, band, row, column (see
+    /// Raster window anchor hash (64 bits) -> item, band, place (`row *
+    /// width + column`, 40 bits; see
     /// [`anchors`](crate::fingerprint::raster::anchors)).
     RasterAnchors = 5,
     /// Canonical telemetry record hash (top 48 bits) -> item.
@@ -100,7 +101,7 @@ impl TableId {
             TableId::Chunks => (8, 12),
             TableId::Image => (5, 4),
             TableId::RasterBands => (32, 16),
-            TableId::RasterAnchors => (8, 14),
+            TableId::RasterAnchors => (8, 11),
             TableId::Records | TableId::RecordsRounded | TableId::RecordsProjected => (6, 4),
         }
     }

@@ -13,7 +13,7 @@ use crate::fingerprint::records::{
     ROUNDED_MIN_SAMPLED, ROUNDED_SAMPLING,
 };
 use crate::fingerprint::{ChunkFp, Fingerprints};
-use crate::index::segment::{chunk_value, CHUNK_KEY_LEN};
+use crate::index::segment::{chunk_value, raster_anchor_place, CHUNK_KEY_LEN};
 use crate::index::{Index, ItemRef, TableId};
 use crate::report::{ChunkStats, Evidence, Range, Reason};
 
@@ -613,6 +613,7 @@ fn raster_evidence(
     // Windows: every anchor votes for (item, protected band, outgoing
     // band, row offset, column offset).
     let mut votes: HashMap<(ItemRef, u16, u16, i64, i64), u64> = HashMap::new();
+    let mut widths: HashMap<ItemRef, u32> = HashMap::new();
     for a in &raster.anchors {
         for (s, seg) in index.segments().iter().enumerate() {
             let Some(table) = seg.table(TableId::RasterAnchors) else {
@@ -638,12 +639,16 @@ fn raster_evidence(
                 if !index.is_live(r) || exact.contains(&r) || bands.contains_key(&r) {
                     continue;
                 }
+                let width = *widths
+                    .entry(r)
+                    .or_insert_with(|| index.item(r).raster_size.0);
+                let (row, col) = raster_anchor_place(v, width);
                 let key = (
                     r,
                     be16(&v[4..]),
                     a.band,
-                    be32(&v[6..]) as i64 - a.row as i64,
-                    be32(&v[10..]) as i64 - a.col as i64,
+                    row as i64 - a.row as i64,
+                    col as i64 - a.col as i64,
                 );
                 *votes.entry(key).or_default() += 1;
             }
