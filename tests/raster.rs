@@ -481,3 +481,30 @@ fn the_index_filter_holds_every_stored_anchor() {
         .count();
     assert_eq!(passed, 0, "random hashes held");
 }
+
+/// The index stores the cover, not every block: about one anchor per 625
+/// samples on these rasters (one per 400 at most), where every
+/// informative block would be nearly one per sample.
+#[test]
+fn the_index_stores_the_cover() {
+    let (_tmp, scanner) = index_originals();
+    let anchors: usize = scanner
+        .index()
+        .segments()
+        .iter()
+        .filter_map(|s| s.table(pugmark::index::TableId::RasterAnchors))
+        .map(|t| t.len())
+        .sum();
+    let samples: u64 = originals()
+        .into_iter()
+        .map(|(_, p)| {
+            let g = grid::decode_tiff(&std::fs::read(p).unwrap(), 1 << 30).unwrap();
+            (g.width * g.height * g.bands.len()) as u64
+        })
+        .sum();
+    let per = samples as f64 / anchors as f64;
+    assert!(
+        per > 400.0,
+        "one anchor per {per} samples ({anchors} anchors)"
+    );
+}

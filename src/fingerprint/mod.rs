@@ -131,7 +131,7 @@ impl Pipeline {
 
     /// The same pipeline for protected items: pictures get the one-side
     /// crops the index stores instead of the turned copies a query looks
-    /// up, and rasters the grid anchors an index stores instead of every
+    /// up, and rasters the cover of anchors an index stores instead of every
     /// block a query looks up.
     pub fn for_protected(mut self) -> Pipeline {
         self.protected = true;

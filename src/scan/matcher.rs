@@ -681,9 +681,9 @@ fn raster_evidence(
         let item = index.item(r);
         let (pw, ph) = (item.raster_size.0 as usize, item.raster_size.1 as usize);
         let protected_samples = pw as u64 * ph as u64;
-        // An estimate: each stored anchor stands for one grid cell of the
-        // protected raster (where flat grid blocks made the minima take
-        // over, cells are smaller and this counts high; capped).
+        // An estimate: in informative content the cover stores one block
+        // per neighbourhood-sized cell of the protected raster (beside flat
+        // patches it stores more, and this counts high; capped).
         let params = index.params();
         let cell = AnchorShape::new(
             ph,

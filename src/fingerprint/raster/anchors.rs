@@ -113,7 +113,7 @@ impl AnchorShape {
         // hashes, minima and their rows for two runs of w block rows; the
         // running minimum.
         // Plus the stored blocks per column and per row.
-        positions * (self.block.0 * 10 + 8 + 2 + 8 + 8 + 8 * 3 + 32 * self.window.0 + 24 + 16)
+        positions * (self.block.0 * 10 + 8 + 2 + 8 + 8 + 8 * 3 + 33 * self.window.0 + 24 + 16)
     }
 }
 
@@ -148,6 +148,16 @@ pub struct BandAnchors {
     /// Anchors kept per hash: a block repeated all over the band (a
     /// pattern, a texture) is kept at most [`MAX_ANCHOR_REPEATS`] times.
     repeats: std::collections::HashMap<u64, u8>,
+    /// Hashes kept that often: their blocks are no longer informative for
+    /// the cover (a neighbourhood needs a block that can still be kept).
+    saturated: std::collections::HashSet<u64>,
+    /// Whether each block of the last `w` block rows is informative (slot
+    /// = row mod `w`), for neighbourhoods whose first choice is saturated.
+    informative: Vec<bool>,
+    /// Blocks the search for a neighbourhood's second choice may still
+    /// look at; past it the band is marked incomplete.
+    search_budget: usize,
+    unsettled: bool,
     /// Most anchors this band may keep (see [`max_anchors`]); past it the
     /// band is marked incomplete instead of growing without bound.
     limit: usize,
@@ -180,6 +190,11 @@ pub struct BandAnchors {
     out: Vec<Anchor>,
 }
 
+/// Blocks the search for neighbourhoods' second choices may look at, per
+/// block position of the band (a neighbourhood has `w^2`; second choices
+/// are needed only next to repeated blocks).
+const SEARCH_PER_POSITION: usize = 64;
+
 /// A hash kept as an anchor more often than this in one band is
 /// repetitive content (one more than the matcher's default repeats limit,
 /// so the matcher ignores it as such).
@@ -193,9 +208,12 @@ fn min_changes(kr: usize, kc: usize) -> u16 {
     (kr + kc + 2).min(pairs).max(1) as u16
 }
 
-/// Most anchors one band of `width x height` samples may keep: eight
-/// times the density measured on random content (one per 140-210
-/// samples), plus a constant for small bands.
+/// Most anchors one band of `width x height` samples may keep: one per 16
+/// samples, plus a constant for small bands. The cover stores about one
+/// per 625 (more beside flat patches), and an outgoing band with an index
+/// filter keeps only the blocks the index holds; an outgoing band without
+/// a filter (every informative block) reaches it from about 256 x 256
+/// samples on and is then incomplete.
 pub fn max_anchors(width: usize, height: usize) -> usize {
     (width.saturating_mul(height) / 16).saturating_add(4096)
 }
@@ -241,6 +259,13 @@ impl BandAnchors {
             differs_down: Vec::with_capacity(width),
             total_changes: vec![0; positions],
             repeats: std::collections::HashMap::new(),
+            saturated: std::collections::HashSet::new(),
+            informative: vec![false; positions * shape.window.0],
+            search_budget: SEARCH_PER_POSITION
+                .saturating_mul(positions)
+                .saturating_mul(height)
+                .max(1 << 20),
+            unsettled: false,
             limit: max_anchors(width, height),
             overflowed: false,
             block_hash: vec![0; positions],
@@ -339,15 +364,19 @@ impl BandAnchors {
         // Keys order the blocks a neighbourhood may store: the lowest
         // row first, then the rightmost column (see `select`).
         let row_key = u64::from((u32::MAX - 1).saturating_sub(block_row)) << 32;
-        for (c, ((key, full), (&bh, &changes))) in self
+        let saturated = (!self.saturated.is_empty()).then_some(&self.saturated);
+        let informative = &mut self.informative[slot * positions..(slot + 1) * positions];
+        for (c, ((key, (full, informative)), (&bh, &changes))) in self
             .keys
             .iter_mut()
-            .zip(hashes)
+            .zip(hashes.iter_mut().zip(informative))
             .zip(self.block_hash.iter().zip(&self.total_changes))
             .enumerate()
         {
             *full = mix(bh ^ seed.rotate_left(17));
-            *key = if changes >= self.min_changes {
+            *informative = changes >= self.min_changes;
+            let open = *informative && saturated.is_none_or(|s| !s.contains(full));
+            *key = if open {
                 row_key | u64::from(u32::MAX - c as u32)
             } else {
                 NOT_ANCHOR
@@ -382,6 +411,9 @@ impl BandAnchors {
             return false;
         }
         *seen += 1;
+        if *seen == MAX_ANCHOR_REPEATS {
+            self.saturated.insert(hash);
+        }
         self.out.push(Anchor {
             hash,
             band: self.band,
@@ -459,9 +491,14 @@ impl BandAnchors {
             }
             let col = u32::MAX - packed as u32;
             let hash = self.hashes[(row as usize % wr) * positions + col as usize];
-            if self.keep(hash, row, col) {
-                self.stored_in_column[col as usize] += 1;
-                self.stored_rows[row as usize % wr].push(col);
+            let kept = if self.keep(hash, row, col) {
+                self.stored(row, col);
+                true
+            } else {
+                // Its hash is kept as often as a block may be.
+                self.second_choice(block_row, c0)
+            };
+            if kept {
                 stored_in_window += 1;
             }
         }
@@ -488,17 +525,69 @@ impl BandAnchors {
         }
     }
 
+    /// Notes a block kept by the cover.
+    fn stored(&mut self, row: u32, col: u32) {
+        let wr = self.shape.window.0;
+        self.stored_in_column[col as usize] += 1;
+        self.stored_rows[row as usize % wr].push(col);
+    }
+
+    /// The neighbourhood ending at `block_row`, starting at column `c0`,
+    /// whose first choice was refused: keeps its lowest, then rightmost
+    /// informative block whose hash can still be kept, if any (says
+    /// whether one was). Looks at most [`SEARCH_PER_POSITION`] blocks per
+    /// block position of the band in all; past that the band is
+    /// unsettled.
+    fn second_choice(&mut self, block_row: u32, c0: usize) -> bool {
+        if self.overflowed {
+            return false; // the band is incomplete already
+        }
+        let (wr, wc) = self.shape.window;
+        let positions = self.keys.len();
+        for row in (block_row + 1 - wr as u32..=block_row).rev() {
+            let slot = row as usize % wr;
+            for col in (c0..c0 + wc).rev() {
+                if self.search_budget == 0 {
+                    self.unsettled = true;
+                    return false;
+                }
+                self.search_budget -= 1;
+                let at = slot * positions + col;
+                if !self.informative[at] || self.saturated.contains(&self.hashes[at]) {
+                    continue;
+                }
+                if self.keep(self.hashes[at], row, col as u32) {
+                    self.stored(row, col as u32);
+                    return true;
+                }
+                if self.overflowed {
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
     /// Rows added so far.
     pub fn rows_seen(&self) -> usize {
         self.rows_seen
     }
 
-    /// The anchors found, ordered by position, and whether the band had
-    /// more than [`max_anchors`] (the rest were not kept).
-    pub fn finish(mut self) -> (Vec<Anchor>, bool) {
+    /// The anchors found, ordered by position, and whether the band is
+    /// incomplete: it had more than [`max_anchors`] (the rest were not
+    /// kept), or so many repeated blocks that the search for second
+    /// choices gave up (some neighbourhoods may hold no stored block).
+    pub fn finish(mut self) -> (Vec<Anchor>, Option<&'static str>) {
         self.out.sort_unstable_by_key(|a| (a.row, a.col));
         self.out.dedup();
-        (self.out, self.overflowed)
+        let incomplete = if self.overflowed {
+            Some("more window anchors than a band may keep")
+        } else if self.unsettled {
+            Some("too many repeated blocks to cover every window")
+        } else {
+            None
+        };
+        (self.out, incomplete)
     }
 }
 
@@ -524,8 +613,8 @@ mod tests {
         for row in samples.chunks_exact(width) {
             band.push_row(row);
         }
-        let (mut out, overflowed) = band.finish();
-        assert!(!overflowed);
+        let (mut out, incomplete) = band.finish();
+        assert_eq!(incomplete, None);
         out.sort_by_key(|a| (a.row, a.col));
         out
     }
@@ -534,6 +623,33 @@ mod tests {
         (0..(height * width) as u64)
             .map(|i| mix(i ^ salt) % 50)
             .collect()
+    }
+
+    /// A block's hash (seed 7) if it is informative, from the definition.
+    fn block_hash(
+        samples: &[u64],
+        width: usize,
+        shape: AnchorShape,
+        r: usize,
+        c: usize,
+    ) -> Option<u64> {
+        let (kr, kc) = shape.block;
+        let mut bh = 0u64;
+        let mut changes = 0usize;
+        for i in 0..kr {
+            let row = &samples[(r + i) * width + c..(r + i) * width + c + kc];
+            let hh = row
+                .iter()
+                .fold(0u64, |a, &v| a.wrapping_mul(ALONG).wrapping_add(mix(v ^ 7)));
+            bh = bh.wrapping_mul(DOWN).wrapping_add(hh);
+            changes += row.windows(2).filter(|p| p[0] != p[1]).count();
+            if i > 0 {
+                let above = &samples[(r + i - 1) * width + c..(r + i - 1) * width + c + kc];
+                changes += row.iter().zip(above).filter(|(a, b)| a != b).count();
+            }
+        }
+        let full = mix(bh ^ 7u64.rotate_left(17));
+        (changes >= min_changes(kr, kc) as usize).then_some(full)
     }
 
     /// Noise with flat patches over about half of it.
@@ -566,25 +682,7 @@ mod tests {
                 let shape = AnchorShape::new(h, wd, k, w).unwrap();
                 let (kr, kc) = shape.block;
                 let (wr, wc) = shape.window;
-                // The block's hash if it is informative.
-                let informative = |r: usize, c: usize| {
-                    let mut bh = 0u64;
-                    let mut changes = 0usize;
-                    for i in 0..kr {
-                        let row = &samples[(r + i) * wd + c..(r + i) * wd + c + kc];
-                        let hh = row
-                            .iter()
-                            .fold(0u64, |a, &v| a.wrapping_mul(ALONG).wrapping_add(mix(v ^ 7)));
-                        bh = bh.wrapping_mul(DOWN).wrapping_add(hh);
-                        changes += row.windows(2).filter(|p| p[0] != p[1]).count();
-                        if i > 0 {
-                            let above = &samples[(r + i - 1) * wd + c..(r + i - 1) * wd + c + kc];
-                            changes += row.iter().zip(above).filter(|(a, b)| a != b).count();
-                        }
-                    }
-                    let full = mix(bh ^ 7u64.rotate_left(17));
-                    (changes >= min_changes(kr, kc) as usize).then_some(full)
-                };
+                let informative = |r: usize, c: usize| block_hash(&samples, wd, shape, r, c);
                 let mut every = std::collections::BTreeSet::new();
                 for r in 0..=h - kr {
                     for c in 0..=wd - kc {
@@ -651,6 +749,74 @@ mod tests {
             }
             assert!(windows > (h - side) * (wd - side) / 2, "{windows} windows");
         }
+    }
+
+    /// Next to a texture (blocks repeated far more often than they may be
+    /// kept), every neighbourhood that holds an informative block kept
+    /// fewer times than the limit in the whole band still holds a stored
+    /// block: a neighbourhood whose first choice is a saturated texture
+    /// block takes its next unsaturated one.
+    #[test]
+    fn neighbourhoods_beside_a_texture_still_hold_a_stored_block() {
+        // Tall enough for the texture's four hashes to be kept 33 times
+        // each (about 800 rows) and then some.
+        let (h, wd, k, w) = (1400, 200, 8, 25);
+        let samples: Vec<u64> = (0..h * wd)
+            .map(|i| {
+                let (r, c) = (i / wd, i % wd);
+                if c < 110 {
+                    mix(i as u64) % 50
+                } else {
+                    [1, 2, 3, 4][(r % 2) * 2 + c % 2]
+                }
+            })
+            .collect();
+        let stored: HashSet<(u32, u32)> = anchors(&samples, wd, k, w)
+            .iter()
+            .map(|a| (a.row, a.col))
+            .collect();
+        let shape = AnchorShape::new(h, wd, k, w).unwrap();
+        let (kr, kc) = shape.block;
+        let (wr, wc) = shape.window;
+        let blocks: Vec<Vec<Option<u64>>> = (0..=h - kr)
+            .map(|r| {
+                (0..=wd - kc)
+                    .map(|c| block_hash(&samples, wd, shape, r, c))
+                    .collect()
+            })
+            .collect();
+        let mut count = std::collections::HashMap::<u64, usize>::new();
+        for hash in blocks.iter().flatten().flatten() {
+            *count.entry(*hash).or_default() += 1;
+        }
+        // Sums over the block positions above and left of each, so that a
+        // neighbourhood's count is four reads.
+        let sums = |has: &dyn Fn(usize, usize) -> bool| {
+            let (rows, cols) = (blocks.len(), blocks[0].len());
+            let mut sum = vec![vec![0usize; cols + 1]; rows + 1];
+            for r in 0..rows {
+                for c in 0..cols {
+                    sum[r + 1][c + 1] =
+                        sum[r][c + 1] + sum[r + 1][c] - sum[r][c] + usize::from(has(r, c));
+                }
+            }
+            move |r0: usize, c0: usize| {
+                sum[r0 + wr][c0 + wc] + sum[r0][c0] - sum[r0][c0 + wc] - sum[r0 + wr][c0]
+            }
+        };
+        let rare =
+            sums(&|r, c| blocks[r][c].is_some_and(|h| count[&h] <= MAX_ANCHOR_REPEATS as usize));
+        let held = sums(&|r, c| stored.contains(&(r as u32, c as u32)));
+        let mut checked = 0;
+        for r0 in 0..=h - kr + 1 - wr {
+            for c0 in 0..=wd - kc + 1 - wc {
+                if rare(r0, c0) > 0 {
+                    checked += 1;
+                    assert!(held(r0, c0) > 0, "neighbourhood at {r0},{c0}");
+                }
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
     }
 
     /// A filter that says no keeps nothing on the outgoing side; one that

@@ -406,11 +406,11 @@ impl RasterBuilder {
         selection.push_row(&self.canon);
         if r + 1 == self.height {
             if let Some(done) = self.selecting[band].take() {
-                let (anchors, overflowed) = done.finish();
+                let (anchors, incomplete) = done.finish();
                 self.anchors.extend(anchors);
-                if overflowed {
+                if let Some(why) = incomplete {
                     self.unexamined.push(format!(
-                        "band {band}: more window anchors than {} (not all kept)",
+                        "band {band}: {why} ({} anchors at most), not all windows covered",
                         anchors::max_anchors(self.width, self.height)
                     ));
                 }
