@@ -25,7 +25,7 @@ for hdr in ../tests/fixtures/sci/*.hdr; do
 done
 mkdir -p corpus/index_segment
 idx="$(mktemp -d)"
-(cd .. && cargo run --quiet --bin pugmark -- index --index "$idx/i" \
+(cd .. && cargo run --quiet -p pugmark-cli --bin pugmark -- index --index "$idx/i" \
   data-samples/reserve/telemetry data-samples/reserve/photos >/dev/null)
 cp "$idx"/i/*.pgs corpus/index_segment/
 rm -rf "$idx"

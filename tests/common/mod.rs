@@ -7,28 +7,25 @@ pub mod archive;
 
 use std::path::{Path, PathBuf};
 
+/// The repository's root (these helpers also serve the tests of
+/// `crates/pugmark-cli`, two levels down).
+pub fn root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if here.join("data-samples").is_dir() {
+        here.to_path_buf()
+    } else {
+        here.join("../..")
+    }
+}
+
 /// The repository's `data-samples/` folder.
 pub fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples")
+    root().join("data-samples")
 }
 
 /// A protected sample file by its path under `data-samples/reserve`.
 pub fn reserve(rel: &str) -> PathBuf {
     samples().join("reserve").join(rel)
-}
-
-/// The `pugmark` binary with `--index INDEX` (and no `$PUGMARK_INDEX`).
-pub fn pugmark(index: &Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("pugmark").unwrap();
-    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
-    cmd
-}
-
-/// The same as a process to spawn (to run beside others, or to kill).
-pub fn pugmark_process(index: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pugmark"));
-    cmd.arg("--index").arg(index).env_remove("PUGMARK_INDEX");
-    cmd
 }
 
 /// The fingerprints of a synthetic binary item made of 16 KiB chunks with

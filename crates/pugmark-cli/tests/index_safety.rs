@@ -7,9 +7,11 @@
 //! previous index survives; a second writer process gets "locked"; scans in
 //! other processes during commits always see a whole snapshot.
 
+mod bin;
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
-use common::pugmark;
+use bin::pugmark;
 
 use std::path::Path;
 
@@ -178,7 +180,7 @@ fn killed_index_runs_leave_a_working_index() {
         )
         .unwrap();
     }
-    let bin = env!("CARGO_BIN_EXE_pugmark");
+    let bin = bin::PUGMARK;
     for attempt in 0..8u64 {
         let mut child = std::process::Command::new(bin)
             .arg("--index")
@@ -372,7 +374,7 @@ fn an_index_run_whose_writes_fail_exits_2_and_keeps_the_index() {
     std::fs::write(&small, common::random_bytes(95, 50_000)).unwrap();
     std::fs::write(&big, common::random_bytes(96, 30_000_000)).unwrap();
     pugmark(&dir).arg("index").arg(&small).assert().code(0);
-    let bin = env!("CARGO_BIN_EXE_pugmark");
+    let bin = bin::PUGMARK;
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(r#"trap '' XFSZ; ulimit -f 16; exec "$0" --index "$1" index "$2""#)

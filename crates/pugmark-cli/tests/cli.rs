@@ -1,9 +1,11 @@
 //! The `pugmark` binary end to end: the CLI contract other tools rely on
 //! (verdicts, JSON Lines, exit codes, verify, incremental indexing).
 
+mod bin;
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
-use common::pugmark;
+use bin::pugmark;
 
 use std::path::{Path, PathBuf};
 

@@ -5,9 +5,11 @@
 //! processes merge into one that answers like an index built in one go, and
 //! a compaction killed at any moment leaves a working index.
 
+mod bin;
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
-use common::{pugmark, pugmark_process};
+use bin::{pugmark, pugmark_process};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
