@@ -520,3 +520,19 @@ fn damaged_bodies_are_found_at_open_or_in_the_background() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// `{:?}` of a scanner (its index, parameters, pipeline and chunker) never
+/// shows the secret gear seed nor the gear table derived from it.
+#[test]
+fn debug_output_never_shows_the_gear_seed() {
+    let seed: u64 = 0x1234_5678_9ABC_DEF1;
+    let items = vec![("a.bin".to_string(), common::random_bytes(5, 100_000))];
+    let (_tmp, scanner) = common::index_items(seed, &items);
+    let shown = format!("{scanner:?} {:?}", scanner.pipeline());
+    for form in [seed.to_string(), format!("{seed:x}"), format!("{seed:X}")] {
+        assert!(!shown.contains(&form), "seed shown as {form}");
+    }
+    assert!(shown.contains("secret"), "{shown}");
+    let gear = pugmark::fingerprint::chunker::Chunker::new(scanner.index().params());
+    assert!(!format!("{gear:?}").contains("gear"), "{gear:?}");
+}

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// is created, written into its manifest and every segment header, and an
 /// index opened with other values is refused: fingerprints made with
 /// different parameters never match.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FingerprintParams {
     /// Smallest content-defined chunk, bytes (default 4 KiB).
     pub chunk_min: u32,
@@ -49,6 +49,14 @@ pub struct FingerprintParams {
     /// window of `block + window - 1` samples a side (32 by default) holds
     /// one (see [`anchors`](crate::fingerprint::raster::anchors)).
     pub raster_anchor_window: u16,
+}
+
+/// Every field but the secret gear seed, which shows as `"secret"`: a
+/// `{:?}` of a pipeline, scanner or index must not leak it into logs.
+impl std::fmt::Debug for FingerprintParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FingerprintParams {}", self.redacted())
+    }
 }
 
 impl FingerprintParams {
