@@ -1,0 +1,23 @@
+from os import PathLike
+from typing import Any, Dict, Iterable, Union
+
+__version__: str
+
+Report = Dict[str, Any]
+
+def index_paths(
+    directory: Union[str, PathLike[str]], paths: Iterable[Union[str, PathLike[str]]]
+) -> Dict[str, Any]: ...
+
+class Index:
+    def __init__(self, directory: Union[str, PathLike[str]]) -> None: ...
+    @property
+    def live_items(self) -> int: ...
+    @property
+    def params(self) -> Dict[str, Any]: ...
+
+class Scanner:
+    index: Index
+    def __init__(self, index: Union[Index, str, PathLike[str]]) -> None: ...
+    def scan_bytes(self, name: str, data: bytes) -> Report: ...
+    def scan_path(self, path: Union[str, PathLike[str]]) -> Report: ...
