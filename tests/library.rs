@@ -536,3 +536,33 @@ fn debug_output_never_shows_the_gear_seed() {
     let gear = pugmark::fingerprint::chunker::Chunker::new(scanner.index().params());
     assert!(!format!("{gear:?}").contains("gear"), "{gear:?}");
 }
+
+/// An index written by an older format is refused with the versions and
+/// what to do, never read as if it were current.
+#[test]
+fn an_older_index_format_is_refused_with_a_rebuild_message() {
+    let items = vec![("a.bin".to_string(), common::random_bytes(6, 50_000))];
+    let (tmp, scanner) = common::index_items(3, &items);
+    let dir = scanner.index().dir().to_path_buf();
+    drop(scanner);
+    let path = dir.join("MANIFEST");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let json = text.lines().next().unwrap();
+    let current = format!("\"format_version\":{}", pugmark::index::FORMAT_VERSION);
+    assert!(json.contains(&current), "{json}");
+    let older = json.replace(
+        &current,
+        &format!("\"format_version\":{}", pugmark::index::FORMAT_VERSION - 1),
+    );
+    let sum = blake3::hash(older.as_bytes()).to_hex();
+    std::fs::write(&path, format!("{older}\nblake3 {sum}\n")).unwrap();
+    let err = Scanner::open(&dir, ScanOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rebuild"), "{err}");
+    assert!(
+        err.contains(&format!("version {}", pugmark::index::FORMAT_VERSION - 1)),
+        "{err}"
+    );
+    drop(tmp);
+}

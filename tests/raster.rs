@@ -449,7 +449,9 @@ fn every_window_of_the_guaranteed_size_is_found() {
 }
 
 /// The index's filter for the outgoing side never loses a stored anchor
-/// (a lost one would lose windows) and turns other hashes away.
+/// (a lost one would lose windows), and the exact lookup behind its bits
+/// holds nothing else (the bits alone: `anchor_bits_tests` in the
+/// library).
 #[test]
 fn the_index_filter_holds_every_stored_anchor() {
     use raster::AnchorFilter;
@@ -504,7 +506,7 @@ fn the_index_stores_the_cover() {
         .sum();
     let per = samples as f64 / anchors as f64;
     assert!(
-        per > 400.0,
+        anchors > 0 && (400.0..2000.0).contains(&per),
         "one anchor per {per} samples ({anchors} anchors)"
     );
 }
