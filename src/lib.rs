@@ -44,15 +44,53 @@ pub use progress::{NoProgress, Progress, StopFlag};
 pub use report::{exit_code, Evidence, Reason, Report, Verdict};
 pub use scan::{ScanOptions, Scanner, Thresholds};
 
-/// Runs `f` on a rayon pool of `threads` threads, or on the caller's pool
-/// when `threads` is 0. The library never configures the global pool.
-pub(crate) fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
-    if threads == 0 {
-        return Ok(f());
+/// The worker threads of a scanner or an index writer: the caller's rayon
+/// pool when called from one and `threads` is 0, else a pool of `threads`
+/// threads (one per core for 0) built at first use and kept for every
+/// later call. The library never builds, configures or uses rayon's global
+/// pool.
+pub(crate) struct Workers {
+    threads: usize,
+    pool: std::sync::OnceLock<std::result::Result<rayon::ThreadPool, String>>,
+}
+
+impl Workers {
+    /// Workers for `threads` threads (0: the caller's pool, else one per
+    /// core).
+    pub(crate) fn new(threads: usize) -> Workers {
+        Workers {
+            threads,
+            pool: std::sync::OnceLock::new(),
+        }
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::InvalidOption(format!("cannot start {threads} threads: {e}")))?;
-    Ok(pool.install(f))
+
+    /// Runs `f` on the workers.
+    pub(crate) fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        if self.threads == 0 && rayon::current_thread_index().is_some() {
+            return Ok(f());
+        }
+        let pool = self.pool.get_or_init(|| {
+            let threads = match self.threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            };
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("pugmark-{i}"))
+                .build()
+                .map_err(|e| format!("cannot start {threads} threads: {e}"))
+        });
+        match pool {
+            Ok(pool) => Ok(pool.install(f)),
+            Err(e) => Err(Error::InvalidOption(e.clone())),
+        }
+    }
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers")
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
 }

@@ -104,11 +104,18 @@ impl Accumulator {
 /// more than one.
 pub const PARALLEL_MIN_LEN: usize = 8 << 20;
 
+/// Whether the caller runs on a rayon pool of more than one thread (its
+/// own, or a scanner's or writer's). Outside any pool the work stays on
+/// the calling thread: asking the global pool's size would create it.
+fn in_parallel_pool() -> bool {
+    rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1
+}
+
 /// Computes the byte signals of content held whole in memory, on the
 /// current rayon pool's threads when it is large (the result does not
 /// depend on the thread count).
 pub fn from_slice(chunker: &Chunker, trivial_period_max: u8, data: &[u8]) -> ByteSignals {
-    if data.len() >= PARALLEL_MIN_LEN && rayon::current_num_threads() > 1 {
+    if data.len() >= PARALLEL_MIN_LEN && in_parallel_pool() {
         return from_slice_parallel(chunker, trivial_period_max, data);
     }
     from_slice_sequential(chunker, trivial_period_max, data)
@@ -312,7 +319,7 @@ pub fn from_reader<R: Read>(
     trivial_period_max: u8,
     mut reader: R,
 ) -> io::Result<ByteSignals> {
-    if rayon::current_num_threads() > 1 {
+    if in_parallel_pool() {
         return from_reader_parallel(chunker, trivial_period_max, reader, PARALLEL_BLOCK);
     }
     let mut builder = StreamSignals::new(chunker, trivial_period_max);

@@ -31,7 +31,8 @@ const HEADERS_ONLY: OpenOptions = OpenOptions {
 #[derive(Clone)]
 pub struct IndexOptions {
     /// Worker threads for fingerprinting; 0 uses the caller's rayon pool
-    /// (by default one thread per core).
+    /// when called from one, else one thread per core (a pool the writer
+    /// builds at first use and keeps).
     pub threads: usize,
     /// Whether files may be memory-mapped (default: yes, when >= 16 KiB).
     pub mmap: MmapChoice,
@@ -164,6 +165,7 @@ pub struct IndexWriter {
     known: HashMap<Vec<u8>, Known>,
     builder: SegmentBuilder,
     skipped_pending: Vec<Skipped>,
+    workers: crate::Workers,
     opts: IndexOptions,
     /// A commit failed and the index could not be read back: no further
     /// commits (what the writer believes may not match the disk).
@@ -249,6 +251,7 @@ impl IndexWriter {
             builder: SegmentBuilder::default(),
             broken: false,
             skipped_pending: Vec::new(),
+            workers: crate::Workers::new(opts.threads),
             opts,
         })
     }
@@ -339,7 +342,7 @@ impl IndexWriter {
             }
             let batch = &todo[start..end];
             let results: Vec<Option<std::io::Result<Fingerprints>>> =
-                crate::in_pool(self.opts.threads, || {
+                self.workers.install(|| {
                     batch
                         .par_iter()
                         .map(|file| {

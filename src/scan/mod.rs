@@ -13,6 +13,7 @@ use rayon::prelude::*;
 pub use matcher::Thresholds;
 
 use crate::error::{Error, Result};
+use crate::fingerprint::bytes::PARALLEL_MIN_LEN;
 use crate::fingerprint::{bytes::hex, Fingerprints, Limits, Pipeline, MEMBER_SEPARATOR};
 use crate::index::{Index, OpenOptions};
 use crate::progress::{NoProgress, Progress, StopFlag};
@@ -24,8 +25,10 @@ use crate::source::{walk, MmapChoice, SkipReason, WalkOptions};
 pub struct ScanOptions {
     /// Match thresholds and boilerplate rules.
     pub thresholds: Thresholds,
-    /// Worker threads for [`Scanner::scan_paths`]; 0 uses the caller's rayon
-    /// pool.
+    /// Worker threads for [`Scanner::scan_paths`] and for splitting one
+    /// large item (8 MiB and more) across threads; 0 uses the caller's
+    /// rayon pool when called from one, else one thread per core. The
+    /// scanner builds its pool at first use and keeps it.
     pub threads: usize,
     /// How files are read (default: [`MmapChoice::Read`], whole into memory
     /// up to 128 MiB, never mapped, so a file truncated while it is
@@ -84,6 +87,7 @@ impl std::fmt::Debug for ScanOptions {
 pub struct Scanner {
     index: Arc<Index>,
     pipeline: Pipeline,
+    workers: crate::Workers,
     opts: ScanOptions,
 }
 
@@ -101,6 +105,7 @@ impl Scanner {
         Ok(Scanner {
             index,
             pipeline,
+            workers: crate::Workers::new(opts.threads),
             opts,
         })
     }
@@ -121,12 +126,21 @@ impl Scanner {
         &self.pipeline
     }
 
-    /// Scans an item held in memory.
+    /// Scans an item held in memory (8 MiB and more on the scanner's
+    /// workers).
     pub fn scan_bytes(&self, name: &str, data: &[u8]) -> Report {
-        self.health_checked(contained(name, || {
-            let fp = self.pipeline.fingerprint_bytes(Some(Path::new(name)), data);
-            self.judge(name.to_string(), fp)
-        }))
+        let scan = || {
+            self.health_checked(contained(name, || {
+                let fp = self.pipeline.fingerprint_bytes(Some(Path::new(name)), data);
+                self.judge(name.to_string(), fp)
+            }))
+        };
+        if data.len() < PARALLEL_MIN_LEN || rayon::current_thread_index().is_some() {
+            return scan();
+        }
+        self.workers
+            .install(scan)
+            .unwrap_or_else(|e| Report::error(name, e.to_string()))
     }
 
     /// Turns a report into an `error` when the index's body check has found
@@ -155,8 +169,9 @@ impl Scanner {
         }))
     }
 
-    /// Scans one file (mapped, read or streamed). Directories, links and
-    /// special files are not followed: use [`scan_paths`](Self::scan_paths).
+    /// Scans one file (mapped, read or streamed; 8 MiB and more on the
+    /// scanner's workers). Directories, links and special files are not
+    /// followed: use [`scan_paths`](Self::scan_paths).
     pub fn scan_path(&self, path: &Path) -> Report {
         let shown = path.display().to_string();
         let meta = match std::fs::symlink_metadata(path) {
@@ -173,12 +188,22 @@ impl Scanner {
         if !file_type.is_file() && !file_type.is_symlink() {
             return not_examined(shown, &SkipReason::SpecialFile);
         }
-        self.health_checked(contained(&shown.clone(), || {
-            match self.pipeline.fingerprint_file(path, self.opts.mmap) {
-                Ok(fp) => self.judge(shown, fp),
-                Err(e) => Report::error(shown, format!("reading: {e}")),
-            }
-        }))
+        let scan = || {
+            self.health_checked(contained(&shown.clone(), || {
+                match self.pipeline.fingerprint_file(path, self.opts.mmap) {
+                    Ok(fp) => self.judge(shown.clone(), fp),
+                    Err(e) => Report::error(shown.clone(), format!("reading: {e}")),
+                }
+            }))
+        };
+        // Large files are split across the scanner's workers (from a plain
+        // thread; inside a pool, that pool's).
+        if meta.len() < PARALLEL_MIN_LEN as u64 || rayon::current_thread_index().is_some() {
+            return scan();
+        }
+        self.workers
+            .install(scan)
+            .unwrap_or_else(|e| Report::error(shown.clone(), e.to_string()))
     }
 
     /// Walks `roots` and scans every file in parallel. Returns one report
@@ -213,7 +238,7 @@ impl Scanner {
         let progress = self.opts.progress.clone();
         progress.begin(found.files.len() as u64, found.total_bytes());
         let stop = &self.opts.stop;
-        let scanned: Vec<Option<Report>> = crate::in_pool(self.opts.threads, || {
+        let scanned: Vec<Option<Report>> = self.workers.install(|| {
             found
                 .files
                 .par_iter()
