@@ -30,6 +30,17 @@ cc -Wall -Wextra -Werror -std=c99 -D_POSIX_C_SOURCE=200809L \
   -Icrates/pugmark-capi/include -o target/dlp_check examples/c/dlp_check.c \
   target/debug/libpugmark_capi.a -lpthread -ldl -lm
 
+# The README's C snippet, as written, inside a main(): it must compile.
+awk '/^```c$/{on=1; next} /^```$/{on=0} on' README.md > target/readme-snippet.body
+{
+  grep '^#include' target/readme-snippet.body
+  echo 'int main(void) {'
+  grep -v '^#include' target/readme-snippet.body
+  echo 'return 0; }'
+} > target/readme-snippet.c
+cc -Wall -Wextra -Werror -std=c99 -fsyntax-only -Icrates/pugmark-capi/include target/readme-snippet.c
+echo "c-example: the README's C snippet compiles"
+
 index=target/c-example-index
 rm -rf "$index"
 target/debug/pugmark --index "$index" index data-samples/reserve >/dev/null
