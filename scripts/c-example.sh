@@ -12,7 +12,9 @@ if [ "${PUGMARK_INSTALL_CBINDGEN:-0}" = 1 ] && ! command -v cbindgen >/dev/null;
   cargo install --quiet --locked --root target/tools cbindgen --version 0.29.4
   export PATH="$PWD/target/tools/bin:$PATH"
 fi
-if command -v cbindgen >/dev/null; then
+if command -v cbindgen >/dev/null && [ "$(cbindgen --version)" != "cbindgen 0.29.4" ]; then
+  echo "c-example: $(cbindgen --version) is not the pinned 0.29.4: header check skipped"
+elif command -v cbindgen >/dev/null; then
   cbindgen --quiet --config crates/pugmark-capi/cbindgen.toml --crate pugmark-capi \
     --output target/pugmark.h.generated
   if ! cmp -s target/pugmark.h.generated "$header"; then

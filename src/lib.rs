@@ -50,17 +50,21 @@ pub use scan::{ScanOptions, Scanner, Thresholds};
 /// later call. The library never builds, configures or uses rayon's global
 /// pool.
 pub(crate) struct Workers {
+    /// Thread names are `pugmark-{role}-{i}`.
+    role: &'static str,
     threads: usize,
-    pool: std::sync::OnceLock<std::result::Result<rayon::ThreadPool, String>>,
+    /// Built at first use; a failed build is tried again next time.
+    pool: std::sync::Mutex<Option<std::sync::Arc<rayon::ThreadPool>>>,
 }
 
 impl Workers {
     /// Workers for `threads` threads (0: the caller's pool, else one per
-    /// core).
-    pub(crate) fn new(threads: usize) -> Workers {
+    /// core), named for their `role`.
+    pub(crate) fn new(role: &'static str, threads: usize) -> Workers {
         Workers {
+            role,
             threads,
-            pool: std::sync::OnceLock::new(),
+            pool: std::sync::Mutex::new(None),
         }
     }
 
@@ -69,21 +73,28 @@ impl Workers {
         if self.threads == 0 && rayon::current_thread_index().is_some() {
             return Ok(f());
         }
-        let pool = self.pool.get_or_init(|| {
-            let threads = match self.threads {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            };
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(|i| format!("pugmark-{i}"))
-                .build()
-                .map_err(|e| format!("cannot start {threads} threads: {e}"))
-        });
-        match pool {
-            Ok(pool) => Ok(pool.install(f)),
-            Err(e) => Err(Error::InvalidOption(e.clone())),
-        }
+        let pool = {
+            let mut held = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            match &*held {
+                Some(pool) => pool.clone(),
+                None => {
+                    let threads = match self.threads {
+                        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                        n => n,
+                    };
+                    let role = self.role;
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .thread_name(move |i| format!("pugmark-{role}-{i}"))
+                        .build()
+                        .map_err(|e| {
+                            Error::InvalidOption(format!("cannot start {threads} threads: {e}"))
+                        })?;
+                    held.insert(std::sync::Arc::new(pool)).clone()
+                }
+            }
+        };
+        Ok(pool.install(f))
     }
 }
 

@@ -27,6 +27,15 @@ fn the_global_pool_is_never_built_implicitly() {
     // A stream from this thread: read in bounded memory on this thread.
     let streamed = scanner.scan_reader("big.bin", std::io::Cursor::new(&big));
     assert_eq!(streamed.verdict, Verdict::Match);
+    // A large file from this thread, by a second scanner: on its own
+    // workers (more `pugmark-scan-*` threads afterwards).
+    let before = scan_workers();
+    let second = Scanner::open(&dir, ScanOptions::default()).unwrap();
+    let by_path = second.scan_path(&protected.join("big.bin"));
+    assert_eq!(by_path.verdict, Verdict::Match);
+    if cfg!(target_os = "linux") {
+        assert!(scan_workers() > before, "the scanner's workers never ran");
+    }
     let walked = scanner.scan_paths(&[protected]).unwrap();
     assert_eq!(walked[0].verdict, Verdict::Match);
     // Inside a caller's pool the same answer.
@@ -43,4 +52,18 @@ fn the_global_pool_is_never_built_implicitly() {
         rayon::ThreadPoolBuilder::new().build_global().is_ok(),
         "the global pool was built by the library"
     );
+}
+
+/// Threads of scanners' worker pools alive in this process (Linux).
+fn scan_workers() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|name| name.starts_with("pugmark-scan-"))
+        })
+        .count()
 }

@@ -261,6 +261,15 @@ fn from_reader_parallel<R: Read>(
 /// stitched so that they equal the sequential cuts.
 pub fn cut_points(chunker: &Chunker, data: &[u8]) -> Vec<usize> {
     use rayon::prelude::*;
+    if !in_parallel_pool() {
+        let mut ends = Vec::with_capacity(data.len() / 8192 + 1);
+        let mut pos = 0;
+        while pos < data.len() {
+            pos += chunker.cut(&data[pos..]);
+            ends.push(pos);
+        }
+        return ends;
+    }
     let stretches = (rayon::current_num_threads() * 4).clamp(1, (data.len() >> 20).max(1));
     let bounds: Vec<usize> = (0..=stretches)
         .map(|k| (data.len() as u128 * k as u128 / stretches as u128) as usize)

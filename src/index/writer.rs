@@ -251,7 +251,7 @@ impl IndexWriter {
             builder: SegmentBuilder::default(),
             broken: false,
             skipped_pending: Vec::new(),
-            workers: crate::Workers::new(opts.threads),
+            workers: crate::Workers::new("index", opts.threads),
             opts,
         })
     }

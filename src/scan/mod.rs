@@ -28,7 +28,9 @@ pub struct ScanOptions {
     /// Worker threads for [`Scanner::scan_paths`] and for splitting one
     /// large item (8 MiB and more) across threads; 0 uses the caller's
     /// rayon pool when called from one, else one thread per core. The
-    /// scanner builds its pool at first use and keeps it.
+    /// scanner builds its pool at first use and keeps it. A single item
+    /// scanned from inside a caller's pool uses that pool whatever this
+    /// says.
     pub threads: usize,
     /// How files are read (default: [`MmapChoice::Read`], whole into memory
     /// up to 128 MiB, never mapped, so a file truncated while it is
@@ -105,7 +107,7 @@ impl Scanner {
         Ok(Scanner {
             index,
             pipeline,
-            workers: crate::Workers::new(opts.threads),
+            workers: crate::Workers::new("scan", opts.threads),
             opts,
         })
     }
@@ -138,9 +140,8 @@ impl Scanner {
         if data.len() < PARALLEL_MIN_LEN || rayon::current_thread_index().is_some() {
             return scan();
         }
-        self.workers
-            .install(scan)
-            .unwrap_or_else(|e| Report::error(name, e.to_string()))
+        // No threads to be had: the same answer on this one.
+        self.workers.install(scan).unwrap_or_else(|_| scan())
     }
 
     /// Turns a report into an `error` when the index's body check has found
@@ -201,9 +202,7 @@ impl Scanner {
         if meta.len() < PARALLEL_MIN_LEN as u64 || rayon::current_thread_index().is_some() {
             return scan();
         }
-        self.workers
-            .install(scan)
-            .unwrap_or_else(|e| Report::error(shown.clone(), e.to_string()))
+        self.workers.install(scan).unwrap_or_else(|_| scan())
     }
 
     /// Walks `roots` and scans every file in parallel. Returns one report

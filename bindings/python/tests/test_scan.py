@@ -46,6 +46,16 @@ def test_unreadable_and_damaged_items_are_never_clean(scanner):
     assert cut["verdict"] in ("incomplete", "match"), cut["verdict"]
 
 
+def test_wrong_argument_types_raise_instead_of_scanning_something_else(scanner):
+    with pytest.raises(TypeError):
+        scanner.scan_bytes("x.bin", 5000)  # bytes(5000) would be zeros
+    with pytest.raises(TypeError):
+        scanner.scan_bytes(None, b"data")
+    by_path = scanner.scan_path(pathlib.Path(SAMPLES / "outgoing" / "dem-copy.tif"))
+    by_bytes_path = scanner.scan_path(bytes(SAMPLES / "outgoing" / "dem-copy.tif"))
+    assert by_path["verdict"] == by_bytes_path["verdict"] == "match"
+
+
 def test_a_missing_index_raises():
     with pytest.raises(OSError):
         pugmark.Index("/nonexistent/pugmark-index")

@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#if !defined(PUGMARK_UNIX) && (defined(__unix__) || defined(__APPLE__))
+#define PUGMARK_UNIX 1
+#endif
 
 /*
  The verdict of a scan; what a gateway does with it is its policy
@@ -32,7 +35,10 @@ typedef enum PugmarkVerdict {
 } PugmarkVerdict;
 
 /*
- An open index, ready to scan (opaque to C).
+ An open index, ready to scan (opaque to C). One handle may serve any
+ number of threads at once; free it only when no scan runs on it. Its
+ worker threads (and a background check of the index's tables) may
+ outlive it: do not unload the library while the process runs scans.
  */
 typedef struct PugmarkIndex PugmarkIndex;
 
@@ -62,9 +68,10 @@ void pugmark_index_free(struct PugmarkIndex *index);
 
 /*
  Scans `len` bytes at `data` as an item called `name` (used in the
- report and to recognise formats by extension; NULL gives "-"). The
- report's JSON goes to `report_json` (free it with
- [`pugmark_string_free`]); `report_json` may be NULL.
+ report and to recognise formats by extension; NULL gives "-"). Whatever
+ the verdict, `*report_json` receives the report's JSON (free it with
+ [`pugmark_string_free`]) unless `report_json` is NULL. The bytes must
+ not change during the call.
  # Safety
  `index` is NULL or a live handle; `name` is NULL or a NUL-terminated
  string; `data` points to `len` readable bytes (or `len` is 0);
@@ -77,8 +84,9 @@ enum PugmarkVerdict pugmark_scan_bytes(const struct PugmarkIndex *index,
                                        char **report_json);
 
 /*
- Scans the file at `path` (mapped or read; directories and links are
- not followed).
+ Scans the file at `path` (any bytes the file system takes; mapped or
+ read; directories and links are not followed). `*report_json` as for
+ [`pugmark_scan_bytes`].
  # Safety
  `index` is NULL or a live handle; `path` is NULL or a NUL-terminated
  string; `report_json` is NULL or points to a writable `char *`.
@@ -87,12 +95,14 @@ enum PugmarkVerdict pugmark_scan_path(const struct PugmarkIndex *index,
                                       const char *path,
                                       char **report_json);
 
-#if defined(__unix__)
+#if defined(PUGMARK_UNIX)
 /*
- Scans what can be read from the open descriptor `fd` (a file, pipe or
- socket) until its end, in bounded memory, as an item called `name`.
- The descriptor stays open and the caller's; it is read from its current
- position.
+ Scans what the open descriptor `fd` holds, in bounded memory, as an
+ item called `name`. A regular file is read whole, from its start, with
+ positioned reads (the descriptor's offset is not moved); a pipe or
+ socket is read from where it is to its end (what was read before is
+ not part of the verdict). The descriptor stays open and the caller's.
+ `*report_json` as for [`pugmark_scan_bytes`].
  # Safety
  `index` is NULL or a live handle; `fd` is an open descriptor or
  negative; `name` is NULL or a NUL-terminated string; `report_json` is

@@ -9,8 +9,8 @@
 //!   caller as a NUL-terminated UTF-8 string it frees with
 //!   [`pugmark_string_free`]. Errors fail closed: a bad argument, an
 //!   unreadable item or a panic inside the library returns
-//!   `PUGMARK_VERDICT_ERROR`, never `PUGMARK_VERDICT_CLEAN`, and the report's `error`
-//!   field says why.
+//!   `PUGMARK_VERDICT_ERROR`, never `PUGMARK_VERDICT_CLEAN`, and the
+//!   report's `error` field says why.
 //! * Thread safety: one `PugmarkIndex *` may be used by any number of
 //!   threads at once for scans; freeing it must wait until they are done.
 //! * No panic crosses the boundary: every export catches them.
@@ -21,10 +21,19 @@ use std::path::Path;
 
 use pugmark::{Report, ScanOptions, Scanner, Verdict};
 
-/// An open index, ready to scan (opaque to C).
+/// An open index, ready to scan (opaque to C). One handle may serve any
+/// number of threads at once; free it only when no scan runs on it. Its
+/// worker threads (and a background check of the index's tables) may
+/// outlive it: do not unload the library while the process runs scans.
 pub struct PugmarkIndex {
     scanner: Scanner,
 }
+
+// A handle is shared between C threads: its scanner must be Send + Sync.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Scanner>();
+};
 
 /// The verdict of a scan; what a gateway does with it is its policy
 /// (block `PUGMARK_VERDICT_MATCH`; hold `PUGMARK_VERDICT_INCOMPLETE` and
@@ -49,7 +58,7 @@ impl From<Verdict> for PugmarkVerdict {
             Verdict::Clean => PugmarkVerdict::Clean,
             Verdict::Match => PugmarkVerdict::Match,
             Verdict::Incomplete => PugmarkVerdict::Incomplete,
-            _ => PugmarkVerdict::Error,
+            Verdict::Error => PugmarkVerdict::Error,
         }
     }
 }
@@ -79,41 +88,65 @@ fn error_json(name: &str, message: &str) -> String {
     .to_string()
 }
 
-/// Reads a C string argument; `None` for NULL or invalid UTF-8.
-fn text<'a>(s: *const c_char) -> Option<&'a str> {
+/// The bytes of a C string argument; `None` for NULL.
+fn bytes_of<'a>(s: *const c_char) -> Option<&'a [u8]> {
     if s.is_null() {
         return None;
     }
     // SAFETY: the caller passes a NUL-terminated string that outlives the
     // call (checked non-NULL above).
-    unsafe { CStr::from_ptr(s) }.to_str().ok()
+    Some(unsafe { CStr::from_ptr(s) }.to_bytes())
 }
 
-/// Runs one scan, catching panics, and hands its report to `out`.
+/// Reads a C string argument that must be UTF-8; `None` for NULL or
+/// invalid UTF-8.
+fn text<'a>(s: *const c_char) -> Option<&'a str> {
+    bytes_of(s).and_then(|b| std::str::from_utf8(b).ok())
+}
+
+/// An item's name: its bytes, invalid UTF-8 replaced (the extension, which
+/// decides how the item is read, survives); "-" for NULL.
+fn item_name(s: *const c_char) -> String {
+    bytes_of(s).map_or_else(
+        || "-".to_string(),
+        |b| String::from_utf8_lossy(b).into_owned(),
+    )
+}
+
+/// A path argument as the file system's bytes (any encoding on Unix).
+#[cfg(unix)]
+fn path_of<'a>(s: *const c_char) -> Option<&'a Path> {
+    use std::os::unix::ffi::OsStrExt;
+    bytes_of(s).map(|b| Path::new(std::ffi::OsStr::from_bytes(b)))
+}
+
+#[cfg(not(unix))]
+fn path_of<'a>(s: *const c_char) -> Option<&'a Path> {
+    text(s).map(Path::new)
+}
+
+/// Runs one scan and the serialising of its report, catching panics in
+/// both, and hands the report to `out`.
 fn finish(out: *mut *mut c_char, name: &str, scan: impl FnOnce() -> Report) -> PugmarkVerdict {
-    match catch_unwind(AssertUnwindSafe(scan)) {
-        Ok(report) => {
-            let verdict = PugmarkVerdict::from(report.verdict);
-            match serde_json::to_string(&report) {
-                Ok(json) => put(out, json),
-                Err(e) => {
-                    put(
-                        out,
-                        error_json(name, &format!("report not serialised: {e}")),
-                    );
-                    return PugmarkVerdict::Error;
-                }
-            }
-            verdict
+    let done = catch_unwind(AssertUnwindSafe(|| {
+        let report = scan();
+        let verdict = PugmarkVerdict::from(report.verdict);
+        match serde_json::to_string(&report) {
+            Ok(json) => (verdict, json),
+            Err(e) => (
+                PugmarkVerdict::Error,
+                error_json(name, &format!("report not serialised: {e}")),
+            ),
         }
-        Err(_) => {
-            put(
-                out,
-                error_json(name, "internal error (panic) while scanning"),
-            );
-            PugmarkVerdict::Error
-        }
-    }
+    }));
+    let (verdict, json) = done.unwrap_or_else(|_| {
+        (
+            PugmarkVerdict::Error,
+            error_json(name, "internal error (panic) while scanning"),
+        )
+    });
+    put(out, json);
+    verdict
 }
 
 /// Opens the index in directory `index_dir` (versions, parameters and
@@ -174,9 +207,10 @@ fn scanner<'a>(index: *const PugmarkIndex) -> Option<&'a Scanner> {
 }
 
 /// Scans `len` bytes at `data` as an item called `name` (used in the
-/// report and to recognise formats by extension; NULL gives "-"). The
-/// report's JSON goes to `report_json` (free it with
-/// [`pugmark_string_free`]); `report_json` may be NULL.
+/// report and to recognise formats by extension; NULL gives "-"). Whatever
+/// the verdict, `*report_json` receives the report's JSON (free it with
+/// [`pugmark_string_free`]) unless `report_json` is NULL. The bytes must
+/// not change during the call.
 /// # Safety
 /// `index` is NULL or a live handle; `name` is NULL or a NUL-terminated
 /// string; `data` points to `len` readable bytes (or `len` is 0);
@@ -189,27 +223,32 @@ pub unsafe extern "C" fn pugmark_scan_bytes(
     len: usize,
     report_json: *mut *mut c_char,
 ) -> PugmarkVerdict {
-    let name = text(name).unwrap_or("-");
+    let name = item_name(name);
     let Some(scanner) = scanner(index) else {
-        put(report_json, error_json(name, "index is NULL"));
+        put(report_json, error_json(&name, "index is NULL"));
         return PugmarkVerdict::Error;
     };
-    if data.is_null() && len > 0 {
-        put(report_json, error_json(name, "data is NULL"));
+    if (data.is_null() && len > 0) || len > isize::MAX as usize {
+        put(
+            report_json,
+            error_json(&name, "data is NULL or len too large"),
+        );
         return PugmarkVerdict::Error;
     }
     let bytes: &[u8] = if len == 0 {
         &[]
     } else {
-        // SAFETY: the caller passes `len` readable bytes at `data` (non-NULL
-        // checked above) that stay unchanged during the call.
+        // SAFETY: the caller passes `len` (<= isize::MAX, checked) readable
+        // bytes at `data` (non-NULL, checked) that stay unchanged during
+        // the call.
         unsafe { std::slice::from_raw_parts(data, len) }
     };
-    finish(report_json, name, || scanner.scan_bytes(name, bytes))
+    finish(report_json, &name, || scanner.scan_bytes(&name, bytes))
 }
 
-/// Scans the file at `path` (mapped or read; directories and links are
-/// not followed).
+/// Scans the file at `path` (any bytes the file system takes; mapped or
+/// read; directories and links are not followed). `*report_json` as for
+/// [`pugmark_scan_bytes`].
 /// # Safety
 /// `index` is NULL or a live handle; `path` is NULL or a NUL-terminated
 /// string; `report_json` is NULL or points to a writable `char *`.
@@ -219,21 +258,24 @@ pub unsafe extern "C" fn pugmark_scan_path(
     path: *const c_char,
     report_json: *mut *mut c_char,
 ) -> PugmarkVerdict {
-    let Some(path) = text(path) else {
-        put(report_json, error_json("-", "path is NULL or not UTF-8"));
+    let Some(path) = path_of(path) else {
+        put(report_json, error_json("-", "path is NULL"));
         return PugmarkVerdict::Error;
     };
+    let shown = path.display().to_string();
     let Some(scanner) = scanner(index) else {
-        put(report_json, error_json(path, "index is NULL"));
+        put(report_json, error_json(&shown, "index is NULL"));
         return PugmarkVerdict::Error;
     };
-    finish(report_json, path, || scanner.scan_path(Path::new(path)))
+    finish(report_json, &shown, || scanner.scan_path(path))
 }
 
-/// Scans what can be read from the open descriptor `fd` (a file, pipe or
-/// socket) until its end, in bounded memory, as an item called `name`.
-/// The descriptor stays open and the caller's; it is read from its current
-/// position.
+/// Scans what the open descriptor `fd` holds, in bounded memory, as an
+/// item called `name`. A regular file is read whole, from its start, with
+/// positioned reads (the descriptor's offset is not moved); a pipe or
+/// socket is read from where it is to its end (what was read before is
+/// not part of the verdict). The descriptor stays open and the caller's.
+/// `*report_json` as for [`pugmark_scan_bytes`].
 #[cfg(unix)]
 /// # Safety
 /// `index` is NULL or a live handle; `fd` is an open descriptor or
@@ -247,27 +289,50 @@ pub unsafe extern "C" fn pugmark_scan_fd(
     report_json: *mut *mut c_char,
 ) -> PugmarkVerdict {
     use std::os::fd::BorrowedFd;
-    let name = text(name).unwrap_or("-");
+    let name = item_name(name);
     let Some(scanner) = scanner(index) else {
-        put(report_json, error_json(name, "index is NULL"));
+        put(report_json, error_json(&name, "index is NULL"));
         return PugmarkVerdict::Error;
     };
     if fd < 0 {
-        put(report_json, error_json(name, "fd is negative"));
+        put(report_json, error_json(&name, "fd is negative"));
         return PugmarkVerdict::Error;
     }
     // SAFETY: the caller passes an open descriptor that stays open for the
     // call; it is only duplicated here, and the duplicate is ours to close.
     let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned();
-    match owned {
-        Ok(fd) => {
-            let file = std::fs::File::from(fd);
-            finish(report_json, name, || scanner.scan_reader(name, file))
-        }
+    let file = match owned {
+        Ok(fd) => std::fs::File::from(fd),
         Err(e) => {
-            put(report_json, error_json(name, &format!("fd {fd}: {e}")));
-            PugmarkVerdict::Error
+            put(report_json, error_json(&name, &format!("fd {fd}: {e}")));
+            return PugmarkVerdict::Error;
         }
+    };
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    finish(report_json, &name, || {
+        if regular {
+            scanner.scan_reader(&name, FromStart { file, at: 0 })
+        } else {
+            scanner.scan_reader(&name, file)
+        }
+    })
+}
+
+/// Reads a regular file from its start with positioned reads, leaving the
+/// descriptor's shared offset where the caller had it.
+#[cfg(unix)]
+struct FromStart {
+    file: std::fs::File,
+    at: u64,
+}
+
+#[cfg(unix)]
+impl std::io::Read for FromStart {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
     }
 }
 

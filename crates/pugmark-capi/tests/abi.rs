@@ -170,3 +170,45 @@ fn bytes_path_and_descriptor_give_the_same_verdict() {
     assert!(version.to_str().unwrap().starts_with("pugmark "));
     c_index_free(idx);
 }
+
+/// A descriptor the caller has read from is still scanned whole (from the
+/// start, its offset left where it was); a path that is not UTF-8 is
+/// scanned, not refused.
+#[test]
+fn descriptors_are_read_whole_and_paths_are_bytes() {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let (tmp, idx) = index();
+    let source = root().join("data-samples/outgoing/dem-copy.tif");
+    let mut file = std::fs::File::open(&source).unwrap();
+    let mut head = [0u8; 100];
+    file.read_exact(&mut head).unwrap();
+    let name = c(&source);
+    let v = c_scan_fd(idx, file.as_raw_fd(), name.as_ptr(), null_mut());
+    assert_eq!(v, PugmarkVerdict::Match);
+    assert_eq!(file.stream_position().unwrap(), 100);
+    file.seek(SeekFrom::End(0)).unwrap();
+    assert_eq!(
+        c_scan_fd(idx, file.as_raw_fd(), name.as_ptr(), null_mut()),
+        PugmarkVerdict::Match
+    );
+
+    let odd = tmp
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"dem-\xff.tif"));
+    std::fs::copy(&source, &odd).unwrap();
+    let raw = CString::new(odd.as_os_str().as_bytes()).unwrap();
+    let mut report = null_mut();
+    assert_eq!(
+        c_scan_path(idx, raw.as_ptr(), &mut report),
+        PugmarkVerdict::Match
+    );
+    assert!(take(report).contains("dem-"));
+    let mut report = null_mut();
+    let data = std::fs::read(&source).unwrap();
+    let v = c_scan_bytes(idx, raw.as_ptr(), data.as_ptr(), data.len(), &mut report);
+    assert_eq!(v, PugmarkVerdict::Match);
+    assert!(take(report).contains(".tif"));
+    c_index_free(idx);
+}

@@ -14,6 +14,7 @@ Scans release the GIL: one Scanner serves many threads at once.
 """
 
 import json
+import os
 
 from . import _pugmark
 
@@ -56,9 +57,16 @@ class Scanner:
         self._scanner = _pugmark._Scanner(index._index)
 
     def scan_bytes(self, name, data):
-        """Scans bytes as an item called `name`; returns the report dict."""
-        return json.loads(self._scanner.scan_bytes(str(name), bytes(data)))
+        """Scans bytes (bytes, bytearray or memoryview) as an item called
+        `name` (a str; its extension helps recognise the format); returns
+        the report dict."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type(name).__name__}")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        return json.loads(self._scanner.scan_bytes(name, bytes(data)))
 
     def scan_path(self, path):
-        """Scans one file; returns the report dict."""
-        return json.loads(self._scanner.scan_path(str(path)))
+        """Scans one file (str, bytes or os.PathLike); returns the report
+        dict."""
+        return json.loads(self._scanner.scan_path(os.fsdecode(os.fspath(path))))
