@@ -32,6 +32,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod index;
 pub mod progress;
+pub mod reason;
 pub mod report;
 pub mod scan;
 pub mod sniff;

@@ -324,7 +324,7 @@ pub fn sniff(head: &[u8], name: Option<&Path>) -> Kind {
     if is_archive_part(name) {
         return Kind::ArchivePart;
     }
-    if crate::fingerprint::container::is_tar_header(head) {
+    if is_tar_header(head) {
         return Kind::Tar;
     }
     if looks_like_utf16(head) {
@@ -605,7 +605,7 @@ fn sniff_text(head: &[u8], ext: Option<&str>) -> Kind {
             Kind::Xml
         };
     }
-    if crate::fingerprint::raster::grid::is_ascii_grid(body) {
+    if is_ascii_grid(body) {
         return Kind::AsciiGrid;
     }
     if (body.starts_with(b"{") || body.starts_with(b"[")) && looks_like_json(body) {
@@ -685,6 +685,78 @@ fn looks_tabular(text: &[u8]) -> bool {
         }
     }
     false
+}
+
+// Format probes this module owns (the readers in `fingerprint` use them
+// too, so the dependency runs one way: fingerprint -> sniff).
+
+/// Whether `head` starts with a tar header whose checksum is right (tar
+/// archives from before the ustar magic have nothing else to know them by).
+pub(crate) fn is_tar_header(head: &[u8]) -> bool {
+    head.get(..512)
+        .and_then(|b| <&[u8; 512]>::try_from(b).ok())
+        .is_some_and(|block| block.iter().any(|&b| b != 0) && tar_checksum_ok(block))
+}
+
+/// Whether a header block's checksum field matches its bytes (unsigned or
+/// signed sums, as old tars wrote either).
+pub(crate) fn tar_checksum_ok(block: &[u8; 512]) -> bool {
+    let Ok(stored) = tar_number(&block[148..156]) else {
+        return false;
+    };
+    let mut unsigned: u64 = 0;
+    let mut signed: i64 = 0;
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += b as u64;
+        signed += b as i8 as i64;
+    }
+    stored == unsigned || stored as i64 == signed
+}
+
+/// A tar header number field: octal text, or GNU base-256 when the first
+/// byte's top bit is set.
+pub(crate) fn tar_number(field: &[u8]) -> Result<u64, String> {
+    if field.first().is_some_and(|&b| b & 0x80 != 0) {
+        // GNU base-256: the first byte's top bit set; 0xFF means negative.
+        if field[0] == 0xFF {
+            return Err("negative number field".into());
+        }
+        let mut v: u64 = (field[0] & 0x7F) as u64;
+        for &b in &field[1..] {
+            v = v
+                .checked_mul(256)
+                .and_then(|v| v.checked_add(b as u64))
+                .ok_or("number field overflows")?;
+        }
+        return Ok(v);
+    }
+    let text: Vec<u8> = field
+        .iter()
+        .copied()
+        .skip_while(|&b| b == b' ')
+        .take_while(|&b| b != 0 && b != b' ')
+        .collect();
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let mut v: u64 = 0;
+    for b in text {
+        if !(b'0'..=b'7').contains(&b) {
+            return Err(format!("bad octal digit {:?}", b as char));
+        }
+        v = v
+            .checked_mul(8)
+            .and_then(|v| v.checked_add((b - b'0') as u64))
+            .ok_or("number field overflows")?;
+    }
+    Ok(v)
+}
+
+/// Whether text looks like an ESRI ASCII grid header.
+pub fn is_ascii_grid(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&head[..head.len().min(64)]).to_ascii_lowercase();
+    text.trim_start().starts_with("ncols")
 }
 
 #[cfg(test)]

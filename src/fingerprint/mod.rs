@@ -30,7 +30,7 @@ pub use container::{Limits, Member, MEMBER_SEPARATOR};
 pub use params::FingerprintParams;
 
 use crate::error::Result;
-use crate::report::Reason;
+use crate::reason::Reason;
 use crate::sniff::{self, Family, Kind, SNIFF_LEN};
 use crate::source::{FileContent, MmapChoice};
 use container::Budget;

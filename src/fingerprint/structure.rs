@@ -6,7 +6,7 @@
 //! block structure, bounded by the item's length, and names what was not
 //! examined so the item is `incomplete` instead of clean.
 
-use crate::report::Reason;
+use crate::reason::Reason;
 use crate::sniff::Kind;
 
 /// Findings for one item held in memory.

@@ -6,7 +6,7 @@
 use std::io::Read;
 
 use super::{read_full, Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Largest GNU long-name table read (names of all members together).
 const MAX_NAME_TABLE: u64 = 1 << 20;

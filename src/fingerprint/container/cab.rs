@@ -9,7 +9,7 @@ use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
 
 use super::{Checks, Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Opens cabinets held in memory.
 pub(crate) struct CabExpander;

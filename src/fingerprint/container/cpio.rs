@@ -7,7 +7,7 @@
 use std::io::Read;
 
 use super::{read_full, Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Longest member name read (PATH_MAX); longer names are malformed.
 const MAX_NAME: u64 = 4096;

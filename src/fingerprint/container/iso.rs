@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use super::{Checks, Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Offset of the first volume descriptor (sector 16 of 2048 bytes).
 const DESCRIPTORS: usize = 16 * 2048;

@@ -8,7 +8,7 @@
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::{Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Opens mail messages and mailboxes held in memory.
 pub(crate) struct MailExpander;

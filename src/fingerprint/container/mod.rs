@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Fingerprints, Pipeline};
-use crate::report::Reason;
+use crate::reason::Reason;
 use crate::sniff::Kind;
 
 /// Budgets that bound the work spent on one top-level item and everything
@@ -200,14 +200,6 @@ pub(crate) const ISO_SNIFF_LEN: usize = iso::SIGNATURE_END;
 /// 32 KiB, past what sniffing reads).
 pub(crate) fn is_iso_image(data: &[u8]) -> bool {
     iso::is_iso(data)
-}
-
-/// Whether `head` starts with a tar header whose checksum is right (tar
-/// archives from before the ustar magic have nothing else to know them by).
-pub(crate) fn is_tar_header(head: &[u8]) -> bool {
-    head.get(..512)
-        .and_then(|b| <&[u8; 512]>::try_from(b).ok())
-        .is_some_and(|block| block.iter().any(|&b| b != 0) && tar::checksum_ok(block))
 }
 
 /// Whether an item with no archive magic at its start still ends with a

@@ -18,7 +18,7 @@ use quick_xml::Reader;
 
 use super::zip::{inflate_entry, Directory};
 use super::Walk;
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Document flavours recognised by their parts' names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 use std::io::Cursor;
 
 use super::{Checks, Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Opens OLE2 compound files held in memory.
 pub(crate) struct Ole2Expander;

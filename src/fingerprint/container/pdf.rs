@@ -24,7 +24,7 @@ use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Encoding, LoadOptions, Object, ObjectId, Stream};
 
 use super::{Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Opens PDF documents held in memory.
 pub(crate) struct PdfExpander;

@@ -9,7 +9,7 @@ use std::io::Cursor;
 use sevenz_rust2::{ArchiveReader, EntryDecision, Error, Password};
 
 use super::{Checks, Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Decoder memory allowed per archive (dictionaries, header buffers), KiB.
 const MEMORY_LIMIT_KIB: usize = 256 * 1024;

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::io::{self, BufRead, Read};
 
 use super::{Checks, Counting, Expander, Walk, MEMBER_SEPARATOR};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Memory a decoder may use for its dictionary and tables (xz, lzma).
 pub(crate) const DECODER_MEMORY_KIB: u32 = 256 * 1024;

@@ -4,10 +4,11 @@
 //! checked before use and metadata records are capped. Members are read
 //! from the stream as they pass.
 
+use crate::sniff::{tar_checksum_ok as checksum_ok, tar_number as octal_or_binary};
 use std::io::{self, Read};
 
 use super::{read_full, Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 /// Tar block size.
 pub(crate) const BLOCK: u64 = 512;
@@ -56,62 +57,9 @@ pub(crate) fn padding(size: u64) -> u64 {
     (BLOCK - size % BLOCK) % BLOCK
 }
 
-fn octal_or_binary(field: &[u8]) -> Result<u64, String> {
-    if field.first().is_some_and(|&b| b & 0x80 != 0) {
-        // GNU base-256: the first byte's top bit set; 0xFF means negative.
-        if field[0] == 0xFF {
-            return Err("negative number field".into());
-        }
-        let mut v: u64 = (field[0] & 0x7F) as u64;
-        for &b in &field[1..] {
-            v = v
-                .checked_mul(256)
-                .and_then(|v| v.checked_add(b as u64))
-                .ok_or("number field overflows")?;
-        }
-        return Ok(v);
-    }
-    let text: Vec<u8> = field
-        .iter()
-        .copied()
-        .skip_while(|&b| b == b' ')
-        .take_while(|&b| b != 0 && b != b' ')
-        .collect();
-    if text.is_empty() {
-        return Ok(0);
-    }
-    let mut v: u64 = 0;
-    for b in text {
-        if !(b'0'..=b'7').contains(&b) {
-            return Err(format!("bad octal digit {:?}", b as char));
-        }
-        v = v
-            .checked_mul(8)
-            .and_then(|v| v.checked_add((b - b'0') as u64))
-            .ok_or("number field overflows")?;
-    }
-    Ok(v)
-}
-
 fn cstr(field: &[u8]) -> &[u8] {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     &field[..end]
-}
-
-/// Whether a header block's checksum field matches its bytes (unsigned or
-/// signed sums, as old tars wrote either).
-pub(crate) fn checksum_ok(block: &[u8; 512]) -> bool {
-    let Ok(stored) = octal_or_binary(&block[148..156]) else {
-        return false;
-    };
-    let mut unsigned: u64 = 0;
-    let mut signed: i64 = 0;
-    for (i, &b) in block.iter().enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { b };
-        unsigned += b as u64;
-        signed += b as i8 as i64;
-    }
-    stored == unsigned || stored as i64 == signed
 }
 
 /// Reads tar headers one member at a time.

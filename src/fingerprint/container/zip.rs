@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::io::Read;
 
 use super::{Checks, Counting, Expander, Walk};
-use crate::report::Reason;
+use crate::reason::Reason;
 
 const EOCD_SIG: u32 = 0x0605_4b50;
 const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;

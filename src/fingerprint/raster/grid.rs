@@ -412,11 +412,7 @@ fn geo_epsg<R: std::io::Read + std::io::Seek>(d: &mut tiff::decoder::Decoder<R>)
     found
 }
 
-/// Whether text looks like an ESRI ASCII grid header.
-pub fn is_ascii_grid(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(&head[..head.len().min(64)]).to_ascii_lowercase();
-    text.trim_start().starts_with("ncols")
-}
+pub use crate::sniff::is_ascii_grid;
 
 /// Parses an ESRI ASCII grid (what GDAL's AAIGrid writes) whole.
 pub fn decode_ascii_grid(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {

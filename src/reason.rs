@@ -1,0 +1,39 @@
+//! Why something was not fully examined: the [`Reason`] every layer
+//! (readers, fingerprints, the index, reports) attaches to an item. A leaf
+//! module: it depends on nothing but the content kinds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::sniff::Kind;
+
+/// Why something was not fully examined: a stable dotted code plus a
+/// human-readable detail.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reason {
+    /// Stable code, e.g. `signal.unavailable.image` or `source.symlink`.
+    pub code: String,
+    /// What exactly happened, for an analyst.
+    pub detail: String,
+}
+
+impl Reason {
+    /// Builds a reason from a code and a detail.
+    pub fn new(code: impl Into<String>, detail: impl Into<String>) -> Reason {
+        Reason {
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The item's kind needs a deep signal this build does not have yet, so
+    /// only its bytes were examined.
+    pub fn signal_unavailable(signal: &str, kind: Kind) -> Reason {
+        Reason::new(
+            format!("signal.unavailable.{signal}"),
+            format!(
+                "{} content needs the `{signal}` signal, which this build lacks; only byte signals ran",
+                kind.name()
+            ),
+        )
+    }
+}
