@@ -17,6 +17,15 @@ use tiff::encoder::{colortype, TiffEncoder};
 /// The outgoing side without an index: every informative block.
 const OUTGOING: raster::AnchorChoice = raster::AnchorChoice::Every(None);
 
+/// The raster fingerprint of TIFF bytes.
+fn tiff_fp(
+    data: &[u8],
+    params: &FingerprintParams,
+    anchors: &raster::AnchorChoice,
+) -> raster::RasterFp {
+    raster::fingerprint(data, pugmark::sniff::Kind::Tiff, params, anchors, 1 << 30).unwrap()
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/raster")
@@ -62,14 +71,7 @@ fn method(e: &Evidence) -> &str {
 fn lossless_gdal_variants_have_the_same_samples() {
     let params = FingerprintParams::with_seed(11);
     let original = std::fs::read(common::reserve("rasters/rmnp-dem.tif")).unwrap();
-    let base = raster::fingerprint(
-        &original,
-        pugmark::sniff::Kind::Tiff,
-        &params,
-        &OUTGOING,
-        1 << 30,
-    )
-    .unwrap();
+    let base = tiff_fp(&original, &params, &OUTGOING);
     assert_eq!((base.width, base.height, base.bands.len()), (152, 187, 1));
     assert_eq!(base.geo.nodata, Some(65535.0));
     assert_eq!(base.geo.epsg, Some(4326));
@@ -87,14 +89,7 @@ fn lossless_gdal_variants_have_the_same_samples() {
         "ovr",
     ] {
         let data = std::fs::read(fixture(&format!("rmnp-dem_{variant}.tif"))).unwrap();
-        let fp = raster::fingerprint(
-            &data,
-            pugmark::sniff::Kind::Tiff,
-            &params,
-            &OUTGOING,
-            1 << 30,
-        )
-        .unwrap();
+        let fp = tiff_fp(&data, &params, &OUTGOING);
         assert_eq!(
             fp.digest, base.digest,
             "{variant}: canonical samples differ"
@@ -411,14 +406,7 @@ fn every_window_of_the_guaranteed_size_is_found() {
                 } else {
                     gray_tiff(side, side, &window(g, band, row, col, side, side))
                 };
-                let fp = raster::fingerprint(
-                    &data,
-                    pugmark::sniff::Kind::Tiff,
-                    &params,
-                    &OUTGOING,
-                    1 << 30,
-                )
-                .unwrap();
+                let fp = tiff_fp(&data, &params, &OUTGOING);
                 if fp.anchors.is_empty() {
                     without_anchor += 1;
                     continue;
@@ -460,14 +448,7 @@ fn the_index_filter_holds_every_stored_anchor() {
     let mut stored = 0;
     for (name, path) in originals() {
         let data = std::fs::read(path).unwrap();
-        let fp = raster::fingerprint(
-            &data,
-            pugmark::sniff::Kind::Tiff,
-            &params,
-            &raster::AnchorChoice::Stored,
-            1 << 30,
-        )
-        .unwrap();
+        let fp = tiff_fp(&data, &params, &raster::AnchorChoice::Stored);
         for a in &fp.anchors {
             assert!(scanner.index().may_hold(a.hash), "{name}: {a:?}");
         }

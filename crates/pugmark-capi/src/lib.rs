@@ -77,6 +77,13 @@ fn put(out: *mut *mut c_char, value: String) {
     }
 }
 
+/// Hands an error report for `name` to `out` and returns the error
+/// verdict.
+fn refuse(out: *mut *mut c_char, name: &str, message: &str) -> PugmarkVerdict {
+    put(out, error_json(name, message));
+    PugmarkVerdict::Error
+}
+
 /// The JSON of an error report for `name`.
 fn error_json(name: &str, message: &str) -> String {
     serde_json::json!({
@@ -225,15 +232,10 @@ pub unsafe extern "C" fn pugmark_scan_bytes(
 ) -> PugmarkVerdict {
     let name = item_name(name);
     let Some(scanner) = scanner(index) else {
-        put(report_json, error_json(&name, "index is NULL"));
-        return PugmarkVerdict::Error;
+        return refuse(report_json, &name, "index is NULL");
     };
     if (data.is_null() && len > 0) || len > isize::MAX as usize {
-        put(
-            report_json,
-            error_json(&name, "data is NULL or len too large"),
-        );
-        return PugmarkVerdict::Error;
+        return refuse(report_json, &name, "data is NULL or len too large");
     }
     let bytes: &[u8] = if len == 0 {
         &[]
@@ -259,13 +261,11 @@ pub unsafe extern "C" fn pugmark_scan_path(
     report_json: *mut *mut c_char,
 ) -> PugmarkVerdict {
     let Some(path) = path_of(path) else {
-        put(report_json, error_json("-", "path is NULL"));
-        return PugmarkVerdict::Error;
+        return refuse(report_json, "-", "path is NULL");
     };
     let shown = path.display().to_string();
     let Some(scanner) = scanner(index) else {
-        put(report_json, error_json(&shown, "index is NULL"));
-        return PugmarkVerdict::Error;
+        return refuse(report_json, &shown, "index is NULL");
     };
     finish(report_json, &shown, || scanner.scan_path(path))
 }
@@ -291,12 +291,10 @@ pub unsafe extern "C" fn pugmark_scan_fd(
     use std::os::fd::BorrowedFd;
     let name = item_name(name);
     let Some(scanner) = scanner(index) else {
-        put(report_json, error_json(&name, "index is NULL"));
-        return PugmarkVerdict::Error;
+        return refuse(report_json, &name, "index is NULL");
     };
     if fd < 0 {
-        put(report_json, error_json(&name, "fd is negative"));
-        return PugmarkVerdict::Error;
+        return refuse(report_json, &name, "fd is negative");
     }
     // SAFETY: the caller passes an open descriptor that stays open for the
     // call; it is only duplicated here, and the duplicate is ours to close.
@@ -304,8 +302,7 @@ pub unsafe extern "C" fn pugmark_scan_fd(
     let file = match owned {
         Ok(fd) => std::fs::File::from(fd),
         Err(e) => {
-            put(report_json, error_json(&name, &format!("fd {fd}: {e}")));
-            return PugmarkVerdict::Error;
+            return refuse(report_json, &name, &format!("fd {fd}: {e}"));
         }
     };
     let regular = file.metadata().is_ok_and(|m| m.is_file());

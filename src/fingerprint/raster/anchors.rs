@@ -524,14 +524,8 @@ impl BandAnchors {
             }
             let col = u32::MAX - packed as u32;
             let hash = self.hashes[(row as usize % wr) * positions + col as usize];
-            let kept = if self.keep(hash, row, col) {
-                self.stored(row, col);
-                true
-            } else {
-                // Its hash is kept as often as a block may be.
-                self.second_choice(block_row, c0)
-            };
-            if kept {
+            // Refused: its hash is kept as often as a block may be.
+            if self.cover(hash, row, col) || self.second_choice(block_row, c0) {
                 stored_in_window += 1;
             }
         }
@@ -558,11 +552,16 @@ impl BandAnchors {
         }
     }
 
-    /// Notes a block kept by the cover.
-    fn stored(&mut self, row: u32, col: u32) {
+    /// Keeps a block for the cover (see [`keep`](Self::keep)) and notes it
+    /// for the neighbourhoods that hold it; says whether it was kept.
+    fn cover(&mut self, hash: u64, row: u32, col: u32) -> bool {
+        if !self.keep(hash, row, col) {
+            return false;
+        }
         let wr = self.shape.window.0;
         self.stored_in_column[col as usize] += 1;
         self.stored_rows[row as usize % wr].push(col);
+        true
     }
 
     /// The neighbourhood ending at `block_row`, starting at column `c0`,
@@ -596,8 +595,7 @@ impl BandAnchors {
                 if !self.open[at] || self.saturated.contains(&self.hashes[at]) {
                     continue;
                 }
-                if self.keep(self.hashes[at], row, col as u32) {
-                    self.stored(row, col as u32);
+                if self.cover(self.hashes[at], row, col as u32) {
                     self.last_failed = None;
                     return true;
                 }
