@@ -50,9 +50,7 @@ fn scale(c: &mut Criterion) {
     let total = entries();
     let (_tmp, index) = common::scale_index(|dir| build(dir, total));
     let dir = index.dir().to_path_buf();
-    let headers = OpenOptions {
-        body_check: BodyCheck::HeadersOnly,
-    };
+    let headers = OpenOptions::default().with_body_check(BodyCheck::HeadersOnly);
     let table = index.segments()[0].table(TableId::Chunks).expect("chunks");
     let per_item = total / ITEMS;
     assert_eq!(table.len() as u64, per_item * ITEMS);
@@ -95,9 +93,7 @@ fn scale(c: &mut Criterion) {
     let mut slow = c.benchmark_group("index_scale_full_check");
     slow.sample_size(10);
     slow.throughput(Throughput::Bytes(index.segments()[0].file_len()));
-    let at_open = OpenOptions {
-        body_check: BodyCheck::AtOpen,
-    };
+    let at_open = OpenOptions::default().with_body_check(BodyCheck::AtOpen);
     slow.bench_function("open_checking_every_body", |b| {
         b.iter(|| Index::open(black_box(&dir), &at_open).expect("open"))
     });

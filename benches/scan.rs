@@ -27,14 +27,8 @@ fn scan(c: &mut Criterion) {
     group.sample_size(20);
     group.throughput(Throughput::Bytes(bytes));
     for threads in [1usize, 2] {
-        let scanner = Scanner::open(
-            &idx,
-            ScanOptions {
-                threads,
-                ..ScanOptions::default()
-            },
-        )
-        .expect("scanner");
+        let scanner =
+            Scanner::open(&idx, ScanOptions::default().with_threads(threads)).expect("scanner");
         let reports = scanner
             .scan_paths(std::slice::from_ref(&outgoing))
             .expect("scan");
@@ -51,14 +45,7 @@ fn scan(c: &mut Criterion) {
 
     // Documents one at a time, as a gateway asks per outgoing file: a PDF
     // (DCT picture), a PDF map (raw samples), a spreadsheet, a mail.
-    let scanner = Scanner::open(
-        &idx,
-        ScanOptions {
-            threads: 1,
-            ..ScanOptions::default()
-        },
-    )
-    .expect("scanner");
+    let scanner = Scanner::open(&idx, ScanOptions::default().with_threads(1)).expect("scanner");
     let mut group = c.benchmark_group("scan_documents");
     group.sample_size(30);
     for file in [

@@ -25,7 +25,9 @@ fn decide(report: &Report) -> Action {
     match report.verdict {
         Verdict::Clean => Action::Allow,
         Verdict::Match => Action::Block,
-        Verdict::Incomplete | Verdict::Error => Action::Quarantine,
+        // Not fully examined, or a verdict newer than this code knows:
+        // fail closed.
+        _ => Action::Quarantine,
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 /// Everything that can make a pugmark call fail.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An I/O operation on `path` failed.
     #[error("{op} {}: {source}", path.display())]

@@ -28,6 +28,38 @@
 //! # Ok(()) }
 //! ```
 
+/// Declares a module private to the crate, except for this package's own
+/// tests and benchmarks (feature `internals`), to which it is public and
+/// hidden from the docs: the index's storage layer, the matcher and the
+/// format readers are not public API.
+macro_rules! internal_mod {
+    ($name:ident) => {
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        pub(crate) mod $name;
+    };
+}
+
+/// Chainable setters for the public fields of an options struct, which is
+/// `#[non_exhaustive]` (so callers outside the crate start from `default()`
+/// and set what they need: `ScanOptions::default().with_threads(4)`).
+macro_rules! option_setters {
+    ($type:ident { $($setter:ident: $field:ident: $ty:ty),* $(,)? }) => {
+        impl $type {
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                #[must_use]
+                pub fn $setter(mut self, $field: $ty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 pub mod error;
 pub mod fingerprint;
 pub mod index;

@@ -14,6 +14,7 @@ pub const REPORT_SCHEMA: u32 = 1;
 /// applicable signal examined fully, with no match, is `Clean`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Fully examined, nothing matched.
     Clean,
@@ -47,6 +48,7 @@ pub type Range = [u64; 2];
 /// item and signal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "signal", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Evidence {
     /// Byte-identical to a protected item.
     Exact {
@@ -307,6 +309,7 @@ impl Evidence {
 
 /// Counters describing what the byte signals saw in the outgoing item.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChunkStats {
     /// Chunks in the item.
     pub chunks: u64,
@@ -319,6 +322,7 @@ pub struct ChunkStats {
 
 /// The verdict and evidence for one outgoing item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Version of this JSON shape ([`REPORT_SCHEMA`]).
     pub schema: u32,

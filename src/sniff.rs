@@ -15,6 +15,7 @@ pub const SNIFF_LEN: usize = 8192;
 /// The detected content kind of an item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Kind {
     /// Zero bytes.
     Empty,
@@ -111,6 +112,7 @@ pub enum Kind {
 /// Groups of kinds that share a deep fingerprinter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Family {
     /// Photos: the `image` signal (PDQ).
     Image,

@@ -293,10 +293,7 @@ fn generated_zip_bomb_is_incomplete_in_seconds() {
 
     // With the ratio check off, the byte budgets still stop it: each
     // member at 100 MiB, the whole item at 400 MiB.
-    let (_tmp2, lax) = scanner_with(Limits {
-        max_ratio: u64::MAX,
-        ..Limits::default()
-    });
+    let (_tmp2, lax) = scanner_with(Limits::default().with_max_ratio(u64::MAX));
     let started = Instant::now();
     let report = lax.scan_bytes("bomb.zip", &bomb);
     let c = codes(&report);
@@ -398,10 +395,7 @@ fn matches_found_before_a_limit_still_count() {
         ZipMember::new("b.bin", &filler),
         ZipMember::new("c.bin", &filler),
     ]);
-    let (_tmp, s) = scanner_with(Limits {
-        max_members: 1,
-        ..Limits::default()
-    });
+    let (_tmp, s) = scanner_with(Limits::default().with_max_members(1));
     let report = s.scan_bytes("three.zip", &zip);
     assert_eq!(report.verdict, Verdict::Match);
     assert!(codes(&report).contains(&"limits.max_members".to_string()));
@@ -413,13 +407,7 @@ fn matches_found_before_a_limit_still_count() {
     drop(s);
     let s = Scanner::open(
         &tmp.path().join("idx"),
-        ScanOptions {
-            limits: Limits {
-                max_file_size: 400 << 10,
-                ..Limits::default()
-            },
-            ..ScanOptions::default()
-        },
+        ScanOptions::default().with_limits(Limits::default().with_max_file_size(400 << 10)),
     )
     .unwrap();
     let zip = archive::zip(&[ZipMember::new("big.bin", &big)]);
@@ -433,10 +421,7 @@ fn matches_found_before_a_limit_still_count() {
 fn time_budget_stops_the_walk() {
     let csv = read("telemetry/vega_seattle-weather.csv");
     let zip = archive::zip(&[ZipMember::new("a.csv", &csv), ZipMember::new("b.csv", &csv)]);
-    let (_tmp, s) = scanner_with(Limits {
-        max_time: Duration::ZERO,
-        ..Limits::default()
-    });
+    let (_tmp, s) = scanner_with(Limits::default().with_max_time(Duration::ZERO));
     let report = s.scan_bytes("slow.zip", &zip);
     assert!(
         codes(&report).contains(&"limits.max_time".to_string()),
@@ -463,10 +448,7 @@ fn large_zip_file_is_opened() {
     let path = tmp.path().join("big.zip");
     std::fs::write(&path, &zip).unwrap();
     drop(zip);
-    let (_t, s) = scanner_with(Limits {
-        max_file_size: 200 << 20,
-        ..Limits::default()
-    });
+    let (_t, s) = scanner_with(Limits::default().with_max_file_size(200 << 20));
     let report = s.scan_path(&path);
     assert_eq!(report.verdict, Verdict::Match, "{:?}", codes(&report));
     assert!(found(&report)
@@ -491,10 +473,7 @@ fn indexing_an_archive_protects_its_members() {
         ]),
     )
     .unwrap();
-    let opts = IndexOptions {
-        new_params: Some(FingerprintParams::with_seed(4)),
-        ..IndexOptions::default()
-    };
+    let opts = IndexOptions::default().with_new_params(Some(FingerprintParams::with_seed(4)));
     let mut w = IndexWriter::open(&dir, opts.clone()).unwrap();
     let summary = w.add_paths(std::slice::from_ref(&prot)).unwrap();
     assert_eq!(summary.archive_members, 2);
@@ -534,10 +513,7 @@ fn accepting_a_reason_code_relaxes_only_that_code() {
     }]);
     let s = Scanner::open(
         &tmp.path().join("idx"),
-        ScanOptions {
-            accept_incomplete: vec!["container.encrypted".into()],
-            ..ScanOptions::default()
-        },
+        ScanOptions::default().with_accept_incomplete(vec!["container.encrypted".into()]),
     )
     .unwrap();
     let report = s.scan_bytes("enc.zip", &encrypted);

@@ -41,9 +41,9 @@ fn truncating_a_file_while_it_is_scanned_never_kills_the_scanner() {
                 );
                 changed += 1;
             }
-            // Read before or after the cut: a whole file either way.
-            Verdict::Clean | Verdict::Incomplete => {}
             Verdict::Match => panic!("random bytes matched"),
+            // Read before or after the cut: a whole file either way.
+            _ => {}
         }
     }
     // The scanner still works after it all.

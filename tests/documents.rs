@@ -453,10 +453,7 @@ fn zip_in_pdf_in_zip_is_found_and_depth_is_bounded() {
     );
     // One level of nesting allowed: the PDF is opened, the zip inside it
     // is not, and says so.
-    let (_tmp2, shallow) = scanner_with(Limits {
-        max_depth: 2,
-        ..Limits::default()
-    });
+    let (_tmp2, shallow) = scanner_with(Limits::default().with_max_depth(2));
     let report = shallow.scan_bytes("upload.zip", &outer);
     assert!(
         codes(&report).contains(&"limits.max_depth".to_string()),
@@ -837,10 +834,7 @@ fn self_similar_and_repetitive_documents_stay_bounded() {
         ZipMember::new("META-INF/manifest.xml", b"<manifest/>"),
         ZipMember::new("content.xml", content.as_bytes()),
     ]);
-    let (_tmp2, small) = scanner_with(Limits {
-        max_file_size: 4 << 20,
-        ..Limits::default()
-    });
+    let (_tmp2, small) = scanner_with(Limits::default().with_max_file_size(4 << 20));
     let start = Instant::now();
     let report = small.scan_bytes("amp.ods", &ods);
     assert!(start.elapsed() < Duration::from_secs(30));

@@ -401,10 +401,8 @@ fn shared_filter_turned_hashes_equal_hashes_of_turned_pictures() {
     for (name, data) in photos() {
         let kind = pugmark::sniff::sniff(&data, Some(Path::new(&name)));
         let fp = image::fingerprint(&data, kind, &params, false).unwrap();
-        let limits = decode::ImageLimits {
-            fast_jpeg_min_side: params.image_fast_jpeg_min_side,
-            ..decode::ImageLimits::default()
-        };
+        let limits =
+            decode::ImageLimits::default().with_fast_jpeg_min_side(params.image_fast_jpeg_min_side);
         let luma = decode::decode_luma(&data, kind, &limits).unwrap();
         for variant in 1..8u8 {
             let (mut turned, rows, cols) = image::turn(&luma.data, luma.rows, luma.cols, variant);

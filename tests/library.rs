@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::{copy_reserve, random_bytes, reserve};
 use proptest::prelude::*;
-use pugmark::index::{segment::ItemRecord, TableId};
+use pugmark::index::{segment::ItemRecord, table::TableId};
 use pugmark::{
     Evidence, FingerprintParams, Index, IndexOptions, IndexWriter, OpenOptions, Pipeline,
     ScanOptions, Scanner, Verdict,
@@ -21,11 +21,9 @@ const SEED: u64 = 0x5EED_0FFA_CE00;
 fn writer(dir: &Path, threads: usize) -> IndexWriter {
     IndexWriter::open(
         dir,
-        IndexOptions {
-            threads,
-            new_params: Some(FingerprintParams::with_seed(SEED)),
-            ..IndexOptions::default()
-        },
+        IndexOptions::default()
+            .with_threads(threads)
+            .with_new_params(Some(FingerprintParams::with_seed(SEED))),
     )
     .unwrap()
 }
@@ -148,11 +146,9 @@ fn small_segment_budget_splits_without_changing_answers() {
     let split = tmp.path().join("split");
     let mut w = IndexWriter::open(
         &split,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(SEED)),
-            segment_max_entries: 40,
-            ..IndexOptions::default()
-        },
+        IndexOptions::default()
+            .with_new_params(Some(FingerprintParams::with_seed(SEED)))
+            .with_segment_max_entries(40),
     )
     .unwrap();
     let summary = w.add_paths(&[reserve("")]).unwrap();
@@ -214,10 +210,7 @@ fn reopen_round_trip_of_named_items() {
     // Opening with other parameters is refused.
     let err = IndexWriter::open(
         &dir,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(SEED + 1)),
-            ..IndexOptions::default()
-        },
+        IndexOptions::default().with_new_params(Some(FingerprintParams::with_seed(SEED + 1))),
     )
     .err()
     .unwrap();
@@ -281,9 +274,7 @@ fn every_flipped_byte_is_caught_by_verify() {
         // must never panic.
         if let Ok(index) = Index::open(
             &dir,
-            &OpenOptions {
-                body_check: pugmark::index::BodyCheck::HeadersOnly,
-            },
+            &OpenOptions::default().with_body_check(pugmark::index::BodyCheck::HeadersOnly),
         ) {
             let s = Scanner::new(Arc::new(index), ScanOptions::default()).unwrap();
             let _ = s.scan_bytes("probe", &random_bytes(5, 200_000));
@@ -422,13 +413,8 @@ fn boilerplate_chunks_do_not_match_alone() {
     // With a looser boilerplate rule the shared block does match.
     let loose = Scanner::open(
         &dir,
-        ScanOptions {
-            thresholds: pugmark::Thresholds {
-                max_items_per_chunk: 100,
-                ..pugmark::Thresholds::default()
-            },
-            ..ScanOptions::default()
-        },
+        ScanOptions::default()
+            .with_thresholds(pugmark::Thresholds::default().with_max_items_per_chunk(100)),
     )
     .unwrap();
     assert_eq!(
@@ -485,7 +471,7 @@ fn damaged_bodies_are_found_at_open_or_in_the_background() {
     let mid = damaged.len() - 50;
     damaged[mid] ^= 0x01;
     std::fs::write(&seg_path, &damaged).unwrap();
-    let open = |body_check| Index::open(&dir, &OpenOptions { body_check });
+    let open = |body_check| Index::open(&dir, &OpenOptions::default().with_body_check(body_check));
     assert!(open(BodyCheck::AtOpen).is_err());
     assert!(
         open(BodyCheck::Auto).is_err(),

@@ -40,10 +40,7 @@ fn expected() -> Vec<Row> {
 fn luma_of(path: &Path, fast: bool) -> pugmark::fingerprint::image::decode::LumaImage {
     let data = std::fs::read(path).unwrap();
     let kind = sniff(&data, Some(path));
-    let limits = ImageLimits {
-        fast_jpeg_min_side: if fast { 256 } else { 0 },
-        ..ImageLimits::default()
-    };
+    let limits = ImageLimits::default().with_fast_jpeg_min_side(if fast { 256 } else { 0 });
     decode_luma(&data, kind, &limits).unwrap()
 }
 

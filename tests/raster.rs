@@ -475,7 +475,7 @@ fn the_index_stores_the_cover() {
         .index()
         .segments()
         .iter()
-        .filter_map(|s| s.table(pugmark::index::TableId::RasterAnchors))
+        .filter_map(|s| s.table(pugmark::index::table::TableId::RasterAnchors))
         .map(|t| t.len())
         .sum();
     let samples: u64 = originals()

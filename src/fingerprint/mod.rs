@@ -6,17 +6,17 @@
 //! byte signals (`exact`, `chunks`); pictures, rasters and telemetry tables
 //! get their deep signal by kind family (see [`crate::sniff::Family`]), and
 //! archives are opened into members that go through the same pipeline
-//! ([`container`]). Kinds without a deep fingerprinter carry the reason code
+//! (the `container` module). Kinds without a deep fingerprinter carry the reason code
 //! `signal.unavailable.<signal>` so they can never be called clean.
 
 pub mod bytes;
 pub mod chunker;
-pub mod container;
+internal_mod!(container);
 pub mod image;
 mod params;
 pub mod raster;
 pub mod records;
-pub mod structure;
+internal_mod!(structure);
 
 use std::io::{self, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -142,7 +142,7 @@ impl Pipeline {
     /// The same (outgoing) pipeline keeping only the raster blocks
     /// `filter` says an index may hold: without one, an outgoing raster
     /// keeps every informative block, up to
-    /// [`max_anchors`](raster::anchors::max_anchors) a band (past it the
+    /// a bounded number a band (past it the
     /// raster is incomplete).
     pub fn with_anchor_filter(
         mut self,

@@ -47,7 +47,7 @@ pub struct FingerprintParams {
     /// Side of the neighbourhoods of block positions that each hold a
     /// stored anchor when they hold an informative block (default 25): any
     /// window of `block + window - 1` samples a side (32 by default) holds
-    /// one (see [`anchors`](crate::fingerprint::raster::anchors)).
+    /// one (see the [`raster`](crate::fingerprint::raster) module).
     pub raster_anchor_window: u16,
 }
 

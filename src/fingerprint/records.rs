@@ -118,6 +118,7 @@ pub const ROUNDED_DECIMALS: [u8; 2] = [2, 1];
 
 /// One field in canonical form.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Field {
     /// Nothing but white space.
     Empty,
@@ -358,6 +359,7 @@ fn field_term(key: u64) -> u64 {
 
 /// Why text could not be read as records.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordsError {
     /// No consistent table was found.
     NotTabular(String),

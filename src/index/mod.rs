@@ -10,9 +10,9 @@
 //! the manifest is swapped by rename. A newer segment may *supersede* items of
 //! older ones (a file that changed since it was indexed).
 
-mod manifest;
-pub mod segment;
-pub mod table;
+internal_mod!(manifest);
+internal_mod!(segment);
+internal_mod!(table);
 mod writer;
 
 #[cfg(test)]
@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use manifest::{Manifest, SegmentRef};
-pub use segment::{ImageRow, ItemRecord, Segment, FORMAT_VERSION};
+use manifest::Manifest;
+use segment::{ImageRow, Segment};
+pub use segment::{ItemRecord, FORMAT_VERSION};
 
 /// Segments with at most this many image hashes are searched by comparing
 /// every hash (about 3 ns each, in order) rather than by the multi-index
@@ -36,6 +37,7 @@ pub const IMAGE_SCAN_ROWS: usize = 1 << 18;
 /// How [`Index::lookup_image_with`] searches a segment's image hashes. Every
 /// way gives the same, exact answer; they differ in speed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ImageSearch {
     /// Compare every hash in segments of at most [`IMAGE_SCAN_ROWS`] hashes,
     /// use the multi-index in larger ones (what scans use).
@@ -46,7 +48,7 @@ pub enum ImageSearch {
     Scan,
 }
 
-pub use table::{TableId, TableView};
+use table::TableId;
 pub use writer::{
     AddOutcome, CompactSummary, IndexOptions, IndexSummary, IndexWriter, TIER_FANIN,
     TIER_MAX_MERGE_BYTES,
@@ -61,6 +63,15 @@ use crate::fingerprint::FingerprintParams;
 pub const INDEX_ENV: &str = "PUGMARK_INDEX";
 /// The index directory used when neither `--index` nor [`INDEX_ENV`] is set.
 pub const DEFAULT_INDEX_DIR: &str = ".pugmark";
+
+/// The fingerprint parameters of the index in `dir` (its manifest read and
+/// checked, no segment opened), or `None` when `dir` holds no index.
+pub fn stored_params(dir: &Path) -> Result<Option<FingerprintParams>> {
+    if !Manifest::exists(dir) {
+        return Ok(None);
+    }
+    Ok(Some(Manifest::load(dir)?.params))
+}
 
 /// Resolves the index directory: the explicit one, else `$PUGMARK_INDEX`,
 /// else `./.pugmark`.
@@ -78,6 +89,7 @@ pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
 /// are checked against their checksums. Headers, directories and the
 /// sections that decide which items are live are checked at every open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BodyCheck {
     /// Before [`Index::open`] returns (damage is an error): one BLAKE3 pass
     /// over the index, so opening costs time in proportion to its size.
@@ -100,10 +112,15 @@ pub const AUTO_CHECK_AT_OPEN_BYTES: u64 = 256 << 20;
 
 /// Options for opening an index for reading.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct OpenOptions {
     /// When segment bodies are checked (default [`BodyCheck::Auto`]).
     pub body_check: BodyCheck,
 }
+
+option_setters!(OpenOptions {
+    with_body_check: body_check: BodyCheck,
+});
 
 impl Default for OpenOptions {
     fn default() -> Self {
@@ -354,7 +371,9 @@ impl Index {
         self.health.state.load(std::sync::atomic::Ordering::Acquire) == 1
     }
 
-    /// Ids of the live items of the segment at position `segment`.
+    /// Ids of the live items of the segment at position `segment` (the
+    /// storage layer: for this package's tests and benchmarks).
+    #[doc(hidden)]
     pub fn live_in(&self, segment: usize) -> impl Iterator<Item = u32> + '_ {
         let flags = self.superseded.get(segment).map_or(&[][..], |f| &f[..]);
         (0..flags.len() as u32).filter(move |&i| !flags[i as usize])
@@ -375,7 +394,9 @@ impl Index {
         &self.manifest.params
     }
 
-    /// The live segments, oldest first.
+    /// The live segments, oldest first (the storage layer: for this
+    /// package's tests and benchmarks).
+    #[doc(hidden)]
     pub fn segments(&self) -> &[Segment] {
         &self.segments
     }
@@ -613,6 +634,7 @@ pub struct ImageHit {
 
 /// What `pugmark stats` shows.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct IndexStats {
     /// Index directory.
     pub dir: String,

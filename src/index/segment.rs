@@ -98,7 +98,7 @@ pub struct ItemRecord {
     pub path: Vec<u8>,
     /// Content length.
     pub size: u64,
-    /// Modification time, ns since the epoch (0 without [`FLAG_HAS_MTIME`]).
+    /// Modification time, ns since the epoch (0 when none was recorded).
     pub mtime_ns: i64,
     /// BLAKE3-256 of the content.
     pub digest: [u8; 32],

@@ -29,6 +29,7 @@ const HEADERS_ONLY: OpenOptions = OpenOptions {
 
 /// Options for [`IndexWriter`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct IndexOptions {
     /// Worker threads for fingerprinting; 0 uses the caller's rayon pool
     /// when called from one, else one thread per core (a pool the writer
@@ -65,6 +66,20 @@ pub struct IndexOptions {
     pub merge_tiers: bool,
 }
 
+option_setters!(IndexOptions {
+    with_threads: threads: usize,
+    with_mmap: mmap: MmapChoice,
+    with_follow_symlinks: follow_symlinks: bool,
+    with_new_params: new_params: Option<FingerprintParams>,
+    with_segment_max_entries: segment_max_entries: usize,
+    with_batch_bytes: batch_bytes: u64,
+    with_progress: progress: Arc<dyn Progress>,
+    with_stop: stop: StopFlag,
+    with_limits: limits: Limits,
+    with_prune: prune: bool,
+    with_merge_tiers: merge_tiers: bool,
+});
+
 impl Default for IndexOptions {
     fn default() -> Self {
         IndexOptions {
@@ -100,6 +115,7 @@ impl std::fmt::Debug for IndexOptions {
 
 /// What one [`IndexWriter::add_paths`] run did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct IndexSummary {
     /// Regular files found.
     pub files_seen: u64,
@@ -135,6 +151,7 @@ pub struct IndexSummary {
 
 /// What adding one named item did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AddOutcome {
     /// A new item.
     Added,
@@ -259,6 +276,21 @@ impl IndexWriter {
     /// The parameters of this index.
     pub fn params(&self) -> &FingerprintParams {
         &self.manifest.params
+    }
+
+    /// Writes this index's parameters as JSON to a new file only its owner
+    /// may read (they hold the secret gear seed), for
+    /// [`IndexOptions::new_params`] of a sibling index whose fingerprints
+    /// must agree with this one's.
+    pub fn export_params(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        let json = serde_json::to_vec_pretty(self.params())
+            .map_err(|e| Error::InvalidOption(format!("encoding the parameters: {e}")))?;
+        let mut out =
+            super::segment::owner_only(path).map_err(|e| Error::io("creating", path, e))?;
+        out.write_all(&json)
+            .and_then(|()| out.sync_all())
+            .map_err(|e| Error::io("writing", path, e))
     }
 
     /// Walks `roots` and indexes every new or changed regular file, in
@@ -546,7 +578,7 @@ impl IndexWriter {
         let written = builder
             .write(&self.dir.join(&file), id, &self.manifest.params, &meta)
             .and_then(|bytes| {
-                next.segments.push(super::SegmentRef {
+                next.segments.push(super::manifest::SegmentRef {
                     id,
                     file,
                     items,
@@ -580,6 +612,7 @@ impl IndexWriter {
 
 /// What a compaction, prune or merge did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct CompactSummary {
     /// Segments before.
     pub segments_before: u64,
@@ -837,7 +870,8 @@ impl IndexWriter {
             "skipped": skipped,
         });
         let mut next = self.manifest.clone();
-        let old: Vec<super::SegmentRef> = next.segments.splice(range.clone(), []).collect();
+        let old: Vec<super::manifest::SegmentRef> =
+            next.segments.splice(range.clone(), []).collect();
         let path = self.dir.join(&file);
         let result = builder
             .write(&path, id, &self.manifest.params, &meta)
@@ -846,7 +880,7 @@ impl IndexWriter {
                 super::segment::Segment::open(&path, true)?.verify()?;
                 next.segments.insert(
                     range.start,
-                    super::SegmentRef {
+                    super::manifest::SegmentRef {
                         id,
                         file,
                         items,

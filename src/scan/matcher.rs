@@ -14,11 +14,13 @@ use crate::fingerprint::records::{
 };
 use crate::fingerprint::{ChunkFp, Fingerprints};
 use crate::index::segment::{chunk_value, raster_anchor_place, CHUNK_KEY_LEN};
-use crate::index::{Index, ItemRef, TableId};
+use crate::index::table::TableId;
+use crate::index::{Index, ItemRef};
 use crate::report::{ChunkStats, Evidence, Range, Reason};
 
 /// When shared chunks count as a match, and what is boilerplate.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Thresholds {
     /// Report a chunk match once this many outgoing bytes are found in one
     /// protected item (default 64 KiB)...
@@ -52,6 +54,19 @@ pub struct Thresholds {
     /// ...or this fraction of the outgoing item's records (default 0.5).
     pub min_outgoing_record_fraction: f64,
 }
+
+option_setters!(Thresholds {
+    with_min_matched_bytes: min_matched_bytes: u64,
+    with_min_protected_fraction: min_protected_fraction: f64,
+    with_max_items_per_chunk: max_items_per_chunk: usize,
+    with_max_evidence: max_evidence: usize,
+    with_max_image_distance: max_image_distance: u32,
+    with_min_image_quality: min_image_quality: u8,
+    with_min_raster_anchors: min_raster_anchors: u64,
+    with_max_raster_anchor_repeats: max_raster_anchor_repeats: usize,
+    with_min_matched_records: min_matched_records: u64,
+    with_min_outgoing_record_fraction: min_outgoing_record_fraction: f64,
+});
 
 impl Default for Thresholds {
     fn default() -> Self {

@@ -1,8 +1,8 @@
 //! How a verdict is made: the [`Scanner`] fingerprints outgoing items with
-//! the index's own pipeline, matches them ([`matcher`]) and settles a
+//! the index's own pipeline, matches them (module `matcher`) and settles a
 //! fail-closed [`Report`] for each.
 
-pub mod matcher;
+internal_mod!(matcher);
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ use crate::source::{walk, MmapChoice, SkipReason, WalkOptions};
 
 /// Options for a [`Scanner`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ScanOptions {
     /// Match thresholds and boilerplate rules.
     pub thresholds: Thresholds,
@@ -54,6 +55,18 @@ pub struct ScanOptions {
     /// against it is an error, since it would call everything clean).
     pub allow_empty_index: bool,
 }
+
+option_setters!(ScanOptions {
+    with_thresholds: thresholds: Thresholds,
+    with_threads: threads: usize,
+    with_mmap: mmap: MmapChoice,
+    with_follow_symlinks: follow_symlinks: bool,
+    with_progress: progress: Arc<dyn Progress>,
+    with_stop: stop: StopFlag,
+    with_limits: limits: Limits,
+    with_accept_incomplete: accept_incomplete: Vec<String>,
+    with_allow_empty_index: allow_empty_index: bool,
+});
 
 impl Default for ScanOptions {
     fn default() -> Self {

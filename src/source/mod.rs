@@ -2,27 +2,29 @@
 //! streams. Everything here hands bytes to [`crate::fingerprint`] and nothing
 //! here interprets them.
 
-pub mod mmap;
-pub mod walk;
+internal_mod!(mmap);
+internal_mod!(walk);
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Deref;
 use std::path::Path;
 
+pub use mmap::{MMAP_MAX_LEN, MMAP_MIN_LEN};
 pub use walk::{walk, FileEntry, SkipReason, Skipped, WalkOptions, WalkResult};
 
 /// Whether regular files may be memory-mapped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MmapChoice {
-    /// Map files from [`mmap::MMAP_MIN_LEN`] to [`mmap::MMAP_MAX_LEN`]
+    /// Map files from [`MMAP_MIN_LEN`] to [`MMAP_MAX_LEN`]
     /// bytes, read smaller ones, stream larger ones (and any file that
     /// cannot be mapped).
     #[default]
     Auto,
     /// Never map: read small files, stream large ones.
     Never,
-    /// Read files up to [`mmap::MMAP_MAX_LEN`] whole into memory instead
+    /// Read files up to [`MMAP_MAX_LEN`] whole into memory instead
     /// of mapping them, stream larger ones: a file truncated by another
     /// process while it is examined cannot kill this one (a mapped file
     /// that shrinks raises SIGBUS on the next access). A file whose length
@@ -36,6 +38,7 @@ pub enum MmapChoice {
 pub const READ_WHOLE_MAX: u64 = 4 * 1024 * 1024;
 
 /// The content of one file, in the cheapest form that keeps memory bounded.
+#[non_exhaustive]
 pub enum FileContent {
     /// The whole file, mapped.
     Mapped(mmap::Mapping),

@@ -6,7 +6,7 @@
 //! asked, and special files (FIFOs, sockets, devices) are never read; both
 //! are listed as skipped with a reason so coverage can be audited.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
@@ -26,6 +26,7 @@ pub struct FileEntry {
 /// Why a walk passed over a path without listing it as a file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SkipReason {
     /// A symbolic link, not followed.
     Symlink,
@@ -179,7 +180,3 @@ fn error_path(err: &ignore::Error) -> Option<PathBuf> {
     }
 }
 
-/// Whether `path` is the conventional name for standard input.
-pub fn is_stdin(path: &Path) -> bool {
-    path.as_os_str() == "-"
-}

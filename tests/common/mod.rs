@@ -146,10 +146,7 @@ pub fn index_items(
     let dir = tmp.path().join("idx");
     let mut w = IndexWriter::open(
         &dir,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(seed)),
-            ..IndexOptions::default()
-        },
+        IndexOptions::default().with_new_params(Some(FingerprintParams::with_seed(seed))),
     )
     .unwrap();
     for (name, data) in items {
@@ -170,10 +167,7 @@ pub fn index_items_with_limits(
 ) -> (tempfile::TempDir, pugmark::Scanner) {
     let (tmp, scanner) = index_items(seed, items);
     drop(scanner);
-    let opts = pugmark::ScanOptions {
-        limits,
-        ..pugmark::ScanOptions::default()
-    };
+    let opts = pugmark::ScanOptions::default().with_limits(limits);
     let scanner = pugmark::Scanner::open(&tmp.path().join("idx"), opts).unwrap();
     (tmp, scanner)
 }
@@ -221,9 +215,7 @@ pub fn scale_index(build: impl FnOnce(&Path)) -> (tempfile::TempDir, pugmark::In
     if !dir.join("MANIFEST").exists() {
         build(&dir);
     }
-    let headers = OpenOptions {
-        body_check: BodyCheck::HeadersOnly,
-    };
+    let headers = OpenOptions::default().with_body_check(BodyCheck::HeadersOnly);
     let index = Index::open(&dir, &headers).expect("open");
     (tmp, index)
 }
@@ -235,7 +227,8 @@ pub fn segments_index_unchecked(
     params: pugmark::FingerprintParams,
     builders: impl Iterator<Item = pugmark::index::segment::SegmentBuilder>,
 ) -> pugmark::Index {
-    use pugmark::index::{BodyCheck, Index, Manifest, OpenOptions, SegmentRef};
+    use pugmark::index::manifest::{Manifest, SegmentRef};
+    use pugmark::index::{BodyCheck, Index, OpenOptions};
     let mut manifest = Manifest::new(params.clone());
     for (n, builder) in builders.enumerate() {
         let id = n as u64 + 1;
@@ -253,8 +246,6 @@ pub fn segments_index_unchecked(
         manifest.next_segment_id = id + 1;
     }
     manifest.store(dir).expect("manifest");
-    let headers = OpenOptions {
-        body_check: BodyCheck::HeadersOnly,
-    };
+    let headers = OpenOptions::default().with_body_check(BodyCheck::HeadersOnly);
     Index::open(dir, &headers).expect("index")
 }

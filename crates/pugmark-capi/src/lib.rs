@@ -59,6 +59,8 @@ impl From<Verdict> for PugmarkVerdict {
             Verdict::Match => PugmarkVerdict::Match,
             Verdict::Incomplete => PugmarkVerdict::Incomplete,
             Verdict::Error => PugmarkVerdict::Error,
+            // A verdict newer than this ABI: fail closed.
+            _ => PugmarkVerdict::Incomplete,
         }
     }
 }

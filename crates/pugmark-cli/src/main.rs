@@ -95,14 +95,13 @@ impl LimitArgs {
         if !(self.max_time.is_finite() && self.max_time > 0.0) {
             anyhow::bail!("--max-time must be a positive number of seconds");
         }
-        Ok(Limits {
-            max_file_size: self.max_file_size,
-            max_bytes: self.max_bytes,
-            max_depth: self.max_depth,
-            max_members: self.max_members,
-            max_time: std::time::Duration::from_secs_f64(self.max_time),
-            max_ratio: self.max_ratio,
-        })
+        Ok(Limits::default()
+            .with_max_file_size(self.max_file_size)
+            .with_max_bytes(self.max_bytes)
+            .with_max_depth(self.max_depth)
+            .with_max_members(self.max_members)
+            .with_max_time(std::time::Duration::from_secs_f64(self.max_time))
+            .with_max_ratio(self.max_ratio))
     }
 }
 
@@ -293,11 +292,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Merge { shards, compact } => {
-            let first = index::Manifest::load(&shards[0])?.params;
-            let opts = IndexOptions {
-                new_params: Some(first),
-                ..IndexOptions::default()
-            };
+            let first = index::stored_params(&shards[0])?
+                .ok_or_else(|| anyhow::anyhow!("{} holds no index", shards[0].display()))?;
+            let opts = IndexOptions::default().with_new_params(Some(first));
             let mut writer = IndexWriter::open(&dir, opts)?;
             for shard in &shards {
                 let n = writer.merge_from(shard)?;
@@ -320,12 +317,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             accept_incomplete,
             allow_empty_index,
         } => {
-            let thresholds = Thresholds {
-                min_matched_bytes: min_bytes,
-                min_protected_fraction: min_fraction,
-                max_items_per_chunk,
-                ..Thresholds::default()
-            };
+            let thresholds = Thresholds::default()
+                .with_min_matched_bytes(min_bytes)
+                .with_min_protected_fraction(min_fraction)
+                .with_max_items_per_chunk(max_items_per_chunk);
             let policy = ScanPolicy {
                 thresholds,
                 accept_incomplete,
@@ -386,25 +381,23 @@ fn cmd_index(
     (sizes, raster_window, prune): ([u32; 3], u32, bool),
     json: bool,
 ) -> anyhow::Result<u8> {
-    let mut opts = IndexOptions {
-        threads: common.threads,
-        mmap: mmap_choice(common),
-        follow_symlinks: common.follow_symlinks,
-        progress: progress_bar(),
-        limits: common.limits.limits()?,
-        prune,
-        ..IndexOptions::default()
-    };
+    let mut opts = IndexOptions::default()
+        .with_threads(common.threads)
+        .with_mmap(mmap_choice(common))
+        .with_follow_symlinks(common.follow_symlinks)
+        .with_progress(progress_bar())
+        .with_limits(common.limits.limits()?)
+        .with_prune(prune);
     let defaults = FingerprintParams::with_seed(0);
     let custom_sizes = sizes != [defaults.chunk_min, defaults.chunk_avg, defaults.chunk_max]
         || raster_window != defaults.raster_guaranteed_window();
-    if custom_sizes || !index::Manifest::exists(dir) {
+    let stored = index::stored_params(dir)?;
+    if custom_sizes || stored.is_none() {
         let mut params = FingerprintParams::random()?;
         [params.chunk_min, params.chunk_avg, params.chunk_max] = sizes;
         params.raster_anchor_window =
             (raster_window + 1 - u32::from(params.raster_anchor_block)) as u16;
-        if index::Manifest::exists(dir) {
-            let existing = index::Manifest::load(dir)?.params;
+        if let Some(existing) = stored {
             params.gear_seed = existing.gear_seed;
         }
         opts.new_params = Some(params);
@@ -490,17 +483,15 @@ fn cmd_scan(
     policy: ScanPolicy,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let opts = ScanOptions {
-        thresholds: policy.thresholds,
-        limits: common.limits.limits()?,
-        accept_incomplete: policy.accept_incomplete,
-        allow_empty_index: policy.allow_empty_index,
-        threads: common.threads,
-        mmap: scan_read_choice(common),
-        follow_symlinks: common.follow_symlinks,
-        progress: progress_bar(),
-        ..ScanOptions::default()
-    };
+    let opts = ScanOptions::default()
+        .with_thresholds(policy.thresholds)
+        .with_limits(common.limits.limits()?)
+        .with_accept_incomplete(policy.accept_incomplete)
+        .with_allow_empty_index(policy.allow_empty_index)
+        .with_threads(common.threads)
+        .with_mmap(scan_read_choice(common))
+        .with_follow_symlinks(common.follow_symlinks)
+        .with_progress(progress_bar());
     let scanner = Scanner::open(dir, opts)?;
     let mut reports = Vec::new();
     let files: Vec<PathBuf> = paths
@@ -585,11 +576,8 @@ fn cmd_fingerprint(
     json: bool,
     list_chunks: bool,
 ) -> anyhow::Result<u8> {
-    let (params, source) = if index::Manifest::exists(dir) {
-        (
-            index::Manifest::load(dir)?.params,
-            format!("index {}", dir.display()),
-        )
+    let (params, source) = if let Some(params) = index::stored_params(dir)? {
+        (params, format!("index {}", dir.display()))
     } else {
         (
             FingerprintParams::with_seed(0),
@@ -739,19 +727,9 @@ fn cmd_init(dir: &Path, export: Option<&Path>, import: Option<&Path>) -> anyhow:
         }
         None => None,
     };
-    let writer = IndexWriter::open(
-        dir,
-        IndexOptions {
-            new_params,
-            ..IndexOptions::default()
-        },
-    )?;
+    let writer = IndexWriter::open(dir, IndexOptions::default().with_new_params(new_params))?;
     if let Some(file) = export {
-        let json = serde_json::to_vec_pretty(writer.params())?;
-        let mut out = index::segment::owner_only(file)
-            .map_err(|e| anyhow::anyhow!("creating {}: {e}", file.display()))?;
-        out.write_all(&json)?;
-        out.sync_all()?;
+        writer.export_params(file)?;
         println!(
             "parameters of {} written to {} (it holds the secret seed: owner-only)",
             dir.display(),

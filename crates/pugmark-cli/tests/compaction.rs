@@ -71,14 +71,7 @@ fn answer(scanner: &Scanner, name: &str, data: &[u8]) -> (String, Vec<String>) {
 /// Every pool content, each with a byte changed, and an excerpt of a blob,
 /// scanned.
 fn answers(dir: &Path) -> Vec<(String, Vec<String>)> {
-    let scanner = Scanner::open(
-        dir,
-        ScanOptions {
-            allow_empty_index: true,
-            ..ScanOptions::default()
-        },
-    )
-    .unwrap();
+    let scanner = Scanner::open(dir, ScanOptions::default().with_allow_empty_index(true)).unwrap();
     let mut queries: Vec<(String, Vec<u8>)> = pool().clone();
     let blob = &pool().iter().find(|(n, _)| n == "blob-a.bin").unwrap().1;
     queries.push(("excerpt.bin".into(), blob[30_000..130_000].to_vec()));
@@ -99,10 +92,7 @@ fn answers(dir: &Path) -> Vec<(String, Vec<String>)> {
 fn writer(dir: &Path) -> IndexWriter {
     IndexWriter::open(
         dir,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(41)),
-            ..IndexOptions::default()
-        },
+        IndexOptions::default().with_new_params(Some(FingerprintParams::with_seed(41))),
     )
     .unwrap()
 }

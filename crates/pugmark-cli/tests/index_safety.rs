@@ -20,10 +20,7 @@ use pugmark::{FingerprintParams, IndexOptions, IndexWriter, ScanOptions, Scanner
 fn writer(dir: &Path) -> IndexWriter {
     IndexWriter::open(
         dir,
-        IndexOptions {
-            new_params: Some(FingerprintParams::with_seed(41)),
-            ..IndexOptions::default()
-        },
+        IndexOptions::default().with_new_params(Some(FingerprintParams::with_seed(41))),
     )
     .unwrap()
 }

@@ -45,6 +45,7 @@ use crate::sniff::Kind;
 /// `MaxRecursion`, `MaxFiles`, `MaxScanTime`). Exceeding any makes the item
 /// `incomplete` with a `limits.<name>` reason; none is ever silently clean.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest archive member examined, bytes (default 100 MiB); a larger
     /// one is examined up to this many bytes (`limits.max_file_size`).
@@ -65,6 +66,15 @@ pub struct Limits {
     /// deflate itself cannot exceed about 1,032; `limits.max_ratio`).
     pub max_ratio: u64,
 }
+
+option_setters!(Limits {
+    with_max_file_size: max_file_size: u64,
+    with_max_bytes: max_bytes: u64,
+    with_max_depth: max_depth: u32,
+    with_max_members: max_members: u64,
+    with_max_time: max_time: Duration,
+    with_max_ratio: max_ratio: u64,
+});
 
 impl Default for Limits {
     fn default() -> Self {

@@ -16,6 +16,7 @@ use crate::sniff::Kind;
 
 /// Limits for decoding one picture.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ImageLimits {
     /// Largest width x height decoded (default 100 megapixels); larger
     /// pictures are `incomplete` with `limits.image_pixels`.
@@ -26,6 +27,12 @@ pub struct ImageLimits {
     /// longer side (default 256); 0 turns the fast path off.
     pub fast_jpeg_min_side: u16,
 }
+
+option_setters!(ImageLimits {
+    with_max_pixels: max_pixels: u64,
+    with_max_alloc: max_alloc: u64,
+    with_fast_jpeg_min_side: fast_jpeg_min_side: u16,
+});
 
 impl Default for ImageLimits {
     fn default() -> Self {
@@ -39,6 +46,7 @@ impl Default for ImageLimits {
 
 /// Why a picture could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Declared dimensions exceed [`ImageLimits::max_pixels`].
     TooLarge {

@@ -31,6 +31,7 @@ use crate::sniff::Kind;
 
 /// Which part of a picture a hash covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Region {
     /// The whole decoded picture.
     Whole,

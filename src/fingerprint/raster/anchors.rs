@@ -51,6 +51,7 @@ pub trait AnchorFilter: Send + Sync {
 
 /// Which blocks of a band become anchors (see the module docs).
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum AnchorChoice {
     /// What an index stores for a protected raster: one informative block
     /// in every neighbourhood that has one (a greedy cover).

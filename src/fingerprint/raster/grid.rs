@@ -120,9 +120,11 @@ pub trait RowSink {
     fn row(&mut self, band: usize, row: usize, values: &[f64]);
 }
 
-/// Collects rows into a [`Grid`].
+/// Collects rows into a [`Grid`] (whole-grid decoding, for tests).
+#[cfg(any(test, feature = "internals"))]
 struct GridSink(Option<Grid>);
 
+#[cfg(any(test, feature = "internals"))]
 impl RowSink for GridSink {
     fn header(&mut self, h: &RasterHeader) {
         self.0 = Some(Grid {
@@ -142,7 +144,9 @@ impl RowSink for GridSink {
     }
 }
 
-/// Decodes the first (full-resolution) image of a TIFF whole.
+/// Decodes the first (full-resolution) image of a TIFF whole (tests and
+/// benchmarks; the pipeline streams rows).
+#[cfg(any(test, feature = "internals"))]
 pub fn decode_tiff(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {
     let mut sink = GridSink(None);
     read_tiff_rows(data, max_samples, &mut sink)?;
@@ -412,9 +416,8 @@ fn geo_epsg<R: std::io::Read + std::io::Seek>(d: &mut tiff::decoder::Decoder<R>)
     found
 }
 
-pub use crate::sniff::is_ascii_grid;
-
-/// Parses an ESRI ASCII grid (what GDAL's AAIGrid writes) whole.
+/// Parses an ESRI ASCII grid (what GDAL's AAIGrid writes) whole (tests).
+#[cfg(any(test, feature = "internals"))]
 pub fn decode_ascii_grid(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {
     let mut sink = GridSink(None);
     read_ascii_rows(data, max_samples, &mut sink)?;

@@ -8,7 +8,7 @@
 //! NoData are one marker). From that:
 //! * a digest per band and for the whole raster (identical samples in any
 //!   container, compression, tiling or type);
-//! * window anchors (see [`anchors`]): a cover of sample blocks (a grid in
+//! * window anchors (module `anchors`): a cover of sample blocks (a grid in
 //!   informative content), so that any window of at least 32 x 32 samples
 //!   (with the default parameters) cut out at any offset holds a stored
 //!   anchor, which the outgoing side finds by looking up every block
@@ -17,17 +17,17 @@
 //! * per band, a PDQ hash of the band stretched to 8 bits (2nd to 98th
 //!   percentile) and averaged down to at most 512 samples a side.
 
-pub mod anchors;
-pub mod envi;
-pub mod grib;
-pub mod grid;
-pub mod hdf5;
-pub mod hfa;
-pub mod jpeg2000;
-pub mod netcdf;
-pub mod png16;
-pub mod sci;
-pub mod xyz;
+internal_mod!(anchors);
+internal_mod!(envi);
+internal_mod!(grib);
+internal_mod!(grid);
+internal_mod!(hdf5);
+internal_mod!(hfa);
+internal_mod!(jpeg2000);
+internal_mod!(netcdf);
+internal_mod!(png16);
+internal_mod!(sci);
+internal_mod!(xyz);
 
 use serde::{Serialize, Serializer};
 
@@ -173,10 +173,10 @@ pub struct Scientific {
     pub series: Result<Option<sci::Series>, GridError>,
     /// The fingerprint of its raster.
     pub raster: Result<RasterFp, GridError>,
-    /// Variables neither of them read (see [`sci::unread`]).
+    /// Variables neither of them read (found by the `sci` module).
     pub unread: Vec<String>,
     /// Text outside the data long enough to examine as members (see
-    /// [`sci::SciFile::texts`]).
+    /// the `sci` module).
     pub texts: Vec<(String, String)>,
 }
 
@@ -192,7 +192,7 @@ impl Scientific {
 }
 
 /// Opens a NetCDF or HDF5 file once and reads its series, its raster and
-/// its text (see [`sci`]).
+/// its text (module `sci`).
 pub fn scientific(
     data: &[u8],
     kind: Kind,
