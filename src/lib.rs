@@ -71,7 +71,7 @@ pub mod sniff;
 pub mod source;
 
 pub use error::{Error, Result};
-pub use fingerprint::{FingerprintParams, Fingerprints, Limits, Pipeline};
+pub use fingerprint::{FingerprintParams, Fingerprints, Limits, Pipeline, CANCELLED};
 pub use index::{Index, IndexOptions, IndexSummary, IndexWriter, OpenOptions};
 pub use progress::{NoProgress, Progress, StopFlag};
 pub use report::{exit_code, Evidence, Reason, Report, Verdict};

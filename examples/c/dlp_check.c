@@ -40,6 +40,13 @@ int main(int argc, char **argv) {
     }
     int status = 0;
     for (int i = 2; i < argc; i++) {
+        /* A long-running service picks up a rebuilt or grown index between
+         * requests (cheap when nothing changed: one small file read). */
+        if (pugmark_index_reload(index, &error) < 0) {
+            fprintf(stderr, "dlp_check: keeping the open index: %s\n", error);
+            pugmark_string_free(error);
+            error = NULL;
+        }
         char *report = NULL;
         PugmarkVerdict by_path = pugmark_scan_path(index, argv[i], &report);
         /* The report is the evidence an analyst keeps: JSON schema 1. */

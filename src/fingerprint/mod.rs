@@ -26,10 +26,12 @@ use serde::Serialize;
 
 pub use bytes::{ByteSignals, ChunkFp, ChunkHash, CHUNK_HASH_LEN};
 pub use chunker::Chunker;
-pub use container::{Limits, Member, MEMBER_SEPARATOR};
+pub(crate) use container::cancelled;
+pub use container::{Limits, Member, CANCELLED, MEMBER_SEPARATOR};
 pub use params::FingerprintParams;
 
 use crate::error::Result;
+use crate::progress::StopFlag;
 use crate::reason::Reason;
 use crate::sniff::{self, Family, Kind, SNIFF_LEN};
 use crate::source::{FileContent, MmapChoice};
@@ -113,6 +115,8 @@ pub struct Pipeline {
     /// every informative block (optionally only those an index may hold).
     raster_anchors: raster::AnchorChoice,
     limits: Limits,
+    /// Flags that cancel an item's fingerprinting part-way when raised.
+    stops: Vec<StopFlag>,
 }
 
 impl Pipeline {
@@ -126,6 +130,7 @@ impl Pipeline {
             protected: false,
             raster_anchors: raster::AnchorChoice::Every(None),
             limits: Limits::default(),
+            stops: Vec::new(),
         })
     }
 
@@ -160,6 +165,20 @@ impl Pipeline {
         self
     }
 
+    /// The same pipeline, also cancelled by `stop`: once it is raised, work
+    /// on an item stops at the next archive member or stream read, and the
+    /// item carries the reason `scan.cancelled` (it was not fully
+    /// examined).
+    pub fn with_stop(mut self, stop: StopFlag) -> Pipeline {
+        self.stops.push(stop);
+        self
+    }
+
+    /// Whether one of the pipeline's stop flags is raised.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stops.iter().any(StopFlag::is_raised)
+    }
+
     /// The budgets archives are opened within.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -172,7 +191,7 @@ impl Pipeline {
 
     /// Fingerprints content held in memory; `name` only helps sniffing.
     pub fn fingerprint_bytes(&self, name: Option<&Path>, data: &[u8]) -> Fingerprints {
-        let budget = Budget::new(&self.limits);
+        let budget = Budget::new(&self.limits, &self.stops);
         self.bytes_within(name, data, &budget, 0)
     }
 
@@ -214,8 +233,20 @@ impl Pipeline {
         name: Option<&Path>,
         reader: R,
     ) -> io::Result<Fingerprints> {
-        let budget = Budget::new(&self.limits);
-        self.reader_within(name, reader, &budget, 0)
+        let budget = Budget::new(&self.limits, &self.stops);
+        if self.stops.is_empty() {
+            return self.reader_within(name, reader, &budget, 0);
+        }
+        let mut stoppable = Stoppable {
+            inner: reader,
+            stops: &self.stops,
+            cut: false,
+        };
+        let mut fp = self.reader_within(name, &mut stoppable, &budget, 0)?;
+        if stoppable.cut && !fp.reasons.iter().any(|r| r.code == CANCELLED) {
+            fp.reasons.push(container::cancelled());
+        }
+        Ok(fp)
     }
 
     /// [`fingerprint_reader`](Self::fingerprint_reader) for an item `depth`
@@ -713,6 +744,24 @@ pub(crate) fn fold_multiply(a: u64, b: u64) -> u64 {
 /// An item's name for messages and derived member names.
 fn display_name(name: Option<&Path>) -> String {
     name.map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// A reader that ends early, noting it, once a stop flag is raised.
+struct Stoppable<'s, R> {
+    inner: R,
+    stops: &'s [StopFlag],
+    /// Whether it ended because of a stop (the rest was not read).
+    cut: bool,
+}
+
+impl<R: Read> Read for Stoppable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stops.iter().any(StopFlag::is_raised) {
+            self.cut = true;
+            return Ok(0);
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Feeds every byte an archive parser reads into the byte signals.

@@ -161,6 +161,8 @@ pub struct Index {
     /// Bits set by every raster window anchor's hash, built at the first
     /// raster looked up (not at open: its cost grows with the index).
     anchor_bits: std::sync::OnceLock<AnchorBits>,
+    /// How it was opened, for [`reopen`](Self::reopen).
+    opened_with: OpenOptions,
 }
 
 /// A blocked Bloom filter of raster anchor hashes: two bits in one 64-bit
@@ -346,6 +348,7 @@ impl Index {
             }
         }
         Ok(Index {
+            opened_with: opts.clone(),
             anchor_bits: std::sync::OnceLock::new(),
             raster_geo,
             dir: dir.to_path_buf(),
@@ -382,6 +385,21 @@ impl Index {
     /// Live protected items (cheap: counted at open).
     pub fn live_items(&self) -> u64 {
         self.live_items
+    }
+
+    /// Whether the index on disk is no longer the one this handle opened: a
+    /// writer has committed, merged or compacted since (or the manifest is
+    /// gone or unreadable). A long-running scanner polls this and reopens
+    /// (see [`Scanner::reopen`](crate::Scanner::reopen)); this handle
+    /// itself keeps answering from the segments it mapped.
+    pub fn changed_on_disk(&self) -> bool {
+        Manifest::load(&self.dir).map_or(true, |m| m != self.manifest)
+    }
+
+    /// Opens the index in the same directory again, with the same options:
+    /// the index as it is on disk now. This handle is unchanged.
+    pub fn reopen(&self) -> Result<Index> {
+        Index::open(&self.dir, &self.opened_with)
     }
 
     /// The index directory.

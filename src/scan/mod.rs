@@ -14,7 +14,7 @@ pub use matcher::Thresholds;
 
 use crate::error::{Error, Result};
 use crate::fingerprint::bytes::PARALLEL_MIN_LEN;
-use crate::fingerprint::{bytes::hex, Fingerprints, Limits, Pipeline, MEMBER_SEPARATOR};
+use crate::fingerprint::{bytes::hex, Fingerprints, Limits, Pipeline, CANCELLED, MEMBER_SEPARATOR};
 use crate::index::{Index, OpenOptions};
 use crate::progress::{NoProgress, Progress, StopFlag};
 use crate::report::{Reason, Report, Verdict, REPORT_SCHEMA};
@@ -42,7 +42,11 @@ pub struct ScanOptions {
     pub follow_symlinks: bool,
     /// Receives progress of [`Scanner::scan_paths`].
     pub progress: Arc<dyn Progress>,
-    /// Raised by the caller to stop [`Scanner::scan_paths`] between items.
+    /// Raised by the caller to stop the scanner: [`Scanner::scan_paths`]
+    /// stops between items and fails with [`Error::Cancelled`]; an item
+    /// being scanned stops at its next archive member or stream read and
+    /// is `incomplete` with `scan.cancelled`; later scans return at once
+    /// with that reason. To cancel one call, see [`Scanner::with_stop`].
     pub stop: StopFlag,
     /// Budgets for opening archives (per top-level item).
     pub limits: Limits,
@@ -102,7 +106,9 @@ impl std::fmt::Debug for ScanOptions {
 pub struct Scanner {
     index: Arc<Index>,
     pipeline: Pipeline,
-    workers: crate::Workers,
+    /// Shared with the scanners [`with_stop`](Self::with_stop) and
+    /// [`reopen`](Self::reopen) make: one pool.
+    workers: Arc<crate::Workers>,
     opts: ScanOptions,
 }
 
@@ -111,18 +117,53 @@ impl Scanner {
     /// Fails closed with [`Error::IndexEmpty`] when the index holds no
     /// live protected item, unless [`ScanOptions::allow_empty_index`].
     pub fn new(index: Arc<Index>, opts: ScanOptions) -> Result<Scanner> {
+        let workers = Arc::new(crate::Workers::new("scan", opts.threads));
+        Scanner::with_workers(index, opts, workers)
+    }
+
+    /// A scanner over `index` running on `workers`.
+    fn with_workers(
+        index: Arc<Index>,
+        opts: ScanOptions,
+        workers: Arc<crate::Workers>,
+    ) -> Result<Scanner> {
         if !opts.allow_empty_index && index.live_items() == 0 {
             return Err(crate::error::Error::IndexEmpty(index.dir().to_path_buf()));
         }
         let pipeline = Pipeline::new(index.params().clone())?
             .with_limits(opts.limits.clone())
-            .with_anchor_filter(index.clone());
+            .with_anchor_filter(index.clone())
+            .with_stop(opts.stop.clone());
         Ok(Scanner {
             index,
             pipeline,
-            workers: crate::Workers::new("scan", opts.threads),
+            workers,
             opts,
         })
+    }
+
+    /// This scanner, also stopped by `stop`: for cancelling one call (a
+    /// client that went away, a deadline) without stopping the others. It
+    /// shares the index, options and worker pool (cheap to make per call).
+    /// A cancelled item is `incomplete` with the reason `scan.cancelled`.
+    pub fn with_stop(&self, stop: StopFlag) -> Scanner {
+        let mut opts = self.opts.clone();
+        opts.stop = stop.clone();
+        Scanner {
+            index: self.index.clone(),
+            pipeline: self.pipeline.clone().with_stop(stop),
+            workers: self.workers.clone(),
+            opts,
+        }
+    }
+
+    /// A scanner over the index as it is on disk now (see
+    /// [`Index::changed_on_disk`]), with the same options and worker pool.
+    /// Scans running on this scanner are not disturbed: swap the new one in
+    /// and drop the old when they end.
+    pub fn reopen(&self) -> Result<Scanner> {
+        let index = Arc::new(self.index.reopen()?);
+        Scanner::with_workers(index, self.opts.clone(), self.workers.clone())
     }
 
     /// Opens the index in `dir` (checksums verified) and builds a scanner.
@@ -136,6 +177,12 @@ impl Scanner {
         &self.index
     }
 
+    /// The index this scanner matches against, shared (for an embedder that
+    /// keeps it beyond the scanner).
+    pub fn shared_index(&self) -> Arc<Index> {
+        self.index.clone()
+    }
+
     /// The pipeline (the index's parameters) outgoing items go through.
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
@@ -145,16 +192,25 @@ impl Scanner {
     /// workers).
     pub fn scan_bytes(&self, name: &str, data: &[u8]) -> Report {
         let scan = || {
-            self.health_checked(contained(name, || {
+            self.guarded(name, || {
                 let fp = self.pipeline.fingerprint_bytes(Some(Path::new(name)), data);
                 self.judge(name.to_string(), fp)
-            }))
+            })
         };
         if data.len() < PARALLEL_MIN_LEN || rayon::current_thread_index().is_some() {
             return scan();
         }
         // No threads to be had: the same answer on this one.
         self.workers.install(scan).unwrap_or_else(|_| scan())
+    }
+
+    /// Runs one item's scan unless the scanner is stopped, contains its
+    /// panics and checks the index's health.
+    fn guarded(&self, name: &str, scan: impl FnOnce() -> Report) -> Report {
+        if self.pipeline.stopped() {
+            return Report::not_examined(name.to_string(), crate::fingerprint::cancelled());
+        }
+        self.health_checked(contained(name, scan))
     }
 
     /// Turns a report into an `error` when the index's body check has found
@@ -172,7 +228,7 @@ impl Scanner {
     /// Scans a stream in bounded memory. A read error part-way gives an
     /// `error` report.
     pub fn scan_reader<R: Read>(&self, name: &str, reader: R) -> Report {
-        self.health_checked(contained(name, || {
+        self.guarded(name, || {
             match self
                 .pipeline
                 .fingerprint_reader(Some(Path::new(name)), reader)
@@ -180,7 +236,7 @@ impl Scanner {
                 Ok(fp) => self.judge(name.to_string(), fp),
                 Err(e) => Report::error(name, format!("reading: {e}")),
             }
-        }))
+        })
     }
 
     /// Scans one file (mapped, read or streamed; 8 MiB and more on the
@@ -203,12 +259,12 @@ impl Scanner {
             return not_examined(shown, &SkipReason::SpecialFile);
         }
         let scan = || {
-            self.health_checked(contained(&shown.clone(), || {
+            self.guarded(&shown.clone(), || {
                 match self.pipeline.fingerprint_file(path, self.opts.mmap) {
                     Ok(fp) => self.judge(shown.clone(), fp),
                     Err(e) => Report::error(shown.clone(), format!("reading: {e}")),
                 }
-            }))
+            })
         };
         // Large files are split across the scanner's workers (from a plain
         // thread; inside a pool, that pool's).
@@ -249,13 +305,12 @@ impl Scanner {
         }
         let progress = self.opts.progress.clone();
         progress.begin(found.files.len() as u64, found.total_bytes());
-        let stop = &self.opts.stop;
         let scanned: Vec<Option<Report>> = self.workers.install(|| {
             found
                 .files
                 .par_iter()
                 .map(|file| {
-                    if stop.is_raised() {
+                    if self.pipeline.stopped() {
                         return None;
                     }
                     let report = self.scan_path(&file.path);
@@ -265,7 +320,7 @@ impl Scanner {
                 .collect()
         })?;
         progress.finish();
-        if stop.is_raised() {
+        if self.pipeline.stopped() {
             return Err(Error::Cancelled);
         }
         reports.extend(scanned.into_iter().flatten());
@@ -274,10 +329,14 @@ impl Scanner {
     }
 
     fn accepts(&self, reason: &Reason) -> bool {
-        self.opts
-            .accept_incomplete
-            .iter()
-            .any(|p| p == "*" || reason.code.starts_with(p.as_str()))
+        // A cancelled scan is never accepted, not even by `*`: what was
+        // left unread was left for lack of time, not by policy.
+        reason.code != CANCELLED
+            && self
+                .opts
+                .accept_incomplete
+                .iter()
+                .any(|p| p == "*" || reason.code.starts_with(p.as_str()))
     }
 
     /// Matches an item and, one by one, the archive members inside it.

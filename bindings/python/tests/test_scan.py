@@ -3,6 +3,7 @@ protected copies match with evidence, clean files are clean, bad input
 fails closed, and threads share one scanner."""
 
 import concurrent.futures
+import json
 import pathlib
 
 import pytest
@@ -68,3 +69,44 @@ def test_threads_share_one_scanner(scanner):
         many = list(pool.map(lambda f: scanner.scan_path(f)["verdict"], files))
     assert one == many
     assert "match" in one and "clean" in one
+
+
+def test_a_cancelled_scan_is_incomplete_and_other_scans_go_on(scanner):
+    cancel = pugmark.Cancel()
+    assert not cancel.cancelled
+    path = SAMPLES / "outgoing" / "statsmodels_co2_maunaloa.csv"
+    assert scanner.scan_path(path, cancel=cancel)["verdict"] == "clean"
+    cancel.cancel()
+    assert cancel.cancelled
+    report = scanner.scan_path(path, cancel=cancel)
+    assert report["verdict"] == "incomplete"
+    assert "scan.cancelled" in json.dumps(report)
+    assert scanner.scan_bytes("x.csv", path.read_bytes(), cancel=cancel)["verdict"] == "incomplete"
+    assert scanner.scan_path(path)["verdict"] == "clean"
+    with pytest.raises(TypeError):
+        scanner.scan_path(path, cancel=True)
+
+
+def test_reload_sees_a_grown_index_and_progress_is_reported(tmp_path):
+    directory = tmp_path / "idx"
+    seen = []
+    pugmark.index_paths(
+        directory,
+        [SAMPLES / "reserve" / "rasters"],
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen and seen[-1][0] == seen[-1][1] > 0, seen
+    scanner = pugmark.Scanner(directory)
+    csv = SAMPLES / "outgoing" / "statsmodels_co2_maunaloa.csv"
+    assert scanner.scan_path(csv)["verdict"] == "clean"
+    assert scanner.reload() is False
+    before = scanner.index.live_items
+    pugmark.index_paths(directory, [csv])
+    assert scanner.scan_path(csv)["verdict"] == "clean"
+    assert scanner.reload() is True
+    assert scanner.index.live_items == before + 1
+    assert scanner.scan_path(csv)["verdict"] == "match"
+    cancel = pugmark.Cancel()
+    cancel.cancel()
+    with pytest.raises(OSError):
+        pugmark.index_paths(tmp_path / "other", [SAMPLES / "reserve"], cancel=cancel)

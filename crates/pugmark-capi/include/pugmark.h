@@ -42,6 +42,13 @@ typedef enum PugmarkVerdict {
  */
 typedef struct PugmarkIndex PugmarkIndex;
 
+/*
+ A flag that cancels the scans of the handles it is bound to (see
+ [`pugmark_index_with_stop`]); opaque to C. Raising it is safe from any
+ thread, at any time.
+ */
+typedef struct PugmarkStop PugmarkStop;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -58,13 +65,67 @@ extern "C" {
 struct PugmarkIndex *pugmark_index_open(const char *index_dir, char **error);
 
 /*
- Releases an index from [`pugmark_index_open`] (NULL is ignored). No
- scan may be running on it.
+ Releases a handle from [`pugmark_index_open`] or
+ [`pugmark_index_with_stop`] (NULL is ignored). No call may be running
+ on it; other handles on the same index stay usable.
  # Safety
- `index` is NULL or a handle from [`pugmark_index_open`] not yet freed,
- with no scan running on it.
+ `index` is NULL or a handle from [`pugmark_index_open`] or
+ [`pugmark_index_with_stop`] not yet freed, with no call running on it.
  */
 void pugmark_index_free(struct PugmarkIndex *index);
+
+/*
+ Opens the index of `index` again when a writer has changed it since it
+ was opened (committed, merged, compacted or rebuilt), and makes the new
+ one the handle's: scans that start later use it; scans already running
+ finish on the old one. Safe to call while other threads scan. Returns
+ 1 when a newer index was loaded, 0 when the index had not changed, -1
+ on failure (the handle keeps its index; when `error` is not NULL it
+ receives a message to free with [`pugmark_string_free`]). Handles made
+ by [`pugmark_index_with_stop`] are not reloaded with it.
+ # Safety
+ `index` is NULL or a live handle; `error` is NULL or points to a
+ writable `char *`.
+ */
+int pugmark_index_reload(const struct PugmarkIndex *index, char **error);
+
+/*
+ A new, lowered stop flag (free it with [`pugmark_stop_free`]); NULL only
+ if memory ran out.
+ */
+struct PugmarkStop *pugmark_stop_new(void);
+
+/*
+ Raises `stop` (NULL is ignored): scans through the handles bound to it
+ stop at their item's next archive member or stream read and report
+ `PUGMARK_VERDICT_INCOMPLETE` with `scan.cancelled` (or a match found
+ before); scans started later return that at once. Safe from any thread,
+ including a signal handler's helper thread.
+ # Safety
+ `stop` is NULL or a live flag from [`pugmark_stop_new`].
+ */
+void pugmark_stop_raise(const struct PugmarkStop *stop);
+
+/*
+ Releases a flag from [`pugmark_stop_new`] (NULL is ignored). Handles
+ bound to it keep their own reference: free it whenever convenient.
+ # Safety
+ `stop` is NULL or a flag from [`pugmark_stop_new`] not yet freed, with
+ no [`pugmark_stop_raise`] on it running.
+ */
+void pugmark_stop_free(struct PugmarkStop *stop);
+
+/*
+ A new handle on the same index as `index`, whose scans also stop when
+ `stop` is raised: one per call (or per client) to cancel it without
+ touching the others. Cheap (the index, options and threads are
+ shared); free it with [`pugmark_index_free`]. Returns NULL when
+ `index` or `stop` is NULL.
+ # Safety
+ `index` is NULL or a live handle; `stop` is NULL or a live flag.
+ */
+struct PugmarkIndex *pugmark_index_with_stop(const struct PugmarkIndex *index,
+                                             const struct PugmarkStop *stop);
 
 /*
  Scans `len` bytes at `data` as an item called `name` (used in the

@@ -13,20 +13,51 @@
 //!   report's `error` field says why.
 //! * Thread safety: one `PugmarkIndex *` may be used by any number of
 //!   threads at once for scans; freeing it must wait until they are done.
+//! * A long-running service picks up a re-built or grown index with
+//!   [`pugmark_index_reload`], safely while scans run.
+//! * A scan is cancelled from another thread through a [`PugmarkStop`]
+//!   bound to a handle with [`pugmark_index_with_stop`]: the item is then
+//!   `PUGMARK_VERDICT_INCOMPLETE` with the reason `scan.cancelled`.
 //! * No panic crosses the boundary: every export catches them.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
-use pugmark::{Report, ScanOptions, Scanner, Verdict};
+use pugmark::{Report, ScanOptions, Scanner, StopFlag, Verdict};
 
 /// An open index, ready to scan (opaque to C). One handle may serve any
 /// number of threads at once; free it only when no scan runs on it. Its
 /// worker threads (and a background check of the index's tables) may
 /// outlive it: do not unload the library while the process runs scans.
 pub struct PugmarkIndex {
-    scanner: Scanner,
+    /// The scanner scans use; [`pugmark_index_reload`] swaps in a new one
+    /// while scans on the old one finish undisturbed.
+    scanner: RwLock<Arc<Scanner>>,
+}
+
+impl PugmarkIndex {
+    fn new(scanner: Scanner) -> *mut PugmarkIndex {
+        Box::into_raw(Box::new(PugmarkIndex {
+            scanner: RwLock::new(Arc::new(scanner)),
+        }))
+    }
+
+    /// The scanner in use now.
+    fn current(&self) -> Arc<Scanner> {
+        self.scanner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// A flag that cancels the scans of the handles it is bound to (see
+/// [`pugmark_index_with_stop`]); opaque to C. Raising it is safe from any
+/// thread, at any time.
+pub struct PugmarkStop {
+    flag: StopFlag,
 }
 
 // A handle is shared between C threads: its scanner must be Send + Sync.
@@ -175,7 +206,7 @@ pub unsafe extern "C" fn pugmark_index_open(
         // The library's errors name the path and what failed.
         let scanner =
             Scanner::open(Path::new(dir), ScanOptions::default()).map_err(|e| e.to_string())?;
-        Ok(Box::into_raw(Box::new(PugmarkIndex { scanner })))
+        Ok(PugmarkIndex::new(scanner))
     });
     match opened {
         Ok(Ok(handle)) => handle,
@@ -193,11 +224,12 @@ pub unsafe extern "C" fn pugmark_index_open(
     }
 }
 
-/// Releases an index from [`pugmark_index_open`] (NULL is ignored). No
-/// scan may be running on it.
+/// Releases a handle from [`pugmark_index_open`] or
+/// [`pugmark_index_with_stop`] (NULL is ignored). No call may be running
+/// on it; other handles on the same index stay usable.
 /// # Safety
-/// `index` is NULL or a handle from [`pugmark_index_open`] not yet freed,
-/// with no scan running on it.
+/// `index` is NULL or a handle from [`pugmark_index_open`] or
+/// [`pugmark_index_with_stop`] not yet freed, with no call running on it.
 #[no_mangle]
 pub unsafe extern "C" fn pugmark_index_free(index: *mut PugmarkIndex) {
     if index.is_null() {
@@ -208,11 +240,125 @@ pub unsafe extern "C" fn pugmark_index_free(index: *mut PugmarkIndex) {
     let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(index) })));
 }
 
-/// The scanner behind a handle, if the handle is not NULL.
-fn scanner<'a>(index: *const PugmarkIndex) -> Option<&'a Scanner> {
-    // SAFETY: a non-NULL handle came from `pugmark_index_open` and is not
-    // freed while scans run (documented); `Scanner` is `Sync`.
-    unsafe { index.as_ref() }.map(|i| &i.scanner)
+/// The handle behind a pointer, if it is not NULL.
+fn handle<'a>(index: *const PugmarkIndex) -> Option<&'a PugmarkIndex> {
+    // SAFETY: a non-NULL handle came from `pugmark_index_open` or
+    // `pugmark_index_with_stop` and is not freed while calls on it run
+    // (documented); `PugmarkIndex` is `Sync`.
+    unsafe { index.as_ref() }
+}
+
+/// The scanner behind a handle now, if the handle is not NULL.
+fn scanner(index: *const PugmarkIndex) -> Option<Arc<Scanner>> {
+    handle(index).map(PugmarkIndex::current)
+}
+
+/// Opens the index of `index` again when a writer has changed it since it
+/// was opened (committed, merged, compacted or rebuilt), and makes the new
+/// one the handle's: scans that start later use it; scans already running
+/// finish on the old one. Safe to call while other threads scan. Returns
+/// 1 when a newer index was loaded, 0 when the index had not changed, -1
+/// on failure (the handle keeps its index; when `error` is not NULL it
+/// receives a message to free with [`pugmark_string_free`]). Handles made
+/// by [`pugmark_index_with_stop`] are not reloaded with it.
+/// # Safety
+/// `index` is NULL or a live handle; `error` is NULL or points to a
+/// writable `char *`.
+#[no_mangle]
+pub unsafe extern "C" fn pugmark_index_reload(
+    index: *const PugmarkIndex,
+    error: *mut *mut c_char,
+) -> c_int {
+    let reloaded = catch_unwind(AssertUnwindSafe(|| -> Result<c_int, String> {
+        let handle = handle(index).ok_or("index is NULL")?;
+        let current = handle.current();
+        if !current.index().changed_on_disk() {
+            return Ok(0);
+        }
+        let fresh = current.reopen().map_err(|e| e.to_string())?;
+        *handle.scanner.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+        Ok(1)
+    }));
+    match reloaded {
+        Ok(Ok(code)) => code,
+        Ok(Err(message)) => {
+            put(error, message);
+            -1
+        }
+        Err(_) => {
+            put(error, "internal error (panic) while reloading".into());
+            -1
+        }
+    }
+}
+
+/// A new, lowered stop flag (free it with [`pugmark_stop_free`]); NULL only
+/// if memory ran out.
+#[no_mangle]
+pub extern "C" fn pugmark_stop_new() -> *mut PugmarkStop {
+    catch_unwind(|| {
+        Box::into_raw(Box::new(PugmarkStop {
+            flag: StopFlag::new(),
+        }))
+    })
+    .unwrap_or(std::ptr::null_mut())
+}
+
+/// Raises `stop` (NULL is ignored): scans through the handles bound to it
+/// stop at their item's next archive member or stream read and report
+/// `PUGMARK_VERDICT_INCOMPLETE` with `scan.cancelled` (or a match found
+/// before); scans started later return that at once. Safe from any thread,
+/// including a signal handler's helper thread.
+/// # Safety
+/// `stop` is NULL or a live flag from [`pugmark_stop_new`].
+#[no_mangle]
+pub unsafe extern "C" fn pugmark_stop_raise(stop: *const PugmarkStop) {
+    // SAFETY: a non-NULL flag came from `pugmark_stop_new` and is not freed
+    // while in use (documented); raising is an atomic store.
+    if let Some(stop) = unsafe { stop.as_ref() } {
+        stop.flag.raise();
+    }
+}
+
+/// Releases a flag from [`pugmark_stop_new`] (NULL is ignored). Handles
+/// bound to it keep their own reference: free it whenever convenient.
+/// # Safety
+/// `stop` is NULL or a flag from [`pugmark_stop_new`] not yet freed, with
+/// no [`pugmark_stop_raise`] on it running.
+#[no_mangle]
+pub unsafe extern "C" fn pugmark_stop_free(stop: *mut PugmarkStop) {
+    if stop.is_null() {
+        return;
+    }
+    // SAFETY: `stop` came from `pugmark_stop_new` (Box::into_raw) and is
+    // freed once, as documented.
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(stop) })));
+}
+
+/// A new handle on the same index as `index`, whose scans also stop when
+/// `stop` is raised: one per call (or per client) to cancel it without
+/// touching the others. Cheap (the index, options and threads are
+/// shared); free it with [`pugmark_index_free`]. Returns NULL when
+/// `index` or `stop` is NULL.
+/// # Safety
+/// `index` is NULL or a live handle; `stop` is NULL or a live flag.
+#[no_mangle]
+pub unsafe extern "C" fn pugmark_index_with_stop(
+    index: *const PugmarkIndex,
+    stop: *const PugmarkStop,
+) -> *mut PugmarkIndex {
+    // SAFETY: a non-NULL flag came from `pugmark_stop_new` and is live
+    // (documented).
+    let Some(stop) = (unsafe { stop.as_ref() }) else {
+        return std::ptr::null_mut();
+    };
+    let Some(scanner) = scanner(index) else {
+        return std::ptr::null_mut();
+    };
+    catch_unwind(AssertUnwindSafe(|| {
+        PugmarkIndex::new(scanner.with_stop(stop.flag.clone()))
+    }))
+    .unwrap_or(std::ptr::null_mut())
 }
 
 /// Scans `len` bytes at `data` as an item called `name` (used in the

@@ -212,3 +212,69 @@ fn descriptors_are_read_whole_and_paths_are_bytes() {
     assert!(take(report).contains(".tif"));
     c_index_free(idx);
 }
+
+/// A service reloads the index a writer grew, while its handle stays
+/// valid; a handle bound to a stop flag is cancelled alone.
+#[test]
+fn reload_picks_up_new_items_and_a_stop_cancels_its_handle_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut w = pugmark::IndexWriter::open(&dir, pugmark::IndexOptions::default()).unwrap();
+    w.add_paths(&[root().join("data-samples/reserve/rasters")])
+        .unwrap();
+    w.commit().unwrap();
+    let mut error = null_mut();
+    let idx = c_index_open(c(&dir).as_ptr(), &mut error);
+    assert!(!idx.is_null(), "{}", take(error));
+
+    let csv = root().join("data-samples/outgoing/statsmodels_co2_maunaloa.csv");
+    let csv_c = c(&csv);
+    assert_eq!(
+        c_scan_path(idx, csv_c.as_ptr(), null_mut()),
+        PugmarkVerdict::Clean
+    );
+    // SAFETY: a live handle and a writable error pointer.
+    assert_eq!(unsafe { pugmark_index_reload(idx, &mut error) }, 0);
+    w.add_paths(std::slice::from_ref(&csv)).unwrap();
+    w.commit().unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { pugmark_index_reload(idx, &mut error) }, 1);
+    assert_eq!(
+        c_scan_path(idx, csv_c.as_ptr(), null_mut()),
+        PugmarkVerdict::Match
+    );
+    // SAFETY: NULL handle: refused, message written.
+    assert_eq!(unsafe { pugmark_index_reload(null(), &mut error) }, -1);
+    assert!(take(error).contains("NULL"));
+
+    let stop = pugmark_stop_new();
+    // SAFETY: a live handle and a live flag.
+    let call = unsafe { pugmark_index_with_stop(idx, stop) };
+    assert!(!call.is_null());
+    // SAFETY: NULL flag: no handle.
+    assert!(unsafe { pugmark_index_with_stop(idx, null()) }.is_null());
+    assert_eq!(
+        c_scan_path(call, csv_c.as_ptr(), null_mut()),
+        PugmarkVerdict::Match
+    );
+    // SAFETY: a live flag.
+    unsafe { pugmark_stop_raise(stop) };
+    let mut report = null_mut();
+    assert_eq!(
+        c_scan_path(call, csv_c.as_ptr(), &mut report),
+        PugmarkVerdict::Incomplete
+    );
+    assert!(take(report).contains("scan.cancelled"));
+    assert_eq!(
+        c_scan_path(idx, csv_c.as_ptr(), null_mut()),
+        PugmarkVerdict::Match
+    );
+    // SAFETY: each freed once; NULLs ignored.
+    unsafe {
+        pugmark_stop_free(stop);
+        pugmark_stop_raise(null());
+        pugmark_stop_free(null_mut());
+    }
+    c_index_free(call);
+    c_index_free(idx);
+}

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Fingerprints, Pipeline};
+use crate::progress::StopFlag;
 use crate::reason::Reason;
 use crate::sniff::Kind;
 
@@ -109,16 +110,20 @@ pub const TRAILING_MEMBER: &str = "trailing";
 /// The running account of one top-level item against its [`Limits`].
 pub(crate) struct Budget {
     limits: Limits,
+    /// Raised by the caller to cancel the item's scan.
+    stops: Vec<StopFlag>,
     started: Instant,
     bytes: Cell<u64>,
     members: Cell<u64>,
 }
 
 impl Budget {
-    /// A fresh budget, starting the clock now.
-    pub fn new(limits: &Limits) -> Budget {
+    /// A fresh budget, starting the clock now, that also runs out when one
+    /// of `stops` is raised.
+    pub fn new(limits: &Limits, stops: &[StopFlag]) -> Budget {
         Budget {
             limits: limits.clone(),
+            stops: stops.to_vec(),
             started: Instant::now(),
             bytes: Cell::new(0),
             members: Cell::new(0),
@@ -131,6 +136,9 @@ impl Budget {
     }
 
     fn check_time(&self) -> Result<(), Reason> {
+        if self.stops.iter().any(StopFlag::is_raised) {
+            return Err(cancelled());
+        }
         if self.started.elapsed() > self.limits.max_time {
             return Err(Reason::new(
                 "limits.max_time",
@@ -182,6 +190,17 @@ impl Budget {
         }
         self.check_time()
     }
+}
+
+/// The reason code of an item whose scan was cancelled.
+pub const CANCELLED: &str = "scan.cancelled";
+
+/// The reason of an item whose scan was cancelled part-way.
+pub(crate) fn cancelled() -> Reason {
+    Reason::new(
+        CANCELLED,
+        "the scan was cancelled; the rest of the item was not examined",
+    )
 }
 
 /// Whether `kind` is an archive this module opens.
@@ -817,5 +836,21 @@ fn trailing_nonzero(reader: &mut dyn Read, budget: &Budget) -> Result<u64, Reaso
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raised_stop_runs_the_budget_out_at_the_next_member() {
+        let stop = StopFlag::new();
+        let budget = Budget::new(&Limits::default(), &[StopFlag::new(), stop.clone()]);
+        assert!(budget.charge_member().is_ok());
+        assert!(budget.charge_bytes(1 << 20).is_ok());
+        stop.raise();
+        assert_eq!(budget.charge_member().unwrap_err().code, CANCELLED);
+        assert_eq!(budget.charge_bytes(1).unwrap_err().code, CANCELLED);
     }
 }
