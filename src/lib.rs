@@ -12,21 +12,37 @@
 //! * [`scan`] — how outgoing fingerprints are matched into a verdict;
 //! * [`report`] — what a verdict and its evidence look like.
 //!
-//! ```no_run
-//! use std::path::{Path, PathBuf};
-//! use std::sync::Arc;
-//! use pugmark::{IndexOptions, IndexWriter, Scanner, ScanOptions, Verdict};
+//! Index a protected archive once, then scan outgoing items against it (the
+//! files are the repository's `data-samples/`):
+//!
+//! ```
+//! use pugmark::{IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
 //!
 //! # fn main() -> pugmark::Result<()> {
-//! let mut writer = IndexWriter::open(Path::new("/var/lib/pugmark"), IndexOptions::default())?;
-//! writer.add_paths(&[PathBuf::from("/archive/protected")])?;
+//! # let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples");
+//! # let tmp = tempfile::tempdir().unwrap();
+//! # let index_dir = tmp.path().join("index");
+//! // Later runs fingerprint only new or changed files.
+//! let mut writer = IndexWriter::open(&index_dir, IndexOptions::default())?;
+//! let summary = writer.add_paths(&[samples.join("reserve")])?;
+//! assert!(summary.indexed_files > 0);
 //! drop(writer);
 //!
-//! let scanner = Scanner::open(Path::new("/var/lib/pugmark"), ScanOptions::default())?;
-//! let report = scanner.scan_bytes("upload.bin", b"outgoing bytes");
-//! assert_eq!(report.verdict, Verdict::Incomplete.max(report.verdict));
+//! // One scanner serves any number of threads.
+//! let scanner = Scanner::open(&index_dir, ScanOptions::default().with_threads(2))?;
+//! let copy = scanner.scan_path(&samples.join("outgoing/dem-copy.tif"));
+//! assert_eq!(copy.verdict, Verdict::Match);
+//! println!("{}", serde_json::to_string_pretty(&copy).unwrap()); // the evidence
+//!
+//! let notes = std::fs::read(samples.join("outgoing/patrol-notes.txt")).unwrap();
+//! assert_eq!(scanner.scan_bytes("patrol-notes.txt", &notes).verdict, Verdict::Clean);
 //! # Ok(()) }
 //! ```
+//!
+//! A gateway decides per verdict and fails closed: `match` blocks, and
+//! `incomplete` (not fully examined: an encrypted member, a budget run out,
+//! a cancelled scan) and `error` are held for a person, never passed as
+//! `clean`.
 
 /// Declares a module private to the crate, except for this package's own
 /// tests and benchmarks (feature `internals`), to which it is public and

@@ -146,6 +146,30 @@ impl Scanner {
     /// client that went away, a deadline) without stopping the others. It
     /// shares the index, options and worker pool (cheap to make per call).
     /// A cancelled item is `incomplete` with the reason `scan.cancelled`.
+    ///
+    /// ```
+    /// use pugmark::{IndexOptions, IndexWriter, ScanOptions, Scanner, StopFlag, Verdict};
+    ///
+    /// # fn main() -> pugmark::Result<()> {
+    /// # let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples");
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let dir = tmp.path().join("index");
+    /// # let mut writer = IndexWriter::open(&dir, IndexOptions::default())?;
+    /// # writer.add_paths(&[samples.join("reserve/telemetry")])?;
+    /// # drop(writer);
+    /// let scanner = Scanner::open(&dir, ScanOptions::default())?;
+    /// let stop = StopFlag::new();
+    /// let call = scanner.with_stop(stop.clone());
+    /// // From another thread, when the client goes away or time is up:
+    /// stop.raise();
+    /// let report = call.scan_bytes("upload.csv", b"time,temp\n0,1.5\n");
+    /// assert_eq!(report.verdict, Verdict::Incomplete);
+    /// assert_eq!(report.reasons[0].code, pugmark::CANCELLED);
+    /// // The scanner itself is not stopped.
+    /// let report = scanner.scan_bytes("upload.csv", b"time,temp\n0,1.5\n");
+    /// assert_eq!(report.verdict, Verdict::Clean);
+    /// # Ok(()) }
+    /// ```
     pub fn with_stop(&self, stop: StopFlag) -> Scanner {
         let mut opts = self.opts.clone();
         opts.stop = stop.clone();
@@ -161,6 +185,27 @@ impl Scanner {
     /// [`Index::changed_on_disk`]), with the same options and worker pool.
     /// Scans running on this scanner are not disturbed: swap the new one in
     /// and drop the old when they end.
+    ///
+    /// ```
+    /// use pugmark::{IndexOptions, IndexWriter, ScanOptions, Scanner, Verdict};
+    ///
+    /// # fn main() -> pugmark::Result<()> {
+    /// # let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples");
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let dir = tmp.path().join("index");
+    /// let mut writer = IndexWriter::open(&dir, IndexOptions::default())?;
+    /// writer.add_paths(&[samples.join("reserve/rasters")])?;
+    /// let mut scanner = Scanner::open(&dir, ScanOptions::default())?;
+    ///
+    /// let table = samples.join("outgoing/statsmodels_co2_maunaloa.csv");
+    /// assert_eq!(scanner.scan_path(&table).verdict, Verdict::Clean);
+    /// writer.add_paths(&[table.clone()])?; // the table becomes protected
+    /// if scanner.index().changed_on_disk() {
+    ///     scanner = scanner.reopen()?;
+    /// }
+    /// assert_eq!(scanner.scan_path(&table).verdict, Verdict::Match);
+    /// # Ok(()) }
+    /// ```
     pub fn reopen(&self) -> Result<Scanner> {
         let index = Arc::new(self.index.reopen()?);
         Scanner::with_workers(index, self.opts.clone(), self.workers.clone())
