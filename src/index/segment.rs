@@ -32,7 +32,7 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::table::{self, TableId, TableView};
+use super::table::{self, Entries, TableId, TableView};
 use crate::error::{Error, Result};
 use crate::fingerprint::{FingerprintParams, Fingerprints};
 use crate::sniff::Kind;
@@ -124,23 +124,33 @@ impl ItemRecord {
 }
 
 /// Collects items and table entries for one segment, in memory.
-#[derive(Default)]
 pub struct SegmentBuilder {
     items: Vec<ItemRecord>,
-    exact: Vec<[u8; 36]>,
-    chunks: Vec<[u8; 20]>,
-    image: Vec<[u8; IMAGE_ENTRY]>,
+    /// One per table, in [`TableId::ALL`] order.
+    tables: Vec<Entries>,
     image_rows: Vec<[u8; IMAGE_ROW]>,
-    raster_bands: Vec<[u8; 48]>,
-    raster_anchors: Vec<[u8; RASTER_ANCHOR_ENTRY]>,
     raster_geo: Vec<(u32, crate::fingerprint::raster::GeoInfo)>,
-    records: Vec<[u8; 10]>,
-    records_rounded: Vec<[u8; 10]>,
-    records_projected: Vec<[u8; 10]>,
     supersedes: Vec<[u8; SUPERSEDE]>,
 }
 
+impl Default for SegmentBuilder {
+    fn default() -> Self {
+        SegmentBuilder {
+            items: Vec::new(),
+            tables: TableId::ALL.into_iter().map(Entries::new).collect(),
+            image_rows: Vec::new(),
+            raster_geo: Vec::new(),
+            supersedes: Vec::new(),
+        }
+    }
+}
+
 impl SegmentBuilder {
+    /// The entries of `table` being built.
+    fn table(&mut self, table: TableId) -> &mut Entries {
+        &mut self.tables[table as usize - 1]
+    }
+
     /// Adds a protected item with its fingerprints; returns its id in this
     /// segment.
     pub fn add(&mut self, path: Vec<u8>, mtime_ns: Option<i64>, fp: &Fingerprints) -> u32 {
@@ -173,7 +183,7 @@ impl SegmentBuilder {
             let mut e = [0u8; 36];
             e[..32].copy_from_slice(&fp.digest);
             e[32..].copy_from_slice(&id.to_be_bytes());
-            self.exact.push(e);
+            self.table(TableId::Exact).push(&e);
         }
         let band_hashes: Vec<crate::fingerprint::image::RegionHash> = fp
             .raster
@@ -194,12 +204,17 @@ impl SegmentBuilder {
             e
         };
         if let Some(r) = &fp.records {
-            self.records
-                .extend(r.hashes.iter().map(|&h| entry(record_key(h))));
-            self.records_rounded
-                .extend(r.rounded.iter().map(|&(_, h)| entry(record_key(h))));
-            self.records_projected
-                .extend(r.projected.iter().map(|&h| entry(projected_key(h))));
+            for &h in &r.hashes {
+                self.table(TableId::Records).push(&entry(record_key(h)));
+            }
+            for &(_, h) in &r.rounded {
+                self.table(TableId::RecordsRounded)
+                    .push(&entry(record_key(h)));
+            }
+            for &h in &r.projected {
+                self.table(TableId::RecordsProjected)
+                    .push(&entry(projected_key(h)));
+            }
         }
         if let Some(r) = &fp.raster {
             if r.geo != crate::fingerprint::raster::GeoInfo::default() {
@@ -213,7 +228,7 @@ impl SegmentBuilder {
                 e[38..40].copy_from_slice(&(r.bands.len() as u16).to_be_bytes());
                 e[40..44].copy_from_slice(&r.width.to_be_bytes());
                 e[44..48].copy_from_slice(&r.height.to_be_bytes());
-                self.raster_bands.push(e);
+                self.table(TableId::RasterBands).push(&e);
             }
             for a in &r.anchors {
                 let mut e = [0u8; RASTER_ANCHOR_ENTRY];
@@ -223,7 +238,7 @@ impl SegmentBuilder {
                 // Below 2^40: a raster holds at most MAX_RASTER_SAMPLES.
                 let at = u64::from(a.row) * u64::from(r.width) + u64::from(a.col);
                 e[14..19].copy_from_slice(&at.to_be_bytes()[3..]);
-                self.raster_anchors.push(e);
+                self.table(TableId::RasterAnchors).push(&e);
             }
         }
         for region in fp
@@ -245,11 +260,12 @@ impl SegmentBuilder {
                 let mut e = [0u8; IMAGE_ENTRY];
                 e[..5].copy_from_slice(&image_key(slot, region.hash.slot(slot)));
                 e[5..].copy_from_slice(&row.to_be_bytes());
-                self.image.push(e);
+                self.table(TableId::Image).push(&e);
             }
         }
         for c in fp.chunks.iter().filter(|c| !c.trivial) {
-            self.chunks.push(chunk_entry(&c.hash, id, c.len, c.offset));
+            self.table(TableId::Chunks)
+                .push(&chunk_entry(&c.hash, id, c.len, c.offset));
         }
         id
     }
@@ -293,30 +309,12 @@ impl SegmentBuilder {
                 None => rows.push(None),
             }
         }
-        copy_entries(&mut self.exact, seg.table(TableId::Exact), &ids);
-        copy_entries(&mut self.chunks, seg.table(TableId::Chunks), &ids);
-        copy_entries(&mut self.image, seg.table(TableId::Image), &rows);
-        copy_entries(
-            &mut self.raster_bands,
-            seg.table(TableId::RasterBands),
-            &ids,
-        );
-        copy_entries(
-            &mut self.raster_anchors,
-            seg.table(TableId::RasterAnchors),
-            &ids,
-        );
-        copy_entries(&mut self.records, seg.table(TableId::Records), &ids);
-        copy_entries(
-            &mut self.records_rounded,
-            seg.table(TableId::RecordsRounded),
-            &ids,
-        );
-        copy_entries(
-            &mut self.records_projected,
-            seg.table(TableId::RecordsProjected),
-            &ids,
-        );
+        for (entries, table) in self.tables.iter_mut().zip(TableId::ALL) {
+            // A table's values begin with an item id, or (the image
+            // multi-index) with an image row number.
+            let renumber = if table == TableId::Image { &rows } else { &ids };
+            copy_entries(entries, seg.table(table), renumber);
+        }
         ids
     }
 
@@ -336,14 +334,7 @@ impl SegmentBuilder {
 
     /// Table entries held so far (the memory that matters).
     pub fn entry_count(&self) -> usize {
-        self.exact.len()
-            + self.chunks.len()
-            + self.image.len()
-            + self.raster_bands.len()
-            + self.raster_anchors.len()
-            + self.records.len()
-            + self.records_rounded.len()
-            + self.records_projected.len()
+        self.tables.iter().map(Entries::len).sum()
     }
 
     /// Whether nothing was added.
@@ -394,15 +385,12 @@ impl SegmentBuilder {
             catalogue.extend_from_slice(&r);
             paths.extend_from_slice(&item.path);
         }
-        let exact = encode_table(TableId::Exact, &mut self.exact)?;
-        let chunks = encode_table(TableId::Chunks, &mut self.chunks)?;
-        let image = encode_table(TableId::Image, &mut self.image)?;
-        let raster_bands = encode_table(TableId::RasterBands, &mut self.raster_bands)?;
-        let raster_anchors = encode_table(TableId::RasterAnchors, &mut self.raster_anchors)?;
-        let records = encode_table(TableId::Records, &mut self.records)?;
-        let records_rounded = encode_table(TableId::RecordsRounded, &mut self.records_rounded)?;
-        let records_projected =
-            encode_table(TableId::RecordsProjected, &mut self.records_projected)?;
+        let tables = self
+            .tables
+            .iter_mut()
+            .zip(TableId::ALL)
+            .map(|(entries, table)| encode_table(table, entries))
+            .collect::<Result<Vec<SectionOut>>>()?;
         self.supersedes.sort_unstable();
         self.supersedes.dedup();
         let plain = |kind, bytes, count, value_width| SectionOut {
@@ -414,18 +402,13 @@ impl SegmentBuilder {
             value_width,
             bits: 0,
         };
-        let sections = [
+        let mut sections = vec![
             plain(SECTION_META, meta_json, 0, 0),
             plain(SECTION_CATALOGUE, catalogue, self.items.len(), RECORD),
             plain(SECTION_PATHS, paths, 0, 0),
-            exact,
-            chunks,
-            image,
-            raster_bands,
-            raster_anchors,
-            records,
-            records_rounded,
-            records_projected,
+        ];
+        sections.extend(tables);
+        sections.extend([
             plain(
                 SECTION_SUPERSEDES,
                 self.supersedes.concat(),
@@ -438,7 +421,7 @@ impl SegmentBuilder {
                 self.image_rows.len(),
                 IMAGE_ROW,
             ),
-        ];
+        ]);
 
         let mut out = Vec::new();
         out.extend_from_slice(SEGMENT_MAGIC);
@@ -480,27 +463,24 @@ impl SegmentBuilder {
 /// Copies the entries of `table` whose reference (the big-endian u32 that
 /// starts every value: an item, or an image row) `ids` maps to a new id,
 /// with the new id written in.
-fn copy_entries<const W: usize>(
-    out: &mut Vec<[u8; W]>,
-    table: Option<TableView<'_>>,
-    ids: &[Option<u32>],
-) {
+fn copy_entries(out: &mut Entries, table: Option<TableView<'_>>, ids: &[Option<u32>]) {
     let Some(table) = table else {
         return;
     };
     let key_width = table.key_width();
+    let mut entry = Vec::new();
     for (key, value) in table.iter() {
-        let mut entry = [0u8; W];
-        if key_width + value.len() != W {
+        if key_width + value.len() != out.width() {
             continue;
         }
-        entry[..key_width].copy_from_slice(&key);
-        entry[key_width..].copy_from_slice(value);
+        entry.clear();
+        entry.extend_from_slice(&key);
+        entry.extend_from_slice(value);
         let field = key_width;
         let old = u32::from_be_bytes(entry[field..field + 4].try_into().unwrap_or_default());
         if let Some(Some(new)) = ids.get(old as usize) {
             entry[field..field + 4].copy_from_slice(&new.to_be_bytes());
-            out.push(entry);
+            out.push(&entry);
         }
     }
 }
@@ -516,10 +496,9 @@ struct SectionOut {
     bits: u32,
 }
 
-fn encode_table<const W: usize>(id: TableId, entries: &mut Vec<[u8; W]>) -> Result<SectionOut> {
+fn encode_table(id: TableId, entries: &mut Entries) -> Result<SectionOut> {
     let (key_width, value_width) = id.widths();
-    debug_assert_eq!(key_width + value_width, W);
-    let (bytes, count, bits) = table::encode(entries, id.max_fanout_bits()).ok_or_else(|| {
+    let (bytes, count, bits) = table::encode(entries).ok_or_else(|| {
         Error::InvalidOption(format!(
             "{} table of {} entries is too large for one segment (2^32 entries at most; compact fewer segments at a time, or lower segment_max_entries)",
             id.name(),

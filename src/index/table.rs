@@ -38,72 +38,74 @@ pub enum TableId {
     RecordsProjected = 8,
 }
 
+/// What a segment needs to know of a table: its registration. A signal
+/// that stores a new table adds a [`TableId`] variant (its number is part of
+/// the format) and one row here; building, absorbing, encoding, checking
+/// and reading the table follow from the row.
+#[derive(Debug)]
+struct TableSpec {
+    id: TableId,
+    /// Name used in stats and errors.
+    name: &'static str,
+    /// Key bytes of an entry.
+    key_width: usize,
+    /// Value bytes of an entry.
+    value_width: usize,
+    /// Largest fan-out (bits of key prefix) the table uses.
+    max_fanout_bits: u32,
+}
+
+/// Every table, in id order (a table's row is at its id - 1).
+const SPECS: [TableSpec; 8] = [
+    TableSpec { id: TableId::Exact, name: "exact", key_width: 32, value_width: 4, max_fanout_bits: 16 },
+    TableSpec { id: TableId::Chunks, name: "chunks", key_width: 8, value_width: 12, max_fanout_bits: 16 },
+    TableSpec { id: TableId::Image, name: "image", key_width: 5, value_width: 4, max_fanout_bits: 24 },
+    TableSpec { id: TableId::RasterBands, name: "raster_bands", key_width: 32, value_width: 16, max_fanout_bits: 16 },
+    TableSpec { id: TableId::RasterAnchors, name: "raster_anchors", key_width: 8, value_width: 11, max_fanout_bits: 16 },
+    TableSpec { id: TableId::Records, name: "records", key_width: 6, value_width: 4, max_fanout_bits: 16 },
+    TableSpec { id: TableId::RecordsRounded, name: "records_rounded", key_width: 6, value_width: 4, max_fanout_bits: 16 },
+    TableSpec { id: TableId::RecordsProjected, name: "records_projected", key_width: 6, value_width: 4, max_fanout_bits: 16 },
+];
+
 impl TableId {
+    /// Every table, in id order.
+    pub const ALL: [TableId; SPECS.len()] = {
+        let mut all = [TableId::Exact; SPECS.len()];
+        let mut i = 0;
+        while i < SPECS.len() {
+            all[i] = SPECS[i].id;
+            i += 1;
+        }
+        all
+    };
+
+    fn spec(self) -> &'static TableSpec {
+        &SPECS[self as usize - 1]
+    }
+
     /// The id for a stored number, if known.
     pub fn from_u32(v: u32) -> Option<TableId> {
-        match v {
-            1 => Some(TableId::Exact),
-            2 => Some(TableId::Chunks),
-            3 => Some(TableId::Image),
-            4 => Some(TableId::RasterBands),
-            5 => Some(TableId::RasterAnchors),
-            6 => Some(TableId::Records),
-            7 => Some(TableId::RecordsRounded),
-            8 => Some(TableId::RecordsProjected),
-            _ => None,
-        }
+        SPECS.iter().map(|s| s.id).find(|&id| id as u32 == v)
     }
 
     /// Name used in stats and errors.
     pub fn name(self) -> &'static str {
-        match self {
-            TableId::Exact => "exact",
-            TableId::Chunks => "chunks",
-            TableId::Image => "image",
-            TableId::RasterBands => "raster_bands",
-            TableId::RasterAnchors => "raster_anchors",
-            TableId::Records => "records",
-            TableId::RecordsRounded => "records_rounded",
-            TableId::RecordsProjected => "records_projected",
-        }
+        self.spec().name
     }
-
-    /// Every table, in id order.
-    pub const ALL: [TableId; 8] = [
-        TableId::Exact,
-        TableId::Chunks,
-        TableId::Image,
-        TableId::RasterBands,
-        TableId::RasterAnchors,
-        TableId::Records,
-        TableId::RecordsRounded,
-        TableId::RecordsProjected,
-    ];
 
     /// Largest fan-out (bits of key prefix) the table uses.
     pub fn max_fanout_bits(self) -> u32 {
-        match self {
-            TableId::Exact
-            | TableId::Chunks
-            | TableId::RasterBands
-            | TableId::RasterAnchors
-            | TableId::Records
-            | TableId::RecordsRounded
-            | TableId::RecordsProjected => 16,
-            TableId::Image => 24,
-        }
+        self.spec().max_fanout_bits
     }
 
     /// (key width, value width) in bytes.
     pub fn widths(self) -> (usize, usize) {
-        match self {
-            TableId::Exact => (32, 4),
-            TableId::Chunks => (8, 12),
-            TableId::Image => (5, 4),
-            TableId::RasterBands => (32, 16),
-            TableId::RasterAnchors => (8, 11),
-            TableId::Records | TableId::RecordsRounded | TableId::RecordsProjected => (6, 4),
-        }
+        (self.spec().key_width, self.spec().value_width)
+    }
+
+    /// Bytes of an entry (key and value).
+    pub fn entry_width(self) -> usize {
+        self.spec().key_width + self.spec().value_width
     }
 }
 
@@ -134,26 +136,116 @@ pub fn implied_bytes(bits: u32) -> usize {
     (bits / 8) as usize
 }
 
+/// The entries of one table being built: fixed-width byte strings (key then
+/// value) in one buffer, so every table is held the same way whatever its
+/// width.
+#[derive(Clone, Debug)]
+pub(crate) struct Entries {
+    /// Bytes of an entry.
+    width: usize,
+    /// Largest fan-out the encoded table may use.
+    max_bits: u32,
+    bytes: Vec<u8>,
+}
+
+impl Entries {
+    /// No entries yet, for `table`.
+    pub(crate) fn new(table: TableId) -> Entries {
+        Entries::with_shape(table.entry_width(), table.max_fanout_bits())
+    }
+
+    /// No entries yet, of `width` bytes, for a table of at most `max_bits`
+    /// fan-out bits.
+    pub(crate) fn with_shape(width: usize, max_bits: u32) -> Entries {
+        Entries {
+            width,
+            max_bits,
+            bytes: Vec::new(),
+        }
+    }
+
+    /// Adds one entry, which must be `width` bytes.
+    pub(crate) fn push(&mut self, entry: &[u8]) {
+        assert_eq!(entry.len(), self.width, "table entry width");
+        self.bytes.extend_from_slice(entry);
+    }
+
+    /// Bytes of an entry.
+    pub(crate) fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() / self.width
+    }
+
+    /// The entries, in the order held.
+    pub(crate) fn iter(&self) -> std::slice::ChunksExact<'_, u8> {
+        self.bytes.chunks_exact(self.width)
+    }
+
+    /// Sorts the entries (bytewise) and removes repeats.
+    fn sort_dedup(&mut self) {
+        let width = self.width;
+        // The widths tables have are sorted in place as arrays; any other
+        // through a sorted order.
+        match width {
+            9 => sort_as::<9>(&mut self.bytes),
+            10 => sort_as::<10>(&mut self.bytes),
+            19 => sort_as::<19>(&mut self.bytes),
+            20 => sort_as::<20>(&mut self.bytes),
+            36 => sort_as::<36>(&mut self.bytes),
+            48 => sort_as::<48>(&mut self.bytes),
+            _ => {
+                let mut order: Vec<usize> = (0..self.len()).collect();
+                order.sort_unstable_by_key(|&i| &self.bytes[i * width..(i + 1) * width]);
+                let mut sorted = Vec::with_capacity(self.bytes.len());
+                for i in order {
+                    sorted.extend_from_slice(&self.bytes[i * width..(i + 1) * width]);
+                }
+                self.bytes = sorted;
+            }
+        }
+        let n = self.len();
+        let mut kept = 0;
+        for i in 0..n {
+            if kept == 0
+                || self.bytes[i * width..(i + 1) * width]
+                    != self.bytes[(kept - 1) * width..kept * width]
+            {
+                self.bytes.copy_within(i * width..(i + 1) * width, kept * width);
+                kept += 1;
+            }
+        }
+        self.bytes.truncate(kept * width);
+    }
+}
+
+/// Sorts a buffer of `W`-byte entries in place.
+fn sort_as<const W: usize>(bytes: &mut [u8]) {
+    let (entries, rest) = bytes.as_chunks_mut::<W>();
+    debug_assert!(rest.is_empty());
+    entries.sort_unstable();
+}
+
 /// Sorts and de-duplicates `entries` and encodes the table section: the
 /// fan-out array (`(1 << bits) + 1` little-endian u32) then the entries,
 /// each without its first [`implied_bytes`] key bytes. Returns (bytes,
 /// entry count, bits), or `None` when there are 2^32 entries or more (more
 /// than a segment's fan-out can count).
-pub fn encode<const W: usize>(
-    entries: &mut Vec<[u8; W]>,
-    max_bits: u32,
-) -> Option<(Vec<u8>, usize, u32)> {
-    entries.sort_unstable();
-    entries.dedup();
+pub(crate) fn encode(entries: &mut Entries) -> Option<(Vec<u8>, usize, u32)> {
+    entries.sort_dedup();
     let n = entries.len();
     u32::try_from(n).ok()?;
-    let bits = fanout_bits(n, max_bits);
+    let width = entries.width;
+    let bits = fanout_bits(n, entries.max_bits);
     let implied = implied_bytes(bits);
     let buckets = 1usize << bits;
-    let mut out = Vec::with_capacity((buckets + 1) * 4 + n * (W - implied));
+    let mut out = Vec::with_capacity((buckets + 1) * 4 + n * (width - implied));
     let mut i = 0;
     for b in 0..=buckets {
-        while i < n && prefix(&entries[i], bits) < b {
+        while i < n && prefix(&entries.bytes[i * width..], bits) < b {
             i += 1;
         }
         out.extend_from_slice(&(i as u32).to_le_bytes());
@@ -409,6 +501,41 @@ impl<'a> TableView<'a> {
 mod tests {
     use super::*;
 
+    /// Every width is sorted and de-duplicated alike, in place as arrays or
+    /// through a sorted order.
+    #[test]
+    fn entries_sort_the_same_at_every_width() {
+        for width in [9usize, 10, 11, 19, 20, 36, 48, 50] {
+            let mut entries = Entries::with_shape(width, 16);
+            let mut rows: Vec<Vec<u8>> = Vec::new();
+            for i in 0..3000u64 {
+                // Every third entry repeats an earlier one.
+                let seed = if i % 3 == 2 { i / 2 } else { i };
+                let row: Vec<u8> = (0..width as u64)
+                    .map(|k| (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (k % 57)) as u8 ^ k as u8)
+                    .collect();
+                entries.push(&row);
+                rows.push(row);
+            }
+            rows.sort();
+            rows.dedup();
+            entries.sort_dedup();
+            let got: Vec<Vec<u8>> = entries.iter().map(<[u8]>::to_vec).collect();
+            assert_eq!(got, rows, "width {width}");
+        }
+    }
+
+    #[test]
+    fn every_table_is_registered_once_at_its_id() {
+        for (i, spec) in SPECS.iter().enumerate() {
+            assert_eq!(spec.id as usize, i + 1, "{}", spec.name);
+            assert_eq!(TableId::from_u32(spec.id as u32), Some(spec.id));
+            assert!(spec.max_fanout_bits <= MAX_FANOUT_BITS);
+        }
+        assert_eq!(TableId::from_u32(0), None);
+        assert_eq!(TableId::from_u32(SPECS.len() as u32 + 1), None);
+    }
+
     /// Tables of 0..200,000 entries (fan-outs of 0..=16 bits, so 0, 1 and 2
     /// implied key bytes): every key is found with its values, absent keys
     /// are not, and reading the table back gives the sorted entries.
@@ -417,7 +544,7 @@ mod tests {
         let key = |k: u32| [(k >> 16) as u8, (k >> 8) as u8, k as u8, (k >> 3) as u8];
         for n in [0usize, 1, 5, 100, 5000, 200_000] {
             for max_bits in [8, 12, 16, 20] {
-                let mut entries: Vec<[u8; 8]> = (0..n as u32)
+                let made: Vec<[u8; 8]> = (0..n as u32)
                     .map(|i| {
                         let k = i.wrapping_mul(2_654_435_761) % 100_000 * 167;
                         let mut e = [0u8; 8];
@@ -426,9 +553,11 @@ mod tests {
                         e
                     })
                     .collect();
-                let mut expected = entries.clone();
+                let mut expected = made.clone();
                 expected.sort_unstable();
-                let (bytes, count, bits) = encode(&mut entries, max_bits).unwrap();
+                let mut entries = Entries::with_shape(8, max_bits);
+                made.iter().for_each(|e| entries.push(e));
+                let (bytes, count, bits) = encode(&mut entries).unwrap();
                 assert!(bits <= max_bits);
                 assert_eq!(bytes.len(), encoded_len(count, 8, bits));
                 let view = TableView::new(&bytes, count, 4, 4, bits).unwrap();
@@ -465,14 +594,13 @@ mod tests {
     /// reported by the check.
     #[test]
     fn check_finds_disorder() {
-        let mut entries: Vec<[u8; 6]> = (0..5000u32)
-            .map(|i| {
-                let mut e = [0u8; 6];
-                e[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_be_bytes());
-                e
-            })
-            .collect();
-        let (mut bytes, count, bits) = encode(&mut entries, 16).unwrap();
+        let mut entries = Entries::with_shape(6, 16);
+        for i in 0..5000u32 {
+            let mut e = [0u8; 6];
+            e[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_be_bytes());
+            entries.push(&e);
+        }
+        let (mut bytes, count, bits) = encode(&mut entries).unwrap();
         let fan = ((1usize << bits) + 1) * 4;
         let width = 6 - implied_bytes(bits);
         let (a, b) = (fan + 10 * width, fan + 11 * width);
