@@ -491,3 +491,26 @@ fn the_index_stores_the_cover() {
         "one anchor per {per} samples ({anchors} anchors)"
     );
 }
+
+/// A raster matching many protected copies gives the same report, evidence
+/// in the same order, every time (evidence is ordered, never left to a hash
+/// map's iteration order).
+#[test]
+fn reports_are_the_same_every_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut w = pugmark::IndexWriter::open(&dir, pugmark::IndexOptions::default()).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    w.add_paths(&[root.join("tests/fixtures/raster")]).unwrap();
+    drop(w);
+    let scanner = Scanner::open(&dir, pugmark::ScanOptions::default()).unwrap();
+    let copy = root.join("data-samples/outgoing/dem-copy.tif");
+    let first = serde_json::to_string(&scanner.scan_path(&copy)).unwrap();
+    assert!(first.matches("\"identical\"").count() >= 5, "{first}");
+    for _ in 0..4 {
+        assert_eq!(
+            serde_json::to_string(&scanner.scan_path(&copy)).unwrap(),
+            first
+        );
+    }
+}

@@ -12,6 +12,7 @@
 
 internal_mod!(manifest);
 internal_mod!(segment);
+pub(crate) mod signals;
 internal_mod!(table);
 mod writer;
 

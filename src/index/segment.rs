@@ -32,6 +32,7 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::signals::{Stored, SIGNALS};
 use super::table::{self, Entries, TableId, TableView};
 use crate::error::{Error, Result};
 use crate::fingerprint::{FingerprintParams, Fingerprints};
@@ -84,7 +85,7 @@ const SECTION_PATHS: u32 = 3;
 const SECTION_TABLE: u32 = 4;
 const SECTION_SUPERSEDES: u32 = 5;
 const SECTION_IMAGE_ROWS: u32 = 6;
-const IMAGE_ROW: usize = 40;
+pub(crate) const IMAGE_ROW: usize = 40;
 
 /// Catalogue flag: some deep signal could not run on this item.
 pub const FLAG_PARTIAL: u8 = 1;
@@ -146,10 +147,6 @@ impl Default for SegmentBuilder {
 }
 
 impl SegmentBuilder {
-    /// The entries of `table` being built.
-    fn table(&mut self, table: TableId) -> &mut Entries {
-        &mut self.tables[table as usize - 1]
-    }
 
     /// Adds a protected item with its fingerprints; returns its id in this
     /// segment.
@@ -177,95 +174,13 @@ impl SegmentBuilder {
                 .as_ref()
                 .map_or(0, |r| r.informative.min(u32::MAX as u64) as u32),
         });
-        // Content-free items (empty, or nothing but a short repeating
-        // pattern) would "match" every empty or blank outgoing file.
-        if fp.size > 0 && fp.chunks.iter().any(|c| !c.trivial) {
-            let mut e = [0u8; 36];
-            e[..32].copy_from_slice(&fp.digest);
-            e[32..].copy_from_slice(&id.to_be_bytes());
-            self.table(TableId::Exact).push(&e);
-        }
-        let band_hashes: Vec<crate::fingerprint::image::RegionHash> = fp
-            .raster
-            .iter()
-            .flat_map(|r| r.bands.iter())
-            .map(|b| crate::fingerprint::image::RegionHash {
-                region: crate::fingerprint::image::Region::RasterBand(b.band),
-                variant: 0,
-                hash: b.pdq.hash,
-                quality: b.pdq.quality,
-            })
-            .collect();
-        use crate::fingerprint::records::{projected_key, record_key, RECORD_KEY_LEN};
-        let entry = |key: [u8; RECORD_KEY_LEN]| {
-            let mut e = [0u8; 10];
-            e[..RECORD_KEY_LEN].copy_from_slice(&key);
-            e[RECORD_KEY_LEN..].copy_from_slice(&id.to_be_bytes());
-            e
+        let mut out = Stored {
+            tables: &mut self.tables,
+            image_rows: &mut self.image_rows,
+            raster_geo: &mut self.raster_geo,
         };
-        if let Some(r) = &fp.records {
-            for &h in &r.hashes {
-                self.table(TableId::Records).push(&entry(record_key(h)));
-            }
-            for &(_, h) in &r.rounded {
-                self.table(TableId::RecordsRounded)
-                    .push(&entry(record_key(h)));
-            }
-            for &h in &r.projected {
-                self.table(TableId::RecordsProjected)
-                    .push(&entry(projected_key(h)));
-            }
-        }
-        if let Some(r) = &fp.raster {
-            if r.geo != crate::fingerprint::raster::GeoInfo::default() {
-                self.raster_geo.push((id, r.geo.clone()));
-            }
-            for b in &r.bands {
-                let mut e = [0u8; 48];
-                e[..32].copy_from_slice(&b.digest);
-                e[32..36].copy_from_slice(&id.to_be_bytes());
-                e[36..38].copy_from_slice(&b.band.to_be_bytes());
-                e[38..40].copy_from_slice(&(r.bands.len() as u16).to_be_bytes());
-                e[40..44].copy_from_slice(&r.width.to_be_bytes());
-                e[44..48].copy_from_slice(&r.height.to_be_bytes());
-                self.table(TableId::RasterBands).push(&e);
-            }
-            for a in &r.anchors {
-                let mut e = [0u8; RASTER_ANCHOR_ENTRY];
-                e[..8].copy_from_slice(&a.hash.to_be_bytes());
-                e[8..12].copy_from_slice(&id.to_be_bytes());
-                e[12..14].copy_from_slice(&a.band.to_be_bytes());
-                // Below 2^40: a raster holds at most MAX_RASTER_SAMPLES.
-                let at = u64::from(a.row) * u64::from(r.width) + u64::from(a.col);
-                e[14..19].copy_from_slice(&at.to_be_bytes()[3..]);
-                self.table(TableId::RasterAnchors).push(&e);
-            }
-        }
-        for region in fp
-            .image
-            .iter()
-            .flat_map(|img| img.all_hashes())
-            .chain(band_hashes.iter())
-        {
-            let row = self.image_rows.len() as u32;
-            let mut r = [0u8; IMAGE_ROW];
-            let (region_kind, permille) = region.region.encode();
-            r[..4].copy_from_slice(&id.to_le_bytes());
-            r[4..6].copy_from_slice(&permille.to_le_bytes());
-            r[6] = region.quality;
-            r[7] = region_kind << 4 | (region.variant & 15);
-            r[8..].copy_from_slice(&region.hash.0);
-            self.image_rows.push(r);
-            for slot in 0..IMAGE_SLOTS {
-                let mut e = [0u8; IMAGE_ENTRY];
-                e[..5].copy_from_slice(&image_key(slot, region.hash.slot(slot)));
-                e[5..].copy_from_slice(&row.to_be_bytes());
-                self.table(TableId::Image).push(&e);
-            }
-        }
-        for c in fp.chunks.iter().filter(|c| !c.trivial) {
-            self.table(TableId::Chunks)
-                .push(&chunk_entry(&c.hash, id, c.len, c.offset));
+        for signal in SIGNALS {
+            signal.store(fp, id, &mut out);
         }
         id
     }
@@ -549,7 +464,7 @@ pub fn chunk_value(value: &[u8]) -> (u32, u32, u64) {
 pub const IMAGE_SLOTS: usize = 8;
 
 /// Bytes of one image table entry: the 5-byte key and the row number.
-const IMAGE_ENTRY: usize = 9;
+pub(crate) const IMAGE_ENTRY: usize = 9;
 
 /// The image table key for a slot (0..8) and its 32-bit value: 35 bits,
 /// left-aligned in 5 bytes (slot first, so the fan-out's top bits are the
