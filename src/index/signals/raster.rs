@@ -101,7 +101,7 @@ fn raster_evidence(
     let band_samples = raster.width as u64 * raster.height as u64;
     let mut out = Vec::new();
     // In item order, so the same scan gives the same report.
-    let mut by_item: Vec<(&ItemRef, &(Vec<[u16; 2]>, u16))> = bands.iter().collect();
+    let mut by_item: Vec<_> = bands.iter().collect();
     by_item.sort_by_key(|(r, _)| **r);
     for (r, (pairs, protected_bands)) in by_item {
         let identical = pairs.len() == raster.bands.len()
