@@ -37,10 +37,8 @@ fn photo_1080p() -> Vec<u8> {
 fn jpeg_to_pdq(c: &mut Criterion) {
     let jpeg = photo_1080p();
     let params = FingerprintParams::with_seed(1);
-    let full = FingerprintParams {
-        image_fast_jpeg_min_side: 0,
-        ..params.clone()
-    };
+    let mut full = params.clone();
+    full.image_fast_jpeg_min_side = 0;
     let pipeline = Pipeline::new(params.clone()).expect("params");
     let mut group = c.benchmark_group("image_1080p_jpeg");
     group.throughput(Throughput::Elements(1));

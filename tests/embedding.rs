@@ -135,6 +135,9 @@ fn a_per_call_stop_cancels_that_call_only() {
             .verdict,
         Verdict::Clean
     );
+    // A call reopened on a changed index keeps its stop.
+    let reopened = call.reopen().unwrap();
+    assert!(cancelled(&reopened.scan_bytes("u.bin", &unrelated)));
     // scan_paths of a stopped call fails as cancelled.
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("u.bin"), &unrelated).unwrap();
@@ -171,4 +174,59 @@ fn reopen_picks_up_what_a_writer_committed_since() {
     assert_eq!(fresh.scan_bytes("s", &second).verdict, Verdict::Match);
     assert_eq!(fresh.scan_bytes("f", &first).verdict, Verdict::Match);
     assert_eq!(scanner.scan_bytes("f", &first).verdict, Verdict::Match);
+}
+
+/// Whatever reason the code that saw the stop filed, the item itself says
+/// it was cancelled: office documents, a PDF and a zip, in memory.
+#[test]
+fn an_item_cut_short_in_memory_says_it_was_cancelled() {
+    let documents = common::root().join("tests/fixtures/documents");
+    let zip = archive::zip(&[
+        archive::ZipMember::new("a.bin", &random_bytes(31, 100_000)),
+        archive::ZipMember::new("b.bin", &random_bytes(32, 100_000)),
+    ]);
+    let stop = StopFlag::new();
+    stop.raise();
+    let pipeline = pugmark::Pipeline::new(FingerprintParams::with_seed(46))
+        .unwrap()
+        .with_stop(stop);
+    let mut items = vec![("out.zip".to_string(), zip)];
+    for name in [
+        "station-table.docx",
+        "station-table.xlsx",
+        "station-table.ods",
+        "station-table.pdf",
+        "dem-map.pdf",
+    ] {
+        items.push((
+            name.to_string(),
+            std::fs::read(documents.join(name)).unwrap(),
+        ));
+    }
+    for (name, data) in items {
+        let fp = pipeline.fingerprint_bytes(Some(std::path::Path::new(&name)), &data);
+        assert!(
+            fp.reasons.iter().any(|r| r.code == CANCELLED),
+            "{name}: {:?}",
+            fp.reasons
+        );
+    }
+}
+
+/// Exported parameters hold the secret seed: the file is owner-only even
+/// when it existed before, readable by others.
+#[cfg(unix)]
+#[test]
+fn exported_parameters_are_owner_only_even_over_an_existing_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let writer = IndexWriter::open(&tmp.path().join("idx"), IndexOptions::default()).unwrap();
+    let file = tmp.path().join("params.json");
+    std::fs::write(&file, b"old").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    writer.export_params(&file).unwrap();
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let back: FingerprintParams = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(&back, writer.params());
 }

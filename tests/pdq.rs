@@ -124,10 +124,8 @@ fn fast_path_within_10_bits_of_full_decode() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/reserve/photos/pillow_flower.jpg"),
     );
     let fast = pugmark::FingerprintParams::with_seed(0);
-    let full = pugmark::FingerprintParams {
-        image_fast_jpeg_min_side: 0,
-        ..fast.clone()
-    };
+    let mut full = fast.clone();
+    full.image_fast_jpeg_min_side = 0;
     let (mut worst, mut worst_region) = (0, 0);
     for file in &files {
         let data = std::fs::read(file).unwrap();

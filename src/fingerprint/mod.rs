@@ -192,7 +192,9 @@ impl Pipeline {
     /// Fingerprints content held in memory; `name` only helps sniffing.
     pub fn fingerprint_bytes(&self, name: Option<&Path>, data: &[u8]) -> Fingerprints {
         let budget = Budget::new(&self.limits, &self.stops);
-        self.bytes_within(name, data, &budget, 0)
+        let mut fp = self.bytes_within(name, data, &budget, 0);
+        note_cancelled(&mut fp, &budget, false);
+        fp
     }
 
     /// [`fingerprint_bytes`](Self::fingerprint_bytes) for an item `depth`
@@ -243,9 +245,7 @@ impl Pipeline {
             cut: false,
         };
         let mut fp = self.reader_within(name, &mut stoppable, &budget, 0)?;
-        if stoppable.cut && !fp.reasons.iter().any(|r| r.code == CANCELLED) {
-            fp.reasons.push(container::cancelled());
-        }
+        note_cancelled(&mut fp, &budget, stoppable.cut);
         Ok(fp)
     }
 
@@ -744,6 +744,16 @@ pub(crate) fn fold_multiply(a: u64, b: u64) -> u64 {
 /// An item's name for messages and derived member names.
 fn display_name(name: Option<&Path>) -> String {
     name.map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// Files `scan.cancelled` on a top-level item when a raised stop cut its
+/// work short (seen by the budget, or the stream `cut`), unless it is
+/// there already: deeper code may have filed what it saw under another
+/// reason (a truncated member, an unexamined part).
+fn note_cancelled(fp: &mut Fingerprints, budget: &Budget, cut: bool) {
+    if (cut || budget.was_cancelled()) && !fp.reasons.iter().any(|r| r.code == CANCELLED) {
+        fp.reasons.push(container::cancelled());
+    }
 }
 
 /// A reader that ends early, noting it, once a stop flag is raised.

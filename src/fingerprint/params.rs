@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 /// index opened with other values is refused: fingerprints made with
 /// different parameters never match.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FingerprintParams {
     /// Smallest content-defined chunk, bytes (default 4 KiB).
     pub chunk_min: u32,

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use manifest::Manifest;
-use segment::{ImageRow, Segment};
-pub use segment::{ItemRecord, FORMAT_VERSION};
+use segment::Segment;
+pub use segment::{ImageRow, ItemRecord, FORMAT_VERSION};
 
 /// Segments with at most this many image hashes are searched by comparing
 /// every hash (about 3 ns each, in order) rather than by the multi-index
@@ -142,7 +142,7 @@ struct Health {
 /// A reference to one protected item: segment position and item id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemRef {
-    /// Position of the segment in [`Index::segments`].
+    /// Position of the segment in the index (oldest first).
     pub segment: u32,
     /// Item id inside that segment.
     pub item: u32,
@@ -376,9 +376,15 @@ impl Index {
     }
 
     /// Ids of the live items of the segment at position `segment` (the
-    /// storage layer: for this package's tests and benchmarks).
+    /// storage layer: public to this package's tests and benchmarks only).
+    #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn live_in(&self, segment: usize) -> impl Iterator<Item = u32> + '_ {
+        self.live_items_of(segment)
+    }
+
+    /// Ids of the live items of the segment at position `segment`.
+    pub(crate) fn live_items_of(&self, segment: usize) -> impl Iterator<Item = u32> + '_ {
         let flags = self.superseded.get(segment).map_or(&[][..], |f| &f[..]);
         (0..flags.len() as u32).filter(move |&i| !flags[i as usize])
     }
@@ -413,10 +419,17 @@ impl Index {
         &self.manifest.params
     }
 
-    /// The live segments, oldest first (the storage layer: for this
-    /// package's tests and benchmarks).
+    /// The live segments, oldest first (the storage layer: public to this
+    /// package's tests and benchmarks only).
+    #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The live segments, oldest first.
+    #[cfg(not(feature = "internals"))]
+    pub(crate) fn segments(&self) -> &[Segment] {
         &self.segments
     }
 
@@ -581,7 +594,7 @@ impl Index {
                     bands.insert(item, u16::from_be_bytes([v[6], v[7]]) as u64);
                 }
             }
-            for i in self.live_in(s) {
+            for i in self.live_items_of(s) {
                 let rec = seg.item(i as usize);
                 let (w, h) = rec.raster_size;
                 stats.raster_samples += w as u64 * h as u64 * bands.get(&i).copied().unwrap_or(1);

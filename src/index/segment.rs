@@ -606,7 +606,8 @@ pub(crate) mod faults {
 }
 
 /// Creates (truncating) a file only its owner can read and write: index
-/// files hold the secret gear seed and fingerprints of protected data.
+/// files hold the secret gear seed and fingerprints of protected data. A
+/// file already there is made owner-only before anything is written.
 pub fn owner_only(path: &Path) -> std::io::Result<File> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -615,7 +616,14 @@ pub fn owner_only(path: &Path) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    // The mode above applies only to a file this call creates.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }
 
 /// fsyncs a directory so a rename in it is durable.
@@ -848,6 +856,7 @@ impl Layout {
 
 impl Segment {
     /// The file this segment was read from.
+    #[cfg(feature = "internals")]
     pub fn path(&self) -> &Path {
         &self.path
     }

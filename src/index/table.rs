@@ -340,6 +340,7 @@ impl<'a> TableView<'a> {
     }
 
     /// Whether the table has no entries.
+    #[cfg(feature = "internals")]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

@@ -823,7 +823,7 @@ impl IndexWriter {
         summary.bytes_after = summary.bytes_before;
         let drops_any = range
             .clone()
-            .any(|s| index.live_in(s).count() < index.segments()[s].item_count());
+            .any(|s| index.live_items_of(s).count() < index.segments()[s].item_count());
         if range.len() < 2 && !drops_any {
             return Ok(summary); // nothing to merge or drop
         }
@@ -967,7 +967,7 @@ fn known_items(dir: &Path) -> Result<HashMap<Vec<u8>, Known>> {
     let index = Index::open(dir, &HEADERS_ONLY)?;
     let mut known = HashMap::new();
     for (s, seg) in index.segments().iter().enumerate() {
-        for i in index.live_in(s) {
+        for i in index.live_items_of(s) {
             let rec = seg.item(i as usize);
             let has_mtime = rec.flags & super::segment::FLAG_HAS_MTIME != 0;
             known.insert(

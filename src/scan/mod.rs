@@ -110,6 +110,9 @@ pub struct Scanner {
     /// [`reopen`](Self::reopen) make: one pool.
     workers: Arc<crate::Workers>,
     opts: ScanOptions,
+    /// Stop flags added by [`with_stop`](Self::with_stop), besides
+    /// `opts.stop`.
+    added_stops: Vec<StopFlag>,
 }
 
 impl Scanner {
@@ -118,27 +121,33 @@ impl Scanner {
     /// live protected item, unless [`ScanOptions::allow_empty_index`].
     pub fn new(index: Arc<Index>, opts: ScanOptions) -> Result<Scanner> {
         let workers = Arc::new(crate::Workers::new("scan", opts.threads));
-        Scanner::with_workers(index, opts, workers)
+        Scanner::with_workers(index, opts, workers, Vec::new())
     }
 
-    /// A scanner over `index` running on `workers`.
+    /// A scanner over `index` running on `workers`, stopped by `opts.stop`
+    /// and by `added_stops`.
     fn with_workers(
         index: Arc<Index>,
         opts: ScanOptions,
         workers: Arc<crate::Workers>,
+        added_stops: Vec<StopFlag>,
     ) -> Result<Scanner> {
         if !opts.allow_empty_index && index.live_items() == 0 {
             return Err(crate::error::Error::IndexEmpty(index.dir().to_path_buf()));
         }
-        let pipeline = Pipeline::new(index.params().clone())?
+        let mut pipeline = Pipeline::new(index.params().clone())?
             .with_limits(opts.limits.clone())
             .with_anchor_filter(index.clone())
             .with_stop(opts.stop.clone());
+        for stop in &added_stops {
+            pipeline = pipeline.with_stop(stop.clone());
+        }
         Ok(Scanner {
             index,
             pipeline,
             workers,
             opts,
+            added_stops,
         })
     }
 
@@ -171,13 +180,14 @@ impl Scanner {
     /// # Ok(()) }
     /// ```
     pub fn with_stop(&self, stop: StopFlag) -> Scanner {
-        let mut opts = self.opts.clone();
-        opts.stop = stop.clone();
+        let mut added_stops = self.added_stops.clone();
+        added_stops.push(stop.clone());
         Scanner {
             index: self.index.clone(),
             pipeline: self.pipeline.clone().with_stop(stop),
             workers: self.workers.clone(),
-            opts,
+            opts: self.opts.clone(),
+            added_stops,
         }
     }
 
@@ -208,7 +218,12 @@ impl Scanner {
     /// ```
     pub fn reopen(&self) -> Result<Scanner> {
         let index = Arc::new(self.index.reopen()?);
-        Scanner::with_workers(index, self.opts.clone(), self.workers.clone())
+        Scanner::with_workers(
+            index,
+            self.opts.clone(),
+            self.workers.clone(),
+            self.added_stops.clone(),
+        )
     }
 
     /// Opens the index in `dir` (checksums verified) and builds a scanner.

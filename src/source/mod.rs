@@ -29,7 +29,7 @@ pub enum MmapChoice {
     /// process while it is examined cannot kill this one (a mapped file
     /// that shrinks raises SIGBUS on the next access). A file whose length
     /// changes while it is read is an error for that item
-    /// ([`FileContent::open`]). The scanner's default.
+    /// (`source.changed`). The scanner's default.
     Read,
 }
 
@@ -39,7 +39,7 @@ pub const READ_WHOLE_MAX: u64 = 4 * 1024 * 1024;
 
 /// The content of one file, in the cheapest form that keeps memory bounded.
 #[non_exhaustive]
-pub enum FileContent {
+pub(crate) enum FileContent {
     /// The whole file, mapped.
     Mapped(mmap::Mapping),
     /// The whole file, read into memory (small files).
@@ -53,7 +53,7 @@ impl FileContent {
     /// Opens `path` and chooses how to read it: map, read whole, or stream.
     /// A file read whole whose length differs from its length at open
     /// (truncated or appended to meanwhile) is an error, `source.changed`.
-    pub fn open(path: &Path, choice: MmapChoice) -> io::Result<FileContent> {
+    pub(crate) fn open(path: &Path, choice: MmapChoice) -> io::Result<FileContent> {
         let mut file = File::open(path)?;
         let len = file.metadata()?.len();
         if choice == MmapChoice::Auto && (mmap::MMAP_MIN_LEN..=mmap::MMAP_MAX_LEN).contains(&len) {
@@ -81,7 +81,7 @@ impl FileContent {
     }
 
     /// The bytes, when the content is held whole (mapped or buffered).
-    pub fn as_slice(&self) -> Option<&[u8]> {
+    pub(crate) fn as_slice(&self) -> Option<&[u8]> {
         match self {
             FileContent::Mapped(m) => Some(m.deref()),
             FileContent::Buffered(b) => Some(b),

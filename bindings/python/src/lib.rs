@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use pugmark::index::{Index, OpenOptions};
 use pugmark::{IndexOptions, IndexWriter, Progress, ScanOptions, Scanner, StopFlag};
@@ -78,6 +78,8 @@ impl PyCancel {
 struct PyScanner {
     /// Swapped by `reload`; scans running on the old one finish on it.
     scanner: RwLock<Arc<Scanner>>,
+    /// Held by one reload at a time, from its check to its swap.
+    reloading: Mutex<()>,
 }
 
 impl PyScanner {
@@ -103,6 +105,7 @@ impl PyScanner {
         Scanner::new(index.index.clone(), ScanOptions::default())
             .map(|scanner| PyScanner {
                 scanner: RwLock::new(Arc::new(scanner)),
+                reloading: Mutex::new(()),
             })
             .map_err(|e| PyValueError::new_err(e.to_string()))
     }
@@ -131,20 +134,22 @@ impl PyScanner {
 
     /// Opens the index again if a writer changed it since; whether it did.
     fn reload(&self, py: Python<'_>) -> PyResult<bool> {
-        let current = self.current(None);
-        let fresh = py.allow_threads(|| -> pugmark::Result<Option<Scanner>> {
+        let reloaded = py.allow_threads(|| -> pugmark::Result<bool> {
+            let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+            let current = self.current(None);
             if !current.index().changed_on_disk() {
-                return Ok(None);
+                return Ok(false);
             }
-            current.reopen().map(Some)
+            let fresh = Arc::new(current.reopen()?);
+            let old = std::mem::replace(
+                &mut *self.scanner.write().unwrap_or_else(|e| e.into_inner()),
+                fresh,
+            );
+            // Unmapped after the lock is released, not under it.
+            drop((old, current));
+            Ok(true)
         });
-        match fresh.map_err(|e| PyOSError::new_err(e.to_string()))? {
-            Some(fresh) => {
-                *self.scanner.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        reloaded.map_err(|e| PyOSError::new_err(e.to_string()))
     }
 
     /// The index scans use now.
@@ -191,13 +196,14 @@ impl Progress for PyProgress {
 }
 
 impl PyProgress {
-    /// Calls the callable with the GIL; what it raises is written to
-    /// stderr by Python and does not stop the run (cancel does).
+    /// Calls the callable with the GIL. What it raises goes to Python's
+    /// unraisable-exception hook (as exceptions in callbacks from other
+    /// threads do) and does not stop the run: a Cancel does.
     fn tell(&self, done: u64) {
         let total = self.total.load(Ordering::Relaxed);
         Python::with_gil(|py| {
             if let Err(e) = self.callback.call1(py, (done, total)) {
-                e.print(py);
+                e.write_unraisable(py, None);
             }
         });
     }

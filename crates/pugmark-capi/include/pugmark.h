@@ -90,8 +90,8 @@ void pugmark_index_free(struct PugmarkIndex *index);
 int pugmark_index_reload(const struct PugmarkIndex *index, char **error);
 
 /*
- A new, lowered stop flag (free it with [`pugmark_stop_free`]); NULL only
- if memory ran out.
+ A new, lowered stop flag (free it with [`pugmark_stop_free`]). Never
+ NULL (running out of memory aborts the process).
  */
 struct PugmarkStop *pugmark_stop_new(void);
 

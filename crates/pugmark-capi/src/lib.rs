@@ -23,7 +23,7 @@
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use pugmark::{Report, ScanOptions, Scanner, StopFlag, Verdict};
 
@@ -35,12 +35,16 @@ pub struct PugmarkIndex {
     /// The scanner scans use; [`pugmark_index_reload`] swaps in a new one
     /// while scans on the old one finish undisturbed.
     scanner: RwLock<Arc<Scanner>>,
+    /// Held by one reload at a time, from its check to its swap, so two
+    /// reloads cannot leave the older of their indexes in place.
+    reloading: Mutex<()>,
 }
 
 impl PugmarkIndex {
     fn new(scanner: Scanner) -> *mut PugmarkIndex {
         Box::into_raw(Box::new(PugmarkIndex {
             scanner: RwLock::new(Arc::new(scanner)),
+            reloading: Mutex::new(()),
         }))
     }
 
@@ -271,12 +275,19 @@ pub unsafe extern "C" fn pugmark_index_reload(
 ) -> c_int {
     let reloaded = catch_unwind(AssertUnwindSafe(|| -> Result<c_int, String> {
         let handle = handle(index).ok_or("index is NULL")?;
+        let _one_at_a_time = handle.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let current = handle.current();
         if !current.index().changed_on_disk() {
             return Ok(0);
         }
-        let fresh = current.reopen().map_err(|e| e.to_string())?;
-        *handle.scanner.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+        let fresh = Arc::new(current.reopen().map_err(|e| e.to_string())?);
+        let old = std::mem::replace(
+            &mut *handle.scanner.write().unwrap_or_else(|e| e.into_inner()),
+            fresh,
+        );
+        // The old index is unmapped (when no scan holds it) after the lock
+        // is released, not while scans wait for it.
+        drop((old, current));
         Ok(1)
     }));
     match reloaded {
@@ -292,8 +303,8 @@ pub unsafe extern "C" fn pugmark_index_reload(
     }
 }
 
-/// A new, lowered stop flag (free it with [`pugmark_stop_free`]); NULL only
-/// if memory ran out.
+/// A new, lowered stop flag (free it with [`pugmark_stop_free`]). Never
+/// NULL (running out of memory aborts the process).
 #[no_mangle]
 pub extern "C" fn pugmark_stop_new() -> *mut PugmarkStop {
     catch_unwind(|| {

@@ -112,6 +112,9 @@ pub(crate) struct Budget {
     limits: Limits,
     /// Raised by the caller to cancel the item's scan.
     stops: Vec<StopFlag>,
+    /// Whether a raised stop was seen: whatever reason the work that saw it
+    /// filed, the item is then reported cancelled.
+    cancelled: Cell<bool>,
     started: Instant,
     bytes: Cell<u64>,
     members: Cell<u64>,
@@ -124,10 +127,16 @@ impl Budget {
         Budget {
             limits: limits.clone(),
             stops: stops.to_vec(),
+            cancelled: Cell::new(false),
             started: Instant::now(),
             bytes: Cell::new(0),
             members: Cell::new(0),
         }
+    }
+
+    /// Whether a raised stop cut the work on the item short.
+    pub fn was_cancelled(&self) -> bool {
+        self.cancelled.get()
     }
 
     /// The limits being enforced.
@@ -137,6 +146,7 @@ impl Budget {
 
     fn check_time(&self) -> Result<(), Reason> {
         if self.stops.iter().any(StopFlag::is_raised) {
+            self.cancelled.set(true);
             return Err(cancelled());
         }
         if self.started.elapsed() > self.limits.max_time {
@@ -540,7 +550,9 @@ impl<'p> Walk<'p> {
         last.into_iter()
             .flatten()
             .chain(&self.out.reasons)
-            .any(|r| r.code == "limits.max_bytes" || r.code == "limits.max_time")
+            .any(|r| {
+                r.code == "limits.max_bytes" || r.code == "limits.max_time" || r.code == CANCELLED
+            })
     }
 
     /// Fingerprints one member from `source` (already admitted), held to
@@ -849,8 +861,10 @@ mod tests {
         let budget = Budget::new(&Limits::default(), &[StopFlag::new(), stop.clone()]);
         assert!(budget.charge_member().is_ok());
         assert!(budget.charge_bytes(1 << 20).is_ok());
+        assert!(!budget.was_cancelled());
         stop.raise();
         assert_eq!(budget.charge_member().unwrap_err().code, CANCELLED);
         assert_eq!(budget.charge_bytes(1).unwrap_err().code, CANCELLED);
+        assert!(budget.was_cancelled());
     }
 }

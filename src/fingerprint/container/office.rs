@@ -101,6 +101,11 @@ impl Document<'_, '_, '_> {
     fn part(&mut self, name: &str) -> Option<Vec<u8>> {
         let entry = self.dir.entries.iter().find(|e| e.name == name)?;
         let cap = self.walk.budget().limits().max_file_size;
+        // Time (or a cancellation) is checked before inflating, not only
+        // after: a part may take long to inflate.
+        if !self.walk.check_clock() {
+            return None;
+        }
         match inflate_entry(self.data, entry, cap) {
             Ok(bytes) => self.walk.check_clock().then_some(bytes),
             Err(reason) => {

@@ -568,8 +568,8 @@ impl<'d> PdfReader<'_, '_, 'd> {
             return;
         }
         for (name, ctm) in forms {
-            if self.walk.budget().check_time().is_err() {
-                unfollowed("the time budget ran out among its forms".into());
+            if let Err(reason) = self.walk.budget().check_time() {
+                unfollowed(format!("{} among its forms", reason.code));
                 return;
             }
             let Some(&id) = xobjects.get(&name) else {

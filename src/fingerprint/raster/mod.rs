@@ -168,7 +168,7 @@ pub fn fingerprint(
 
 /// What a self-describing scientific file (NetCDF classic, NetCDF-4,
 /// HDF5) holds, read once.
-pub struct Scientific {
+pub(crate) struct Scientific {
     /// Its series table for the records signal (`None` when it has none).
     pub series: Result<Option<sci::Series>, GridError>,
     /// The fingerprint of its raster.
@@ -193,7 +193,7 @@ impl Scientific {
 
 /// Opens a NetCDF or HDF5 file once and reads its series, its raster and
 /// its text (module `sci`).
-pub fn scientific(
+pub(crate) fn scientific(
     data: &[u8],
     kind: Kind,
     params: &FingerprintParams,
