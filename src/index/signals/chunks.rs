@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{merge, ratio, Found, Signal, Stored, Thresholds};
+use super::{live_entries, merge, ratio, Found, Signal, Stored, Thresholds};
 use crate::fingerprint::{ChunkFp, Fingerprints};
 use crate::index::segment::{chunk_entry, chunk_value, CHUNK_KEY_LEN};
 use crate::index::table::TableId;
@@ -64,29 +64,17 @@ impl Signal for Chunks {
             hits.clear();
             // Only live items count towards "common": replaced versions still
             // in the tables until a compaction must not change verdicts.
-            let mut live_entries = 0;
+            let mut live = 0;
             let mut common = false;
-            'segments: for (s, seg) in index.segments().iter().enumerate() {
-                let Some(table) = seg.table(TableId::Chunks) else {
-                    continue;
-                };
-                for i in table.find(&hash[..CHUNK_KEY_LEN]) {
-                    let (item, len, offset) = chunk_value(table.value(i));
-                    let r = ItemRef {
-                        segment: s as u32,
-                        item,
-                    };
-                    if !index.is_live(r) {
-                        continue;
-                    }
-                    live_entries += 1;
-                    if live_entries > th.max_items_per_chunk {
-                        common = true;
-                        break 'segments;
-                    }
-                    if !found.whole.contains(&r) {
-                        hits.push((r, len, offset));
-                    }
+            for (r, value) in live_entries(index, TableId::Chunks, &hash[..CHUNK_KEY_LEN]) {
+                live += 1;
+                if live > th.max_items_per_chunk {
+                    common = true;
+                    break;
+                }
+                if !found.whole.contains(&r) {
+                    let (_, len, offset) = chunk_value(value);
+                    hits.push((r, len, offset));
                 }
             }
             if common {

@@ -142,6 +142,32 @@ impl Default for Thresholds {
     }
 }
 
+/// The live entries of `table` under `key` in every segment, oldest
+/// segment first: the item each names (the first four bytes of its value,
+/// big-endian) and the value. Entries of replaced items are passed over.
+fn live_entries<'i>(
+    index: &'i Index,
+    table: TableId,
+    key: &'i [u8],
+) -> impl Iterator<Item = (ItemRef, &'i [u8])> + 'i {
+    index
+        .segments()
+        .iter()
+        .enumerate()
+        .filter_map(move |(s, seg)| seg.table(table).map(|t| (s, t)))
+        .flat_map(move |(s, t)| {
+            t.find(key).map(move |i| {
+                let v = t.value(i);
+                let item = ItemRef {
+                    segment: s as u32,
+                    item: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                };
+                (item, v)
+            })
+        })
+        .filter(|(r, _)| index.is_live(*r))
+}
+
 /// Ranges kept per evidence entry.
 const MAX_RANGES: usize = 16;
 

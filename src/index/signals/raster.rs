@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{ratio, Found, Signal, Stored, Thresholds};
+use super::{live_entries, ratio, Found, Signal, Stored, Thresholds};
 use crate::fingerprint::raster::anchors::AnchorShape;
 use crate::fingerprint::raster::{GeoInfo, RasterFp};
 use crate::fingerprint::Fingerprints;
@@ -81,20 +81,10 @@ fn raster_evidence(
     // band count, per item.
     let mut bands: HashMap<ItemRef, (Vec<[u16; 2]>, u16)> = HashMap::new();
     for b in &raster.bands {
-        for (s, seg) in index.segments().iter().enumerate() {
-            let Some(table) = seg.table(TableId::RasterBands) else {
-                continue;
-            };
-            for i in table.find(&b.digest) {
-                let v = table.value(i);
-                let r = ItemRef {
-                    segment: s as u32,
-                    item: be32(v),
-                };
-                if index.is_live(r) && !exact.contains(&r) {
-                    let e = bands.entry(r).or_insert((Vec::new(), be16(&v[6..])));
-                    e.0.push([b.band, be16(&v[4..])]);
-                }
+        for (r, v) in live_entries(index, TableId::RasterBands, &b.digest) {
+            if !exact.contains(&r) {
+                let e = bands.entry(r).or_insert((Vec::new(), be16(&v[6..])));
+                e.0.push([b.band, be16(&v[4..])]);
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{ratio, Found, Signal, Stored, Thresholds};
+use super::{live_entries, ratio, Found, Signal, Stored, Thresholds};
 use crate::fingerprint::records::{
     projected_key, projection_probes, record_key, RecordsFp, PROJECTION_SAMPLING, RECORD_KEY_LEN,
     ROUNDED_DECIMALS, ROUNDED_MIN_SAMPLED, ROUNDED_SAMPLING,
@@ -60,28 +60,14 @@ fn count_hashes(
     let mut hits = Vec::new();
     for h in hashes {
         hits.clear();
-        for (s, seg) in index.segments().iter().enumerate() {
-            let Some(table) = seg.table(table_id) else {
-                continue;
-            };
-            for i in table.find(&record_key(h)) {
-                let v = table.value(i);
-                let r = ItemRef {
-                    segment: s as u32,
-                    item: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-                };
-                if index.is_live(r) {
-                    hits.push(r);
-                }
-            }
-        }
+        hits.extend(live_entries(index, table_id, &record_key(h)).map(|(r, _)| r));
         hits.sort_unstable();
         hits.dedup();
         if hits.len() > max_items {
             continue;
         }
         for r in &hits {
-            if index.is_live(*r) && !exact.contains(r) {
+            if !exact.contains(r) {
                 *found.entry(*r).or_default() += 1;
             }
         }
@@ -185,21 +171,11 @@ fn projected_evidence(
     for &value in &records.projected {
         hits.clear();
         for probe in projection_probes(value) {
-            for (s, seg) in index.segments().iter().enumerate() {
-                let Some(table) = seg.table(TableId::RecordsProjected) else {
-                    continue;
-                };
-                for i in table.find(&projected_key(probe)) {
-                    let v = table.value(i);
-                    let r = ItemRef {
-                        segment: s as u32,
-                        item: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-                    };
-                    if index.is_live(r) {
-                        hits.push((r, (probe & 0xF) as u8));
-                    }
-                }
-            }
+            let column = (probe & 0xF) as u8;
+            let key = projected_key(probe);
+            hits.extend(
+                live_entries(index, TableId::RecordsProjected, &key).map(|(r, _)| (r, column)),
+            );
         }
         hits.sort_unstable();
         hits.dedup();
