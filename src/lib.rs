@@ -8,7 +8,8 @@
 //! * [`sniff`] — what kind of content an item is;
 //! * [`fingerprint`] — how bytes become fingerprints (one [`Pipeline`] for
 //!   both directions);
-//! * [`index`] — where protected fingerprints are stored (segments, manifest);
+//! * [`index`] — where protected fingerprints are stored (segments, manifest)
+//!   and, per signal, how they are stored and looked up;
 //! * [`scan`] — how outgoing fingerprints are matched into a verdict;
 //! * [`report`] — what a verdict and its evidence look like.
 //!

@@ -9,6 +9,10 @@
 //! Readers map segments and never take the lock: segments never change and
 //! the manifest is swapped by rename. A newer segment may *supersede* items of
 //! older ones (a file that changed since it was indexed).
+//!
+//! Each signal's table entries, lookups and evidence are one module of
+//! `signals`; the segment builder and the scanner's matcher run them from
+//! its registry.
 
 internal_mod!(manifest);
 internal_mod!(segment);
