@@ -413,6 +413,7 @@ struct SectionOut {
 
 fn encode_table(id: TableId, entries: &mut Entries) -> Result<SectionOut> {
     let (key_width, value_width) = id.widths();
+    debug_assert_eq!(entries.width(), key_width + value_width, "{}", id.name());
     let (bytes, count, bits) = table::encode(entries).ok_or_else(|| {
         Error::InvalidOption(format!(
             "{} table of {} entries is too large for one segment (2^32 entries at most; compact fewer segments at a time, or lower segment_max_entries)",

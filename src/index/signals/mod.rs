@@ -45,7 +45,8 @@ pub(crate) static SIGNALS: [&dyn Signal; 5] = [
 /// Where a signal stores a protected item: the segment's tables, image
 /// rows and georeferencing being built.
 pub(crate) struct Stored<'b> {
-    /// One per table, in [`TableId::ALL`] order.
+    /// One per table, in [`TableId::ALL`] order (a table's entries at its
+    /// id - 1, as the registry numbers them).
     pub tables: &'b mut [Entries],
     /// Perceptual hash rows (the image multi-index points into them).
     pub image_rows: &'b mut Vec<[u8; IMAGE_ROW]>,

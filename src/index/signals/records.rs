@@ -188,7 +188,7 @@ fn projected_evidence(
             continue;
         }
         for &(r, column) in &hits {
-            if index.is_live(r) && !done.contains(&r) {
+            if !done.contains(&r) {
                 *found.entry((r, column)).or_default() += 1;
             }
         }
