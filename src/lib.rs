@@ -92,7 +92,7 @@ pub use fingerprint::{FingerprintParams, Fingerprints, Limits, Pipeline, CANCELL
 pub use index::{Index, IndexOptions, IndexSummary, IndexWriter, OpenOptions};
 pub use progress::{NoProgress, Progress, StopFlag};
 pub use report::{exit_code, Evidence, Reason, Report, Verdict};
-pub use scan::{ScanOptions, Scanner, Thresholds};
+pub use scan::{ScanOptions, Scanner, SharedScanner, Thresholds};
 
 /// The worker threads of a scanner or an index writer: the caller's rayon
 /// pool when called from one and `threads` is 0, else a pool of `threads`

@@ -174,6 +174,18 @@ fn reopen_picks_up_what_a_writer_committed_since() {
     assert_eq!(fresh.scan_bytes("s", &second).verdict, Verdict::Match);
     assert_eq!(fresh.scan_bytes("f", &first).verdict, Verdict::Match);
     assert_eq!(scanner.scan_bytes("f", &first).verdict, Verdict::Match);
+
+    // What a service holds: a shared scanner it reloads between requests.
+    let shared = pugmark::SharedScanner::new(fresh);
+    let before = shared.current();
+    assert!(!shared.reload().unwrap());
+    let third = random_bytes(23, 200_000);
+    writer.add_bytes("third.bin", &third);
+    writer.commit().unwrap();
+    assert!(shared.reload().unwrap());
+    assert_eq!(shared.current().scan_bytes("t", &third).verdict, Verdict::Match);
+    // A scan holding the old scanner still answers from it.
+    assert_eq!(before.scan_bytes("t", &third).verdict, Verdict::Clean);
 }
 
 /// Whatever reason the code that saw the stop filed, the item itself says

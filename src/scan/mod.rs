@@ -20,6 +20,57 @@ use crate::progress::{NoProgress, Progress, StopFlag};
 use crate::report::{Reason, Report, Verdict, REPORT_SCHEMA};
 use crate::source::{walk, MmapChoice, SkipReason, WalkOptions};
 
+/// A scanner a long-running service shares between threads and swaps for
+/// a newer one when the index changes: scans take the current scanner
+/// ([`current`](Self::current)) and finish on it, whatever reloads happen
+/// meanwhile; the old index is released when its last scan ends.
+#[derive(Debug)]
+pub struct SharedScanner {
+    current: std::sync::RwLock<Arc<Scanner>>,
+    /// Held by one reload at a time, from its check to its swap, so two
+    /// reloads cannot leave the older of their indexes in place.
+    reloading: std::sync::Mutex<()>,
+}
+
+impl SharedScanner {
+    /// Shares `scanner`.
+    pub fn new(scanner: Scanner) -> SharedScanner {
+        SharedScanner {
+            current: std::sync::RwLock::new(Arc::new(scanner)),
+            reloading: std::sync::Mutex::new(()),
+        }
+    }
+
+    /// The scanner scans use now.
+    pub fn current(&self) -> Arc<Scanner> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Opens the index again when a writer has changed it since (see
+    /// [`Index::changed_on_disk`]) and makes the new scanner current.
+    /// `Ok(true)` when it did, `Ok(false)` when the index had not changed;
+    /// on an error the current scanner stays.
+    pub fn reload(&self) -> Result<bool> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current();
+        if !current.index().changed_on_disk() {
+            return Ok(false);
+        }
+        let fresh = Arc::new(current.reopen()?);
+        let old = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
+            fresh,
+        );
+        // The old index is released (when no scan holds it) after the lock
+        // is released, not while scans wait for it.
+        drop((old, current));
+        Ok(true)
+    }
+}
+
 /// Options for a [`Scanner`].
 #[derive(Clone)]
 #[non_exhaustive]

@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use pugmark::index::{Index, OpenOptions};
-use pugmark::{IndexOptions, IndexWriter, Progress, ScanOptions, Scanner, StopFlag};
+use pugmark::{IndexOptions, IndexWriter, Progress, ScanOptions, Scanner, SharedScanner, StopFlag};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
@@ -77,19 +77,13 @@ impl PyCancel {
 #[pyclass(name = "_Scanner", frozen)]
 struct PyScanner {
     /// Swapped by `reload`; scans running on the old one finish on it.
-    scanner: RwLock<Arc<Scanner>>,
-    /// Held by one reload at a time, from its check to its swap.
-    reloading: Mutex<()>,
+    scanner: SharedScanner,
 }
 
 impl PyScanner {
     /// The scanner in use now, bound to `cancel` when given.
     fn current(&self, cancel: Option<&PyCancel>) -> Arc<Scanner> {
-        let scanner = self
-            .scanner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let scanner = self.scanner.current();
         match cancel {
             Some(c) => Arc::new(scanner.with_stop(c.flag.clone())),
             None => scanner,
@@ -104,8 +98,7 @@ impl PyScanner {
     fn new(index: &PyIndex) -> PyResult<Self> {
         Scanner::new(index.index.clone(), ScanOptions::default())
             .map(|scanner| PyScanner {
-                scanner: RwLock::new(Arc::new(scanner)),
-                reloading: Mutex::new(()),
+                scanner: SharedScanner::new(scanner),
             })
             .map_err(|e| PyValueError::new_err(e.to_string()))
     }
@@ -134,21 +127,7 @@ impl PyScanner {
 
     /// Opens the index again if a writer changed it since; whether it did.
     fn reload(&self, py: Python<'_>) -> PyResult<bool> {
-        let reloaded = py.allow_threads(|| -> pugmark::Result<bool> {
-            let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
-            let current = self.current(None);
-            if !current.index().changed_on_disk() {
-                return Ok(false);
-            }
-            let fresh = Arc::new(current.reopen()?);
-            let old = std::mem::replace(
-                &mut *self.scanner.write().unwrap_or_else(|e| e.into_inner()),
-                fresh,
-            );
-            // Unmapped after the lock is released, not under it.
-            drop((old, current));
-            Ok(true)
-        });
+        let reloaded = py.allow_threads(|| self.scanner.reload());
         reloaded.map_err(|e| PyOSError::new_err(e.to_string()))
     }
 

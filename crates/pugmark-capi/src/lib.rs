@@ -23,9 +23,9 @@
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use pugmark::{Report, ScanOptions, Scanner, StopFlag, Verdict};
+use pugmark::{Report, ScanOptions, Scanner, SharedScanner, StopFlag, Verdict};
 
 /// An open index, ready to scan (opaque to C). One handle may serve any
 /// number of threads at once; free it only when no scan runs on it. Its
@@ -34,26 +34,19 @@ use pugmark::{Report, ScanOptions, Scanner, StopFlag, Verdict};
 pub struct PugmarkIndex {
     /// The scanner scans use; [`pugmark_index_reload`] swaps in a new one
     /// while scans on the old one finish undisturbed.
-    scanner: RwLock<Arc<Scanner>>,
-    /// Held by one reload at a time, from its check to its swap, so two
-    /// reloads cannot leave the older of their indexes in place.
-    reloading: Mutex<()>,
+    scanner: SharedScanner,
 }
 
 impl PugmarkIndex {
     fn new(scanner: Scanner) -> *mut PugmarkIndex {
         Box::into_raw(Box::new(PugmarkIndex {
-            scanner: RwLock::new(Arc::new(scanner)),
-            reloading: Mutex::new(()),
+            scanner: SharedScanner::new(scanner),
         }))
     }
 
     /// The scanner in use now.
     fn current(&self) -> Arc<Scanner> {
-        self.scanner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.scanner.current()
     }
 }
 
@@ -275,20 +268,11 @@ pub unsafe extern "C" fn pugmark_index_reload(
 ) -> c_int {
     let reloaded = catch_unwind(AssertUnwindSafe(|| -> Result<c_int, String> {
         let handle = handle(index).ok_or("index is NULL")?;
-        let _one_at_a_time = handle.reloading.lock().unwrap_or_else(|e| e.into_inner());
-        let current = handle.current();
-        if !current.index().changed_on_disk() {
-            return Ok(0);
+        match handle.scanner.reload() {
+            Ok(true) => Ok(1),
+            Ok(false) => Ok(0),
+            Err(e) => Err(e.to_string()),
         }
-        let fresh = Arc::new(current.reopen().map_err(|e| e.to_string())?);
-        let old = std::mem::replace(
-            &mut *handle.scanner.write().unwrap_or_else(|e| e.into_inner()),
-            fresh,
-        );
-        // The old index is unmapped (when no scan holds it) after the lock
-        // is released, not while scans wait for it.
-        drop((old, current));
-        Ok(1)
     }));
     match reloaded {
         Ok(Ok(code)) => code,
