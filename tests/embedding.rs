@@ -183,7 +183,10 @@ fn reopen_picks_up_what_a_writer_committed_since() {
     writer.add_bytes("third.bin", &third);
     writer.commit().unwrap();
     assert!(shared.reload().unwrap());
-    assert_eq!(shared.current().scan_bytes("t", &third).verdict, Verdict::Match);
+    assert_eq!(
+        shared.current().scan_bytes("t", &third).verdict,
+        Verdict::Match
+    );
     // A scan holding the old scanner still answers from it.
     assert_eq!(before.scan_bytes("t", &third).verdict, Verdict::Clean);
 }

@@ -3,6 +3,10 @@
 //! answers both over one shared [`pugmark::Scanner`], so such a platform
 //! uses pugmark as its engine without new glue.
 //!
-//! * [`clamd`] — the clamd protocol: commands, `INSTREAM` framing, replies.
+//! * [`clamd`] — the clamd protocol: commands, `INSTREAM` framing, replies;
+//! * [`server`] — listeners, connections, reload, shutdown, counters.
 
 pub mod clamd;
+pub mod server;
+
+pub use server::{Listen, ServeOptions, Server};

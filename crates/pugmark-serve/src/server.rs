@@ -1,0 +1,628 @@
+//! The listeners and connections of `pugmark serve`: clamd's protocol on
+//! Unix sockets and loopback TCP ports, one thread per connection (at most
+//! [`ServeOptions::max_connections`]; further clients wait in the listen
+//! backlog), every scan on one [`SharedScanner`] that `RELOAD` swaps.
+//!
+//! Threads, not an async runtime: a connection spends its time in the scan,
+//! which runs on the scanner's own worker pool; a blocking thread per
+//! connection costs little next to it and keeps back-pressure plain.
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use pugmark::{Report, SharedScanner, Verdict};
+
+use crate::clamd::{
+    read_command, verdict_reply, write_reply, Command, IncompleteAs, Instream, ScanMode, StreamEnd,
+    COMMANDS, SIZE_LIMIT_REPLY,
+};
+
+/// Where the server listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// A Unix socket at this path (made owner- and group-writable).
+    Unix(PathBuf),
+    /// A TCP address (loopback unless [`ServeOptions::allow_remote`]).
+    Tcp(SocketAddr),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+
+    /// `unix:PATH` or `tcp:HOST:PORT`.
+    fn from_str(s: &str) -> Result<Listen, String> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            return Ok(Listen::Unix(PathBuf::from(path)));
+        }
+        if let Some(addr) = s.strip_prefix("tcp:") {
+            return addr
+                .parse()
+                .map(Listen::Tcp)
+                .map_err(|e| format!("{addr}: {e}"));
+        }
+        Err(format!("{s}: expected unix:PATH or tcp:HOST:PORT"))
+    }
+}
+
+/// One scan's log line: who asked, how much, what came of it, how long.
+#[derive(Clone, Debug)]
+pub struct ScanLog {
+    /// The client (`unix` or its address).
+    pub client: String,
+    /// What was scanned (`stream`, a path).
+    pub subject: String,
+    /// Bytes scanned (stream bytes; a file's size).
+    pub bytes: u64,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The signals that matched, or the first reason code.
+    pub detail: String,
+    /// Wall time of the scan.
+    pub elapsed: Duration,
+}
+
+/// Receives log lines (the server itself never prints).
+pub type LogSink = Arc<dyn Fn(&ScanLog) + Send + Sync>;
+
+/// Options of the server.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// Connections served at once (default 64); more wait in the backlog.
+    pub max_connections: usize,
+    /// Largest `INSTREAM` body (clamd's `StreamMaxLength`; default
+    /// 100 MiB).
+    pub stream_max_length: u64,
+    /// A connection that sends nothing for this long is closed (default
+    /// 30 s).
+    pub idle_timeout: Duration,
+    /// Directories `SCAN` may read below (default none: `SCAN` is refused,
+    /// since a client could otherwise make the server read any file it
+    /// can).
+    pub scan_roots: Vec<PathBuf>,
+    /// What an `incomplete` verdict is answered with (default `FOUND`).
+    pub incomplete_as: IncompleteAs,
+    /// Accept a TCP address other than loopback (default no).
+    pub allow_remote: bool,
+    /// Where log lines go (default nowhere).
+    pub log: LogSink,
+}
+
+/// Chainable setters (the struct is `#[non_exhaustive]`).
+macro_rules! setters {
+    ($($setter:ident: $field:ident: $ty:ty),* $(,)?) => {
+        impl ServeOptions {
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                #[must_use]
+                pub fn $setter(mut self, $field: $ty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters!(
+    with_max_connections: max_connections: usize,
+    with_stream_max_length: stream_max_length: u64,
+    with_idle_timeout: idle_timeout: Duration,
+    with_scan_roots: scan_roots: Vec<PathBuf>,
+    with_incomplete_as: incomplete_as: IncompleteAs,
+    with_allow_remote: allow_remote: bool,
+    with_log: log: LogSink,
+);
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            max_connections: 64,
+            stream_max_length: 100 << 20,
+            idle_timeout: Duration::from_secs(30),
+            scan_roots: Vec::new(),
+            incomplete_as: IncompleteAs::Found,
+            allow_remote: false,
+            log: Arc::new(|_| {}),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("max_connections", &self.max_connections)
+            .field("stream_max_length", &self.stream_max_length)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("scan_roots", &self.scan_roots)
+            .field("incomplete_as", &self.incomplete_as)
+            .field("allow_remote", &self.allow_remote)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters `STATS` reports.
+#[derive(Debug, Default)]
+struct Counters {
+    connections: AtomicU64,
+    scans: AtomicU64,
+    clean: AtomicU64,
+    matched: AtomicU64,
+    incomplete: AtomicU64,
+    errors: AtomicU64,
+    reloads: AtomicU64,
+}
+
+/// A bound listener.
+#[derive(Debug)]
+pub enum Bound {
+    /// A Unix socket (removed when the server stops).
+    Unix(UnixListener, PathBuf),
+    /// A TCP socket.
+    Tcp(TcpListener),
+}
+
+impl Bound {
+    /// The TCP address actually bound (with the port the system chose for
+    /// port 0), if this is a TCP listener.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Bound::Tcp(l) => l.local_addr().ok(),
+            Bound::Unix(..) => None,
+        }
+    }
+}
+
+/// The clamd-protocol server over one shared scanner.
+pub struct Server {
+    scanner: Arc<SharedScanner>,
+    opts: ServeOptions,
+    stopping: AtomicBool,
+    /// Connections being served, and a wake-up when one ends.
+    active: (Mutex<usize>, Condvar),
+    counters: Counters,
+    started: Instant,
+    /// The listeners' addresses, connected to on shutdown to wake their
+    /// accept loops.
+    wake: Mutex<Vec<Listen>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server answering with `scanner`.
+    pub fn new(scanner: Arc<SharedScanner>, opts: ServeOptions) -> Arc<Server> {
+        Arc::new(Server {
+            scanner,
+            opts,
+            stopping: AtomicBool::new(false),
+            active: (Mutex::new(0), Condvar::new()),
+            counters: Counters::default(),
+            started: Instant::now(),
+            wake: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Binds `listen`. A TCP address off loopback is refused unless
+    /// [`ServeOptions::allow_remote`]; a Unix socket path that exists is
+    /// replaced only if it is a socket nobody answers on.
+    pub fn bind(&self, listen: &Listen) -> io::Result<Bound> {
+        match listen {
+            Listen::Tcp(addr) => {
+                if !addr.ip().is_loopback() && !self.opts.allow_remote {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("{addr} is not a loopback address (pass --allow-remote to listen on it)"),
+                    ));
+                }
+                TcpListener::bind(addr).map(Bound::Tcp)
+            }
+            Listen::Unix(path) => {
+                if let Ok(meta) = std::fs::symlink_metadata(path) {
+                    use std::os::unix::fs::FileTypeExt;
+                    if !meta.file_type().is_socket() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            format!("{} exists and is not a socket", path.display()),
+                        ));
+                    }
+                    if UnixStream::connect(path).is_ok() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::AddrInUse,
+                            format!("{} is in use by a running server", path.display()),
+                        ));
+                    }
+                    std::fs::remove_file(path)?;
+                }
+                let listener = UnixListener::bind(path)?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+                Ok(Bound::Unix(listener, path.clone()))
+            }
+        }
+    }
+
+    /// Serves every listener until [`shutdown`](Self::shutdown) (or a
+    /// client's `SHUTDOWN`); then waits for the connections being served
+    /// and removes the Unix sockets.
+    pub fn run(self: &Arc<Self>, listeners: Vec<Bound>) -> io::Result<()> {
+        let mut accepting = Vec::new();
+        let mut wake = Vec::new();
+        for bound in listeners {
+            let server = self.clone();
+            match bound {
+                Bound::Tcp(l) => {
+                    wake.push(Listen::Tcp(l.local_addr()?));
+                    accepting.push(
+                        std::thread::Builder::new()
+                            .name("pugmark-serve-tcp".into())
+                            .spawn(move || server.accept_tcp(l))?,
+                    );
+                }
+                Bound::Unix(l, path) => {
+                    wake.push(Listen::Unix(path.clone()));
+                    accepting.push(
+                        std::thread::Builder::new()
+                            .name("pugmark-serve-unix".into())
+                            .spawn(move || server.accept_unix(l, path))?,
+                    );
+                }
+            }
+        }
+        *self.wake.lock().unwrap_or_else(|e| e.into_inner()) = wake;
+        for thread in accepting {
+            let _ = thread.join();
+        }
+        let (lock, idle) = &self.active;
+        let mut active = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while *active > 0 {
+            active = idle.wait(active).unwrap_or_else(|e| e.into_inner());
+        }
+        Ok(())
+    }
+
+    /// Stops accepting connections; connections being served finish their
+    /// current command.
+    pub fn shutdown(&self) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the accept loops: each sees `stopping` on its next accept.
+        let wake = self.wake.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for listen in wake {
+            match listen {
+                Listen::Tcp(addr) => drop(TcpStream::connect(addr)),
+                Listen::Unix(path) => drop(UnixStream::connect(path)),
+            }
+        }
+    }
+
+    /// Whether the server is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn accept_tcp(self: Arc<Self>, listener: TcpListener) {
+        for stream in listener.incoming() {
+            if self.is_stopping() {
+                break;
+            }
+            let Ok(stream) = stream else { continue };
+            let client = stream
+                .peer_addr()
+                .map_or_else(|_| "tcp".to_string(), |a| a.to_string());
+            self.spawn_connection(stream, client);
+        }
+    }
+
+    fn accept_unix(self: Arc<Self>, listener: UnixListener, path: PathBuf) {
+        for stream in listener.incoming() {
+            if self.is_stopping() {
+                break;
+            }
+            let Ok(stream) = stream else { continue };
+            self.spawn_connection(stream, "unix".to_string());
+        }
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// Serves one connection on its own thread once a slot is free.
+    fn spawn_connection<S>(self: &Arc<Self>, stream: S, client: String)
+    where
+        S: Connection + Send + 'static,
+    {
+        {
+            let (lock, freed) = &self.active;
+            let mut active = lock.lock().unwrap_or_else(|e| e.into_inner());
+            while *active >= self.opts.max_connections.max(1) {
+                active = freed.wait(active).unwrap_or_else(|e| e.into_inner());
+            }
+            *active += 1;
+        }
+        self.counters.connections.fetch_add(1, Ordering::Relaxed);
+        let server = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("pugmark-serve-conn".into())
+            .spawn(move || {
+                let _ = stream.set_timeouts(server.opts.idle_timeout);
+                server.serve(&stream, &client);
+                server.release();
+            });
+        if spawned.is_err() {
+            self.release();
+        }
+    }
+
+    fn release(&self) {
+        let (lock, freed) = &self.active;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        freed.notify_all();
+    }
+
+    /// Answers one connection: one command, or a whole `IDSESSION`.
+    fn serve<S: Connection>(&self, stream: &S, client: &str) {
+        let mut reader = BufReader::new(stream.reader());
+        let mut writer = stream.writer();
+        let mut session: Option<u64> = None;
+        loop {
+            let request = match read_command(&mut reader) {
+                Ok(Some(r)) => r,
+                Ok(None) | Err(_) => return,
+            };
+            let id = session.map(|n| n + 1);
+            if let Some(n) = &mut session {
+                *n += 1;
+            }
+            let delimiter = request.delimiter;
+            let mut say = |text: &str| write_reply(&mut writer, delimiter, id, text);
+            let answered = match request.command {
+                Command::Ping => say("PONG"),
+                Command::Version => say(&self.version()),
+                Command::VersionCommands => {
+                    say(&format!("{} | COMMANDS: {COMMANDS}", self.version()))
+                }
+                Command::Reload => {
+                    let text = match self.scanner.reload() {
+                        Ok(_) => {
+                            self.counters.reloads.fetch_add(1, Ordering::Relaxed);
+                            "RELOADING".to_string()
+                        }
+                        Err(e) => format!("RELOAD failed: {e} ERROR"),
+                    };
+                    say(&text)
+                }
+                Command::Shutdown => {
+                    self.shutdown();
+                    return;
+                }
+                Command::Stats => say(&self.stats()),
+                Command::Instream if request.prefixed => {
+                    match self.instream(&mut reader, client) {
+                        Ok(text) => say(&text),
+                        Err(text) => {
+                            // The reply, then the rest of what the client
+                            // sends is read and dropped (within the idle
+                            // timeout): closing with unread input would
+                            // reset the connection and lose the reply.
+                            if say(&text).is_ok() {
+                                let _ = stream.shutdown_write();
+                                let _ =
+                                    io::copy(&mut (&mut reader).take(DRAIN_MAX), &mut io::sink());
+                            }
+                            return;
+                        }
+                    }
+                }
+                Command::Scan { mode, path } => {
+                    let replies = self.scan_path(&path, mode, client);
+                    replies.iter().try_for_each(|text| say(text))
+                }
+                Command::Fildes => say("FILDES: not supported by this server ERROR"),
+                Command::IdSession if request.prefixed && session.is_none() => {
+                    session = Some(0);
+                    Ok(())
+                }
+                Command::End if session.is_some() => return,
+                _ => {
+                    let _ = say("UNKNOWN COMMAND");
+                    return;
+                }
+            };
+            if answered.is_err() || session.is_none() || self.is_stopping() {
+                return;
+            }
+        }
+    }
+
+    /// Scans an `INSTREAM` body; the reply, or (`Err`) the last reply
+    /// before the connection is closed.
+    fn instream<R: Read>(&self, reader: &mut R, client: &str) -> Result<String, String> {
+        let started = Instant::now();
+        let scanner = self.scanner.current();
+        let mut body = Instream::new(reader, self.opts.stream_max_length);
+        let report = scanner.scan_reader("stream", &mut body);
+        if body.end() == StreamEnd::Open {
+            // The scan stopped early (cancelled): the rest of the body is
+            // read so the connection stays in step.
+            let _ = body.drain();
+        }
+        match body.end() {
+            StreamEnd::TooLarge => Err(SIZE_LIMIT_REPLY.to_string()),
+            StreamEnd::Truncated | StreamEnd::Open => {
+                Err("stream: the body ended before its terminator ERROR".to_string())
+            }
+            StreamEnd::Complete => {
+                self.record(client, "stream", body.len(), &report, started);
+                Ok(verdict_reply("stream", &report, self.opts.incomplete_as))
+            }
+        }
+    }
+
+    /// Scans a path below an allowed root: a reply per file found or not
+    /// examined, else one `OK` for the path.
+    fn scan_path(&self, path: &Path, mode: ScanMode, client: &str) -> Vec<String> {
+        let shown = path.display().to_string();
+        let allowed = std::fs::canonicalize(path).is_ok_and(|real| {
+            self.opts
+                .scan_roots
+                .iter()
+                .filter_map(|root| std::fs::canonicalize(root).ok())
+                .any(|root| real.starts_with(root))
+        });
+        if !allowed {
+            return vec![format!("{shown}: not below an allowed scan root ERROR")];
+        }
+        let started = Instant::now();
+        let scanner = self.scanner.current();
+        let reports = match scanner.scan_paths(&[path.to_path_buf()]) {
+            Ok(r) => r,
+            Err(e) => return vec![format!("{shown}: {e} ERROR")],
+        };
+        let mut replies = Vec::new();
+        for report in &reports {
+            self.record(
+                client,
+                &report.path,
+                report.size.unwrap_or(0),
+                report,
+                started,
+            );
+            if report.verdict != Verdict::Clean {
+                replies.push(verdict_reply(&report.path, report, self.opts.incomplete_as));
+                if mode == ScanMode::Stop && report.verdict == Verdict::Match {
+                    break;
+                }
+            }
+        }
+        if replies.is_empty() {
+            replies.push(format!("{shown}: OK"));
+        }
+        replies
+    }
+
+    /// Counts a verdict and logs it.
+    fn record(&self, client: &str, subject: &str, bytes: u64, report: &Report, started: Instant) {
+        let c = &self.counters;
+        c.scans.fetch_add(1, Ordering::Relaxed);
+        let counter = match report.verdict {
+            Verdict::Clean => &c.clean,
+            Verdict::Match => &c.matched,
+            Verdict::Error => &c.errors,
+            _ => &c.incomplete,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let detail = if report.verdict == Verdict::Match {
+            let mut signals: Vec<&str> =
+                report.findings().iter().map(|(_, e)| e.signal()).collect();
+            signals.sort_unstable();
+            signals.dedup();
+            signals.join(",")
+        } else {
+            report
+                .all_reasons()
+                .first()
+                .map(|(_, r)| r.code.clone())
+                .or_else(|| report.error.clone())
+                .unwrap_or_default()
+        };
+        (self.opts.log)(&ScanLog {
+            client: client.to_string(),
+            subject: subject.to_string(),
+            bytes,
+            verdict: report.verdict,
+            detail,
+            elapsed: started.elapsed(),
+        });
+    }
+
+    /// What `VERSION` answers: the program, the index's live items, and
+    /// when it was opened.
+    fn version(&self) -> String {
+        let scanner = self.scanner.current();
+        format!(
+            "pugmark {}/{}/{} items",
+            env!("CARGO_PKG_VERSION"),
+            pugmark::index::FORMAT_VERSION,
+            scanner.index().live_items()
+        )
+    }
+
+    /// What `STATS` answers, ending in `END` as clamd's does.
+    fn stats(&self) -> String {
+        let c = &self.counters;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let active = *self.active.0.lock().unwrap_or_else(|e| e.into_inner());
+        format!(
+            "UPTIME: {} s\nCONNECTIONS: {} active, {} total, {} max\nSCANS: {} (clean {}, match {}, incomplete {}, error {})\nRELOADS: {}\nINDEX: {} items\nEND",
+            self.started.elapsed().as_secs(),
+            active,
+            n(&c.connections),
+            self.opts.max_connections,
+            n(&c.scans),
+            n(&c.clean),
+            n(&c.matched),
+            n(&c.incomplete),
+            n(&c.errors),
+            n(&c.reloads),
+            self.scanner.current().index().live_items(),
+        )
+    }
+}
+
+/// Most bytes read and dropped after refusing a body, before closing.
+const DRAIN_MAX: u64 = 64 << 20;
+
+/// A connected client socket: read and write halves, and timeouts.
+pub trait Connection {
+    /// The half commands and bodies are read from.
+    fn reader(&self) -> impl Read + '_;
+    /// The half replies are written to.
+    fn writer(&self) -> impl Write + '_;
+    /// Sets the read and write timeouts.
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()>;
+    /// Ends the writing half (the client reads to its end).
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl Connection for TcpStream {
+    fn reader(&self) -> impl Read + '_ {
+        self
+    }
+    fn writer(&self) -> impl Write + '_ {
+        self
+    }
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(timeout))?;
+        self.set_write_timeout(Some(timeout))
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+impl Connection for UnixStream {
+    fn reader(&self) -> impl Read + '_ {
+        self
+    }
+    fn writer(&self) -> impl Write + '_ {
+        self
+    }
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(timeout))?;
+        self.set_write_timeout(Some(timeout))
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
