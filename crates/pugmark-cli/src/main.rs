@@ -228,6 +228,31 @@ enum Command {
         #[arg(long)]
         compact: bool,
     },
+    /// Answer gateways over clamd's protocol (clamdscan, clamav-milter,
+    /// Exim, c-icap's virus_scan) until SIGTERM or SHUTDOWN; a changed
+    /// index is picked up by itself, on SIGHUP or on RELOAD
+    Serve {
+        /// Listen for clamd's protocol on unix:PATH or tcp:HOST:PORT
+        /// (repeatable)
+        #[arg(long, value_name = "ADDR", required = true)]
+        clamd: Vec<pugmark_serve::Listen>,
+        /// A directory SCAN may read below (repeatable; without one, SCAN
+        /// is refused)
+        #[arg(long, value_name = "DIR")]
+        scan_root: Vec<PathBuf>,
+        /// Largest INSTREAM body in bytes (clamd's StreamMaxLength)
+        #[arg(long, default_value_t = 100 << 20)]
+        stream_max_length: u64,
+        /// Connections served at once; more wait
+        #[arg(long, default_value_t = 64)]
+        max_connections: usize,
+        /// Answer `incomplete` with ERROR instead of FOUND
+        #[arg(long)]
+        incomplete_as_error: bool,
+        /// Allow listening on addresses other than loopback
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// Check the index in depth: headers, versions, checksums, order
     Verify,
     /// Show index counts, sizes and parameters
@@ -333,6 +358,38 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             json,
             chunks,
         } => cmd_fingerprint(&files, &dir, json, chunks),
+        Command::Serve {
+            clamd,
+            scan_root,
+            stream_max_length,
+            max_connections,
+            incomplete_as_error,
+            allow_remote,
+        } => {
+            let incomplete = if incomplete_as_error {
+                pugmark_serve::clamd::IncompleteAs::Error
+            } else {
+                pugmark_serve::clamd::IncompleteAs::Found
+            };
+            let opts = pugmark_serve::ServeOptions::default()
+                .with_scan_roots(scan_root)
+                .with_stream_max_length(stream_max_length)
+                .with_max_connections(max_connections)
+                .with_incomplete_as(incomplete)
+                .with_allow_remote(allow_remote)
+                .with_log(Arc::new(|l: &pugmark_serve::server::ScanLog| {
+                    let line = serde_json::json!({
+                        "client": l.client,
+                        "subject": l.subject,
+                        "bytes": l.bytes,
+                        "verdict": l.verdict,
+                        "detail": l.detail,
+                        "ms": l.elapsed.as_secs_f64() * 1000.0,
+                    });
+                    eprintln!("{line}");
+                }));
+            cmd_serve(&dir, &clamd, opts)
+        }
         Command::Verify => {
             let n = index::verify(&dir)?;
             println!("ok: {} verified ({n} segments)", dir.display());
@@ -840,4 +897,51 @@ impl Progress for Bar {
     fn finish(&self) {
         self.0.finish_and_clear();
     }
+}
+
+/// Serves until SIGTERM / SIGINT or a client's SHUTDOWN; SIGHUP reloads.
+fn cmd_serve(
+    dir: &Path,
+    listen: &[pugmark_serve::Listen],
+    opts: pugmark_serve::ServeOptions,
+) -> anyhow::Result<u8> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let scanner = Scanner::open(dir, ScanOptions::default())?;
+    let items = scanner.index().live_items();
+    let shared = Arc::new(pugmark::SharedScanner::new(scanner));
+    let server = pugmark_serve::Server::new(shared.clone(), opts);
+    let mut bound = Vec::new();
+    for l in listen {
+        bound.push(
+            server
+                .bind(l)
+                .map_err(|e| anyhow::anyhow!("listening on {l}: {e}"))?,
+        );
+    }
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    let on_signal = server.clone();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal == SIGHUP {
+                if let Err(e) = shared.reload() {
+                    eprintln!("pugmark serve: reload failed, keeping the open index: {e}");
+                }
+            } else {
+                on_signal.shutdown();
+            }
+        }
+    });
+    eprintln!(
+        "pugmark serve: index {} ({} items), listening on {}",
+        dir.display(),
+        items,
+        listen
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    server.run(bound)?;
+    eprintln!("pugmark serve: stopped");
+    Ok(0)
 }

@@ -529,3 +529,71 @@ fn fingerprint_shows_digest_and_chunks() {
     assert!(v["chunks"].as_u64().unwrap() > 10);
     assert_eq!(v["params"]["gear_seed"], "secret");
 }
+
+/// `pugmark serve` answers clamd's protocol, logs one JSON line per
+/// verdict, and exits 0 on SIGTERM with its socket removed.
+#[test]
+fn serve_answers_clamd_clients_and_stops_on_sigterm() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let (tmp, index) = indexed(&reserve("rasters"));
+    let socket = tmp.path().join("clamd.sock");
+    let mut child = bin::pugmark_process(&index)
+        .arg("serve")
+        .arg("--clamd")
+        .arg(format!("unix:{}", socket.display()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while UnixStream::connect(&socket).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ask = |request: &[u8]| {
+        let mut s = UnixStream::connect(&socket).unwrap();
+        s.write_all(request).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert_eq!(ask(b"zPING\0"), "PONG\0");
+    let copy = std::fs::read(samples().join("outgoing/dem-copy.tif")).unwrap();
+    let mut request = b"zINSTREAM\0".to_vec();
+    for chunk in copy.chunks(10_000) {
+        request.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
+        request.extend_from_slice(chunk);
+    }
+    request.extend_from_slice(&[0; 4]);
+    let reply = ask(&request);
+    assert!(
+        reply.starts_with("stream: Pugmark.Match.") && reply.ends_with("FOUND\0"),
+        "{reply}"
+    );
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let verdicts: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    assert_eq!(verdicts.len(), 1, "{log}");
+    assert_eq!(verdicts[0]["verdict"], "match");
+    assert_eq!(verdicts[0]["bytes"], copy.len() as u64);
+    assert!(!socket.exists());
+}

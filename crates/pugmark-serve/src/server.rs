@@ -31,6 +31,15 @@ pub enum Listen {
     Tcp(SocketAddr),
 }
 
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Unix(path) => write!(f, "unix:{}", path.display()),
+            Listen::Tcp(addr) => write!(f, "tcp:{addr}"),
+        }
+    }
+}
+
 impl std::str::FromStr for Listen {
     type Err = String;
 
@@ -89,6 +98,10 @@ pub struct ServeOptions {
     pub incomplete_as: IncompleteAs,
     /// Accept a TCP address other than loopback (default no).
     pub allow_remote: bool,
+    /// How often the index's manifest is checked for a writer's changes,
+    /// which are then picked up as `RELOAD` would (default 2 s; `None`:
+    /// only on `RELOAD`).
+    pub watch_interval: Option<Duration>,
     /// Where log lines go (default nowhere).
     pub log: LogSink,
 }
@@ -116,6 +129,7 @@ setters!(
     with_scan_roots: scan_roots: Vec<PathBuf>,
     with_incomplete_as: incomplete_as: IncompleteAs,
     with_allow_remote: allow_remote: bool,
+    with_watch_interval: watch_interval: Option<Duration>,
     with_log: log: LogSink,
 );
 
@@ -128,6 +142,7 @@ impl Default for ServeOptions {
             scan_roots: Vec::new(),
             incomplete_as: IncompleteAs::Found,
             allow_remote: false,
+            watch_interval: Some(Duration::from_secs(2)),
             log: Arc::new(|_| {}),
         }
     }
@@ -142,6 +157,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("scan_roots", &self.scan_roots)
             .field("incomplete_as", &self.incomplete_as)
             .field("allow_remote", &self.allow_remote)
+            .field("watch_interval", &self.watch_interval)
             .finish_non_exhaustive()
     }
 }
@@ -190,6 +206,8 @@ pub struct Server {
     /// The listeners' addresses, connected to on shutdown to wake their
     /// accept loops.
     wake: Mutex<Vec<Listen>>,
+    /// When the watcher last looked at the manifest.
+    last_check: Mutex<Instant>,
 }
 
 impl std::fmt::Debug for Server {
@@ -211,6 +229,7 @@ impl Server {
             counters: Counters::default(),
             started: Instant::now(),
             wake: Mutex::new(Vec::new()),
+            last_check: Mutex::new(Instant::now()),
         })
     }
 
@@ -281,6 +300,12 @@ impl Server {
             }
         }
         *self.wake.lock().unwrap_or_else(|e| e.into_inner()) = wake;
+        if let Some(every) = self.opts.watch_interval {
+            let server = self.clone();
+            std::thread::Builder::new()
+                .name("pugmark-serve-watch".into())
+                .spawn(move || server.watch(every))?;
+        }
         for thread in accepting {
             let _ = thread.join();
         }
@@ -304,6 +329,28 @@ impl Server {
             match listen {
                 Listen::Tcp(addr) => drop(TcpStream::connect(addr)),
                 Listen::Unix(path) => drop(UnixStream::connect(path)),
+            }
+        }
+    }
+
+    /// Reloads the index whenever a writer has changed it, until stopping.
+    /// A failed reload keeps the current index and is tried again.
+    fn watch(&self, every: Duration) {
+        while !self.is_stopping() {
+            std::thread::sleep(every.min(Duration::from_millis(500)));
+            if self
+                .last_check
+                .lock()
+                .map(|t| t.elapsed() < every)
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            if let Ok(mut t) = self.last_check.lock() {
+                *t = Instant::now();
+            }
+            if let Ok(true) = self.scanner.reload() {
+                self.counters.reloads.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -394,8 +441,10 @@ impl Server {
                 }
                 Command::Reload => {
                     let text = match self.scanner.reload() {
-                        Ok(_) => {
-                            self.counters.reloads.fetch_add(1, Ordering::Relaxed);
+                        Ok(reloaded) => {
+                            if reloaded {
+                                self.counters.reloads.fetch_add(1, Ordering::Relaxed);
+                            }
                             "RELOADING".to_string()
                         }
                         Err(e) => format!("RELOAD failed: {e} ERROR"),

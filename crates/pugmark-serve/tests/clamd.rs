@@ -238,6 +238,29 @@ fn reload_picks_up_a_grown_index_and_shutdown_stops_the_server() {
 }
 
 #[test]
+fn a_changed_index_is_picked_up_without_reload() {
+    let r = start(ServeOptions::default().with_watch_interval(Some(Duration::from_millis(50))));
+    let table = root().join("data-samples/outgoing/statsmodels_co2_maunaloa.csv");
+    let data = std::fs::read(&table).unwrap();
+    assert_eq!(ask_unix(&r.socket, &instream(&data, 8192)), "stream: OK\0");
+    let mut w = IndexWriter::open(&r.index, IndexOptions::default()).unwrap();
+    w.add_paths(&[table]).unwrap();
+    drop(w);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = ask_unix(&r.socket, &instream(&data, 8192));
+        if reply.starts_with("stream: Pugmark.Match.") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reloaded: {reply}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn remote_addresses_need_an_explicit_flag() {
     let tmp = tempfile::tempdir().unwrap();
     let index = tmp.path().join("idx");
