@@ -379,7 +379,7 @@ impl Server {
                 break;
             }
             let Ok(stream) = stream else { continue };
-            self.spawn_connection(stream, "unix".to_string());
+            self.spawn_connection(UnixConnection::new(stream), "unix".to_string());
         }
         let _ = std::fs::remove_file(path);
     }
@@ -477,7 +477,19 @@ impl Server {
                     let replies = self.scan_path(&path, mode, client);
                     replies.iter().try_for_each(|text| say(text))
                 }
-                Command::Fildes => say("FILDES: not supported by this server ERROR"),
+                Command::Fildes => {
+                    // The descriptor rides on at least one byte sent after
+                    // the command: reading that byte receives it.
+                    let mut dummy = [0u8; 1];
+                    let text = match reader.read(&mut dummy) {
+                        Ok(1) => match stream.take_fd() {
+                            Some(fd) => self.scan_fd(fd, client),
+                            None => "fd: no descriptor was passed ERROR".to_string(),
+                        },
+                        _ => "fd: the descriptor's message never came ERROR".to_string(),
+                    };
+                    say(&text)
+                }
                 Command::IdSession if request.prefixed && session.is_none() => {
                     session = Some(0);
                     Ok(())
@@ -516,6 +528,30 @@ impl Server {
                 Ok(verdict_reply("stream", &report, self.opts.incomplete_as))
             }
         }
+    }
+
+    /// Scans what a passed descriptor holds: a regular file whole from its
+    /// start (positioned reads), anything else from where it is.
+    fn scan_fd(&self, fd: std::os::fd::OwnedFd, client: &str) -> String {
+        use std::os::fd::AsRawFd;
+        let subject = format!("fd[{}]", fd.as_raw_fd());
+        let started = Instant::now();
+        let file = std::fs::File::from(fd);
+        let scanner = self.scanner.current();
+        let meta = file.metadata();
+        let (report, bytes) = match meta {
+            Ok(m) if m.is_file() => (
+                scanner.scan_reader(&subject, FromStart { file: &file, at: 0 }),
+                m.len(),
+            ),
+            Ok(_) => (scanner.scan_reader(&subject, &file), 0),
+            Err(e) => (
+                Report::error(&subject, format!("reading the descriptor: {e}")),
+                0,
+            ),
+        };
+        self.record(client, &subject, bytes, &report, started);
+        verdict_reply(&subject, &report, self.opts.incomplete_as)
     }
 
     /// Scans a path below an allowed root: a reply per file found or not
@@ -629,6 +665,22 @@ impl Server {
     }
 }
 
+/// Reads a regular file from its start with positioned reads, whatever
+/// offset the client left its descriptor at.
+struct FromStart<'f> {
+    file: &'f std::fs::File,
+    at: u64,
+}
+
+impl Read for FromStart<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 /// Most bytes read and dropped after refusing a body, before closing.
 const DRAIN_MAX: u64 = 64 << 20;
 
@@ -642,6 +694,11 @@ pub trait Connection {
     fn set_timeouts(&self, timeout: Duration) -> io::Result<()>;
     /// Ends the writing half (the client reads to its end).
     fn shutdown_write(&self) -> io::Result<()>;
+    /// A descriptor the client passed along with the bytes read so far
+    /// (`FILDES`), oldest first; `None` on sockets that cannot pass them.
+    fn take_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
 }
 
 impl Connection for TcpStream {
@@ -660,18 +717,71 @@ impl Connection for TcpStream {
     }
 }
 
-impl Connection for UnixStream {
+/// A Unix socket connection that keeps the descriptors clients pass with
+/// their bytes (every read is a `recvmsg`, so none is dropped by a read
+/// that happens to take the byte it rides on).
+pub struct UnixConnection {
+    stream: UnixStream,
+    fds: Mutex<std::collections::VecDeque<std::os::fd::OwnedFd>>,
+}
+
+impl UnixConnection {
+    /// Wraps an accepted stream.
+    pub fn new(stream: UnixStream) -> UnixConnection {
+        UnixConnection {
+            stream,
+            fds: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+}
+
+/// Most descriptors kept per connection; more are closed on arrival.
+const MAX_PASSED_FDS: usize = 4;
+
+impl Read for &UnixConnection {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        let mut space =
+            [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let received = recvmsg(
+            &self.stream,
+            &mut [io::IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        )?;
+        let mut fds = self.fds.lock().unwrap_or_else(|e| e.into_inner());
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(passed) = message {
+                for fd in passed {
+                    if fds.len() < MAX_PASSED_FDS {
+                        fds.push_back(fd);
+                    }
+                }
+            }
+        }
+        Ok(received.bytes)
+    }
+}
+
+impl Connection for UnixConnection {
     fn reader(&self) -> impl Read + '_ {
         self
     }
     fn writer(&self) -> impl Write + '_ {
-        self
+        &self.stream
     }
     fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
-        self.set_read_timeout(Some(timeout))?;
-        self.set_write_timeout(Some(timeout))
+        self.stream.set_read_timeout(Some(timeout))?;
+        self.stream.set_write_timeout(Some(timeout))
     }
     fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
+        self.stream.shutdown(std::net::Shutdown::Write)
+    }
+    fn take_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        self.fds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
     }
 }
