@@ -386,7 +386,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                         "detail": l.detail,
                         "ms": l.elapsed.as_secs_f64() * 1000.0,
                     });
-                    eprintln!("{line}");
+                    // A closed stderr must not take the connection down.
+                    let _ = writeln!(std::io::stderr(), "{line}");
                 }));
             cmd_serve(&dir, &clamd, opts)
         }

@@ -289,7 +289,7 @@ impl<R: Read> Read for Instream<R> {
                 self.end = StreamEnd::Complete;
                 return Ok(0);
             }
-            self.total += u64::from(length);
+            self.total = self.total.saturating_add(u64::from(length));
             if self.total > self.max {
                 return Err(self.fail(StreamEnd::TooLarge, size_limit()));
             }
@@ -330,6 +330,8 @@ pub enum IncompleteAs {
 /// grammar: `OK`, `NAME FOUND` (`Pugmark.Match.<signal>`, or
 /// `Pugmark.Incomplete.<reason>`), or `message ERROR`.
 pub fn verdict_reply(subject: &str, report: &Report, incomplete: IncompleteAs) -> String {
+    // A name from a directory walk may hold line breaks: one line each.
+    let subject = one_line(subject);
     match report.verdict {
         Verdict::Clean => format!("{subject}: OK"),
         Verdict::Match => {

@@ -203,9 +203,6 @@ pub struct Server {
     active: (Mutex<usize>, Condvar),
     counters: Counters,
     started: Instant,
-    /// The listeners' addresses, connected to on shutdown to wake their
-    /// accept loops.
-    wake: Mutex<Vec<Listen>>,
     /// When the watcher last looked at the manifest.
     last_check: Mutex<Instant>,
 }
@@ -228,7 +225,6 @@ impl Server {
             active: (Mutex::new(0), Condvar::new()),
             counters: Counters::default(),
             started: Instant::now(),
-            wake: Mutex::new(Vec::new()),
             last_check: Mutex::new(Instant::now()),
         })
     }
@@ -256,13 +252,24 @@ impl Server {
                             format!("{} exists and is not a socket", path.display()),
                         ));
                     }
-                    if UnixStream::connect(path).is_ok() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::AddrInUse,
-                            format!("{} is in use by a running server", path.display()),
-                        ));
+                    match UnixStream::connect(path) {
+                        // Nobody listens: a stale socket from a server gone.
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                            std::fs::remove_file(path)?;
+                        }
+                        Ok(_) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::AddrInUse,
+                                format!("{} is in use by a running server", path.display()),
+                            ))
+                        }
+                        Err(e) => {
+                            return Err(io::Error::new(
+                                e.kind(),
+                                format!("{} exists and cannot be checked: {e}", path.display()),
+                            ))
+                        }
                     }
-                    std::fs::remove_file(path)?;
                 }
                 let listener = UnixListener::bind(path)?;
                 use std::os::unix::fs::PermissionsExt;
@@ -277,34 +284,39 @@ impl Server {
     /// and removes the Unix sockets.
     pub fn run(self: &Arc<Self>, listeners: Vec<Bound>) -> io::Result<()> {
         let mut accepting = Vec::new();
-        let mut wake = Vec::new();
+        let mut started = Ok(());
         for bound in listeners {
             let server = self.clone();
-            match bound {
-                Bound::Tcp(l) => {
-                    wake.push(Listen::Tcp(l.local_addr()?));
-                    accepting.push(
-                        std::thread::Builder::new()
-                            .name("pugmark-serve-tcp".into())
-                            .spawn(move || server.accept_tcp(l))?,
-                    );
-                }
-                Bound::Unix(l, path) => {
-                    wake.push(Listen::Unix(path.clone()));
-                    accepting.push(
-                        std::thread::Builder::new()
-                            .name("pugmark-serve-unix".into())
-                            .spawn(move || server.accept_unix(l, path))?,
-                    );
+            let spawned = match bound {
+                Bound::Tcp(l) => std::thread::Builder::new()
+                    .name("pugmark-serve-tcp".into())
+                    .spawn(move || server.accept_tcp(l)),
+                Bound::Unix(l, path) => std::thread::Builder::new()
+                    .name("pugmark-serve-unix".into())
+                    .spawn(move || server.accept_unix(l, path)),
+            };
+            match spawned {
+                Ok(thread) => accepting.push(thread),
+                Err(e) => {
+                    started = Err(e);
+                    break;
                 }
             }
         }
-        *self.wake.lock().unwrap_or_else(|e| e.into_inner()) = wake;
-        if let Some(every) = self.opts.watch_interval {
-            let server = self.clone();
-            std::thread::Builder::new()
-                .name("pugmark-serve-watch".into())
-                .spawn(move || server.watch(every))?;
+        if started.is_ok() {
+            if let Some(every) = self.opts.watch_interval {
+                let server = self.clone();
+                let watcher = std::thread::Builder::new()
+                    .name("pugmark-serve-watch".into())
+                    .spawn(move || server.watch(every.max(Duration::from_millis(50))));
+                if let Err(e) = watcher {
+                    started = Err(e);
+                }
+            }
+        }
+        if started.is_err() {
+            // Stop the listeners already started (their sockets removed).
+            self.shutdown();
         }
         for thread in accepting {
             let _ = thread.join();
@@ -314,23 +326,15 @@ impl Server {
         while *active > 0 {
             active = idle.wait(active).unwrap_or_else(|e| e.into_inner());
         }
-        Ok(())
+        started
     }
 
-    /// Stops accepting connections; connections being served finish their
-    /// current command.
+    /// Stops accepting connections (within [`ACCEPT_POLL`]); connections
+    /// being served finish their current command.
     pub fn shutdown(&self) {
-        if self.stopping.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        // Wake the accept loops: each sees `stopping` on its next accept.
-        let wake = self.wake.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for listen in wake {
-            match listen {
-                Listen::Tcp(addr) => drop(TcpStream::connect(addr)),
-                Listen::Unix(path) => drop(UnixStream::connect(path)),
-            }
-        }
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wake accept loops waiting for a free connection slot.
+        self.active.1.notify_all();
     }
 
     /// Reloads the index whenever a writer has changed it, until stopping.
@@ -361,30 +365,40 @@ impl Server {
     }
 
     fn accept_tcp(self: Arc<Self>, listener: TcpListener) {
-        for stream in listener.incoming() {
-            if self.is_stopping() {
-                break;
+        if listener.set_nonblocking(true).is_err() {
+            return;
+        }
+        while !self.is_stopping() {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    if stream.set_nonblocking(false).is_ok() {
+                        self.spawn_connection(stream, peer.to_string());
+                    }
+                }
+                // Nothing waiting, or out of descriptors: look again soon.
+                Err(_) => std::thread::sleep(ACCEPT_POLL),
             }
-            let Ok(stream) = stream else { continue };
-            let client = stream
-                .peer_addr()
-                .map_or_else(|_| "tcp".to_string(), |a| a.to_string());
-            self.spawn_connection(stream, client);
         }
     }
 
     fn accept_unix(self: Arc<Self>, listener: UnixListener, path: PathBuf) {
-        for stream in listener.incoming() {
-            if self.is_stopping() {
-                break;
+        if listener.set_nonblocking(true).is_ok() {
+            while !self.is_stopping() {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if stream.set_nonblocking(false).is_ok() {
+                            self.spawn_connection(UnixConnection::new(stream), "unix".to_string());
+                        }
+                    }
+                    Err(_) => std::thread::sleep(ACCEPT_POLL),
+                }
             }
-            let Ok(stream) = stream else { continue };
-            self.spawn_connection(UnixConnection::new(stream), "unix".to_string());
         }
         let _ = std::fs::remove_file(path);
     }
 
-    /// Serves one connection on its own thread once a slot is free.
+    /// Serves one connection on its own thread once a slot is free (or
+    /// drops it when the server stops meanwhile).
     fn spawn_connection<S>(self: &Arc<Self>, stream: S, client: String)
     where
         S: Connection + Send + 'static,
@@ -393,28 +407,26 @@ impl Server {
             let (lock, freed) = &self.active;
             let mut active = lock.lock().unwrap_or_else(|e| e.into_inner());
             while *active >= self.opts.max_connections.max(1) {
+                if self.is_stopping() {
+                    return;
+                }
                 active = freed.wait(active).unwrap_or_else(|e| e.into_inner());
             }
             *active += 1;
         }
+        // Gives the slot back however the connection ends, a panic included.
+        let slot = Slot(self.clone());
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
-        let server = self.clone();
         let spawned = std::thread::Builder::new()
             .name("pugmark-serve-conn".into())
             .spawn(move || {
-                let _ = stream.set_timeouts(server.opts.idle_timeout);
-                server.serve(&stream, &client);
-                server.release();
+                let server = &slot.0;
+                if stream.set_timeouts(server.opts.idle_timeout).is_ok() {
+                    server.serve(&stream, &client);
+                }
             });
-        if spawned.is_err() {
-            self.release();
-        }
-    }
-
-    fn release(&self) {
-        let (lock, freed) = &self.active;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        freed.notify_all();
+        // On a failed spawn the closure, and the slot with it, is dropped.
+        drop(spawned);
     }
 
     /// Answers one connection: one command, or a whole `IDSESSION`.
@@ -451,7 +463,9 @@ impl Server {
                     };
                     say(&text)
                 }
-                Command::Shutdown => {
+                // Only local users who may open the Unix socket can stop the
+                // server: over TCP anyone on the host (or network) could.
+                Command::Shutdown if client == "unix" => {
                     self.shutdown();
                     return;
                 }
@@ -544,7 +558,12 @@ impl Server {
                 scanner.scan_reader(&subject, FromStart { file: &file, at: 0 }),
                 m.len(),
             ),
-            Ok(_) => (scanner.scan_reader(&subject, &file), 0),
+            // A pipe or socket has no end the server can rely on (no
+            // timeout applies to it): refused, not read forever.
+            Ok(_) => (
+                Report::error(&subject, "not a regular file (pass files, or use INSTREAM)"),
+                0,
+            ),
             Err(e) => (
                 Report::error(&subject, format!("reading the descriptor: {e}")),
                 0,
@@ -558,19 +577,21 @@ impl Server {
     /// examined, else one `OK` for the path.
     fn scan_path(&self, path: &Path, mode: ScanMode, client: &str) -> Vec<String> {
         let shown = path.display().to_string();
-        let allowed = std::fs::canonicalize(path).is_ok_and(|real| {
+        // The real path is checked and then scanned (not the client's, whose
+        // links could be changed in between).
+        let real = std::fs::canonicalize(path).ok().filter(|real| {
             self.opts
                 .scan_roots
                 .iter()
                 .filter_map(|root| std::fs::canonicalize(root).ok())
                 .any(|root| real.starts_with(root))
         });
-        if !allowed {
+        let Some(real) = real else {
             return vec![format!("{shown}: not below an allowed scan root ERROR")];
-        }
+        };
         let started = Instant::now();
         let scanner = self.scanner.current();
-        let reports = match scanner.scan_paths(&[path.to_path_buf()]) {
+        let reports = match scanner.scan_paths(&[real]) {
             Ok(r) => r,
             Err(e) => return vec![format!("{shown}: {e} ERROR")],
         };
@@ -678,6 +699,21 @@ impl Read for FromStart<'_> {
         let n = self.file.read_at(buf, self.at)?;
         self.at += n as u64;
         Ok(n)
+    }
+}
+
+/// How often accept loops look for connections and for a shutdown.
+pub const ACCEPT_POLL: Duration = Duration::from_millis(50);
+
+/// A connection slot, given back when dropped.
+struct Slot(Arc<Server>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (lock, freed) = &self.0.active;
+        let mut active = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *active = active.saturating_sub(1);
+        freed.notify_all();
     }
 }
 

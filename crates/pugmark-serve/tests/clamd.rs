@@ -226,6 +226,9 @@ fn reload_picks_up_a_grown_index_and_shutdown_stops_the_server() {
     assert_eq!(ask_unix(&r.socket, b"zRELOAD\0"), "RELOADING\0");
     let reply = ask_unix(&r.socket, &instream(&data, 8192));
     assert!(reply.starts_with("stream: Pugmark.Match."), "{reply}");
+    // Over TCP, SHUTDOWN is not taken: anyone on the host could send it.
+    assert_eq!(ask_tcp(r.tcp, b"zSHUTDOWN\0"), "UNKNOWN COMMAND\0");
+    assert_eq!(ask_tcp(r.tcp, b"zPING\0"), "PONG\0");
     let stats = ask_tcp(r.tcp, b"zSTATS\0");
     assert!(
         stats.contains("RELOADS: 1") && stats.ends_with("END\0"),
