@@ -286,3 +286,50 @@ fn remote_addresses_need_an_explicit_flag() {
     assert!(server.bind(&Listen::Unix(file.clone())).is_err());
     assert!(file.exists());
 }
+
+/// Sends `zFILDES` with `fd` as clamdscan --fdpass does (a dummy byte
+/// carrying the descriptor), returns the reply.
+fn fildes(socket: &Path, fd: std::os::fd::BorrowedFd<'_>) -> String {
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"zFILDES\0").unwrap();
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [fd];
+    assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+    sendmsg(
+        &s,
+        &[std::io::IoSlice::new(b"x")],
+        &mut control,
+        SendFlags::empty(),
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn passed_descriptors_are_scanned_whole_and_pipes_refused() {
+    use std::io::Seek;
+    use std::os::fd::AsFd;
+    let r = start(ServeOptions::default());
+    let copy = root().join("data-samples/outgoing/dem-copy.tif");
+    let mut file = std::fs::File::open(&copy).unwrap();
+    // Read from a moved offset: the file is still scanned from its start.
+    file.seek(std::io::SeekFrom::Start(1000)).unwrap();
+    let reply = fildes(&r.socket, file.as_fd());
+    assert!(
+        reply.starts_with("fd[") && reply.ends_with("FOUND\0"),
+        "{reply}"
+    );
+    let notes = std::fs::File::open(root().join("data-samples/outgoing/patrol-notes.txt")).unwrap();
+    assert!(fildes(&r.socket, notes.as_fd()).ends_with(": OK\0"));
+    let (read_end, _write_end) = std::io::pipe().unwrap();
+    let reply = fildes(&r.socket, read_end.as_fd());
+    assert!(
+        reply.ends_with("ERROR\0") && reply.contains("regular"),
+        "{reply}"
+    );
+}
