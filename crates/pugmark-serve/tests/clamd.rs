@@ -76,23 +76,25 @@ fn start(opts: ServeOptions) -> Running {
     }
 }
 
-/// Sends `request` and reads until the server closes the connection.
-fn ask_unix(socket: &Path, request: &[u8]) -> String {
-    let mut s = UnixStream::connect(socket).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+/// Sends `request` on a connected socket and reads until the server closes
+/// the connection.
+fn ask(mut s: impl Read + Write, request: &[u8]) -> String {
     s.write_all(request).unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn ask_tcp(addr: std::net::SocketAddr, request: &[u8]) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
+fn ask_unix(socket: &Path, request: &[u8]) -> String {
+    let s = UnixStream::connect(socket).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(request).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    String::from_utf8_lossy(&out).into_owned()
+    ask(s, request)
+}
+
+fn ask_tcp(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    ask(s, request)
 }
 
 /// `zINSTREAM` with `data` in chunks of `chunk` bytes.
