@@ -90,6 +90,11 @@ pub struct ServeOptions {
     /// A connection that sends nothing for this long is closed (default
     /// 30 s).
     pub idle_timeout: Duration,
+    /// Longest an `INSTREAM` body may take to arrive, however steadily it
+    /// trickles (default 5 min): a client sending a byte now and then would
+    /// otherwise hold its connection slot for ever. Past it the body is
+    /// refused with `ERROR`.
+    pub body_timeout: Duration,
     /// Directories `SCAN` may read below (default none: `SCAN` is refused,
     /// since a client could otherwise make the server read any file it
     /// can).
@@ -126,6 +131,7 @@ setters!(
     with_max_connections: max_connections: usize,
     with_stream_max_length: stream_max_length: u64,
     with_idle_timeout: idle_timeout: Duration,
+    with_body_timeout: body_timeout: Duration,
     with_scan_roots: scan_roots: Vec<PathBuf>,
     with_incomplete_as: incomplete_as: IncompleteAs,
     with_allow_remote: allow_remote: bool,
@@ -139,6 +145,7 @@ impl Default for ServeOptions {
             max_connections: 64,
             stream_max_length: 100 << 20,
             idle_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(300),
             scan_roots: Vec::new(),
             incomplete_as: IncompleteAs::Found,
             allow_remote: false,
@@ -154,6 +161,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("max_connections", &self.max_connections)
             .field("stream_max_length", &self.stream_max_length)
             .field("idle_timeout", &self.idle_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("scan_roots", &self.scan_roots)
             .field("incomplete_as", &self.incomplete_as)
             .field("allow_remote", &self.allow_remote)
@@ -474,14 +482,17 @@ impl Server {
                     match self.instream(&mut reader, client) {
                         Ok(text) => say(&text),
                         Err(text) => {
-                            // The reply, then the rest of what the client
-                            // sends is read and dropped (within the idle
-                            // timeout): closing with unread input would
+                            // The reply, then what the client still sends is
+                            // read and dropped for a moment (bounded in bytes
+                            // and time): closing with unread input would
                             // reset the connection and lose the reply.
                             if say(&text).is_ok() {
                                 let _ = stream.shutdown_write();
-                                let _ =
-                                    io::copy(&mut (&mut reader).take(DRAIN_MAX), &mut io::sink());
+                                let mut rest = Deadline {
+                                    inner: (&mut reader).take(DRAIN_MAX),
+                                    at: Instant::now() + self.opts.idle_timeout,
+                                };
+                                let _ = io::copy(&mut rest, &mut io::sink());
                             }
                             return;
                         }
@@ -525,7 +536,11 @@ impl Server {
     fn instream<R: Read>(&self, reader: &mut R, client: &str) -> Result<String, String> {
         let started = Instant::now();
         let scanner = self.scanner.current();
-        let mut body = Instream::new(reader, self.opts.stream_max_length);
+        let deadline = Deadline {
+            inner: reader,
+            at: started + self.opts.body_timeout,
+        };
+        let mut body = Instream::new(deadline, self.opts.stream_max_length);
         let report = scanner.scan_reader("stream", &mut body);
         if body.end() == StreamEnd::Open {
             // The scan stopped early (cancelled): the rest of the body is
@@ -534,9 +549,10 @@ impl Server {
         }
         match body.end() {
             StreamEnd::TooLarge => Err(SIZE_LIMIT_REPLY.to_string()),
-            StreamEnd::Truncated | StreamEnd::Open => {
-                Err("stream: the body ended before its terminator ERROR".to_string())
-            }
+            StreamEnd::Truncated | StreamEnd::Open => Err(
+                "stream: the body did not arrive whole in time (cut short, idle or over the body timeout) ERROR"
+                    .to_string(),
+            ),
             StreamEnd::Complete => {
                 self.record(client, "stream", body.len(), &report, started);
                 Ok(verdict_reply("stream", &report, self.opts.incomplete_as))
@@ -699,6 +715,23 @@ impl Read for FromStart<'_> {
         let n = self.file.read_at(buf, self.at)?;
         self.at += n as u64;
         Ok(n)
+    }
+}
+
+/// A reader that fails with `TimedOut` once its deadline has passed (each
+/// read is also bounded by the socket's idle timeout, so a body is cut at
+/// most one idle timeout after its deadline).
+struct Deadline<R> {
+    inner: R,
+    at: Instant,
+}
+
+impl<R: Read> Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if Instant::now() >= self.at {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.inner.read(buf)
     }
 }
 

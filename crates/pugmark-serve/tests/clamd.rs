@@ -184,6 +184,36 @@ fn limits_and_broken_clients_are_answered_and_harm_nobody() {
 }
 
 #[test]
+fn a_trickling_body_is_cut_at_its_deadline() {
+    let r = start(
+        ServeOptions::default()
+            .with_body_timeout(Duration::from_millis(600))
+            .with_idle_timeout(Duration::from_millis(300)),
+    );
+    let mut s = UnixStream::connect(&r.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"zINSTREAM\0").unwrap();
+    let started = std::time::Instant::now();
+    // One byte chunk every 100 ms: never idle, never done.
+    let mut reply = Vec::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        if s.write_all(&[0, 0, 0, 1, b'x']).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = s.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.contains("ERROR"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ask_unix(&r.socket, b"zPING\0"), "PONG\0");
+}
+
+#[test]
 fn scan_reads_only_below_allowed_roots() {
     let outgoing = root().join("data-samples/outgoing");
     let opts = ServeOptions::default().with_scan_roots(vec![outgoing.clone()]);
