@@ -407,6 +407,15 @@ impl Index {
         Manifest::load(&self.dir).map_or(true, |m| m != self.manifest)
     }
 
+    /// A short identity of the snapshot this handle opened (16 hex digits
+    /// of the manifest's BLAKE3 digest): it changes whenever a writer
+    /// commits, merges or compacts, so a server can name the index version
+    /// it answers with (ICAP's `ISTag`).
+    pub fn snapshot_id(&self) -> String {
+        let manifest = serde_json::to_vec(&self.manifest).unwrap_or_default();
+        blake3::hash(&manifest).to_hex()[..16].to_string()
+    }
+
     /// Opens the index in the same directory again, with the same options:
     /// the index as it is on disk now. This handle is unchanged.
     pub fn reopen(&self) -> Result<Index> {

@@ -229,18 +229,24 @@ enum Command {
         compact: bool,
     },
     /// Answer gateways over clamd's protocol (clamdscan, clamav-milter,
-    /// Exim, c-icap's virus_scan) until SIGTERM or SHUTDOWN; a changed
+    /// Exim, c-icap's virus_scan) and ICAP (Squid and other web proxies:
+    /// icap://HOST:PORT/pugmark) until SIGTERM or SHUTDOWN; a changed
     /// index is picked up by itself, on SIGHUP or on RELOAD
     Serve {
         /// Listen for clamd's protocol on unix:PATH or tcp:HOST:PORT
         /// (repeatable)
-        #[arg(long, value_name = "ADDR", required = true)]
+        #[arg(long, value_name = "ADDR", required_unless_present = "icap")]
         clamd: Vec<pugmark_serve::Listen>,
+        /// Listen for ICAP on HOST:PORT (repeatable; ICAP's usual port is
+        /// 127.0.0.1:1344)
+        #[arg(long, value_name = "HOST:PORT")]
+        icap: Vec<std::net::SocketAddr>,
         /// A directory SCAN may read below (repeatable; without one, SCAN
         /// is refused)
         #[arg(long, value_name = "DIR")]
         scan_root: Vec<PathBuf>,
-        /// Largest INSTREAM body in bytes (clamd's StreamMaxLength)
+        /// Largest INSTREAM or ICAP body in bytes (clamd's
+        /// StreamMaxLength); a larger ICAP body is blocked
         #[arg(long, default_value_t = 100 << 20)]
         stream_max_length: u64,
         /// Connections served at once; more wait
@@ -360,6 +366,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => cmd_fingerprint(&files, &dir, json, chunks),
         Command::Serve {
             clamd,
+            icap,
             scan_root,
             stream_max_length,
             max_connections,
@@ -379,6 +386,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 .with_allow_remote(allow_remote)
                 .with_log(Arc::new(|l: &pugmark_serve::server::ScanLog| {
                     let line = serde_json::json!({
+                        "id": l.id,
                         "client": l.client,
                         "subject": l.subject,
                         "bytes": l.bytes,
@@ -389,7 +397,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     // A closed stderr must not take the connection down.
                     let _ = writeln!(std::io::stderr(), "{line}");
                 }));
-            cmd_serve(&dir, &clamd, opts)
+            cmd_serve(&dir, &clamd, &icap, opts)
         }
         Command::Verify => {
             let n = index::verify(&dir)?;
@@ -904,6 +912,7 @@ impl Progress for Bar {
 fn cmd_serve(
     dir: &Path,
     listen: &[pugmark_serve::Listen],
+    icap: &[std::net::SocketAddr],
     opts: pugmark_serve::ServeOptions,
 ) -> anyhow::Result<u8> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -917,6 +926,13 @@ fn cmd_serve(
             server
                 .bind(l)
                 .map_err(|e| anyhow::anyhow!("listening on {l}: {e}"))?,
+        );
+    }
+    for addr in icap {
+        bound.push(
+            server
+                .bind_icap(*addr)
+                .map_err(|e| anyhow::anyhow!("listening for ICAP on {addr}: {e}"))?,
         );
     }
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
@@ -939,6 +955,7 @@ fn cmd_serve(
         listen
             .iter()
             .map(|l| l.to_string())
+            .chain(icap.iter().map(|a| format!("icap://{a}/pugmark")))
             .collect::<Vec<_>>()
             .join(", ")
     );

@@ -4,9 +4,12 @@
 //! uses pugmark as its engine without new glue.
 //!
 //! * [`clamd`] — the clamd protocol: commands, `INSTREAM` framing, replies;
+//! * [`icap`] — ICAP (RFC 3507): heads, chunked bodies and previews,
+//!   `204`, echoes and block pages;
 //! * [`server`] — listeners, connections, reload, shutdown, counters.
 
 pub mod clamd;
+pub mod icap;
 pub mod server;
 
 pub use server::{Listen, ServeOptions, Server};

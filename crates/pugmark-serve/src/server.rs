@@ -21,6 +21,7 @@ use crate::clamd::{
     read_command, verdict_reply, write_reply, Command, IncompleteAs, Instream, ScanMode, StreamEnd,
     COMMANDS, SIZE_LIMIT_REPLY,
 };
+use crate::icap::{self, BodyEnd, IcapError, Method};
 
 /// Where the server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,7 +61,10 @@ impl std::str::FromStr for Listen {
 
 /// One scan's log line: who asked, how much, what came of it, how long.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ScanLog {
+    /// The evidence id (also on ICAP block pages): unique per server run.
+    pub id: String,
     /// The client (`unix` or its address).
     pub client: String,
     /// What was scanned (`stream`, a path).
@@ -187,8 +191,10 @@ struct Counters {
 pub enum Bound {
     /// A Unix socket (removed when the server stops).
     Unix(UnixListener, PathBuf),
-    /// A TCP socket.
+    /// A TCP socket for clamd's protocol.
     Tcp(TcpListener),
+    /// A TCP socket for ICAP.
+    Icap(TcpListener),
 }
 
 impl Bound {
@@ -196,7 +202,7 @@ impl Bound {
     /// port 0), if this is a TCP listener.
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         match self {
-            Bound::Tcp(l) => l.local_addr().ok(),
+            Bound::Tcp(l) | Bound::Icap(l) => l.local_addr().ok(),
             Bound::Unix(..) => None,
         }
     }
@@ -211,6 +217,10 @@ pub struct Server {
     active: (Mutex<usize>, Condvar),
     counters: Counters,
     started: Instant,
+    /// Start time in seconds since the Unix epoch (the evidence ids' prefix).
+    epoch: u64,
+    /// The next evidence id's sequence number.
+    next_id: AtomicU64,
     /// When the watcher last looked at the manifest.
     last_check: Mutex<Instant>,
 }
@@ -233,6 +243,10 @@ impl Server {
             active: (Mutex::new(0), Condvar::new()),
             counters: Counters::default(),
             started: Instant::now(),
+            epoch: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            next_id: AtomicU64::new(1),
             last_check: Mutex::new(Instant::now()),
         })
     }
@@ -242,15 +256,7 @@ impl Server {
     /// replaced only if it is a socket nobody answers on.
     pub fn bind(&self, listen: &Listen) -> io::Result<Bound> {
         match listen {
-            Listen::Tcp(addr) => {
-                if !addr.ip().is_loopback() && !self.opts.allow_remote {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        format!("{addr} is not a loopback address (pass --allow-remote to listen on it)"),
-                    ));
-                }
-                TcpListener::bind(addr).map(Bound::Tcp)
-            }
+            Listen::Tcp(addr) => self.bind_tcp(*addr).map(Bound::Tcp),
             Listen::Unix(path) => {
                 if let Ok(meta) = std::fs::symlink_metadata(path) {
                     use std::os::unix::fs::FileTypeExt;
@@ -287,6 +293,22 @@ impl Server {
         }
     }
 
+    /// Binds ICAP's service (`icap://ADDR/pugmark`) on `addr`, loopback
+    /// unless [`ServeOptions::allow_remote`].
+    pub fn bind_icap(&self, addr: SocketAddr) -> io::Result<Bound> {
+        self.bind_tcp(addr).map(Bound::Icap)
+    }
+
+    fn bind_tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {
+        if !addr.ip().is_loopback() && !self.opts.allow_remote {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{addr} is not a loopback address (pass --allow-remote to listen on it)"),
+            ));
+        }
+        TcpListener::bind(addr)
+    }
+
     /// Serves every listener until [`shutdown`](Self::shutdown) (or a
     /// client's `SHUTDOWN`); then waits for the connections being served
     /// and removes the Unix sockets.
@@ -298,7 +320,10 @@ impl Server {
             let spawned = match bound {
                 Bound::Tcp(l) => std::thread::Builder::new()
                     .name("pugmark-serve-tcp".into())
-                    .spawn(move || server.accept_tcp(l)),
+                    .spawn(move || server.accept_tcp(l, Protocol::Clamd)),
+                Bound::Icap(l) => std::thread::Builder::new()
+                    .name("pugmark-serve-icap".into())
+                    .spawn(move || server.accept_tcp(l, Protocol::Icap)),
                 Bound::Unix(l, path) => std::thread::Builder::new()
                     .name("pugmark-serve-unix".into())
                     .spawn(move || server.accept_unix(l, path)),
@@ -372,7 +397,7 @@ impl Server {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    fn accept_tcp(self: Arc<Self>, listener: TcpListener) {
+    fn accept_tcp(self: Arc<Self>, listener: TcpListener, protocol: Protocol) {
         if listener.set_nonblocking(true).is_err() {
             return;
         }
@@ -380,7 +405,7 @@ impl Server {
             match listener.accept() {
                 Ok((stream, peer)) => {
                     if stream.set_nonblocking(false).is_ok() {
-                        self.spawn_connection(stream, peer.to_string());
+                        self.spawn_connection(stream, peer.to_string(), protocol);
                     }
                 }
                 // Nothing waiting, or out of descriptors: look again soon.
@@ -395,7 +420,11 @@ impl Server {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         if stream.set_nonblocking(false).is_ok() {
-                            self.spawn_connection(UnixConnection::new(stream), "unix".to_string());
+                            self.spawn_connection(
+                                UnixConnection::new(stream),
+                                "unix".to_string(),
+                                Protocol::Clamd,
+                            );
                         }
                     }
                     Err(_) => std::thread::sleep(ACCEPT_POLL),
@@ -407,7 +436,7 @@ impl Server {
 
     /// Serves one connection on its own thread once a slot is free (or
     /// drops it when the server stops meanwhile).
-    fn spawn_connection<S>(self: &Arc<Self>, stream: S, client: String)
+    fn spawn_connection<S>(self: &Arc<Self>, stream: S, client: String, protocol: Protocol)
     where
         S: Connection + Send + 'static,
     {
@@ -430,7 +459,10 @@ impl Server {
             .spawn(move || {
                 let server = &slot.0;
                 if stream.set_timeouts(server.opts.idle_timeout).is_ok() {
-                    server.serve(&stream, &client);
+                    match protocol {
+                        Protocol::Clamd => server.serve(&stream, &client),
+                        Protocol::Icap => server.serve_icap(&stream, &client),
+                    }
                 }
             });
         // On a failed spawn the closure, and the slot with it, is dropped.
@@ -529,6 +561,211 @@ impl Server {
                 return;
             }
         }
+    }
+
+    /// Answers one ICAP connection: requests until the client closes, asks
+    /// to, or the server stops.
+    fn serve_icap<S: Connection>(&self, stream: &S, client: &str) {
+        let mut reader = BufReader::new(stream.reader());
+        let mut writer = stream.writer();
+        loop {
+            let request = match icap::read_request(&mut reader) {
+                Ok(Some(r)) => r,
+                Ok(None) | Err(IcapError::Io(_)) => return,
+                Err(e) => {
+                    let status = match e {
+                        IcapError::Version(_) => "505 ICAP Version Not Supported",
+                        _ => "400 Bad Request",
+                    };
+                    let _ = icap::write_head(&mut writer, status, &self.istag(), &closing());
+                    return;
+                }
+            };
+            let istag = self.istag();
+            if request.service != icap::SERVICE_PATH {
+                // The body (if any) is not read: the connection ends here.
+                let _ = icap::write_head(
+                    &mut writer,
+                    "404 ICAP Service Not Found",
+                    &istag,
+                    &closing(),
+                );
+                return;
+            }
+            let next = match request.method {
+                Method::Options if request.body.is_none() => {
+                    let fields = icap::options_fields(self.opts.max_connections, OPTIONS_TTL_SECS);
+                    match icap::write_head(&mut writer, "200 OK", &istag, &fields) {
+                        Ok(()) => Next::Keep,
+                        Err(_) => Next::Close,
+                    }
+                }
+                Method::Reqmod | Method::Respmod => {
+                    self.icap_adapt(&request, &mut reader, stream, client, &istag)
+                }
+                Method::Options => {
+                    let _ = icap::write_head(&mut writer, "400 Bad Request", &istag, &closing());
+                    Next::Close
+                }
+                Method::Other(_) => {
+                    let _ = icap::write_head(
+                        &mut writer,
+                        "501 Method Not Implemented",
+                        &istag,
+                        &closing(),
+                    );
+                    Next::Close
+                }
+            };
+            match next {
+                Next::Keep if !request.wants_close() && !self.is_stopping() => {}
+                Next::Keep | Next::Close => return,
+                Next::DrainAndClose => {
+                    // What the client still sends is read and dropped for a
+                    // moment so the answer is not lost to a reset.
+                    let _ = stream.shutdown_write();
+                    let mut rest = Deadline {
+                        inner: (&mut reader).take(DRAIN_MAX),
+                        at: Instant::now() + self.opts.idle_timeout,
+                    };
+                    let _ = io::copy(&mut rest, &mut io::sink());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Scans a `REQMOD` / `RESPMOD` message's body and answers: `204` or
+    /// the message echoed when clean, an HTTP 403 page otherwise.
+    fn icap_adapt<R: io::BufRead, S: Connection>(
+        &self,
+        request: &icap::Request,
+        reader: &mut R,
+        stream: &S,
+        client: &str,
+        istag: &str,
+    ) -> Next {
+        let started = Instant::now();
+        let writer = &mut stream.writer();
+        let target = request
+            .http_request
+            .as_deref()
+            .and_then(icap::http_target)
+            .unwrap_or("-");
+        let method = if request.method == Method::Respmod {
+            "RESPMOD"
+        } else {
+            "REQMOD"
+        };
+        let subject: String = format!("{method} {target}").chars().take(300).collect();
+        let may_204 = request.allows("204");
+        let head = request.adapted_head();
+        if request.body.is_none() {
+            // Heads only: no content to scan.
+            let answered = if may_204 || request.preview().is_some() {
+                icap::write_head(
+                    writer,
+                    "204 No Content",
+                    istag,
+                    &[("Encapsulated", "null-body=0".into())],
+                )
+            } else {
+                echo(writer, request, istag, None)
+            };
+            return if answered.is_ok() {
+                Next::Keep
+            } else {
+                Next::Close
+            };
+        }
+        let scanner = self.scanner.current();
+        let mut spool = (!may_204).then(icap::Spool::default);
+        // An upload is named by its target (a PUT names the file); a
+        // download only by its Content-Disposition, since a URL's name says
+        // nothing of what a server answers (an error page at /x.zip).
+        let name = match request.method {
+            Method::Respmod => head
+                .and_then(|h| icap::http_header(h, "Content-Disposition"))
+                .and_then(|d| {
+                    d.split(';')
+                        .find_map(|p| p.trim().strip_prefix("filename="))
+                })
+                .map_or_else(|| "body".to_string(), |f| scan_name(f.trim_matches('"'))),
+            _ => scan_name(target),
+        };
+        // A multipart form's parts are opened as a MIME message's would be.
+        let mime_head = head
+            .and_then(|h| icap::http_header(h, "Content-Type"))
+            .filter(|t| {
+                t.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/")
+            })
+            .map(|t| format!("MIME-Version: 1.0\r\nContent-Type: {t}\r\n\r\n").into_bytes());
+        let mut continue_to = stream.writer();
+        let mut body = icap::ChunkedBody::new(
+            reader,
+            request.preview().is_some(),
+            self.opts.stream_max_length,
+            &mut continue_to,
+            spool.as_mut(),
+        )
+        .with_deadline(started + self.opts.body_timeout);
+        let report = match mime_head {
+            Some(mime) => scanner.scan_reader(&name, io::Cursor::new(mime).chain(&mut body)),
+            None => scanner.scan_reader(&name, &mut body),
+        };
+        if body.end() == BodyEnd::Open {
+            // The scan stopped early (cancelled): the rest is read so the
+            // connection stays in step.
+            let _ = body.drain();
+        }
+        let (end, bytes, in_preview) = (body.end(), body.len(), body.ended_in_preview());
+        let next = match end {
+            BodyEnd::Complete => Next::Keep,
+            BodyEnd::TooLarge => Next::DrainAndClose,
+            BodyEnd::Malformed => {
+                let _ = icap::write_head(writer, "400 Bad Request", istag, &closing());
+                return Next::Close;
+            }
+            // The client is gone, or too slow: nobody to answer.
+            BodyEnd::Truncated | BodyEnd::Open => return Next::Close,
+        };
+        let (id, detail) = self.record(client, &subject, bytes, &report, started);
+        let answered = if report.verdict == Verdict::Clean {
+            if in_preview || may_204 {
+                icap::write_head(
+                    writer,
+                    "204 No Content",
+                    istag,
+                    &[("Encapsulated", "null-body=0".into())],
+                )
+            } else {
+                echo(writer, request, istag, spool.as_mut())
+            }
+        } else {
+            let verdict = if end == BodyEnd::TooLarge {
+                "incomplete".to_string()
+            } else {
+                report.verdict.name().to_string()
+            };
+            let detail = if end == BodyEnd::TooLarge {
+                format!("over the {}-byte limit", self.opts.stream_max_length)
+            } else {
+                detail
+            };
+            block(writer, istag, &verdict, &detail, &id)
+        };
+        match answered {
+            Ok(()) => next,
+            Err(_) => Next::Close,
+        }
+    }
+
+    /// The `ISTag` of the index answering now: it changes on every reload
+    /// that found a new snapshot.
+    fn istag(&self) -> String {
+        format!("pugmark-{}", self.scanner.current().index().snapshot_id())
     }
 
     /// Scans an `INSTREAM` body; the reply, or (`Err`) the last reply
@@ -633,8 +870,16 @@ impl Server {
         replies
     }
 
-    /// Counts a verdict and logs it.
-    fn record(&self, client: &str, subject: &str, bytes: u64, report: &Report, started: Instant) {
+    /// Counts a verdict and logs it; its evidence id and its detail (the
+    /// signals that matched, or the first reason).
+    fn record(
+        &self,
+        client: &str,
+        subject: &str,
+        bytes: u64,
+        report: &Report,
+        started: Instant,
+    ) -> (String, String) {
         let c = &self.counters;
         c.scans.fetch_add(1, Ordering::Relaxed);
         let counter = match report.verdict {
@@ -658,14 +903,21 @@ impl Server {
                 .or_else(|| report.error.clone())
                 .unwrap_or_default()
         };
+        let id = format!(
+            "pm-{:x}-{}",
+            self.epoch,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
         (self.opts.log)(&ScanLog {
+            id: id.clone(),
             client: client.to_string(),
             subject: subject.to_string(),
             bytes,
             verdict: report.verdict,
-            detail,
+            detail: detail.clone(),
             elapsed: started.elapsed(),
         });
+        (id, detail)
     }
 
     /// What `VERSION` answers: the program, the index's live items, and
@@ -733,6 +985,105 @@ impl<R: Read> Read for Deadline<R> {
         }
         self.inner.read(buf)
     }
+}
+
+/// What an ICAP connection does after a request.
+enum Next {
+    /// Waits for the next request.
+    Keep,
+    /// Closes now.
+    Close,
+    /// Closes once what the client still sends is drained (a body was
+    /// answered before it was read whole).
+    DrainAndClose,
+}
+
+/// Seconds an ICAP client may keep the `OPTIONS` answer (and its `ISTag`).
+const OPTIONS_TTL_SECS: u64 = 60;
+
+/// The field that tells an ICAP client the connection ends.
+fn closing() -> Vec<(&'static str, String)> {
+    vec![
+        ("Connection", "close".to_string()),
+        ("Encapsulated", "null-body=0".to_string()),
+    ]
+}
+
+/// The name a body is scanned under: the last segment of the HTTP target's
+/// path (its extension helps recognise the format), else `body`.
+fn scan_name(target: &str) -> String {
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let clean: String = last
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(100)
+        .collect();
+    if clean.trim_matches('.').is_empty() {
+        "body".to_string()
+    } else {
+        clean
+    }
+}
+
+/// Answers `200` with the HTTP message unchanged (a client that did not
+/// allow `204`): its head, and its body from the spool.
+fn echo<W: Write>(
+    writer: &mut W,
+    request: &icap::Request,
+    istag: &str,
+    spool: Option<&mut icap::Spool>,
+) -> io::Result<()> {
+    let mut out = io::BufWriter::new(writer);
+    let (head_name, body_name) = if request.method == Method::Respmod {
+        ("res-hdr", "res-body")
+    } else {
+        ("req-hdr", "req-body")
+    };
+    let head = request.adapted_head().unwrap_or_default();
+    let encapsulated = match (&spool, request.body) {
+        (Some(_), Some(_)) => format!("{head_name}=0, {body_name}={}", head.len()),
+        _ => format!("{head_name}=0, null-body={}", head.len()),
+    };
+    icap::write_head(&mut out, "200 OK", istag, &[("Encapsulated", encapsulated)])?;
+    out.write_all(head)?;
+    if let (Some(spool), Some(_)) = (spool, request.body) {
+        spool.write_chunked(&mut out)?;
+    }
+    out.flush()
+}
+
+/// Answers `200` with an HTTP 403 page in place of the message.
+fn block<W: Write>(
+    writer: &mut W,
+    istag: &str,
+    verdict: &str,
+    detail: &str,
+    id: &str,
+) -> io::Result<()> {
+    let (head, page) = icap::block_response(verdict, detail, id);
+    let mut out = io::BufWriter::new(writer);
+    icap::write_head(
+        &mut out,
+        "200 OK",
+        istag,
+        &[(
+            "Encapsulated",
+            format!("res-hdr=0, res-body={}", head.len()),
+        )],
+    )?;
+    out.write_all(&head)?;
+    write!(out, "{:x}\r\n", page.len())?;
+    out.write_all(&page)?;
+    out.write_all(b"\r\n0\r\n\r\n")?;
+    out.flush()
+}
+
+/// Which protocol a listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    Clamd,
+    Icap,
 }
 
 /// How often accept loops look for connections and for a shutdown.

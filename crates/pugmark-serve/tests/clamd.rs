@@ -6,75 +6,15 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use pugmark::{IndexOptions, IndexWriter, ScanOptions, Scanner, SharedScanner};
-use pugmark_serve::server::ScanLog;
 use pugmark_serve::{Listen, ServeOptions, Server};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn sample(rel: &str) -> Vec<u8> {
-    std::fs::read(root().join("data-samples").join(rel)).unwrap()
-}
-
-struct Running {
-    server: Arc<Server>,
-    socket: PathBuf,
-    tcp: std::net::SocketAddr,
-    index: PathBuf,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-    log: Arc<Mutex<Vec<ScanLog>>>,
-    _tmp: tempfile::TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.server.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A server over an index of data-samples/reserve/rasters, on a Unix
-/// socket and a loopback port, with `opts`.
-fn start(opts: ServeOptions) -> Running {
-    let tmp = tempfile::tempdir().unwrap();
-    let index = tmp.path().join("idx");
-    let mut w = IndexWriter::open(&index, IndexOptions::default()).unwrap();
-    w.add_paths(&[root().join("data-samples/reserve/rasters")])
-        .unwrap();
-    drop(w);
-    let scanner = Scanner::open(&index, ScanOptions::default().with_threads(2)).unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let opts = opts.with_log(Arc::new(move |l: &ScanLog| {
-        sink.lock().unwrap().push(l.clone())
-    }));
-    let server = Server::new(Arc::new(SharedScanner::new(scanner)), opts);
-    let socket = tmp.path().join("clamd.sock");
-    let unix = server.bind(&Listen::Unix(socket.clone())).unwrap();
-    let tcp = server
-        .bind(&Listen::Tcp("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
-    let addr = tcp.tcp_addr().unwrap();
-    let run = server.clone();
-    let thread = std::thread::spawn(move || run.run(vec![unix, tcp]));
-    Running {
-        server,
-        socket,
-        tcp: addr,
-        index,
-        thread: Some(thread),
-        log,
-        _tmp: tmp,
-    }
-}
+mod common;
+use common::{root, sample, start};
 
 /// Sends `request` on a connected socket and reads until the server closes
 /// the connection.

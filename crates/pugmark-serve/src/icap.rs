@@ -1,0 +1,896 @@
+//! ICAP (RFC 3507), the protocol web proxies (Squid, commercial gateways)
+//! hand HTTP messages to scanners with: request heads, the encapsulated
+//! HTTP headers, chunked bodies with previews, and the responses pugmark
+//! gives — `204` (unchanged), the message echoed when `204` is not
+//! allowed, or an HTTP `403` page that blocks it.
+//!
+//! This module owns the wire format; the connection loop that scans is in
+//! [`server`](crate::server).
+
+use std::io::{self, BufRead, Read, Seek, Write};
+
+/// The path of pugmark's one ICAP service (`icap://HOST:PORT/pugmark`); it
+/// answers `REQMOD` (uploads: the DLP case) and `RESPMOD` (downloads).
+pub const SERVICE_PATH: &str = "/pugmark";
+
+/// Bytes of preview the `OPTIONS` answer asks clients for.
+pub const PREVIEW_BYTES: u64 = 4096;
+
+/// Longest ICAP head, and longest encapsulated HTTP head, accepted.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Longest single line of a head or a chunk-size line.
+const MAX_LINE: usize = 8 * 1024;
+
+/// An ICAP method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Method {
+    /// `OPTIONS`: what the service supports.
+    Options,
+    /// `REQMOD`: an HTTP request (an upload) to adapt.
+    Reqmod,
+    /// `RESPMOD`: an HTTP response (a download) to adapt.
+    Respmod,
+    /// Any other method (answered `501`).
+    Other(String),
+}
+
+/// A part named in the `Encapsulated` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// The HTTP request's head.
+    ReqHdr,
+    /// The HTTP response's head.
+    ResHdr,
+    /// The HTTP request's body (chunked).
+    ReqBody,
+    /// The HTTP response's body (chunked).
+    ResBody,
+    /// No body follows.
+    NullBody,
+    /// An `OPTIONS` body (chunked).
+    OptBody,
+}
+
+impl Section {
+    fn parse(name: &str) -> Option<Section> {
+        Some(match name {
+            "req-hdr" => Section::ReqHdr,
+            "res-hdr" => Section::ResHdr,
+            "req-body" => Section::ReqBody,
+            "res-body" => Section::ResBody,
+            "null-body" => Section::NullBody,
+            "opt-body" => Section::OptBody,
+            _ => return None,
+        })
+    }
+
+    /// Whether a chunked body follows at this offset.
+    pub fn is_body(self) -> bool {
+        matches!(self, Section::ReqBody | Section::ResBody | Section::OptBody)
+    }
+}
+
+/// An ICAP request's head and the HTTP heads it encapsulates.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The request URI as sent.
+    pub uri: String,
+    /// The service path of the URI (`/pugmark`), without its query.
+    pub service: String,
+    /// ICAP header fields in order (names as sent).
+    pub headers: Vec<(String, String)>,
+    /// The encapsulated HTTP request head (`req-hdr`), if any.
+    pub http_request: Option<Vec<u8>>,
+    /// The encapsulated HTTP response head (`res-hdr`), if any.
+    pub http_response: Option<Vec<u8>>,
+    /// Which body follows the heads (`None`: no body).
+    pub body: Option<Section>,
+}
+
+/// Why a request could not be read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum IcapError {
+    /// The connection failed or ended inside the request.
+    Io(io::Error),
+    /// The request is malformed (answered `400`).
+    BadRequest(String),
+    /// Not ICAP/1.0 (answered `505`).
+    Version(String),
+}
+
+impl std::fmt::Display for IcapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IcapError::Io(e) => write!(f, "reading the request: {e}"),
+            IcapError::BadRequest(why) => write!(f, "bad request: {why}"),
+            IcapError::Version(v) => write!(f, "unsupported version {v}"),
+        }
+    }
+}
+
+impl std::error::Error for IcapError {}
+
+impl From<io::Error> for IcapError {
+    fn from(e: io::Error) -> Self {
+        IcapError::Io(e)
+    }
+}
+
+fn bad(why: impl Into<String>) -> IcapError {
+    IcapError::BadRequest(why.into())
+}
+
+/// Reads one line ending in LF (CR LF expected) of at most [`MAX_LINE`]
+/// bytes; `None` at a clean end of input before any byte.
+fn read_line<R: BufRead>(reader: &mut R) -> Result<Option<String>, IcapError> {
+    let mut line = Vec::new();
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') {
+        return Err(if n > MAX_LINE {
+            bad("a line is too long")
+        } else {
+            IcapError::Io(io::ErrorKind::UnexpectedEof.into())
+        });
+    }
+    line.pop();
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    String::from_utf8(line)
+        .map(Some)
+        .map_err(|_| bad("a head line is not UTF-8"))
+}
+
+impl Request {
+    /// The value of ICAP header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The preview size the client announced (`Preview: n`), if any.
+    pub fn preview(&self) -> Option<u64> {
+        self.header("Preview").and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Whether the client allows response `code` outside a preview
+    /// (`Allow: 204`).
+    pub fn allows(&self, code: &str) -> bool {
+        self.header("Allow")
+            .is_some_and(|v| v.split(',').any(|c| c.trim() == code))
+    }
+
+    /// Whether the client asked to close the connection after this request.
+    pub fn wants_close(&self) -> bool {
+        self.header("Connection")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("close"))
+    }
+
+    /// The encapsulated HTTP message's head this request adapts (the
+    /// response's for `RESPMOD`, else the request's).
+    pub fn adapted_head(&self) -> Option<&[u8]> {
+        match self.method {
+            Method::Respmod => self.http_response.as_deref(),
+            _ => self.http_request.as_deref(),
+        }
+    }
+}
+
+/// Reads a request's head and its encapsulated HTTP heads, leaving the
+/// reader at the start of the chunked body, if any. `Ok(None)` when the
+/// connection ends cleanly before a request.
+pub fn read_request<R: BufRead>(reader: &mut R) -> Result<Option<Request>, IcapError> {
+    // Blank lines between requests are tolerated.
+    let first = loop {
+        match read_line(reader)? {
+            None => return Ok(None),
+            Some(line) if line.is_empty() => continue,
+            Some(line) => break line,
+        }
+    };
+    let mut parts = first.split_whitespace();
+    let (Some(method), Some(uri), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad(format!("request line {first:?}")));
+    };
+    if parts.next().is_some() {
+        return Err(bad(format!("request line {first:?}")));
+    }
+    if version != "ICAP/1.0" {
+        return Err(IcapError::Version(version.to_string()));
+    }
+    let method = match method {
+        "OPTIONS" => Method::Options,
+        "REQMOD" => Method::Reqmod,
+        "RESPMOD" => Method::Respmod,
+        other => Method::Other(other.to_string()),
+    };
+    let service = service_path(uri).ok_or_else(|| bad(format!("URI {uri:?}")))?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut head_bytes = first.len();
+    loop {
+        let line =
+            read_line(reader)?.ok_or_else(|| IcapError::Io(io::ErrorKind::UnexpectedEof.into()))?;
+        if line.is_empty() {
+            break;
+        }
+        head_bytes += line.len() + 2;
+        if head_bytes > MAX_HEAD_BYTES {
+            return Err(bad("the ICAP head is too long"));
+        }
+        if line.starts_with([' ', '\t']) {
+            // An obsolete folded line continues the previous field.
+            let Some((_, value)) = headers.last_mut() else {
+                return Err(bad("a folded line before any field"));
+            };
+            value.push(' ');
+            value.push_str(line.trim());
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(bad(format!("header line {line:?}")));
+        };
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let mut request = Request {
+        method,
+        uri: uri.to_string(),
+        service,
+        headers,
+        http_request: None,
+        http_response: None,
+        body: None,
+    };
+    let encapsulated = match request.header("Encapsulated") {
+        Some(v) => parse_encapsulated(v)?,
+        None if matches!(request.method, Method::Reqmod | Method::Respmod) => {
+            return Err(bad("no Encapsulated header"))
+        }
+        None => Vec::new(),
+    };
+    read_http_heads(reader, &mut request, &encapsulated)?;
+    Ok(Some(request))
+}
+
+/// The path of an ICAP URI (`icap://host:port/path?query` or `/path`),
+/// without the query.
+fn service_path(uri: &str) -> Option<String> {
+    let path = if let Some(rest) = uri
+        .strip_prefix("icap://")
+        .or_else(|| uri.strip_prefix("icaps://"))
+    {
+        match rest.find('/') {
+            Some(i) => &rest[i..],
+            None => "/",
+        }
+    } else if uri.starts_with('/') {
+        uri
+    } else {
+        return None;
+    };
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    Some(path.to_string())
+}
+
+/// The `Encapsulated` header: sections and their offsets, in order, a body
+/// section (or `null-body`) last.
+fn parse_encapsulated(value: &str) -> Result<Vec<(Section, usize)>, IcapError> {
+    let mut sections: Vec<(Section, usize)> = Vec::new();
+    for item in value.split(',') {
+        let (name, offset) = item
+            .trim()
+            .split_once('=')
+            .ok_or_else(|| bad(format!("Encapsulated {value:?}")))?;
+        let section =
+            Section::parse(name.trim()).ok_or_else(|| bad(format!("Encapsulated {value:?}")))?;
+        let offset: usize = offset
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("Encapsulated {value:?}")))?;
+        if sections
+            .last()
+            .is_some_and(|&(last, at)| offset < at || last.is_body() || last == Section::NullBody)
+        {
+            return Err(bad(format!(
+                "Encapsulated {value:?}: sections out of order"
+            )));
+        }
+        sections.push((section, offset));
+    }
+    Ok(sections)
+}
+
+/// Reads the encapsulated HTTP heads (their lengths are the distances
+/// between offsets) and notes which body follows.
+fn read_http_heads<R: BufRead>(
+    reader: &mut R,
+    request: &mut Request,
+    sections: &[(Section, usize)],
+) -> Result<(), IcapError> {
+    for (i, &(section, offset)) in sections.iter().enumerate() {
+        match section {
+            Section::ReqHdr | Section::ResHdr => {
+                let Some(&(_, next)) = sections.get(i + 1) else {
+                    return Err(bad("a head must be followed by a body or null-body"));
+                };
+                let len = next - offset;
+                if len > MAX_HEAD_BYTES {
+                    return Err(bad("an encapsulated HTTP head is too long"));
+                }
+                let mut head = vec![0u8; len];
+                reader.read_exact(&mut head)?;
+                if section == Section::ReqHdr {
+                    request.http_request = Some(head);
+                } else {
+                    request.http_response = Some(head);
+                }
+            }
+            Section::NullBody => {}
+            body => request.body = Some(body),
+        }
+    }
+    Ok(())
+}
+
+/// The value of header `name` in an HTTP head (request or status line
+/// first), if present.
+pub fn http_header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
+    let text = std::str::from_utf8(head).ok()?;
+    text.split("\r\n").skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The target of an HTTP request head (`POST http://host/path HTTP/1.1`).
+pub fn http_target(head: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(head).ok()?;
+    text.split("\r\n").next()?.split_whitespace().nth(1)
+}
+
+/// How a chunked ICAP body ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Not yet at its end.
+    Open,
+    /// The last chunk arrived: the body is whole.
+    Complete,
+    /// More than the limit was sent.
+    TooLarge,
+    /// The chunking was malformed.
+    Malformed,
+    /// The connection ended, failed or timed out inside the body.
+    Truncated,
+}
+
+/// An ICAP body as a stream: the chunked encoding decoded, the preview's
+/// end answered with `100 Continue` when more is to come, every byte also
+/// copied to a [`Spool`] when the message may have to be echoed.
+pub struct ChunkedBody<'a, R> {
+    inner: &'a mut R,
+    /// Where `100 Continue` is written at the end of a preview.
+    continue_to: &'a mut dyn Write,
+    /// Whether the client sent a preview.
+    previewed: bool,
+    /// Still inside the preview (`Preview:` was sent, its end not reached).
+    in_preview: bool,
+    /// Whether `100 Continue` was sent.
+    continued: bool,
+    /// Bytes of the current chunk not yet read.
+    left: u64,
+    total: u64,
+    max: u64,
+    end: BodyEnd,
+    copy: Option<&'a mut Spool>,
+    /// When the body must have arrived, however steadily it trickles.
+    deadline: Option<std::time::Instant>,
+}
+
+impl<R> std::fmt::Debug for ChunkedBody<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkedBody")
+            .field("in_preview", &self.in_preview)
+            .field("total", &self.total)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, R: BufRead> ChunkedBody<'a, R> {
+    /// The body on `inner`, in a preview when `preview` (the client sent a
+    /// `Preview` header), refused past `max` bytes; `100 Continue` goes to
+    /// `continue_to`, a copy of every byte to `copy`.
+    pub fn new(
+        inner: &'a mut R,
+        preview: bool,
+        max: u64,
+        continue_to: &'a mut dyn Write,
+        copy: Option<&'a mut Spool>,
+    ) -> Self {
+        ChunkedBody {
+            inner,
+            continue_to,
+            previewed: preview,
+            in_preview: preview,
+            continued: false,
+            left: 0,
+            total: 0,
+            max,
+            end: BodyEnd::Open,
+            copy,
+            deadline: None,
+        }
+    }
+
+    /// Cuts the body (as [`BodyEnd::Truncated`]) if it has not arrived
+    /// whole by `at`.
+    #[must_use]
+    pub fn with_deadline(mut self, at: std::time::Instant) -> Self {
+        self.deadline = Some(at);
+        self
+    }
+
+    /// How the body ended (`Open` while it is being read).
+    pub fn end(&self) -> BodyEnd {
+        self.end
+    }
+
+    /// Body bytes read so far.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether no body byte was read.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Whether the whole body came within the preview (`ieof`): the server
+    /// may then answer `204` whether or not the client allows it.
+    pub fn ended_in_preview(&self) -> bool {
+        self.previewed && self.end == BodyEnd::Complete && !self.continued
+    }
+
+    /// Reads what is left of the body without keeping it.
+    pub fn drain(&mut self) -> io::Result<()> {
+        io::copy(self, &mut io::sink()).map(|_| ())
+    }
+
+    fn fail(&mut self, end: BodyEnd, error: io::Error) -> io::Error {
+        self.end = end;
+        error
+    }
+
+    /// Reads a chunk-size line; the size and whether it carries `ieof`.
+    fn chunk_head(&mut self) -> io::Result<(u64, bool)> {
+        let line = match read_line(self.inner) {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                return Err(self.fail(BodyEnd::Truncated, io::ErrorKind::UnexpectedEof.into()))
+            }
+            Err(IcapError::Io(e)) => return Err(self.fail(BodyEnd::Truncated, e)),
+            Err(e) => return Err(self.fail(BodyEnd::Malformed, io::Error::other(e.to_string()))),
+        };
+        let mut fields = line.split(';');
+        let size = fields.next().unwrap_or_default().trim();
+        let ieof = fields.any(|ext| ext.trim() == "ieof");
+        match u64::from_str_radix(size, 16) {
+            Ok(n) if !size.is_empty() && size.len() <= 16 => Ok((n, ieof)),
+            _ => Err(self.fail(
+                BodyEnd::Malformed,
+                io::Error::other(format!("chunk size {size:?}")),
+            )),
+        }
+    }
+
+    /// Reads the CR LF that ends a chunk's data.
+    fn chunk_end(&mut self) -> io::Result<()> {
+        match read_line(self.inner) {
+            Ok(Some(line)) if line.is_empty() => Ok(()),
+            Ok(Some(_)) => Err(self.fail(
+                BodyEnd::Malformed,
+                io::Error::other("chunk longer than its size"),
+            )),
+            Ok(None) => Err(self.fail(BodyEnd::Truncated, io::ErrorKind::UnexpectedEof.into())),
+            Err(IcapError::Io(e)) => Err(self.fail(BodyEnd::Truncated, e)),
+            Err(e) => Err(self.fail(BodyEnd::Malformed, io::Error::other(e.to_string()))),
+        }
+    }
+
+    /// Reads the trailer after the last chunk, up to its blank line.
+    fn trailer(&mut self) -> io::Result<()> {
+        let mut bytes = 0;
+        loop {
+            match read_line(self.inner) {
+                Ok(Some(line)) if line.is_empty() => return Ok(()),
+                Ok(Some(line)) => {
+                    bytes += line.len();
+                    if bytes > MAX_HEAD_BYTES {
+                        return Err(
+                            self.fail(BodyEnd::Malformed, io::Error::other("trailer too long"))
+                        );
+                    }
+                }
+                Ok(None) => {
+                    return Err(self.fail(BodyEnd::Truncated, io::ErrorKind::UnexpectedEof.into()))
+                }
+                Err(IcapError::Io(e)) => return Err(self.fail(BodyEnd::Truncated, e)),
+                Err(e) => {
+                    return Err(self.fail(BodyEnd::Malformed, io::Error::other(e.to_string())))
+                }
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Read for ChunkedBody<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.end {
+                BodyEnd::Complete => return Ok(0),
+                BodyEnd::TooLarge => return Err(io::Error::other("ICAP body over the size limit")),
+                BodyEnd::Malformed => return Err(io::Error::other("malformed ICAP chunking")),
+                BodyEnd::Truncated => return Err(io::ErrorKind::UnexpectedEof.into()),
+                BodyEnd::Open => {}
+            }
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            if self
+                .deadline
+                .is_some_and(|at| std::time::Instant::now() >= at)
+            {
+                return Err(self.fail(BodyEnd::Truncated, io::ErrorKind::TimedOut.into()));
+            }
+            if self.left > 0 {
+                break;
+            }
+            let (size, ieof) = self.chunk_head()?;
+            if size > 0 {
+                self.total = self.total.saturating_add(size);
+                if self.total > self.max {
+                    return Err(self.fail(
+                        BodyEnd::TooLarge,
+                        io::Error::other("ICAP body over the size limit"),
+                    ));
+                }
+                self.left = size;
+                continue;
+            }
+            self.trailer()?;
+            if self.in_preview && !ieof {
+                // The preview is over and more is to come: ask for it.
+                self.in_preview = false;
+                self.continued = true;
+                let asked = self
+                    .continue_to
+                    .write_all(b"ICAP/1.0 100 Continue\r\n\r\n")
+                    .and_then(|()| self.continue_to.flush());
+                if let Err(e) = asked {
+                    return Err(self.fail(BodyEnd::Truncated, e));
+                }
+                continue;
+            }
+            self.end = BodyEnd::Complete;
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = match self.inner.read(&mut buf[..want]) {
+            Ok(0) => return Err(self.fail(BodyEnd::Truncated, io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => return Err(self.fail(BodyEnd::Truncated, e)),
+        };
+        self.left -= n as u64;
+        if let Some(copy) = self.copy.as_deref_mut() {
+            if let Err(e) = copy.write_all(&buf[..n]) {
+                return Err(self.fail(BodyEnd::Truncated, e));
+            }
+        }
+        if self.left == 0 {
+            self.chunk_end()?;
+        }
+        Ok(n)
+    }
+}
+
+/// A copy of a body kept to echo it back when the client does not allow
+/// `204`: in memory up to [`Spool::MEMORY`] bytes, then in an unnamed
+/// temporary file.
+#[derive(Debug, Default)]
+pub struct Spool {
+    memory: Vec<u8>,
+    file: Option<std::fs::File>,
+    len: u64,
+}
+
+impl Spool {
+    /// Bytes kept in memory before the spool moves to a temporary file.
+    pub const MEMORY: usize = 1 << 20;
+
+    /// Bytes spooled.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was spooled.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes what was spooled to `out` as ICAP chunks and the last chunk.
+    pub fn write_chunked<W: Write>(&mut self, out: &mut W) -> io::Result<()> {
+        if let Some(file) = &mut self.file {
+            file.seek(io::SeekFrom::Start(0))?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                write!(out, "{n:x}\r\n")?;
+                out.write_all(&buf[..n])?;
+                out.write_all(b"\r\n")?;
+            }
+        } else if !self.memory.is_empty() {
+            write!(out, "{:x}\r\n", self.memory.len())?;
+            out.write_all(&self.memory)?;
+            out.write_all(b"\r\n")?;
+        }
+        out.write_all(b"0\r\n\r\n")
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() && self.memory.len() + buf.len() > Self::MEMORY {
+            let mut file = tempfile::tempfile()?;
+            file.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(file) => file.write_all(buf)?,
+            None => self.memory.extend_from_slice(buf),
+        }
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes an ICAP response head: status, `ISTag`, extra fields, a blank
+/// line.
+pub fn write_head<W: Write>(
+    out: &mut W,
+    status: &str,
+    istag: &str,
+    fields: &[(&str, String)],
+) -> io::Result<()> {
+    let mut head = format!(
+        "ICAP/1.0 {status}\r\nServer: pugmark/{}\r\nISTag: \"{istag}\"\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (name, value) in fields {
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())
+}
+
+/// The `OPTIONS` answer's fields for pugmark's service.
+pub fn options_fields(max_connections: usize, ttl_secs: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("Methods", "REQMOD, RESPMOD".to_string()),
+        ("Service", "pugmark protected-data scanner".to_string()),
+        ("Allow", "204".to_string()),
+        ("Preview", PREVIEW_BYTES.to_string()),
+        ("Transfer-Preview", "*".to_string()),
+        ("Max-Connections", max_connections.to_string()),
+        ("Options-TTL", ttl_secs.to_string()),
+        ("Encapsulated", "null-body=0".to_string()),
+    ]
+}
+
+/// The HTTP 403 response that blocks a message: a short page naming the
+/// verdict, what was found and the evidence id the server logged.
+pub fn block_response(verdict: &str, detail: &str, evidence_id: &str) -> (Vec<u8>, Vec<u8>) {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Blocked: protected data</title></head>\n<body><h1>Blocked by pugmark</h1>\n<p>This transfer was stopped: verdict <b>{}</b> ({}).</p>\n<p>Evidence id: <code>{}</code>. Quote it to your data steward if you believe this is a mistake.</p>\n</body></html>\n",
+        escape(verdict),
+        escape(detail),
+        escape(evidence_id),
+    );
+    let head = format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Pugmark-Verdict: {}\r\nX-Pugmark-Evidence: {}\r\nConnection: close\r\n\r\n",
+        page.len(),
+        header_safe(verdict),
+        header_safe(evidence_id),
+    );
+    (head.into_bytes(), page.into_bytes())
+}
+
+/// A value safe in a header field (printable ASCII, no CR/LF).
+fn header_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> Result<Option<Request>, IcapError> {
+        read_request(&mut io::Cursor::new(text.as_bytes().to_vec()))
+    }
+
+    #[test]
+    fn reads_a_reqmod_head_and_its_http_head() {
+        let http = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\r\n";
+        let text = format!(
+            "REQMOD icap://127.0.0.1:1344/pugmark?mode=1 ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: req-hdr=0, req-body={}\r\nPreview: 0\r\nAllow: 204, trailers\r\n\r\n{http}0\r\n\r\n",
+            http.len()
+        );
+        let r = request(&text).unwrap().unwrap();
+        assert_eq!(r.method, Method::Reqmod);
+        assert_eq!(r.service, "/pugmark");
+        assert_eq!(r.preview(), Some(0));
+        assert!(r.allows("204"));
+        assert!(!r.allows("206"));
+        assert_eq!(r.body, Some(Section::ReqBody));
+        assert_eq!(r.http_request.as_deref(), Some(http.as_bytes()));
+        assert_eq!(
+            http_header(r.adapted_head().unwrap(), "content-type"),
+            Some("text/plain")
+        );
+        assert_eq!(http_target(r.adapted_head().unwrap()), Some("/up"));
+    }
+
+    #[test]
+    fn refuses_malformed_heads() {
+        assert!(matches!(
+            request("REQMOD /pugmark ICAP/2.0\r\n\r\n"),
+            Err(IcapError::Version(_))
+        ));
+        assert!(matches!(
+            request("REQMOD /pugmark ICAP/1.0\r\n\r\n"),
+            Err(IcapError::BadRequest(_))
+        ));
+        assert!(matches!(
+            request("REQMOD /pugmark ICAP/1.0\r\nEncapsulated: req-body=0, req-hdr=5\r\n\r\n"),
+            Err(IcapError::BadRequest(_))
+        ));
+        assert!(matches!(
+            request("REQMOD /pugmark ICAP/1.0\r\nEncapsulated: req-hdr=9, null-body=3\r\n\r\n"),
+            Err(IcapError::BadRequest(_))
+        ));
+        assert!(matches!(
+            request("REQMOD /pugmark ICAP/1.0\r\nHost"),
+            Err(IcapError::Io(_))
+        ));
+        assert!(request("").unwrap().is_none());
+        let long = format!(
+            "OPTIONS /pugmark ICAP/1.0\r\nX: {}\r\n\r\n",
+            "a".repeat(MAX_LINE + 10)
+        );
+        assert!(matches!(request(&long), Err(IcapError::BadRequest(_))));
+    }
+
+    fn body(wire: &str, preview: bool, max: u64) -> (Vec<u8>, BodyEnd, Vec<u8>, bool) {
+        let mut input = io::Cursor::new(wire.as_bytes().to_vec());
+        let mut sent = Vec::new();
+        let mut copy = Spool::default();
+        let mut b = ChunkedBody::new(&mut input, preview, max, &mut sent, Some(&mut copy));
+        let mut out = Vec::new();
+        let _ = b.read_to_end(&mut out);
+        let (end, in_preview) = (b.end(), b.ended_in_preview());
+        if end == BodyEnd::Complete {
+            assert_eq!(copy.memory, out);
+        }
+        (out, end, sent, in_preview)
+    }
+
+    #[test]
+    fn decodes_chunks_previews_and_continues() {
+        let (out, end, sent, in_preview) = body("5\r\nhello\r\n0; ieof\r\n\r\n", true, 100);
+        assert_eq!(
+            (out.as_slice(), end, sent.is_empty(), in_preview),
+            (&b"hello"[..], BodyEnd::Complete, true, true)
+        );
+        let (out, end, sent, in_preview) =
+            body("3\r\nabc\r\n0\r\n\r\n2;x=y\r\nde\r\n0\r\n\r\n", true, 100);
+        assert_eq!(out, b"abcde");
+        assert_eq!(end, BodyEnd::Complete);
+        assert_eq!(sent, b"ICAP/1.0 100 Continue\r\n\r\n");
+        assert!(!in_preview);
+        // Without a preview the first last-chunk ends the body, and the
+        // body did not come in a preview.
+        let (out, end, sent, in_preview) = body("3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", false, 100);
+        assert_eq!(
+            (out.as_slice(), end, sent.is_empty(), in_preview),
+            (&b"abc"[..], BodyEnd::Complete, true, false)
+        );
+    }
+
+    #[test]
+    fn malformed_short_and_oversized_bodies_say_so() {
+        assert_eq!(
+            body("zz\r\nabc\r\n0\r\n\r\n", false, 100).1,
+            BodyEnd::Malformed
+        );
+        assert_eq!(
+            body("3\r\nabcd\r\n0\r\n\r\n", false, 100).1,
+            BodyEnd::Malformed
+        );
+        assert_eq!(body("3\r\nab", false, 100).1, BodyEnd::Truncated);
+        assert_eq!(body("3\r\nabc\r\n", false, 100).1, BodyEnd::Truncated);
+        assert_eq!(
+            body("ffffffffffffffff\r\n", false, 100).1,
+            BodyEnd::TooLarge
+        );
+        assert_eq!(
+            body("3\r\nabc\r\n3\r\nabc\r\n0\r\n\r\n", false, 5).1,
+            BodyEnd::TooLarge
+        );
+    }
+
+    #[test]
+    fn spools_to_a_file_past_its_memory_and_echoes_in_chunks() {
+        let mut spool = Spool::default();
+        let data: Vec<u8> = (0..Spool::MEMORY + 70_000)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        spool.write_all(&data[..1000]).unwrap();
+        spool.write_all(&data[1000..]).unwrap();
+        assert!(spool.file.is_some());
+        assert_eq!(spool.len(), data.len() as u64);
+        let mut wire = Vec::new();
+        spool.write_chunked(&mut wire).unwrap();
+        let mut input = io::Cursor::new(wire);
+        let mut sink = Vec::new();
+        let mut back = Vec::new();
+        ChunkedBody::new(&mut input, false, u64::MAX, &mut sink, None)
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn block_pages_escape_what_they_name() {
+        let (head, page) = block_response("match", "<script>", "pm-1\r\nX: y");
+        let head = String::from_utf8(head).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+        assert!(head.contains(&format!("Content-Length: {}\r\n", page.len())));
+        assert!(head.contains("X-Pugmark-Evidence: pm-1X: y\r\n"));
+        assert!(page.contains("&lt;script&gt;"));
+    }
+}
