@@ -249,9 +249,14 @@ enum Command {
         /// StreamMaxLength); a larger ICAP body is blocked
         #[arg(long, default_value_t = 100 << 20)]
         stream_max_length: u64,
-        /// Connections served at once; more wait
-        #[arg(long, default_value_t = 64)]
+        /// Connections held open at once (idle ones included); more are
+        /// answered busy
+        #[arg(long, default_value_t = 1024)]
         max_connections: usize,
+        /// Scans run at once (default: twice the cores); more wait, their
+        /// bodies held
+        #[arg(long)]
+        max_scans: Option<usize>,
         /// Answer `incomplete` with ERROR instead of FOUND
         #[arg(long)]
         incomplete_as_error: bool,
@@ -370,6 +375,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             scan_root,
             stream_max_length,
             max_connections,
+            max_scans,
             incomplete_as_error,
             allow_remote,
         } => {
@@ -378,7 +384,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 pugmark_serve::clamd::IncompleteAs::Found
             };
-            let opts = pugmark_serve::ServeOptions::default()
+            let mut opts = pugmark_serve::ServeOptions::default();
+            if let Some(n) = max_scans {
+                opts = opts.with_max_scans(n);
+            }
+            let opts = opts
                 .with_scan_roots(scan_root)
                 .with_stream_max_length(stream_max_length)
                 .with_max_connections(max_connections)

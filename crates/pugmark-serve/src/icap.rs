@@ -7,7 +7,9 @@
 //! This module owns the wire format; the connection loop that scans is in
 //! [`server`](crate::server).
 
-use std::io::{self, BufRead, Read, Seek, Write};
+use std::io::{self, BufRead, Read, Write};
+
+pub use crate::spool::Spool;
 
 /// The path of pugmark's one ICAP service (`icap://HOST:PORT/pugmark`); it
 /// answers `REQMOD` (uploads: the DLP case) and `RESPMOD` (downloads).
@@ -176,7 +178,7 @@ impl Request {
     /// Whether the client asked to close the connection after this request.
     pub fn wants_close(&self) -> bool {
         self.header("Connection")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("close"))
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
     }
 
     /// The encapsulated HTTP message's head this request adapts (the
@@ -261,7 +263,17 @@ pub fn read_request<R: BufRead>(reader: &mut R) -> Result<Option<Request>, IcapE
         }
         None => Vec::new(),
     };
+    if request.header("Preview").is_some() && request.preview().is_none() {
+        // Taken as no preview, its end would be taken for the body's.
+        return Err(bad("Preview is not a number"));
+    }
     read_http_heads(reader, &mut request, &encapsulated)?;
+    if request.method == Method::Respmod
+        && request.body.is_some()
+        && request.http_response.is_none()
+    {
+        return Err(bad("RESPMOD body without res-hdr"));
+    }
     Ok(Some(request))
 }
 
@@ -320,6 +332,9 @@ fn read_http_heads<R: BufRead>(
     request: &mut Request,
     sections: &[(Section, usize)],
 ) -> Result<(), IcapError> {
+    if sections.first().is_some_and(|&(_, at)| at != 0) {
+        return Err(bad("the first encapsulated section must start at 0"));
+    }
     for (i, &(section, offset)) in sections.iter().enumerate() {
         match section {
             Section::ReqHdr | Section::ResHdr => {
@@ -332,6 +347,15 @@ fn read_http_heads<R: BufRead>(
                 }
                 let mut head = vec![0u8; len];
                 reader.read_exact(&mut head)?;
+                // The offsets must agree with the heads: a head that does
+                // not end where the next section starts would swallow body
+                // bytes unscanned (or lose head bytes).
+                let end = head.windows(4).position(|w| w == b"\r\n\r\n");
+                if end != Some(len.saturating_sub(4)) {
+                    return Err(bad(
+                        "an encapsulated HTTP head does not end at the next offset",
+                    ));
+                }
                 if section == Section::ReqHdr {
                     request.http_request = Some(head);
                 } else {
@@ -353,6 +377,152 @@ pub fn http_header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
         let (n, v) = line.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
     })
+}
+
+/// The method of an HTTP request head (`PUT`).
+pub fn http_method(head: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(head).ok()?;
+    text.split("\r\n").next()?.split_whitespace().next()
+}
+
+/// What an HTTP message's head says about reading its body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BodyView {
+    /// The body is brotli-encoded (no magic number: only the head says so).
+    pub brotli: bool,
+    /// A Content-Encoding that is neither sniffed nor decoded here.
+    pub unopened_encoding: Option<String>,
+    /// A multipart body's boundary: its parts are examined one by one.
+    pub form_boundary: Option<String>,
+}
+
+impl BodyView {
+    /// The view of the message with this head.
+    pub fn of(head: &[u8]) -> BodyView {
+        let mut view = BodyView::default();
+        if let Some(encodings) = http_header(head, "Content-Encoding") {
+            let list: Vec<String> = encodings
+                .split(',')
+                .map(|e| e.trim().to_ascii_lowercase())
+                .filter(|e| !e.is_empty() && e != "identity")
+                .collect();
+            // Encodings are listed in the order applied: brotli can be
+            // undone only when it was applied last.
+            view.brotli = list.last().is_some_and(|e| e == "br");
+            let sniffed = |e: &str| {
+                matches!(
+                    e,
+                    "gzip" | "x-gzip" | "deflate" | "zstd" | "compress" | "x-compress" | "xz"
+                )
+            };
+            let opened = list.len() - usize::from(view.brotli);
+            view.unopened_encoding = list[..opened].iter().find(|e| !sniffed(e)).cloned();
+        }
+        if let Some(kind) = http_header(head, "Content-Type") {
+            if kind
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+            {
+                view.form_boundary = Some(
+                    kind.split(';')
+                        .find_map(|p| {
+                            let (k, v) = p.split_once('=')?;
+                            k.trim()
+                                .eq_ignore_ascii_case("boundary")
+                                .then(|| v.trim().trim_matches('"').to_string())
+                        })
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        view
+    }
+}
+
+/// One part of a multipart body: its file name (or field name) and where
+/// its content lies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormPart {
+    /// The part's `filename` (or `name`) parameter, made safe, or
+    /// `part-N`.
+    pub name: String,
+    /// Its content's bytes in the body.
+    pub range: std::ops::Range<usize>,
+}
+
+/// The parts of a multipart body with `boundary` (RFC 2046, RFC 7578): the
+/// raw bytes of each, whatever its part headers claim (form parsers keep
+/// the bytes as sent). `None` when the body is not delimited as it must be
+/// (no first or closing delimiter, a part without a head).
+pub fn form_parts(body: &[u8], boundary: &str) -> Option<Vec<FormPart>> {
+    if boundary.is_empty() || boundary.len() > 200 {
+        return None;
+    }
+    let dash = format!("--{boundary}");
+    let delimiter = format!("\r\n--{boundary}");
+    let find = |from: usize, what: &[u8]| {
+        body.get(from..)?
+            .windows(what.len())
+            .position(|w| w == what)
+            .map(|i| from + i)
+    };
+    // The first delimiter: at the start, or after a preamble line.
+    let mut at = if body.starts_with(dash.as_bytes()) {
+        dash.len()
+    } else {
+        find(0, delimiter.as_bytes())? + delimiter.len()
+    };
+    let mut parts = Vec::new();
+    loop {
+        if body.get(at..at + 2) == Some(b"--") {
+            return Some(parts);
+        }
+        // Transport padding, then the line break that ends the delimiter.
+        while matches!(body.get(at), Some(b' ' | b'\t')) {
+            at += 1;
+        }
+        if body.get(at..at + 2) != Some(b"\r\n") {
+            return None;
+        }
+        at += 2;
+        let head_end = if body.get(at..at + 2) == Some(b"\r\n") {
+            at
+        } else {
+            find(at, b"\r\n\r\n")?
+        };
+        let head = std::str::from_utf8(&body[at..head_end]).unwrap_or_default();
+        let content = if head_end == at { at + 2 } else { head_end + 4 };
+        let next = find(content, delimiter.as_bytes())?;
+        let param = |key: &str| {
+            head.split("\r\n")
+                .filter(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+                .flat_map(|l| l.split(';'))
+                .find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case(key)
+                        .then(|| v.trim().trim_matches('"').to_string())
+                })
+        };
+        let n = parts.len() + 1;
+        let name: String = param("filename")
+            .or_else(|| param("name"))
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .take(100)
+            .collect();
+        parts.push(FormPart {
+            name: if name.trim_matches('.').is_empty() {
+                format!("part-{n}")
+            } else {
+                format!("{n}-{name}")
+            },
+            range: content..next,
+        });
+        at = next + delimiter.len();
+    }
 }
 
 /// The target of an HTTP request head (`POST http://host/path HTTP/1.1`).
@@ -377,8 +547,7 @@ pub enum BodyEnd {
 }
 
 /// An ICAP body as a stream: the chunked encoding decoded, the preview's
-/// end answered with `100 Continue` when more is to come, every byte also
-/// copied to a [`Spool`] when the message may have to be echoed.
+/// end answered with `100 Continue` when more is to come.
 pub struct ChunkedBody<'a, R> {
     inner: &'a mut R,
     /// Where `100 Continue` is written at the end of a preview.
@@ -394,7 +563,6 @@ pub struct ChunkedBody<'a, R> {
     total: u64,
     max: u64,
     end: BodyEnd,
-    copy: Option<&'a mut Spool>,
     /// When the body must have arrived, however steadily it trickles.
     deadline: Option<std::time::Instant>,
 }
@@ -412,14 +580,8 @@ impl<R> std::fmt::Debug for ChunkedBody<'_, R> {
 impl<'a, R: BufRead> ChunkedBody<'a, R> {
     /// The body on `inner`, in a preview when `preview` (the client sent a
     /// `Preview` header), refused past `max` bytes; `100 Continue` goes to
-    /// `continue_to`, a copy of every byte to `copy`.
-    pub fn new(
-        inner: &'a mut R,
-        preview: bool,
-        max: u64,
-        continue_to: &'a mut dyn Write,
-        copy: Option<&'a mut Spool>,
-    ) -> Self {
+    /// `continue_to`.
+    pub fn new(inner: &'a mut R, preview: bool, max: u64, continue_to: &'a mut dyn Write) -> Self {
         ChunkedBody {
             inner,
             continue_to,
@@ -430,7 +592,6 @@ impl<'a, R: BufRead> ChunkedBody<'a, R> {
             total: 0,
             max,
             end: BodyEnd::Open,
-            copy,
             deadline: None,
         }
     }
@@ -597,83 +758,10 @@ impl<R: BufRead> Read for ChunkedBody<'_, R> {
             Err(e) => return Err(self.fail(BodyEnd::Truncated, e)),
         };
         self.left -= n as u64;
-        if let Some(copy) = self.copy.as_deref_mut() {
-            if let Err(e) = copy.write_all(&buf[..n]) {
-                return Err(self.fail(BodyEnd::Truncated, e));
-            }
-        }
         if self.left == 0 {
             self.chunk_end()?;
         }
         Ok(n)
-    }
-}
-
-/// A copy of a body kept to echo it back when the client does not allow
-/// `204`: in memory up to [`Spool::MEMORY`] bytes, then in an unnamed
-/// temporary file.
-#[derive(Debug, Default)]
-pub struct Spool {
-    memory: Vec<u8>,
-    file: Option<std::fs::File>,
-    len: u64,
-}
-
-impl Spool {
-    /// Bytes kept in memory before the spool moves to a temporary file.
-    pub const MEMORY: usize = 1 << 20;
-
-    /// Bytes spooled.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether nothing was spooled.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Writes what was spooled to `out` as ICAP chunks and the last chunk.
-    pub fn write_chunked<W: Write>(&mut self, out: &mut W) -> io::Result<()> {
-        if let Some(file) = &mut self.file {
-            file.seek(io::SeekFrom::Start(0))?;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = file.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                write!(out, "{n:x}\r\n")?;
-                out.write_all(&buf[..n])?;
-                out.write_all(b"\r\n")?;
-            }
-        } else if !self.memory.is_empty() {
-            write!(out, "{:x}\r\n", self.memory.len())?;
-            out.write_all(&self.memory)?;
-            out.write_all(b"\r\n")?;
-        }
-        out.write_all(b"0\r\n\r\n")
-    }
-}
-
-impl Write for Spool {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.file.is_none() && self.memory.len() + buf.len() > Self::MEMORY {
-            let mut file = tempfile::tempfile()?;
-            file.write_all(&self.memory)?;
-            self.memory = Vec::new();
-            self.file = Some(file);
-        }
-        match &mut self.file {
-            Some(file) => file.write_all(buf)?,
-            None => self.memory.extend_from_slice(buf),
-        }
-        self.len += buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -807,14 +895,10 @@ mod tests {
     fn body(wire: &str, preview: bool, max: u64) -> (Vec<u8>, BodyEnd, Vec<u8>, bool) {
         let mut input = io::Cursor::new(wire.as_bytes().to_vec());
         let mut sent = Vec::new();
-        let mut copy = Spool::default();
-        let mut b = ChunkedBody::new(&mut input, preview, max, &mut sent, Some(&mut copy));
+        let mut b = ChunkedBody::new(&mut input, preview, max, &mut sent);
         let mut out = Vec::new();
         let _ = b.read_to_end(&mut out);
         let (end, in_preview) = (b.end(), b.ended_in_preview());
-        if end == BodyEnd::Complete {
-            assert_eq!(copy.memory, out);
-        }
         (out, end, sent, in_preview)
     }
 
@@ -870,17 +954,58 @@ mod tests {
             .collect();
         spool.write_all(&data[..1000]).unwrap();
         spool.write_all(&data[1000..]).unwrap();
-        assert!(spool.file.is_some());
+        assert!(spool.in_file());
         assert_eq!(spool.len(), data.len() as u64);
         let mut wire = Vec::new();
         spool.write_chunked(&mut wire).unwrap();
         let mut input = io::Cursor::new(wire);
         let mut sink = Vec::new();
         let mut back = Vec::new();
-        ChunkedBody::new(&mut input, false, u64::MAX, &mut sink, None)
+        ChunkedBody::new(&mut input, false, u64::MAX, &mut sink)
             .read_to_end(&mut back)
             .unwrap();
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn forms_split_into_raw_parts() {
+        let body = b"preamble\r\n--xy\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nhello\r\n--xy \r\nContent-Disposition: form-data; name=\"f\"; filename=\"../a b.tif\"\r\nContent-Type: text/plain; charset=utf-16le\r\n\r\n\x00\x01\r\n--x\r\n--xy--\r\n";
+        let parts = form_parts(body, "xy").unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].name, "1-c");
+        assert_eq!(&body[parts[0].range.clone()], b"hello");
+        assert_eq!(parts[1].name, "2-..ab.tif");
+        assert_eq!(&body[parts[1].range.clone()], b"\x00\x01\r\n--x");
+        // No closing delimiter, no delimiter at all, a wrong boundary.
+        assert!(form_parts(b"--xy\r\n\r\nabc", "xy").is_none());
+        assert!(form_parts(b"just text", "xy").is_none());
+        assert!(form_parts(body, "").is_none());
+        assert_eq!(form_parts(b"--xy--\r\n", "xy"), Some(Vec::new()));
+    }
+
+    #[test]
+    fn heads_say_how_to_read_bodies() {
+        let view = |h: &str| BodyView::of(h.as_bytes());
+        let v = view("POST / HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=\"ab c\"\r\nContent-Encoding: gzip, br\r\n\r\n");
+        assert_eq!(
+            (v.brotli, v.unopened_encoding, v.form_boundary.as_deref()),
+            (true, None, Some("ab c"))
+        );
+        let v = view("HTTP/1.1 200 OK\r\nContent-Encoding: br, gzip\r\n\r\n");
+        assert_eq!(
+            (v.brotli, v.unopened_encoding.as_deref()),
+            (false, Some("br"))
+        );
+        assert_eq!(
+            view("HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\n\r\n"),
+            BodyView::default()
+        );
+        assert_eq!(
+            view("HTTP/1.1 200 OK\r\nContent-Encoding: frob\r\n\r\n")
+                .unopened_encoding
+                .as_deref(),
+            Some("frob")
+        );
     }
 
     #[test]

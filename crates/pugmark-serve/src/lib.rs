@@ -6,10 +6,13 @@
 //! * [`clamd`] — the clamd protocol: commands, `INSTREAM` framing, replies;
 //! * [`icap`] — ICAP (RFC 3507): heads, chunked bodies and previews,
 //!   `204`, echoes and block pages;
-//! * [`server`] — listeners, connections, reload, shutdown, counters.
+//! * [`server`] — listeners, connections, reload, shutdown, counters;
+//! * [`spool`] — bodies held whole (memory, then a temporary file) before
+//!   they are scanned.
 
 pub mod clamd;
 pub mod icap;
 pub mod server;
+pub mod spool;
 
 pub use server::{Listen, ServeOptions, Server};

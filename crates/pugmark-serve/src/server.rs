@@ -1,11 +1,14 @@
 //! The listeners and connections of `pugmark serve`: clamd's protocol on
-//! Unix sockets and loopback TCP ports, one thread per connection (at most
-//! [`ServeOptions::max_connections`]; further clients wait in the listen
-//! backlog), every scan on one [`SharedScanner`] that `RELOAD` swaps.
+//! Unix sockets and loopback TCP ports, ICAP on loopback TCP ports, one
+//! thread per connection (at most [`ServeOptions::max_connections`]; a
+//! client past that gets a busy answer), at most
+//! [`ServeOptions::max_scans`] scans at once (further scans wait, and their
+//! clients' bodies wait unread in the sockets: back-pressure), every scan
+//! on one [`SharedScanner`] that `RELOAD` swaps.
 //!
-//! Threads, not an async runtime: a connection spends its time in the scan,
-//! which runs on the scanner's own worker pool; a blocking thread per
-//! connection costs little next to it and keeps back-pressure plain.
+//! Threads, not an async runtime: a connection spends its time in the scan;
+//! a blocking thread per connection costs little next to it (an idle one is
+//! a parked thread and a small stack) and keeps back-pressure plain.
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,6 +25,7 @@ use crate::clamd::{
     COMMANDS, SIZE_LIMIT_REPLY,
 };
 use crate::icap::{self, BodyEnd, IcapError, Method};
+use crate::spool::Spool;
 
 /// Where the server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,8 +90,13 @@ pub type LogSink = Arc<dyn Fn(&ScanLog) + Send + Sync>;
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ServeOptions {
-    /// Connections served at once (default 64); more wait in the backlog.
+    /// Connections held open at once (default 1024, idle ones included);
+    /// a client past it is answered busy (clamd: `... ERROR`; ICAP: `503`)
+    /// and closed.
     pub max_connections: usize,
+    /// Scans run at once (default twice the cores); more wait for one to
+    /// end, their bodies unread.
+    pub max_scans: usize,
     /// Largest `INSTREAM` body (clamd's `StreamMaxLength`; default
     /// 100 MiB).
     pub stream_max_length: u64,
@@ -133,6 +142,7 @@ macro_rules! setters {
 
 setters!(
     with_max_connections: max_connections: usize,
+    with_max_scans: max_scans: usize,
     with_stream_max_length: stream_max_length: u64,
     with_idle_timeout: idle_timeout: Duration,
     with_body_timeout: body_timeout: Duration,
@@ -146,7 +156,8 @@ setters!(
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
-            max_connections: 64,
+            max_connections: 1024,
+            max_scans: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             stream_max_length: 100 << 20,
             idle_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(300),
@@ -163,6 +174,7 @@ impl std::fmt::Debug for ServeOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeOptions")
             .field("max_connections", &self.max_connections)
+            .field("max_scans", &self.max_scans)
             .field("stream_max_length", &self.stream_max_length)
             .field("idle_timeout", &self.idle_timeout)
             .field("body_timeout", &self.body_timeout)
@@ -184,6 +196,7 @@ struct Counters {
     incomplete: AtomicU64,
     errors: AtomicU64,
     reloads: AtomicU64,
+    busy: AtomicU64,
 }
 
 /// A bound listener.
@@ -215,6 +228,8 @@ pub struct Server {
     stopping: AtomicBool,
     /// Connections being served, and a wake-up when one ends.
     active: (Mutex<usize>, Condvar),
+    /// Scans running, and a wake-up when one ends.
+    scanning: (Mutex<usize>, Condvar),
     counters: Counters,
     started: Instant,
     /// Start time in seconds since the Unix epoch (the evidence ids' prefix).
@@ -241,6 +256,7 @@ impl Server {
             opts,
             stopping: AtomicBool::new(false),
             active: (Mutex::new(0), Condvar::new()),
+            scanning: (Mutex::new(0), Condvar::new()),
             counters: Counters::default(),
             started: Instant::now(),
             epoch: std::time::SystemTime::now()
@@ -434,20 +450,29 @@ impl Server {
         let _ = std::fs::remove_file(path);
     }
 
-    /// Serves one connection on its own thread once a slot is free (or
-    /// drops it when the server stops meanwhile).
+    /// Serves one connection on its own thread, or answers it busy when
+    /// every connection slot is taken.
     fn spawn_connection<S>(self: &Arc<Self>, stream: S, client: String, protocol: Protocol)
     where
         S: Connection + Send + 'static,
     {
         {
-            let (lock, freed) = &self.active;
-            let mut active = lock.lock().unwrap_or_else(|e| e.into_inner());
-            while *active >= self.opts.max_connections.max(1) {
-                if self.is_stopping() {
-                    return;
-                }
-                active = freed.wait(active).unwrap_or_else(|e| e.into_inner());
+            let mut active = self.active.0.lock().unwrap_or_else(|e| e.into_inner());
+            if *active >= self.opts.max_connections.max(1) {
+                drop(active);
+                self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                let _ = stream.set_timeouts(Duration::from_millis(200));
+                let busy = match protocol {
+                    Protocol::Clamd => {
+                        "pugmark is busy (too many connections), try again ERROR\n".to_string()
+                    }
+                    Protocol::Icap => format!(
+                        "ICAP/1.0 503 Service Unavailable\r\nISTag: \"{}\"\r\nConnection: close\r\nEncapsulated: null-body=0\r\n\r\n",
+                        self.istag()
+                    ),
+                };
+                let _ = stream.writer().write_all(busy.as_bytes());
+                return;
             }
             *active += 1;
         }
@@ -471,14 +496,21 @@ impl Server {
 
     /// Answers one connection: one command, or a whole `IDSESSION`.
     fn serve<S: Connection>(&self, stream: &S, client: &str) {
-        let mut reader = BufReader::new(stream.reader());
+        let mut reader = BufReader::new(Deadline {
+            inner: stream.reader(),
+            at: Instant::now(),
+        });
         let mut writer = stream.writer();
         let mut session: Option<u64> = None;
         loop {
+            // A command must arrive whole within the idle timeout, however
+            // it trickles; what follows it has deadlines of its own.
+            reader.get_mut().at = Instant::now() + self.opts.idle_timeout;
             let request = match read_command(&mut reader) {
                 Ok(Some(r)) => r,
                 Ok(None) | Err(_) => return,
             };
+            reader.get_mut().at = self.after_head();
             let id = session.map(|n| n + 1);
             if let Some(n) = &mut session {
                 *n += 1;
@@ -566,10 +598,18 @@ impl Server {
     /// Answers one ICAP connection: requests until the client closes, asks
     /// to, or the server stops.
     fn serve_icap<S: Connection>(&self, stream: &S, client: &str) {
-        let mut reader = BufReader::new(stream.reader());
+        let mut reader = BufReader::new(Deadline {
+            inner: stream.reader(),
+            at: Instant::now(),
+        });
         let mut writer = stream.writer();
         loop {
-            let request = match icap::read_request(&mut reader) {
+            // A request's heads must arrive whole within the idle timeout,
+            // however they trickle; the body has a deadline of its own.
+            reader.get_mut().at = Instant::now() + self.opts.idle_timeout;
+            let request = icap::read_request(&mut reader);
+            reader.get_mut().at = self.after_head();
+            let request = match request {
                 Ok(Some(r)) => r,
                 Ok(None) | Err(IcapError::Io(_)) => return,
                 Err(e) => {
@@ -594,7 +634,11 @@ impl Server {
             }
             let next = match request.method {
                 Method::Options if request.body.is_none() => {
-                    let fields = icap::options_fields(self.opts.max_connections, OPTIONS_TTL_SECS);
+                    // Half the slots: one proxy must not take them all.
+                    let fields = icap::options_fields(
+                        (self.opts.max_connections / 2).max(1),
+                        OPTIONS_TTL_SECS,
+                    );
                     match icap::write_head(&mut writer, "200 OK", &istag, &fields) {
                         Ok(()) => Next::Keep,
                         Err(_) => Next::Close,
@@ -678,11 +722,10 @@ impl Server {
                 Next::Close
             };
         }
-        let scanner = self.scanner.current();
-        let mut spool = (!may_204).then(icap::Spool::default);
-        // An upload is named by its target (a PUT names the file); a
-        // download only by its Content-Disposition, since a URL's name says
-        // nothing of what a server answers (an error page at /x.zip).
+        let mut spool = Spool::default();
+        // A PUT names the file it stores; other targets (POST /api/x.zip)
+        // and downloads say nothing of what the body is, so only a PUT's
+        // target or a download's Content-Disposition name it.
         let name = match request.method {
             Method::Respmod => head
                 .and_then(|h| icap::http_header(h, "Content-Disposition"))
@@ -691,48 +734,59 @@ impl Server {
                         .find_map(|p| p.trim().strip_prefix("filename="))
                 })
                 .map_or_else(|| "body".to_string(), |f| scan_name(f.trim_matches('"'))),
-            _ => scan_name(target),
+            _ if request.http_request.as_deref().and_then(icap::http_method) == Some("PUT") => {
+                scan_name(target)
+            }
+            _ => "body".to_string(),
         };
-        // A multipart form's parts are opened as a MIME message's would be.
-        let mime_head = head
-            .and_then(|h| icap::http_header(h, "Content-Type"))
-            .filter(|t| {
-                t.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("multipart/")
-            })
-            .map(|t| format!("MIME-Version: 1.0\r\nContent-Type: {t}\r\n\r\n").into_bytes());
+        let view = head.map(icap::BodyView::of).unwrap_or_default();
         let mut continue_to = stream.writer();
         let mut body = icap::ChunkedBody::new(
             reader,
             request.preview().is_some(),
             self.opts.stream_max_length,
             &mut continue_to,
-            spool.as_mut(),
         )
         .with_deadline(started + self.opts.body_timeout);
-        let report = match mime_head {
-            Some(mime) => scanner.scan_reader(&name, io::Cursor::new(mime).chain(&mut body)),
-            None => scanner.scan_reader(&name, &mut body),
-        };
-        if body.end() == BodyEnd::Open {
-            // The scan stopped early (cancelled): the rest is read so the
-            // connection stays in step.
-            let _ = body.drain();
-        }
+        // The body is held whole first: a slow client holds no scan slot.
+        let spooled = io::copy(&mut body, &mut spool);
         let (end, bytes, in_preview) = (body.end(), body.len(), body.ended_in_preview());
-        let next = match end {
-            BodyEnd::Complete => Next::Keep,
-            BodyEnd::TooLarge => Next::DrainAndClose,
-            BodyEnd::Malformed => {
+        let (report, next) = match (end, spooled) {
+            (BodyEnd::Complete, Ok(_)) => (self.scan_message(&name, &view, &mut spool), Next::Keep),
+            (BodyEnd::Malformed, _) => {
                 let _ = icap::write_head(writer, "400 Bad Request", istag, &closing());
                 return Next::Close;
             }
             // The client is gone, or too slow: nobody to answer.
-            BodyEnd::Truncated | BodyEnd::Open => return Next::Close,
+            (BodyEnd::Truncated, _) => return Next::Close,
+            (BodyEnd::TooLarge, _) => (
+                Report::not_examined(
+                    &name,
+                    pugmark::Reason::new(
+                        "limits.max_stream",
+                        format!(
+                            "the body is over the {}-byte limit",
+                            self.opts.stream_max_length
+                        ),
+                    ),
+                ),
+                Next::DrainAndClose,
+            ),
+            // Holding the body failed (no room for the spool): still
+            // answered, and blocked.
+            (BodyEnd::Complete | BodyEnd::Open, result) => {
+                let why = result
+                    .err()
+                    .map_or_else(|| "cut short".to_string(), |e| e.to_string());
+                (
+                    Report::error(&name, format!("holding the body: {why}")),
+                    Next::DrainAndClose,
+                )
+            }
         };
         let (id, detail) = self.record(client, &subject, bytes, &report, started);
-        let answered = if report.verdict == Verdict::Clean {
+        // Passed only when read whole and found clean.
+        let answered = if report.verdict == Verdict::Clean && end == BodyEnd::Complete {
             if in_preview || may_204 {
                 icap::write_head(
                     writer,
@@ -741,20 +795,14 @@ impl Server {
                     &[("Encapsulated", "null-body=0".into())],
                 )
             } else {
-                echo(writer, request, istag, spool.as_mut())
+                echo(writer, request, istag, Some(&mut spool))
             }
         } else {
-            let verdict = if end == BodyEnd::TooLarge {
-                "incomplete".to_string()
-            } else {
-                report.verdict.name().to_string()
+            let verdict = match report.verdict {
+                Verdict::Clean => Verdict::Incomplete,
+                v => v,
             };
-            let detail = if end == BodyEnd::TooLarge {
-                format!("over the {}-byte limit", self.opts.stream_max_length)
-            } else {
-                detail
-            };
-            block(writer, istag, &verdict, &detail, &id)
+            block(writer, istag, verdict.name(), &detail, &id)
         };
         match answered {
             Ok(()) => next,
@@ -768,22 +816,36 @@ impl Server {
         format!("pugmark-{}", self.scanner.current().index().snapshot_id())
     }
 
+    /// The connection-level deadline once a command or head has arrived:
+    /// past any body's own deadline and the drain after it.
+    fn after_head(&self) -> Instant {
+        Instant::now() + self.opts.body_timeout + self.opts.idle_timeout * 2
+    }
+
+    /// Waits for a scan slot (back-pressure: the client's body waits
+    /// unread meanwhile).
+    fn scan_permit(&self) -> ScanPermit<'_> {
+        let (lock, freed) = &self.scanning;
+        let mut scanning = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while *scanning >= self.opts.max_scans.max(1) {
+            scanning = freed.wait(scanning).unwrap_or_else(|e| e.into_inner());
+        }
+        *scanning += 1;
+        ScanPermit(self)
+    }
+
     /// Scans an `INSTREAM` body; the reply, or (`Err`) the last reply
     /// before the connection is closed.
     fn instream<R: Read>(&self, reader: &mut R, client: &str) -> Result<String, String> {
         let started = Instant::now();
-        let scanner = self.scanner.current();
         let deadline = Deadline {
             inner: reader,
             at: started + self.opts.body_timeout,
         };
         let mut body = Instream::new(deadline, self.opts.stream_max_length);
-        let report = scanner.scan_reader("stream", &mut body);
-        if body.end() == StreamEnd::Open {
-            // The scan stopped early (cancelled): the rest of the body is
-            // read so the connection stays in step.
-            let _ = body.drain();
-        }
+        // The body is held whole first: a slow client holds no scan slot.
+        let mut spool = Spool::default();
+        let spooled = io::copy(&mut body, &mut spool);
         match body.end() {
             StreamEnd::TooLarge => Err(SIZE_LIMIT_REPLY.to_string()),
             StreamEnd::Truncated | StreamEnd::Open => Err(
@@ -791,10 +853,70 @@ impl Server {
                     .to_string(),
             ),
             StreamEnd::Complete => {
+                let report = match spooled {
+                    Ok(_) => self.scan_spool("stream", &mut spool),
+                    Err(e) => Report::error("stream", format!("holding the body: {e}")),
+                };
                 self.record(client, "stream", body.len(), &report, started);
                 Ok(verdict_reply("stream", &report, self.opts.incomplete_as))
             }
         }
+    }
+
+    /// Scans a spooled body once a scan slot is free, on the index current
+    /// then.
+    fn scan_spool(&self, name: &str, spool: &mut Spool) -> Report {
+        self.scan_message(name, &icap::BodyView::default(), spool)
+    }
+
+    /// Scans a spooled HTTP body as its head describes it: decoded when its
+    /// Content-Encoding is one sniffing cannot see (brotli), and for a
+    /// multipart form, each part's raw bytes as an item of its own besides
+    /// the body as a whole. An encoding not opened, or a form whose parts
+    /// cannot be delimited, leaves the report `incomplete`.
+    fn scan_message(&self, name: &str, view: &icap::BodyView, spool: &mut Spool) -> Report {
+        let _permit = self.scan_permit();
+        let scanner = self.scanner.current();
+        let mut report = match spool.reader() {
+            Ok(body) if view.brotli => scanner.scan_reader(
+                name,
+                brotli_decompressor::Decompressor::new(body, 64 * 1024),
+            ),
+            Ok(body) => scanner.scan_reader(name, body),
+            Err(e) => return Report::error(name, format!("reading the held body: {e}")),
+        };
+        if let Some(encoding) = &view.unopened_encoding {
+            report.reasons.push(pugmark::Reason::new(
+                "container.unsupported",
+                format!("Content-Encoding {encoding} is not opened"),
+            ));
+        }
+        if let Some(boundary) = &view.form_boundary {
+            let mut bytes = Vec::new();
+            match spool.reader().and_then(|mut r| r.read_to_end(&mut bytes)) {
+                Err(e) => report.error = Some(format!("reading the held form: {e}")),
+                Ok(_) => match icap::form_parts(&bytes, boundary) {
+                    Some(parts) => {
+                        for part in parts {
+                            let member = scanner.scan_bytes(
+                                &format!("{name}!form/{}", part.name),
+                                &bytes[part.range],
+                            );
+                            report.members_examined += 1 + member.members_examined;
+                            if member.verdict != Verdict::Clean {
+                                report.members.push(member);
+                            }
+                        }
+                    }
+                    None => report.reasons.push(pugmark::Reason::new(
+                        "container.malformed",
+                        "multipart form: its parts could not be delimited",
+                    )),
+                },
+            }
+        }
+        report.settle();
+        report
     }
 
     /// Scans what a passed descriptor holds: a regular file whole from its
@@ -804,6 +926,7 @@ impl Server {
         let subject = format!("fd[{}]", fd.as_raw_fd());
         let started = Instant::now();
         let file = std::fs::File::from(fd);
+        let _permit = self.scan_permit();
         let scanner = self.scanner.current();
         let meta = file.metadata();
         let (report, bytes) = match meta {
@@ -843,6 +966,7 @@ impl Server {
             return vec![format!("{shown}: not below an allowed scan root ERROR")];
         };
         let started = Instant::now();
+        let _permit = self.scan_permit();
         let scanner = self.scanner.current();
         let reports = match scanner.scan_paths(&[real]) {
             Ok(r) => r,
@@ -938,16 +1062,19 @@ impl Server {
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let active = *self.active.0.lock().unwrap_or_else(|e| e.into_inner());
         format!(
-            "UPTIME: {} s\nCONNECTIONS: {} active, {} total, {} max\nSCANS: {} (clean {}, match {}, incomplete {}, error {})\nRELOADS: {}\nINDEX: {} items\nEND",
+            "UPTIME: {} s\nCONNECTIONS: {} active, {} total, {} max, {} refused busy\nSCANS: {} (clean {}, match {}, incomplete {}, error {}), {} running, {} max\nRELOADS: {}\nINDEX: {} items\nEND",
             self.started.elapsed().as_secs(),
             active,
             n(&c.connections),
             self.opts.max_connections,
+            n(&c.busy),
             n(&c.scans),
             n(&c.clean),
             n(&c.matched),
             n(&c.incomplete),
             n(&c.errors),
+            *self.scanning.0.lock().unwrap_or_else(|e| e.into_inner()),
+            self.opts.max_scans,
             n(&c.reloads),
             self.scanner.current().index().live_items(),
         )
@@ -1032,7 +1159,7 @@ fn echo<W: Write>(
     writer: &mut W,
     request: &icap::Request,
     istag: &str,
-    spool: Option<&mut icap::Spool>,
+    spool: Option<&mut Spool>,
 ) -> io::Result<()> {
     let mut out = io::BufWriter::new(writer);
     let (head_name, body_name) = if request.method == Method::Respmod {
@@ -1088,6 +1215,18 @@ enum Protocol {
 
 /// How often accept loops look for connections and for a shutdown.
 pub const ACCEPT_POLL: Duration = Duration::from_millis(50);
+
+/// A scan slot, given back when dropped.
+struct ScanPermit<'s>(&'s Server);
+
+impl Drop for ScanPermit<'_> {
+    fn drop(&mut self) {
+        let (lock, freed) = &self.0.scanning;
+        let mut scanning = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *scanning = scanning.saturating_sub(1);
+        freed.notify_one();
+    }
+}
 
 /// A connection slot, given back when dropped.
 struct Slot(Arc<Server>);

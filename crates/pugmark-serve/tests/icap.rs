@@ -168,7 +168,7 @@ fn options_name_the_service_and_refuse_what_is_not_it() {
     assert_eq!(o.status, "ICAP/1.0 200 OK");
     assert_eq!(o.field("Methods"), Some("REQMOD, RESPMOD"));
     assert_eq!(o.field("Allow"), Some("204"));
-    assert_eq!(o.field("Max-Connections"), Some("7"));
+    assert_eq!(o.field("Max-Connections"), Some("3"));
     assert!(o.field("Preview").is_some() && o.field("Options-TTL").is_some());
     assert!(o.field("ISTag").unwrap().starts_with("\"pugmark-"));
     assert!(options(r.icap, "/avscan")
@@ -353,4 +353,122 @@ fn the_istag_follows_the_index() {
     let blocked = exchange(&s, "REQMOD", UPLOAD, &notes, Some(4096), true);
     assert!(blocked.http_head.starts_with("HTTP/1.1 403"), "{blocked:?}");
     assert_eq!(blocked.field("ISTag"), Some(after.as_str()));
+}
+
+#[test]
+fn past_the_connection_limit_clients_are_answered_busy() {
+    let r = start(ServeOptions::default().with_max_connections(2));
+    let held = [connect(r.icap), connect(r.tcp)];
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(options(r.icap, "/pugmark")
+        .status
+        .starts_with("ICAP/1.0 503"));
+    let mut busy = String::new();
+    let _ = connect(r.tcp).read_to_string(&mut busy);
+    assert!(
+        busy.ends_with(" ERROR\n") && busy.contains("busy"),
+        "{busy:?}"
+    );
+    drop(held);
+    let started = std::time::Instant::now();
+    let mut status = String::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        status = options(r.icap, "/pugmark").status;
+        if status == "ICAP/1.0 200 OK" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        status, "ICAP/1.0 200 OK",
+        "slots come back when clients leave"
+    );
+}
+
+#[test]
+fn what_cannot_be_read_as_sent_is_blocked_and_names_do_not_mislead() {
+    let r = start(ServeOptions::default());
+    let copy = sample("outgoing/dem-copy.tif");
+    let s = connect(r.icap);
+    // A form part whose headers lie about its charset: its raw bytes are
+    // still what is examined.
+    let boundary = "b0undary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.tif\"\r\nContent-Type: text/plain; charset=utf-16le\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(&copy);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let head = format!(
+        "POST /f HTTP/1.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+    );
+    let got = exchange(&s, "REQMOD", &head, &form, Some(4096), true);
+    assert!(
+        got.http_head.contains("X-Pugmark-Verdict: match"),
+        "{got:?}"
+    );
+    // A form that is not delimited as its head says: not passed.
+    let head = "POST /f HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=nope\r\n\r\n";
+    let got = exchange(&s, "REQMOD", head, b"plain words", None, true);
+    assert!(
+        got.http_head.contains("X-Pugmark-Verdict: incomplete"),
+        "{got:?}"
+    );
+    // An encoding nothing here opens: not passed.
+    let head = "HTTP/1.1 200 OK\r\nContent-Encoding: frob\r\n\r\n";
+    let got = exchange(&s, "RESPMOD", head, b"plain words", None, true);
+    assert!(
+        got.http_head.contains("X-Pugmark-Verdict: incomplete"),
+        "{got:?}"
+    );
+    // A brotli body that does not decode: not passed.
+    let head = "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\n\r\n";
+    let got = exchange(
+        &s,
+        "RESPMOD",
+        head,
+        b"\xff\xff\xff\xff not brotli",
+        None,
+        true,
+    );
+    assert!(got.http_head.starts_with("HTTP/1.1 403"), "{got:?}");
+    // A POST to a name that claims an archive: the text body is text.
+    let head = "POST /api/upload.zip HTTP/1.1\r\n\r\n";
+    let got = exchange(&s, "REQMOD", head, b"{\"just\": \"json\"}", None, true);
+    assert!(got.status.starts_with("ICAP/1.0 204"), "{got:?}");
+    // Offsets that disagree with the heads, and a Preview that is not a
+    // number, are refused.
+    for text in [
+        format!("REQMOD /pugmark ICAP/1.0\r\nEncapsulated: req-hdr=0, req-body={}\r\n\r\n{UPLOAD}3\r\nabc\r\n0\r\n\r\n", UPLOAD.len() + 5),
+        format!("REQMOD /pugmark ICAP/1.0\r\nPreview: 10x\r\nEncapsulated: req-hdr=0, req-body={}\r\n\r\n{UPLOAD}0\r\n\r\n", UPLOAD.len()),
+    ] {
+        let s = connect(r.icap);
+        (&s).write_all(text.as_bytes()).unwrap();
+        assert!(response(&mut BufReader::new(&s)).status.starts_with("ICAP/1.0 400"));
+    }
+}
+
+#[test]
+fn a_trickled_head_is_cut_at_the_idle_timeout() {
+    let r = start(ServeOptions::default().with_idle_timeout(Duration::from_millis(600)));
+    let s = connect(r.icap);
+    let started = std::time::Instant::now();
+    // A header byte every 100 ms: never idle, never done.
+    while started.elapsed() < Duration::from_secs(10) {
+        if (&s).write_all(b"X").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let mut probe = [0u8; 1];
+        s.set_nonblocking(true).unwrap();
+        let closed = matches!((&s).read(&mut probe), Ok(0));
+        s.set_nonblocking(false).unwrap();
+        if closed {
+            break;
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the server closed the connection"
+    );
 }
