@@ -251,7 +251,7 @@ enum Command {
         stream_max_length: u64,
         /// Connections held open at once (idle ones included); more are
         /// answered busy
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = 4096)]
         max_connections: usize,
         /// Scans run at once (default: twice the cores); more wait, their
         /// bodies held
@@ -929,6 +929,9 @@ fn cmd_serve(
     let scanner = Scanner::open(dir, ScanOptions::default())?;
     let items = scanner.index().live_items();
     let shared = Arc::new(pugmark::SharedScanner::new(scanner));
+    if let Err(e) = pugmark_serve::server::raise_descriptor_limit() {
+        eprintln!("pugmark serve: could not raise the descriptor limit: {e}");
+    }
     let server = pugmark_serve::Server::new(shared.clone(), opts);
     let mut bound = Vec::new();
     for l in listen {

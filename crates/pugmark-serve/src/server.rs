@@ -90,7 +90,8 @@ pub type LogSink = Arc<dyn Fn(&ScanLog) + Send + Sync>;
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ServeOptions {
-    /// Connections held open at once (default 1024, idle ones included);
+    /// Connections held open at once (default 4096, idle ones included;
+    /// see [`raise_descriptor_limit`]);
     /// a client past it is answered busy (clamd: `... ERROR`; ICAP: `503`)
     /// and closed.
     pub max_connections: usize,
@@ -156,7 +157,7 @@ setters!(
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
-            max_connections: 1024,
+            max_connections: 4096,
             max_scans: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             stream_max_length: 100 << 20,
             idle_timeout: Duration::from_secs(30),
@@ -1204,6 +1205,19 @@ fn block<W: Write>(
     out.write_all(&page)?;
     out.write_all(b"\r\n0\r\n\r\n")?;
     out.flush()
+}
+
+/// Raises this process's soft limit on open descriptors to its hard limit
+/// (each connection holds one, each spooled body one more; soft limits are
+/// often 1024). Returns the soft limit now in force.
+pub fn raise_descriptor_limit() -> io::Result<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        setrlimit(Resource::Nofile, limit.clone()).map_err(io::Error::from)?;
+    }
+    Ok(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
 }
 
 /// Which protocol a listener speaks.

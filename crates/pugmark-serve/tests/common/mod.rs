@@ -41,11 +41,16 @@ impl Drop for Running {
 /// A server over an index of data-samples/reserve/rasters, on a Unix
 /// socket, a clamd loopback port and an ICAP loopback port, with `opts`.
 pub fn start(opts: ServeOptions) -> Running {
+    start_over(opts, "data-samples/reserve/rasters")
+}
+
+/// A server over an index of `protected` (relative to the repository),
+/// as [`start`].
+pub fn start_over(opts: ServeOptions, protected: &str) -> Running {
     let tmp = tempfile::tempdir().unwrap();
     let index = tmp.path().join("idx");
     let mut w = IndexWriter::open(&index, IndexOptions::default()).unwrap();
-    w.add_paths(&[root().join("data-samples/reserve/rasters")])
-        .unwrap();
+    w.add_paths(&[root().join(protected)]).unwrap();
     drop(w);
     let scanner = Scanner::open(&index, ScanOptions::default().with_threads(2)).unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
