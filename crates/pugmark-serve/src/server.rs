@@ -1215,7 +1215,7 @@ pub fn raise_descriptor_limit() -> io::Result<u64> {
     let mut limit = getrlimit(Resource::Nofile);
     if limit.current < limit.maximum {
         limit.current = limit.maximum;
-        setrlimit(Resource::Nofile, limit.clone()).map_err(io::Error::from)?;
+        setrlimit(Resource::Nofile, limit).map_err(io::Error::from)?;
     }
     Ok(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
 }
