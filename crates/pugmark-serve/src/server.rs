@@ -425,8 +425,7 @@ impl Server {
                         self.spawn_connection(stream, peer.to_string(), protocol);
                     }
                 }
-                // Nothing waiting, or out of descriptors: look again soon.
-                Err(_) => std::thread::sleep(ACCEPT_POLL),
+                Err(e) => wait_for_client(&listener, &e),
             }
         }
     }
@@ -444,7 +443,7 @@ impl Server {
                             );
                         }
                     }
-                    Err(_) => std::thread::sleep(ACCEPT_POLL),
+                    Err(e) => wait_for_client(&listener, &e),
                 }
             }
         }
@@ -1225,6 +1224,24 @@ pub fn raise_descriptor_limit() -> io::Result<u64> {
 enum Protocol {
     Clamd,
     Icap,
+}
+
+/// After a failed accept: waits until a client connects (or
+/// [`ACCEPT_POLL`] passes, to notice a shutdown) when nobody was waiting;
+/// backs off for [`ACCEPT_POLL`] on other errors (out of descriptors), which
+/// would otherwise make the listener look ready at once, again and again.
+fn wait_for_client(listener: &impl std::os::fd::AsFd, error: &io::Error) {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    if error.kind() != io::ErrorKind::WouldBlock {
+        std::thread::sleep(ACCEPT_POLL);
+        return;
+    }
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: ACCEPT_POLL.as_nanos() as _,
+    };
+    let mut fds = [PollFd::new(listener, PollFlags::IN)];
+    let _ = poll(&mut fds, Some(&timeout));
 }
 
 /// How often accept loops look for connections and for a shutdown.
