@@ -369,29 +369,57 @@ fn read_http_heads<R: BufRead>(
     Ok(())
 }
 
-/// The value of header `name` in an HTTP head (request or status line
-/// first), if present.
-pub fn http_header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
-    let text = std::str::from_utf8(head).ok()?;
-    text.split("\r\n").skip(1).find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+/// Every value of header `name` in an HTTP head (request or status line
+/// first), in order; bytes that are not UTF-8 are replaced, never a reason
+/// to see no header at all.
+pub fn http_headers(head: &[u8], name: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(head);
+    text.split("\r\n")
+        .skip(1)
+        .filter_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+        .collect()
+}
+
+/// The first value of header `name` in an HTTP head, if present.
+pub fn http_header(head: &[u8], name: &str) -> Option<String> {
+    http_headers(head, name).into_iter().next()
 }
 
 /// The method of an HTTP request head (`PUT`).
 pub fn http_method(head: &[u8]) -> Option<&str> {
-    let text = std::str::from_utf8(head).ok()?;
-    text.split("\r\n").next()?.split_whitespace().next()
+    let text = std::str::from_utf8(head.split(|&b| b == b'\r').next()?).ok()?;
+    text.split_whitespace().next()
+}
+
+/// An encoding a message body can carry, as this server undoes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// gzip (`gzip`, `x-gzip`): decoded here.
+    Gzip,
+    /// `deflate`: a zlib stream, or raw deflate as some servers send it;
+    /// decoded here.
+    Deflate,
+    /// `br`: decoded here (brotli has no magic number to sniff).
+    Brotli,
+    /// `zstd`, `xz`, `compress`: left to the scanner, which knows them by
+    /// their magic numbers.
+    Sniffed,
 }
 
 /// What an HTTP message's head says about reading its body.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BodyView {
-    /// The body is brotli-encoded (no magic number: only the head says so).
-    pub brotli: bool,
-    /// A Content-Encoding that is neither sniffed nor decoded here.
-    pub unopened_encoding: Option<String>,
+    /// The Content-Encodings in the order they were applied.
+    pub encodings: Vec<Encoding>,
+    /// Why the body cannot be read as the head describes it (an unknown
+    /// encoding, a head too ambiguous to trust); the scan is then
+    /// `incomplete`.
+    pub doubt: Option<String>,
     /// A multipart body's boundary: its parts are examined one by one.
     pub form_boundary: Option<String>,
 }
@@ -400,45 +428,63 @@ impl BodyView {
     /// The view of the message with this head.
     pub fn of(head: &[u8]) -> BodyView {
         let mut view = BodyView::default();
-        if let Some(encodings) = http_header(head, "Content-Encoding") {
-            let list: Vec<String> = encodings
-                .split(',')
-                .map(|e| e.trim().to_ascii_lowercase())
-                .filter(|e| !e.is_empty() && e != "identity")
-                .collect();
-            // Encodings are listed in the order applied: brotli can be
-            // undone only when it was applied last.
-            view.brotli = list.last().is_some_and(|e| e == "br");
-            let sniffed = |e: &str| {
-                matches!(
-                    e,
-                    "gzip" | "x-gzip" | "deflate" | "zstd" | "compress" | "x-compress" | "xz"
-                )
-            };
-            let opened = list.len() - usize::from(view.brotli);
-            view.unopened_encoding = list[..opened].iter().find(|e| !sniffed(e)).cloned();
+        let mut doubt = |why: String| {
+            view.doubt.get_or_insert(why);
+        };
+        let text = String::from_utf8_lossy(head);
+        if text
+            .split("\r\n")
+            .skip(1)
+            .any(|l| l.starts_with([' ', '\t']))
+        {
+            doubt("the HTTP head has folded lines".to_string());
         }
-        if let Some(kind) = http_header(head, "Content-Type") {
-            if kind
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("multipart/")
-            {
-                view.form_boundary = Some(
-                    kind.split(';')
-                        .find_map(|p| {
-                            let (k, v) = p.split_once('=')?;
-                            k.trim()
-                                .eq_ignore_ascii_case("boundary")
-                                .then(|| v.trim().trim_matches('"').to_string())
-                        })
-                        .unwrap_or_default(),
-                );
+        // A list header: every occurrence counts, in order.
+        let mut encodings = Vec::new();
+        for value in http_headers(head, "Content-Encoding") {
+            for e in value.split(',').map(|e| e.trim().to_ascii_lowercase()) {
+                match e.as_str() {
+                    "" | "identity" => {}
+                    "gzip" | "x-gzip" => encodings.push(Encoding::Gzip),
+                    "deflate" => encodings.push(Encoding::Deflate),
+                    "br" => encodings.push(Encoding::Brotli),
+                    "zstd" | "xz" | "compress" | "x-compress" => encodings.push(Encoding::Sniffed),
+                    other => doubt(format!("Content-Encoding {other} is not opened")),
+                }
             }
         }
+        let types = http_headers(head, "Content-Type");
+        if types.len() > 1 {
+            doubt("more than one Content-Type".to_string());
+        }
+        if let Some(kind) = types.first() {
+            let lower = kind.to_ascii_lowercase();
+            if lower.trim_start().starts_with("multipart/") {
+                if lower.matches("boundary=").count() != 1 {
+                    doubt("a multipart Content-Type without exactly one boundary".to_string());
+                }
+                let boundary = lower
+                    .find("boundary=")
+                    .map(|at| {
+                        let value = &kind[at + "boundary=".len()..];
+                        match value.strip_prefix('"') {
+                            Some(quoted) => quoted.split('"').next().unwrap_or_default(),
+                            None => value.split(';').next().unwrap_or_default().trim(),
+                        }
+                        .to_string()
+                    })
+                    .unwrap_or_default();
+                view.form_boundary = Some(boundary);
+            }
+        }
+        view.encodings = encodings;
         view
     }
 }
+
+/// Most parts a form is split into; a form with more is not split (and the
+/// scan says so).
+pub const MAX_FORM_PARTS: usize = 10_000;
 
 /// One part of a multipart body: its file name (or field name) and where
 /// its content lies.
@@ -461,6 +507,16 @@ pub fn form_parts(body: &[u8], boundary: &str) -> Option<Vec<FormPart>> {
     }
     let dash = format!("--{boundary}");
     let delimiter = format!("\r\n--{boundary}");
+    // Some form parsers (PHP's) also split on a bare LF before the dashes:
+    // such a body has two readings, and is not split here.
+    let bare = format!("\n--{boundary}");
+    let ambiguous = body
+        .windows(bare.len())
+        .enumerate()
+        .any(|(i, w)| w == bare.as_bytes() && (i == 0 || body[i - 1] != b'\r'));
+    if ambiguous {
+        return None;
+    }
     let find = |from: usize, what: &[u8]| {
         body.get(from..)?
             .windows(what.len())
@@ -506,6 +562,9 @@ pub fn form_parts(body: &[u8], boundary: &str) -> Option<Vec<FormPart>> {
                 })
         };
         let n = parts.len() + 1;
+        if n > MAX_FORM_PARTS {
+            return None;
+        }
         let name: String = param("filename")
             .or_else(|| param("name"))
             .unwrap_or_default()
@@ -856,7 +915,7 @@ mod tests {
         assert_eq!(r.body, Some(Section::ReqBody));
         assert_eq!(r.http_request.as_deref(), Some(http.as_bytes()));
         assert_eq!(
-            http_header(r.adapted_head().unwrap(), "content-type"),
+            http_header(r.adapted_head().unwrap(), "content-type").as_deref(),
             Some("text/plain")
         );
         assert_eq!(http_target(r.adapted_head().unwrap()), Some("/up"));
@@ -979,33 +1038,34 @@ mod tests {
         // No closing delimiter, no delimiter at all, a wrong boundary.
         assert!(form_parts(b"--xy\r\n\r\nabc", "xy").is_none());
         assert!(form_parts(b"just text", "xy").is_none());
+        // A bare LF before the dashes: two readings, no split.
+        assert!(form_parts(b"--xy\r\n\r\nbenign\n--xy\r\n\r\nfile\r\n--xy--", "xy").is_none());
         assert!(form_parts(body, "").is_none());
         assert_eq!(form_parts(b"--xy--\r\n", "xy"), Some(Vec::new()));
     }
 
     #[test]
     fn heads_say_how_to_read_bodies() {
-        let view = |h: &str| BodyView::of(h.as_bytes());
-        let v = view("POST / HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=\"ab c\"\r\nContent-Encoding: gzip, br\r\n\r\n");
+        let view = |h: &[u8]| BodyView::of(h);
+        let v = view(b"POST / HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=\"ab;c\"\r\nContent-Encoding: gzip, br\r\n\r\n");
+        assert_eq!(v.encodings, [Encoding::Gzip, Encoding::Brotli]);
+        assert_eq!((v.doubt, v.form_boundary.as_deref()), (None, Some("ab;c")));
+        // Repeated list headers all count; bytes that are not UTF-8 change
+        // nothing.
+        let v = view(b"HTTP/1.1 200 OK\r\nContent-Disposition: x; filename=\"\xe9t\xe9.txt\"\r\nContent-Encoding: gzip\r\nContent-Encoding: br\r\n\r\n");
+        assert_eq!(v.encodings, [Encoding::Gzip, Encoding::Brotli]);
         assert_eq!(
-            (v.brotli, v.unopened_encoding, v.form_boundary.as_deref()),
-            (true, None, Some("ab c"))
-        );
-        let v = view("HTTP/1.1 200 OK\r\nContent-Encoding: br, gzip\r\n\r\n");
-        assert_eq!(
-            (v.brotli, v.unopened_encoding.as_deref()),
-            (false, Some("br"))
-        );
-        assert_eq!(
-            view("HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\n\r\n"),
+            view(b"HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\n\r\n"),
             BodyView::default()
         );
-        assert_eq!(
-            view("HTTP/1.1 200 OK\r\nContent-Encoding: frob\r\n\r\n")
-                .unopened_encoding
-                .as_deref(),
-            Some("frob")
-        );
+        for doubtful in [
+            &b"HTTP/1.1 200 OK\r\nContent-Encoding: frob\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip,\r\n br\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Type: multipart/form-data; x=\"a;boundary=zz\"; boundary=b\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Type: multipart/form-data; boundary=b\r\n\r\n",
+        ] {
+            assert!(view(doubtful).doubt.is_some(), "{}", String::from_utf8_lossy(doubtful));
+        }
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! Unix sockets and loopback TCP ports, ICAP on loopback TCP ports, one
 //! thread per connection (at most [`ServeOptions::max_connections`]; a
 //! client past that gets a busy answer), at most
-//! [`ServeOptions::max_scans`] scans at once (further scans wait, and their
-//! clients' bodies wait unread in the sockets: back-pressure), every scan
-//! on one [`SharedScanner`] that `RELOAD` swaps.
+//! [`ServeOptions::max_scans`] scans at once (further scans wait, their
+//! bodies held in [`Spool`]s: memory, then unnamed temporary files), every
+//! scan on one [`SharedScanner`] that `RELOAD` swaps.
 //!
 //! Threads, not an async runtime: a connection spends its time in the scan;
 //! a blocking thread per connection costs little next to it (an idle one is
@@ -96,7 +96,8 @@ pub struct ServeOptions {
     /// and closed.
     pub max_connections: usize,
     /// Scans run at once (default twice the cores); more wait for one to
-    /// end, their bodies unread.
+    /// end, their bodies held (each body is read whole before its scan, so
+    /// a slow client holds no scan slot).
     pub max_scans: usize,
     /// Largest `INSTREAM` body (clamd's `StreamMaxLength`; default
     /// 100 MiB).
@@ -729,6 +730,7 @@ impl Server {
         let name = match request.method {
             Method::Respmod => head
                 .and_then(|h| icap::http_header(h, "Content-Disposition"))
+                .as_deref()
                 .and_then(|d| {
                     d.split(';')
                         .find_map(|p| p.trim().strip_prefix("filename="))
@@ -822,8 +824,7 @@ impl Server {
         Instant::now() + self.opts.body_timeout + self.opts.idle_timeout * 2
     }
 
-    /// Waits for a scan slot (back-pressure: the client's body waits
-    /// unread meanwhile).
+    /// Waits for a scan slot (its body is already held).
     fn scan_permit(&self) -> ScanPermit<'_> {
         let (lock, freed) = &self.scanning;
         let mut scanning = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -877,42 +878,53 @@ impl Server {
     fn scan_message(&self, name: &str, view: &icap::BodyView, spool: &mut Spool) -> Report {
         let _permit = self.scan_permit();
         let scanner = self.scanner.current();
-        let mut report = match spool.reader() {
-            Ok(body) if view.brotli => scanner.scan_reader(
-                name,
-                brotli_decompressor::Decompressor::new(body, 64 * 1024),
-            ),
+        // An empty body has nothing to decode.
+        let encodings = if spool.is_empty() {
+            &[][..]
+        } else {
+            &view.encodings[..]
+        };
+        let mut report = match spool.reader().and_then(|body| decoded(body, encodings)) {
             Ok(body) => scanner.scan_reader(name, body),
             Err(e) => return Report::error(name, format!("reading the held body: {e}")),
         };
-        if let Some(encoding) = &view.unopened_encoding {
-            report.reasons.push(pugmark::Reason::new(
-                "container.unsupported",
-                format!("Content-Encoding {encoding} is not opened"),
-            ));
+        if let Some(doubt) = &view.doubt {
+            report
+                .reasons
+                .push(pugmark::Reason::new("container.unsupported", doubt.clone()));
         }
         if let Some(boundary) = &view.form_boundary {
+            // The parts are split from the decoded form, held in memory (at
+            // most the stream limit; one per scan slot).
+            let cap = self.opts.stream_max_length;
             let mut bytes = Vec::new();
-            match spool.reader().and_then(|mut r| r.read_to_end(&mut bytes)) {
-                Err(e) => report.error = Some(format!("reading the held form: {e}")),
-                Ok(_) => match icap::form_parts(&bytes, boundary) {
-                    Some(parts) => {
-                        for part in parts {
-                            let member = scanner.scan_bytes(
-                                &format!("{name}!form/{}", part.name),
-                                &bytes[part.range],
-                            );
-                            report.members_examined += 1 + member.members_examined;
-                            if member.verdict != Verdict::Clean {
-                                report.members.push(member);
-                            }
+            let read = spool
+                .reader()
+                .and_then(|body| decoded(body, encodings))
+                .and_then(|body| body.take(cap + 1).read_to_end(&mut bytes));
+            let parts = match read {
+                Err(e) => Err(format!("reading the held form: {e}")),
+                Ok(_) if bytes.len() as u64 > cap => Err(format!(
+                    "the decoded form is over {cap} bytes; its parts were not split"
+                )),
+                Ok(_) => icap::form_parts(&bytes, boundary).ok_or_else(|| {
+                    "multipart form: its parts could not be delimited unambiguously".to_string()
+                }),
+            };
+            match parts {
+                Ok(parts) => {
+                    for part in parts {
+                        let member = scanner
+                            .scan_bytes(&format!("{name}!form/{}", part.name), &bytes[part.range]);
+                        report.members_examined += 1 + member.members_examined;
+                        if member.verdict != Verdict::Clean {
+                            report.members.push(member);
                         }
                     }
-                    None => report.reasons.push(pugmark::Reason::new(
-                        "container.malformed",
-                        "multipart form: its parts could not be delimited",
-                    )),
-                },
+                }
+                Err(why) => report
+                    .reasons
+                    .push(pugmark::Reason::new("container.malformed", why)),
             }
         }
         report.settle();
@@ -926,14 +938,40 @@ impl Server {
         let subject = format!("fd[{}]", fd.as_raw_fd());
         let started = Instant::now();
         let file = std::fs::File::from(fd);
-        let _permit = self.scan_permit();
-        let scanner = self.scanner.current();
         let meta = file.metadata();
         let (report, bytes) = match meta {
-            Ok(m) if m.is_file() => (
-                scanner.scan_reader(&subject, FromStart { file: &file, at: 0 }),
+            Ok(m) if m.len() > self.opts.stream_max_length => (
+                Report::not_examined(
+                    &subject,
+                    pugmark::Reason::new(
+                        "limits.max_stream",
+                        format!(
+                            "the file is over the {}-byte limit",
+                            self.opts.stream_max_length
+                        ),
+                    ),
+                ),
                 m.len(),
             ),
+            Ok(m) if m.is_file() => {
+                // Copied out first, without a scan slot: a file on a hung
+                // mount stalls this connection only.
+                let mut spool = Spool::default();
+                let limited =
+                    FromStart { file: &file, at: 0 }.take(self.opts.stream_max_length + 1);
+                let report = match io::copy(&mut { limited }, &mut spool) {
+                    Ok(n) if n > self.opts.stream_max_length => Report::not_examined(
+                        &subject,
+                        pugmark::Reason::new(
+                            "limits.max_stream",
+                            "the file grew past the limit while read",
+                        ),
+                    ),
+                    Ok(_) => self.scan_spool(&subject, &mut spool),
+                    Err(e) => Report::error(&subject, format!("reading the descriptor: {e}")),
+                };
+                (report, m.len())
+            }
             // A pipe or socket has no end the server can rely on (no
             // timeout applies to it): refused, not read forever.
             Ok(_) => (
@@ -1217,6 +1255,39 @@ pub fn raise_descriptor_limit() -> io::Result<u64> {
         setrlimit(Resource::Nofile, limit).map_err(io::Error::from)?;
     }
     Ok(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
+}
+
+/// A body with its HTTP Content-Encodings undone, the last applied first,
+/// down to the first one the scanner recognises by itself (zstd, xz,
+/// compress: their magic numbers are strong).
+fn decoded<'a>(
+    body: Box<dyn Read + Send + 'a>,
+    encodings: &[icap::Encoding],
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    use icap::Encoding;
+    let mut body = body;
+    for encoding in encodings.iter().rev() {
+        body = match encoding {
+            Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
+            Encoding::Brotli => Box::new(brotli_decompressor::Decompressor::new(body, 64 * 1024)),
+            Encoding::Deflate => {
+                // zlib as the standard says, or the raw deflate some
+                // servers send: the first two bytes tell.
+                let mut buffered = io::BufReader::new(body);
+                let head = io::BufRead::fill_buf(&mut buffered)?;
+                let zlib = head.len() >= 2
+                    && head[0] & 0x0F == 8
+                    && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
+                if zlib {
+                    Box::new(flate2::read::ZlibDecoder::new(buffered))
+                } else {
+                    Box::new(flate2::read::DeflateDecoder::new(buffered))
+                }
+            }
+            Encoding::Sniffed => return Ok(body),
+        };
+    }
+    Ok(body)
 }
 
 /// Which protocol a listener speaks.

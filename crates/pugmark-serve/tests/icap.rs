@@ -472,3 +472,35 @@ fn a_trickled_head_is_cut_at_the_idle_timeout() {
         "the server closed the connection"
     );
 }
+
+#[test]
+fn encoded_bodies_are_decoded_before_they_are_judged() {
+    use flate2::write::{DeflateEncoder, GzEncoder};
+    let r = start(ServeOptions::default());
+    let copy = sample("outgoing/dem-copy.tif");
+    let s = connect(r.icap);
+    // Raw deflate has no magic number: only the head says what it is.
+    let mut raw = DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    raw.write_all(&copy).unwrap();
+    let raw = raw.finish().unwrap();
+    let head = "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n\r\n";
+    let got = exchange(&s, "RESPMOD", head, &raw, Some(4096), true);
+    assert!(
+        got.http_head.contains("X-Pugmark-Verdict: match"),
+        "{got:?}"
+    );
+    // An innocent gzip-encoded form passes: its parts are split after
+    // decoding.
+    let boundary = "zz";
+    let form = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nall quiet at the waterhole\r\n--{boundary}--\r\n");
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(form.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let head = format!("POST /f HTTP/1.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Encoding: gzip\r\n\r\n");
+    let got = exchange(&s, "REQMOD", &head, &gz, Some(4096), true);
+    assert!(got.status.starts_with("ICAP/1.0 204"), "{got:?}");
+    // An empty brotli body is empty, not broken.
+    let head = "HTTP/1.1 204 No Content\r\nContent-Encoding: br\r\n\r\n";
+    let got = exchange(&s, "RESPMOD", head, b"", Some(4096), true);
+    assert!(got.status.starts_with("ICAP/1.0 204"), "{got:?}");
+}
