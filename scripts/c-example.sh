@@ -27,7 +27,8 @@ else
   echo "c-example: cbindgen not installed: header check skipped"
 fi
 
-cargo build --quiet -p pugmark-capi -p pugmark-cli
+# The test profile: what `cargo test` (CI's step before) already built.
+cargo build --quiet --profile test -p pugmark-capi -p pugmark-cli
 cc -Wall -Wextra -Werror -std=c99 -D_POSIX_C_SOURCE=200809L \
   -Icrates/pugmark-capi/include -o target/dlp_check examples/c/dlp_check.c \
   target/debug/libpugmark_capi.a -lpthread -ldl -lm

@@ -40,7 +40,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 squid=$(command -v squid || echo /usr/sbin/squid)
 
-cargo build --quiet -p pugmark-cli
+# The test profile: what `cargo test` already built.
+cargo build --quiet --profile test -p pugmark-cli
 bin="$PWD/target/debug/pugmark"
 work=$(mktemp -d)
 pid=
