@@ -552,12 +552,7 @@ impl Server {
                             // and time): closing with unread input would
                             // reset the connection and lose the reply.
                             if say(&text).is_ok() {
-                                let _ = stream.shutdown_write();
-                                let mut rest = Deadline {
-                                    inner: (&mut reader).take(DRAIN_MAX),
-                                    at: Instant::now() + self.opts.idle_timeout,
-                                };
-                                let _ = io::copy(&mut rest, &mut io::sink());
+                                self.drain_and_close(stream, &mut reader);
                             }
                             return;
                         }
@@ -666,14 +661,7 @@ impl Server {
                 Next::Keep if !request.wants_close() && !self.is_stopping() => {}
                 Next::Keep | Next::Close => return,
                 Next::DrainAndClose => {
-                    // What the client still sends is read and dropped for a
-                    // moment so the answer is not lost to a reset.
-                    let _ = stream.shutdown_write();
-                    let mut rest = Deadline {
-                        inner: (&mut reader).take(DRAIN_MAX),
-                        at: Instant::now() + self.opts.idle_timeout,
-                    };
-                    let _ = io::copy(&mut rest, &mut io::sink());
+                    self.drain_and_close(stream, &mut reader);
                     return;
                 }
             }
@@ -816,6 +804,19 @@ impl Server {
     /// that found a new snapshot.
     fn istag(&self) -> String {
         format!("pugmark-{}", self.scanner.current().index().snapshot_id())
+    }
+
+    /// After a last answer sent before the request was read whole: ends
+    /// the writing half, then reads and drops what the client still sends
+    /// for a moment (bounded in bytes and time), so the answer is not lost
+    /// to the reset that closing with unread input causes.
+    fn drain_and_close<S: Connection>(&self, stream: &S, reader: &mut impl Read) {
+        let _ = stream.shutdown_write();
+        let mut rest = Deadline {
+            inner: reader.take(DRAIN_MAX),
+            at: Instant::now() + self.opts.idle_timeout,
+        };
+        let _ = io::copy(&mut rest, &mut io::sink());
     }
 
     /// The connection-level deadline once a command or head has arrived:
