@@ -257,6 +257,14 @@ enum Command {
         /// bodies held
         #[arg(long)]
         max_scans: Option<usize>,
+        /// Most bytes of bodies held at once over all connections (memory,
+        /// then temporary files); a body past it is answered busy
+        #[arg(long, default_value = "2G", value_parser = parse_size, value_name = "SIZE")]
+        max_held: u64,
+        /// Seconds a held body may wait for a scan slot (slots go in
+        /// arrival order) before it is answered busy
+        #[arg(long, default_value_t = 60)]
+        max_scan_wait: u64,
         /// Answer `incomplete` with ERROR instead of FOUND
         #[arg(long)]
         incomplete_as_error: bool,
@@ -376,6 +384,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             stream_max_length,
             max_connections,
             max_scans,
+            max_held,
+            max_scan_wait,
             incomplete_as_error,
             allow_remote,
         } => {
@@ -392,6 +402,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 .with_scan_roots(scan_root)
                 .with_stream_max_length(stream_max_length)
                 .with_max_connections(max_connections)
+                .with_max_held_bytes(max_held)
+                .with_max_scan_wait(std::time::Duration::from_secs(max_scan_wait))
                 .with_incomplete_as(incomplete)
                 .with_allow_remote(allow_remote)
                 .with_log(Arc::new(|l: &pugmark_serve::server::ScanLog| {

@@ -7,12 +7,14 @@
 //! * [`icap`] — ICAP (RFC 3507): heads, chunked bodies and previews,
 //!   `204`, echoes and block pages;
 //! * [`server`] — listeners, connections, reload, shutdown, counters;
+//! * [`slots`] — scan slots, given in arrival order, with a bounded wait;
 //! * [`spool`] — bodies held whole (memory, then a temporary file) before
 //!   they are scanned.
 
 pub mod clamd;
 pub mod icap;
 pub mod server;
+pub mod slots;
 pub mod spool;
 
 pub use server::{Listen, ServeOptions, Server};

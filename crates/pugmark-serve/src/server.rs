@@ -14,7 +14,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,8 @@ use crate::clamd::{
     COMMANDS, SIZE_LIMIT_REPLY,
 };
 use crate::icap::{self, BodyEnd, IcapError, Method};
-use crate::spool::Spool;
+use crate::slots::{ScanSlot, ScanSlots};
+use crate::spool::{self, HeldBytes, Spool};
 
 /// Where the server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +103,14 @@ pub struct ServeOptions {
     /// Largest `INSTREAM` body (clamd's `StreamMaxLength`; default
     /// 100 MiB).
     pub stream_max_length: u64,
+    /// Most bytes of bodies held at once, over all connections (default
+    /// 2 GiB; in memory up to 256 KiB a body, then in temporary files). A
+    /// body that would pass it is answered busy (clamd: `... ERROR`; ICAP:
+    /// `503`), never scanned in part.
+    pub max_held_bytes: u64,
+    /// Longest a held body waits for a scan slot (default 60 s); slots are
+    /// given in arrival order. Past it the body is answered busy.
+    pub max_scan_wait: Duration,
     /// A connection that sends nothing for this long is closed (default
     /// 30 s).
     pub idle_timeout: Duration,
@@ -146,6 +155,8 @@ setters!(
     with_max_connections: max_connections: usize,
     with_max_scans: max_scans: usize,
     with_stream_max_length: stream_max_length: u64,
+    with_max_held_bytes: max_held_bytes: u64,
+    with_max_scan_wait: max_scan_wait: Duration,
     with_idle_timeout: idle_timeout: Duration,
     with_body_timeout: body_timeout: Duration,
     with_scan_roots: scan_roots: Vec<PathBuf>,
@@ -161,6 +172,8 @@ impl Default for ServeOptions {
             max_connections: 4096,
             max_scans: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             stream_max_length: 100 << 20,
+            max_held_bytes: 2 << 30,
+            max_scan_wait: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(300),
             scan_roots: Vec::new(),
@@ -178,6 +191,8 @@ impl std::fmt::Debug for ServeOptions {
             .field("max_connections", &self.max_connections)
             .field("max_scans", &self.max_scans)
             .field("stream_max_length", &self.stream_max_length)
+            .field("max_held_bytes", &self.max_held_bytes)
+            .field("max_scan_wait", &self.max_scan_wait)
             .field("idle_timeout", &self.idle_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("scan_roots", &self.scan_roots)
@@ -230,8 +245,12 @@ pub struct Server {
     stopping: AtomicBool,
     /// Connections being served, and a wake-up when one ends.
     active: (Mutex<usize>, Condvar),
-    /// Scans running, and a wake-up when one ends.
-    scanning: (Mutex<usize>, Condvar),
+    /// Scan slots, given in arrival order.
+    slots: ScanSlots,
+    /// Bytes of bodies held, over all connections.
+    held: Arc<HeldBytes>,
+    /// Busy answers being delivered (each on a short-lived thread).
+    refusing: AtomicUsize,
     counters: Counters,
     started: Instant,
     /// Start time in seconds since the Unix epoch (the evidence ids' prefix).
@@ -255,10 +274,11 @@ impl Server {
     pub fn new(scanner: Arc<SharedScanner>, opts: ServeOptions) -> Arc<Server> {
         Arc::new(Server {
             scanner,
-            opts,
             stopping: AtomicBool::new(false),
             active: (Mutex::new(0), Condvar::new()),
-            scanning: (Mutex::new(0), Condvar::new()),
+            slots: ScanSlots::new(opts.max_scans),
+            held: HeldBytes::new(opts.max_held_bytes),
+            refusing: AtomicUsize::new(0),
             counters: Counters::default(),
             started: Instant::now(),
             epoch: std::time::SystemTime::now()
@@ -266,6 +286,7 @@ impl Server {
                 .map_or(0, |d| d.as_secs()),
             next_id: AtomicU64::new(1),
             last_check: Mutex::new(Instant::now()),
+            opts,
         })
     }
 
@@ -461,18 +482,7 @@ impl Server {
             let mut active = self.active.0.lock().unwrap_or_else(|e| e.into_inner());
             if *active >= self.opts.max_connections.max(1) {
                 drop(active);
-                self.counters.busy.fetch_add(1, Ordering::Relaxed);
-                let _ = stream.set_timeouts(Duration::from_millis(200));
-                let busy = match protocol {
-                    Protocol::Clamd => {
-                        "pugmark is busy (too many connections), try again ERROR\n".to_string()
-                    }
-                    Protocol::Icap => format!(
-                        "ICAP/1.0 503 Service Unavailable\r\nISTag: \"{}\"\r\nConnection: close\r\nEncapsulated: null-body=0\r\n\r\n",
-                        self.istag()
-                    ),
-                };
-                let _ = stream.writer().write_all(busy.as_bytes());
+                self.refuse_busy(stream, protocol);
                 return;
             }
             *active += 1;
@@ -493,6 +503,51 @@ impl Server {
             });
         // On a failed spawn the closure, and the slot with it, is dropped.
         drop(spawned);
+    }
+
+    /// Answers a client past the connection limit busy (clamd: `ERROR`,
+    /// ICAP: `503`), then reads and drops what it sends for a moment, so
+    /// the answer is not lost to the reset that closing with unread input
+    /// causes. At most [`MAX_REFUSING`] such answers are delivered at once,
+    /// each on a short-lived thread; past that a client is answered and
+    /// closed at once.
+    fn refuse_busy<S>(self: &Arc<Self>, stream: S, protocol: Protocol)
+    where
+        S: Connection + Send + 'static,
+    {
+        self.counters.busy.fetch_add(1, Ordering::Relaxed);
+        let busy = match protocol {
+            Protocol::Clamd => {
+                "pugmark is busy (too many connections), try again ERROR\n".to_string()
+            }
+            Protocol::Icap => icap_busy_head(&self.istag()),
+        };
+        let refuse = move |drain: bool| {
+            let _ = stream.set_timeouts(REFUSE_TIME);
+            if stream.writer().write_all(busy.as_bytes()).is_ok() && drain {
+                drain_and_close(
+                    &stream,
+                    &mut stream.reader(),
+                    REFUSE_DRAIN,
+                    Instant::now() + REFUSE_TIME,
+                );
+            }
+        };
+        if self.refusing.fetch_add(1, Ordering::AcqRel) < MAX_REFUSING {
+            let server = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name("pugmark-serve-busy".into())
+                .spawn(move || {
+                    refuse(true);
+                    server.refusing.fetch_sub(1, Ordering::AcqRel);
+                });
+            if spawned.is_err() {
+                self.refusing.fetch_sub(1, Ordering::AcqRel);
+            }
+        } else {
+            self.refusing.fetch_sub(1, Ordering::AcqRel);
+            refuse(false);
+        }
     }
 
     /// Answers one connection: one command, or a whole `IDSESSION`.
@@ -711,7 +766,7 @@ impl Server {
                 Next::Close
             };
         }
-        let mut spool = Spool::default();
+        let mut spool = self.spool();
         // A PUT names the file it stores; other targets (POST /api/x.zip)
         // and downloads say nothing of what the body is, so only a PUT's
         // target or a download's Content-Disposition name it.
@@ -742,7 +797,20 @@ impl Server {
         let spooled = io::copy(&mut body, &mut spool);
         let (end, bytes, in_preview) = (body.end(), body.len(), body.ended_in_preview());
         let (report, next) = match (end, spooled) {
-            (BodyEnd::Complete, Ok(_)) => (self.scan_message(&name, &view, &mut spool), Next::Keep),
+            (BodyEnd::Complete, Ok(_)) => match self.scan_message(&name, &view, &mut spool) {
+                Ok(report) => (report, Next::Keep),
+                // Read whole: the connection closes cleanly after the 503.
+                Err(_busy) => {
+                    let _ = writer.write_all(icap_busy_head(istag).as_bytes());
+                    return Next::Close;
+                }
+            },
+            // No room to hold the body: busy, never scanned in part.
+            (_, Err(e)) if spool::is_over_budget(&e) => {
+                let _ = self.busy(e);
+                let _ = writer.write_all(icap_busy_head(istag).as_bytes());
+                return Next::DrainAndClose;
+            }
             (BodyEnd::Malformed, _) => {
                 let _ = icap::write_head(writer, "400 Bad Request", istag, &closing());
                 return Next::Close;
@@ -806,17 +874,16 @@ impl Server {
         format!("pugmark-{}", self.scanner.current().index().snapshot_id())
     }
 
-    /// After a last answer sent before the request was read whole: ends
-    /// the writing half, then reads and drops what the client still sends
-    /// for a moment (bounded in bytes and time), so the answer is not lost
-    /// to the reset that closing with unread input causes.
+    /// After a last answer sent before the request was read whole: see
+    /// [`drain_and_close`] (up to [`DRAIN_MAX`] bytes, for at most the idle
+    /// timeout).
     fn drain_and_close<S: Connection>(&self, stream: &S, reader: &mut impl Read) {
-        let _ = stream.shutdown_write();
-        let mut rest = Deadline {
-            inner: reader.take(DRAIN_MAX),
-            at: Instant::now() + self.opts.idle_timeout,
-        };
-        let _ = io::copy(&mut rest, &mut io::sink());
+        drain_and_close(
+            stream,
+            reader,
+            DRAIN_MAX,
+            Instant::now() + self.opts.idle_timeout,
+        );
     }
 
     /// The connection-level deadline once a command or head has arrived:
@@ -825,15 +892,24 @@ impl Server {
         Instant::now() + self.opts.body_timeout + self.opts.idle_timeout * 2
     }
 
-    /// Waits for a scan slot (its body is already held).
-    fn scan_permit(&self) -> ScanPermit<'_> {
-        let (lock, freed) = &self.scanning;
-        let mut scanning = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while *scanning >= self.opts.max_scans.max(1) {
-            scanning = freed.wait(scanning).unwrap_or_else(|e| e.into_inner());
-        }
-        *scanning += 1;
-        ScanPermit(self)
+    /// Waits for a scan slot (its body is already held), after every body
+    /// that arrived earlier, for at most [`ServeOptions::max_scan_wait`].
+    fn scan_slot(&self) -> Result<ScanSlot<'_>, Busy> {
+        self.slots
+            .take(self.opts.max_scan_wait)
+            .ok_or_else(|| self.busy("no scan slot came free in time"))
+    }
+
+    /// Counts a busy answer about to be given, and why.
+    fn busy(&self, why: impl std::fmt::Display) -> Busy {
+        self.counters.busy.fetch_add(1, Ordering::Relaxed);
+        Busy(why.to_string())
+    }
+
+    /// A spool whose bytes count against the server's
+    /// [`ServeOptions::max_held_bytes`].
+    fn spool(&self) -> Spool {
+        Spool::within(self.held.clone())
     }
 
     /// Scans an `INSTREAM` body; the reply, or (`Err`) the last reply
@@ -846,8 +922,13 @@ impl Server {
         };
         let mut body = Instream::new(deadline, self.opts.stream_max_length);
         // The body is held whole first: a slow client holds no scan slot.
-        let mut spool = Spool::default();
+        let mut spool = self.spool();
         let spooled = io::copy(&mut body, &mut spool);
+        if let Err(e) = &spooled {
+            if spool::is_over_budget(e) {
+                return Err(self.busy(e).clamd_reply("stream"));
+            }
+        }
         match body.end() {
             StreamEnd::TooLarge => Err(SIZE_LIMIT_REPLY.to_string()),
             StreamEnd::Truncated | StreamEnd::Open => Err(
@@ -856,7 +937,10 @@ impl Server {
             ),
             StreamEnd::Complete => {
                 let report = match spooled {
-                    Ok(_) => self.scan_spool("stream", &mut spool),
+                    Ok(_) => match self.scan_spool("stream", &mut spool) {
+                        Ok(report) => report,
+                        Err(busy) => return Ok(busy.clamd_reply("stream")),
+                    },
                     Err(e) => Report::error("stream", format!("holding the body: {e}")),
                 };
                 self.record(client, "stream", body.len(), &report, started);
@@ -867,7 +951,7 @@ impl Server {
 
     /// Scans a spooled body once a scan slot is free, on the index current
     /// then.
-    fn scan_spool(&self, name: &str, spool: &mut Spool) -> Report {
+    fn scan_spool(&self, name: &str, spool: &mut Spool) -> Result<Report, Busy> {
         self.scan_message(name, &icap::BodyView::default(), spool)
     }
 
@@ -876,8 +960,13 @@ impl Server {
     /// multipart form, each part's raw bytes as an item of its own besides
     /// the body as a whole. An encoding not opened, or a form whose parts
     /// cannot be delimited, leaves the report `incomplete`.
-    fn scan_message(&self, name: &str, view: &icap::BodyView, spool: &mut Spool) -> Report {
-        let _permit = self.scan_permit();
+    fn scan_message(
+        &self,
+        name: &str,
+        view: &icap::BodyView,
+        spool: &mut Spool,
+    ) -> Result<Report, Busy> {
+        let _slot = self.scan_slot()?;
         let scanner = self.scanner.current();
         // An empty body has nothing to decode.
         let encodings = if spool.is_empty() {
@@ -887,7 +976,7 @@ impl Server {
         };
         let mut report = match spool.reader().and_then(|body| decoded(body, encodings)) {
             Ok(body) => scanner.scan_reader(name, body),
-            Err(e) => return Report::error(name, format!("reading the held body: {e}")),
+            Err(e) => return Ok(Report::error(name, format!("reading the held body: {e}"))),
         };
         if let Some(doubt) = &view.doubt {
             report
@@ -917,10 +1006,7 @@ impl Server {
                     for part in parts {
                         let member = scanner
                             .scan_bytes(&format!("{name}!form/{}", part.name), &bytes[part.range]);
-                        report.members_examined += 1 + member.members_examined;
-                        if member.verdict != Verdict::Clean {
-                            report.members.push(member);
-                        }
+                        add_member(&mut report, member);
                     }
                 }
                 Err(why) => report
@@ -929,7 +1015,7 @@ impl Server {
             }
         }
         report.settle();
-        report
+        Ok(report)
     }
 
     /// Scans what a passed descriptor holds: a regular file whole from its
@@ -957,7 +1043,7 @@ impl Server {
             Ok(m) if m.is_file() => {
                 // Copied out first, without a scan slot: a file on a hung
                 // mount stalls this connection only.
-                let mut spool = Spool::default();
+                let mut spool = self.spool();
                 let limited =
                     FromStart { file: &file, at: 0 }.take(self.opts.stream_max_length + 1);
                 let report = match io::copy(&mut { limited }, &mut spool) {
@@ -968,7 +1054,13 @@ impl Server {
                             "the file grew past the limit while read",
                         ),
                     ),
-                    Ok(_) => self.scan_spool(&subject, &mut spool),
+                    Ok(_) => match self.scan_spool(&subject, &mut spool) {
+                        Ok(report) => report,
+                        Err(busy) => return busy.clamd_reply(&subject),
+                    },
+                    Err(e) if spool::is_over_budget(&e) => {
+                        return self.busy(e).clamd_reply(&subject)
+                    }
                     Err(e) => Report::error(&subject, format!("reading the descriptor: {e}")),
                 };
                 (report, m.len())
@@ -1005,7 +1097,10 @@ impl Server {
             return vec![format!("{shown}: not below an allowed scan root ERROR")];
         };
         let started = Instant::now();
-        let _permit = self.scan_permit();
+        let _slot = match self.scan_slot() {
+            Ok(slot) => slot,
+            Err(busy) => return vec![busy.clamd_reply(&shown)],
+        };
         let scanner = self.scanner.current();
         let reports = match scanner.scan_paths(&[real]) {
             Ok(r) => r,
@@ -1101,7 +1196,7 @@ impl Server {
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let active = *self.active.0.lock().unwrap_or_else(|e| e.into_inner());
         format!(
-            "UPTIME: {} s\nCONNECTIONS: {} active, {} total, {} max, {} refused busy\nSCANS: {} (clean {}, match {}, incomplete {}, error {}), {} running, {} max\nRELOADS: {}\nINDEX: {} items\nEND",
+            "UPTIME: {} s\nCONNECTIONS: {} active, {} total, {} max, {} refused busy\nSCANS: {} (clean {}, match {}, incomplete {}, error {}), {} running, {} waiting, {} max\nHELD: {} bytes of bodies, {} max\nRELOADS: {}\nINDEX: {} items\nEND",
             self.started.elapsed().as_secs(),
             active,
             n(&c.connections),
@@ -1112,8 +1207,11 @@ impl Server {
             n(&c.matched),
             n(&c.incomplete),
             n(&c.errors),
-            *self.scanning.0.lock().unwrap_or_else(|e| e.into_inner()),
+            self.slots.running(),
+            self.slots.waiting(),
             self.opts.max_scans,
+            self.held.held(),
+            self.held.limit(),
             n(&c.reloads),
             self.scanner.current().index().live_items(),
         )
@@ -1269,8 +1367,13 @@ fn decoded<'a>(
     let mut body = body;
     for encoding in encodings.iter().rev() {
         body = match encoding {
-            Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
-            Encoding::Brotli => Box::new(brotli_decompressor::Decompressor::new(body, 64 * 1024)),
+            Encoding::Gzip => Box::new(EndsWithInput(flate2::bufread::MultiGzDecoder::new(
+                io::BufReader::new(body),
+            ))),
+            Encoding::Brotli => Box::new(EndsWithInput(brotli_decompressor::Decompressor::new(
+                body,
+                64 * 1024,
+            ))),
             Encoding::Deflate => {
                 // zlib as the standard says, or the raw deflate some
                 // servers send: the first two bytes tell.
@@ -1280,15 +1383,80 @@ fn decoded<'a>(
                     && head[0] & 0x0F == 8
                     && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
                 if zlib {
-                    Box::new(flate2::read::ZlibDecoder::new(buffered))
+                    Box::new(EndsWithInput(flate2::bufread::ZlibDecoder::new(buffered)))
                 } else {
-                    Box::new(flate2::read::DeflateDecoder::new(buffered))
+                    Box::new(EndsWithInput(flate2::bufread::DeflateDecoder::new(
+                        buffered,
+                    )))
                 }
             }
             Encoding::Sniffed => return Ok(body),
         };
     }
     Ok(body)
+}
+
+/// A decoder whose input must end where its stream ends. Deflate, zlib and
+/// brotli streams carry their own end, and decoders stop there: bytes sent
+/// after it would never be examined. Once the decoder has ended, one more
+/// read of its input must find nothing, or the body is an error (blocked).
+struct EndsWithInput<D>(D);
+
+/// A decoder's input, for [`EndsWithInput`]'s last look.
+trait DecoderInput {
+    /// The input, past what the decoder has taken (the decoders used here
+    /// keep nothing unconsumed of it, or fail themselves when they do).
+    fn input(&mut self) -> &mut dyn Read;
+}
+
+impl<R: io::BufRead> DecoderInput for flate2::bufread::MultiGzDecoder<R> {
+    fn input(&mut self) -> &mut dyn Read {
+        self.get_mut()
+    }
+}
+
+impl<R: io::BufRead> DecoderInput for flate2::bufread::ZlibDecoder<R> {
+    fn input(&mut self) -> &mut dyn Read {
+        self.get_mut()
+    }
+}
+
+impl<R: io::BufRead> DecoderInput for flate2::bufread::DeflateDecoder<R> {
+    fn input(&mut self) -> &mut dyn Read {
+        self.get_mut()
+    }
+}
+
+impl<R: Read> DecoderInput for brotli_decompressor::Decompressor<R> {
+    fn input(&mut self) -> &mut dyn Read {
+        self.get_mut()
+    }
+}
+
+impl<D: Read + DecoderInput> Read for EndsWithInput<D> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            // Asked again: brotli's decoder tells of input it holds unused
+            // only on the second ask after its end.
+            let mut probe = [0u8; 1];
+            if self.0.read(&mut probe)? != 0 || self.0.input().read(&mut probe)? != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "bytes follow the end of the encoded stream",
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Adds a member's report to a body's: counted, and kept unless clean.
+fn add_member(report: &mut Report, member: Report) {
+    report.members_examined += 1 + member.members_examined;
+    if member.verdict != Verdict::Clean {
+        report.members.push(member);
+    }
 }
 
 /// Which protocol a listener speaks.
@@ -1319,15 +1487,15 @@ fn wait_for_client(listener: &impl std::os::fd::AsFd, error: &io::Error) {
 /// How often accept loops look for connections and for a shutdown.
 pub const ACCEPT_POLL: Duration = Duration::from_millis(50);
 
-/// A scan slot, given back when dropped.
-struct ScanPermit<'s>(&'s Server);
+/// A body not scanned because the server is too busy (no scan slot in
+/// time, or no room to hold it): answered busy, never clean.
+#[derive(Debug)]
+struct Busy(String);
 
-impl Drop for ScanPermit<'_> {
-    fn drop(&mut self) {
-        let (lock, freed) = &self.0.scanning;
-        let mut scanning = lock.lock().unwrap_or_else(|e| e.into_inner());
-        *scanning = scanning.saturating_sub(1);
-        freed.notify_one();
+impl Busy {
+    /// clamd's answer for `subject`: an `ERROR` line asking to try again.
+    fn clamd_reply(&self, subject: &str) -> String {
+        format!("{subject}: pugmark is busy ({}), try again ERROR", self.0)
     }
 }
 
@@ -1345,6 +1513,36 @@ impl Drop for Slot {
 
 /// Most bytes read and dropped after refusing a body, before closing.
 const DRAIN_MAX: u64 = 64 << 20;
+
+/// Busy answers past the connection limit delivered at once.
+const MAX_REFUSING: usize = 64;
+
+/// How long a busy answer past the connection limit may take, its drain
+/// included.
+const REFUSE_TIME: Duration = Duration::from_millis(500);
+
+/// Most bytes read and dropped after a busy answer past the connection
+/// limit.
+const REFUSE_DRAIN: u64 = 1 << 20;
+
+/// Ends the writing half after a last answer, then reads and drops what
+/// the client still sends (at most `max` bytes, until `until`), so the
+/// answer is not lost to the reset that closing with unread input causes.
+fn drain_and_close<S: Connection>(stream: &S, reader: &mut impl Read, max: u64, until: Instant) {
+    let _ = stream.shutdown_write();
+    let mut rest = Deadline {
+        inner: reader.take(max),
+        at: until,
+    };
+    let _ = io::copy(&mut rest, &mut io::sink());
+}
+
+/// ICAP's busy answer (`503`), closing the connection.
+fn icap_busy_head(istag: &str) -> String {
+    format!(
+        "ICAP/1.0 503 Service Unavailable\r\nISTag: \"{istag}\"\r\nConnection: close\r\nEncapsulated: null-body=0\r\n\r\n"
+    )
+}
 
 /// A connected client socket: read and write halves, and timeouts.
 pub trait Connection {
@@ -1445,5 +1643,48 @@ impl Connection for UnixConnection {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use icap::Encoding;
+
+    fn decode_all(body: &[u8], encodings: &[Encoding]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        decoded(Box::new(body), encodings)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn nothing_may_follow_an_encoded_stream() {
+        use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+        let text = b"all quiet at the waterhole".repeat(50);
+        let level = flate2::Compression::default();
+        let mut deflate = DeflateEncoder::new(Vec::new(), level);
+        deflate.write_all(&text).unwrap();
+        let mut zlib = ZlibEncoder::new(Vec::new(), level);
+        zlib.write_all(&text).unwrap();
+        let mut gzip = GzEncoder::new(Vec::new(), level);
+        gzip.write_all(&text).unwrap();
+        let empty_brotli = (0u8..=255)
+            .find(|&b| decode_all(&[b], &[Encoding::Brotli]).is_ok_and(|out| out.is_empty()))
+            .unwrap();
+        for (stream, encoding, plain) in [
+            (deflate.finish().unwrap(), Encoding::Deflate, &text[..]),
+            (zlib.finish().unwrap(), Encoding::Deflate, &text[..]),
+            (gzip.finish().unwrap(), Encoding::Gzip, &text[..]),
+            (vec![empty_brotli], Encoding::Brotli, &[][..]),
+        ] {
+            assert_eq!(decode_all(&stream, &[encoding]).unwrap(), plain);
+            // One byte after the end, or far more than any decoder buffers.
+            for trailer in [1, 3 << 20] {
+                let mut body = stream.clone();
+                body.extend(std::iter::repeat_n(7u8, trailer));
+                let result = decode_all(&body, &[encoding]);
+                assert!(result.is_err(), "{encoding:?} + {trailer} bytes");
+            }
+        }
     }
 }

@@ -3,12 +3,63 @@
 //! echoed back unchanged.
 
 use std::io::{self, Read, Seek, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The bytes all of a server's spools hold at once, against a limit: a
+/// thousand clients each sending a body just under the stream limit would
+/// otherwise fill the disk (or, on a tmpfs, the memory).
+#[derive(Debug)]
+pub struct HeldBytes {
+    held: AtomicU64,
+    limit: u64,
+}
+
+impl HeldBytes {
+    /// A budget of `limit` bytes, none held yet.
+    pub fn new(limit: u64) -> Arc<HeldBytes> {
+        Arc::new(HeldBytes {
+            held: AtomicU64::new(0),
+            limit,
+        })
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes held at once.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Takes `n` bytes of the budget, or none when that would pass it.
+    fn take(&self, n: u64) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(n).filter(|&after| after <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Gives `n` bytes back.
+    fn give(&self, n: u64) {
+        self.held.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+/// Whether `error` is a spool's refusal to pass its [`HeldBytes`] budget.
+pub fn is_over_budget(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::QuotaExceeded
+}
 
 /// A body held whole before it is scanned (and echoed, for ICAP clients
 /// that do not allow `204`): in memory up to [`Spool::MEMORY`] bytes, then
 /// in an unnamed temporary file, removed by the system when closed.
 #[derive(Debug, Default)]
 pub struct Spool {
+    budget: Option<Arc<HeldBytes>>,
     memory: Vec<u8>,
     file: Option<std::fs::File>,
     len: u64,
@@ -17,6 +68,17 @@ pub struct Spool {
 impl Spool {
     /// Bytes kept in memory before the spool moves to a temporary file.
     pub const MEMORY: usize = 256 << 10;
+
+    /// An empty spool whose bytes count against `budget` until it is
+    /// dropped; a write past the budget fails (see [`is_over_budget`]).
+    pub fn within(budget: Arc<HeldBytes>) -> Spool {
+        Spool {
+            budget: Some(budget),
+            memory: Vec::new(),
+            file: None,
+            len: 0,
+        }
+    }
 
     /// Bytes spooled.
     pub fn len(&self) -> u64 {
@@ -69,21 +131,79 @@ impl Spool {
 
 impl Write for Spool {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(budget) = &self.budget {
+            if !budget.take(buf.len() as u64) {
+                return Err(io::Error::new(
+                    io::ErrorKind::QuotaExceeded,
+                    format!(
+                        "the server holds its limit of {} bytes of bodies already",
+                        budget.limit()
+                    ),
+                ));
+            }
+        }
         if self.file.is_none() && self.memory.len() + buf.len() > Self::MEMORY {
             let mut file = tempfile::tempfile()?;
             file.write_all(&self.memory)?;
             self.memory = Vec::new();
             self.file = Some(file);
         }
-        match &mut self.file {
-            Some(file) => file.write_all(buf)?,
-            None => self.memory.extend_from_slice(buf),
+        let written = match &mut self.file {
+            Some(file) => file.write_all(buf),
+            None => {
+                self.memory.extend_from_slice(buf);
+                Ok(())
+            }
+        };
+        match written {
+            Ok(()) => {
+                self.len += buf.len() as u64;
+                Ok(buf.len())
+            }
+            Err(e) => {
+                if let Some(budget) = &self.budget {
+                    budget.give(buf.len() as u64);
+                }
+                Err(e)
+            }
         }
-        self.len += buf.len() as u64;
-        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.give(self.len);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spools_share_one_budget_and_give_it_back_when_dropped() {
+        let budget = HeldBytes::new(Spool::MEMORY as u64 + 1000);
+        let mut a = Spool::within(budget.clone());
+        a.write_all(&vec![7u8; Spool::MEMORY + 500]).unwrap();
+        assert!(a.in_file());
+        let mut b = Spool::within(budget.clone());
+        b.write_all(&[1u8; 400]).unwrap();
+        let refused = b.write_all(&[1u8; 200]).unwrap_err();
+        assert!(is_over_budget(&refused), "{refused}");
+        assert_eq!(budget.held(), Spool::MEMORY as u64 + 900);
+        let mut back = Vec::new();
+        a.reader().unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back.len(), Spool::MEMORY + 500);
+        drop(a);
+        assert_eq!(budget.held(), 400);
+        b.write_all(&[1u8; 200]).unwrap();
+        drop(b);
+        assert_eq!(budget.held(), 0);
     }
 }

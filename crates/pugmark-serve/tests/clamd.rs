@@ -305,3 +305,40 @@ fn passed_descriptors_are_scanned_whole_and_pipes_refused() {
         "{reply}"
     );
 }
+
+#[test]
+fn bodies_past_the_held_byte_budget_are_answered_busy_and_the_budget_comes_back() {
+    // Room for one 54 KB body at a time, not for a second beside it.
+    let r = start(ServeOptions::default().with_max_held_bytes(80_000));
+    let copy = sample("outgoing/dem-copy.tif");
+    let reply = ask_unix(&r.socket, &instream(&copy, 8192));
+    assert!(reply.starts_with("stream: Pugmark.Match."), "{reply}");
+    let mut twice = copy.clone();
+    twice.extend_from_slice(&copy);
+    let reply = ask_unix(&r.socket, &instream(&twice, 8192));
+    assert!(
+        reply.contains("busy") && reply.ends_with(" ERROR\0"),
+        "{reply}"
+    );
+    // A held body that never ends holds its bytes only while it lasts.
+    let mut open = UnixStream::connect(&r.socket).unwrap();
+    let mut start_only = instream(&copy, 8192);
+    start_only.truncate(start_only.len() - 4);
+    open.write_all(&start_only).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let reply = ask_unix(&r.socket, &instream(&copy, 8192));
+    assert!(reply.contains("busy"), "two bodies do not fit: {reply}");
+    drop(open);
+    let started = std::time::Instant::now();
+    let mut reply = String::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        reply = ask_unix(&r.socket, &instream(&copy, 8192));
+        if !reply.contains("busy") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(reply.starts_with("stream: Pugmark.Match."), "{reply}");
+    let stats = ask_unix(&r.socket, b"zSTATS\0");
+    assert!(stats.contains("HELD: 0 bytes"), "{stats}");
+}

@@ -369,6 +369,22 @@ fn past_the_connection_limit_clients_are_answered_busy() {
         busy.ends_with(" ERROR\n") && busy.contains("busy"),
         "{busy:?}"
     );
+    // A client that sends its whole body before reading still gets the
+    // busy answer (it is not lost to a reset from unread input).
+    for _ in 0..5 {
+        let mut s = TcpStream::connect(r.tcp).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut request = b"zINSTREAM\0".to_vec();
+        let body = vec![b'x'; 60_000];
+        request.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        request.extend_from_slice(&body);
+        request.extend_from_slice(&[0, 0, 0, 0]);
+        let _ = s.write_all(&request);
+        let mut busy = String::new();
+        s.read_to_string(&mut busy)
+            .expect("the busy answer arrives whole");
+        assert!(busy.contains("busy"), "{busy:?}");
+    }
     drop(held);
     let started = std::time::Instant::now();
     let mut status = String::new();
@@ -502,5 +518,70 @@ fn encoded_bodies_are_decoded_before_they_are_judged() {
     // An empty brotli body is empty, not broken.
     let head = "HTTP/1.1 204 No Content\r\nContent-Encoding: br\r\n\r\n";
     let got = exchange(&s, "RESPMOD", head, b"", Some(4096), true);
+    assert!(got.status.starts_with("ICAP/1.0 204"), "{got:?}");
+}
+
+#[test]
+fn bytes_after_the_end_of_an_encoded_stream_are_examined() {
+    use flate2::write::{DeflateEncoder, GzEncoder};
+    let r = start(ServeOptions::default());
+    let copy = sample("outgoing/dem-copy.tif");
+    let s = connect(r.icap);
+    let innocent = b"all quiet at the waterhole";
+    // An empty brotli stream (one byte: the last, empty meta-block), found
+    // by asking the decoder rather than written down here.
+    let empty_brotli = (0u8..=255)
+        .find(|&b| {
+            let mut out = Vec::new();
+            brotli_decompressor::Decompressor::new(&[b][..], 4096)
+                .read_to_end(&mut out)
+                .is_ok_and(|_| out.is_empty())
+        })
+        .expect("a one-byte empty brotli stream");
+    let mut deflated = DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflated.write_all(innocent).unwrap();
+    let deflated = deflated.finish().unwrap();
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(innocent).unwrap();
+    let zlib = zlib.finish().unwrap();
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(innocent).unwrap();
+    let gz = gz.finish().unwrap();
+    for (encoding, stream) in [
+        ("br", vec![empty_brotli]),
+        ("deflate", deflated),
+        ("deflate", zlib),
+        ("gzip", gz),
+    ] {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\n\r\n");
+        // The stream alone passes ...
+        let got = exchange(&s, "RESPMOD", &head, &stream, Some(4096), true);
+        assert!(
+            got.status.starts_with("ICAP/1.0 204"),
+            "{encoding}: {got:?}"
+        );
+        // ... but not with a protected file sent after its end.
+        let mut body = stream.clone();
+        body.extend_from_slice(&copy);
+        let got = exchange(&s, "RESPMOD", &head, &body, Some(4096), true);
+        assert!(
+            got.http_head.starts_with("HTTP/1.1 403"),
+            "{encoding}: {got:?} {:?}",
+            r.log.lock().unwrap()
+        );
+    }
+}
+
+#[test]
+fn bodies_past_the_held_byte_budget_get_503() {
+    let r = start(ServeOptions::default().with_max_held_bytes(40_000));
+    let copy = sample("outgoing/dem-copy.tif");
+    let s = connect(r.icap);
+    let head = "PUT /up/dem.tif HTTP/1.1\r\n\r\n";
+    let got = exchange(&s, "REQMOD", head, &copy, Some(4096), true);
+    assert!(got.status.starts_with("ICAP/1.0 503"), "{got:?}");
+    // Small bodies still pass, the budget given back.
+    let s = connect(r.icap);
+    let got = exchange(&s, "REQMOD", head, b"just a note", Some(4096), true);
     assert!(got.status.starts_with("ICAP/1.0 204"), "{got:?}");
 }
