@@ -18,6 +18,19 @@ grep -v '^#' targets.tsv | while IFS=$'\t' read -r target _shape _name patterns 
   for p in $patterns; do args+=(-o -iname "$p"); done
   files \( "${args[@]:1}" \) -exec cp -n {} "corpus/$target/" \;
 done
+# Wire protocols: a few well-formed conversations to start from.
+mkdir -p corpus/icap_wire corpus/clamd_wire
+http='PUT /up/x.tif HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=zz\r\n\r\n'
+hlen=$(printf "$http" | wc -c)
+printf "REQMOD icap://127.0.0.1/pugmark ICAP/1.0\r\nEncapsulated: req-hdr=0, req-body=$hlen\r\nPreview: 4\r\nAllow: 204\r\n\r\n$http""4\r\n--zz\r\n0\r\n\r\n2a\r\n\r\nContent-Disposition: form-data; name=a\r\n\r\r\n4\r\nhi\r\n\r\n6\r\n--zz--\r\n0\r\n\r\n" >corpus/icap_wire/reqmod-form
+resp='HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n'
+rlen=$(printf "$resp" | wc -c)
+{ printf "RESPMOD icap://127.0.0.1/pugmark ICAP/1.0\r\nEncapsulated: res-hdr=0, res-body=$rlen\r\n\r\n$resp"
+  gz="$(printf 'quiet' | gzip -c | od -An -tx1 | tr -d ' \n')"
+  printf '%x\r\n' "$(( ${#gz} / 2 ))"; printf "$(echo "$gz" | sed 's/../\\x&/g')"; printf '\r\n0; ieof\r\n\r\n'; } >corpus/icap_wire/respmod-gzip
+printf 'OPTIONS icap://127.0.0.1/pugmark ICAP/1.0\r\nHost: x\r\n\r\n' >corpus/icap_wire/options
+printf 'zIDSESSION\0zINSTREAM\0\0\0\0\005hello\0\0\0\0zPING\0zEND\0' >corpus/clamd_wire/session
+printf 'nINSTREAM\n\0\0\0\003abc\0\0\0\0' >corpus/clamd_wire/instream
 mkdir -p corpus/envi
 for hdr in ../tests/fixtures/sci/*.hdr; do
   raw="${hdr%.hdr}.envi"

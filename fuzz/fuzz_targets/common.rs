@@ -36,10 +36,7 @@ pub fn scanner() -> &'static Scanner {
             let idx = dir.path().join("idx");
             let mut w = IndexWriter::open(
                 &idx,
-                IndexOptions {
-                    new_params: Some(FingerprintParams::with_seed(1)),
-                    ..IndexOptions::default()
-                },
+                IndexOptions::default().with_new_params(Some(FingerprintParams::with_seed(1))),
             )
             .expect("index");
             let item: Vec<u8> = (0..100_000u32)

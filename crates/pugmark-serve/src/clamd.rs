@@ -256,12 +256,6 @@ impl<R: Read> Instream<R> {
         self.total == 0
     }
 
-    /// Reads what is left of the body without keeping it (after a scan that
-    /// stopped early), so the connection can take the next command.
-    pub fn drain(&mut self) -> io::Result<()> {
-        io::copy(self, &mut io::sink()).map(|_| ())
-    }
-
     fn fail(&mut self, end: StreamEnd, error: io::Error) -> io::Error {
         self.end = end;
         error
@@ -491,7 +485,7 @@ mod tests {
         assert_eq!(stream.end(), StreamEnd::Complete);
         let mut reader = io::BufReader::new(&wire[..]);
         let mut stream = Instream::new(&mut reader, 100);
-        stream.drain().unwrap();
+        io::copy(&mut stream, &mut io::sink()).unwrap();
         assert_eq!(stream.len(), 6);
         // What follows the body is the next command.
         let wire = [body(&[b"hello ", b"world"]), b"zPING\0".to_vec()].concat();

@@ -584,6 +584,50 @@ pub fn form_parts(body: &[u8], boundary: &str) -> Option<Vec<FormPart>> {
     }
 }
 
+/// What an outgoing HTTP request's head carries, to be examined: the head
+/// as sent, then its target with percent-escapes (and a query's `+`)
+/// undone, as the receiving server reads it. Data can leave in a URL's
+/// query or a header as well as in a body.
+pub fn outgoing_head_text(head: &[u8]) -> Vec<u8> {
+    let mut out = head.to_vec();
+    if let Some(target) = http_target(head) {
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&percent_decoded(target));
+    }
+    out
+}
+
+/// `text` with `%XX` escapes undone and `+` read as a space after a `?`
+/// (form-encoded queries); a `%` not followed by two hex digits stays.
+pub fn percent_decoded(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_query = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let hex = |j: usize| bytes.get(j).and_then(|&c| (c as char).to_digit(16));
+        match b {
+            b'%' => {
+                if let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 3;
+                    continue;
+                }
+                out.push(b);
+            }
+            b'+' if in_query => out.push(b' '),
+            b'?' => {
+                in_query = true;
+                out.push(b);
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The target of an HTTP request head (`POST http://host/path HTTP/1.1`).
 pub fn http_target(head: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(head).ok()?;
@@ -682,11 +726,6 @@ impl<'a, R: BufRead> ChunkedBody<'a, R> {
     /// may then answer `204` whether or not the client allows it.
     pub fn ended_in_preview(&self) -> bool {
         self.previewed && self.end == BodyEnd::Complete && !self.continued
-    }
-
-    /// Reads what is left of the body without keeping it.
-    pub fn drain(&mut self) -> io::Result<()> {
-        io::copy(self, &mut io::sink()).map(|_| ())
     }
 
     fn fail(&mut self, end: BodyEnd, error: io::Error) -> io::Error {
@@ -894,6 +933,18 @@ fn header_safe(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_read_as_their_server_reads_them() {
+        assert_eq!(
+            percent_decoded("/a+b/x%2Cy?q=1%2C2+3%0A%zz%4"),
+            b"/a+b/x,y?q=1,2 3\n%zz%4"
+        );
+        let head = b"GET /s?rows=a%2Cb%0Ac%2Cd HTTP/1.1\r\nHost: x\r\n\r\n";
+        let text = outgoing_head_text(head);
+        assert!(text.starts_with(head));
+        assert!(text.ends_with(b"\r\n/s?rows=a,b\nc,d"));
+    }
 
     fn request(text: &str) -> Result<Option<Request>, IcapError> {
         read_request(&mut io::Cursor::new(text.as_bytes().to_vec()))

@@ -4,6 +4,8 @@
 //! uses pugmark as its engine without new glue.
 //!
 //! * [`clamd`] — the clamd protocol: commands, `INSTREAM` framing, replies;
+//! * [`decode`] — HTTP Content-Encodings undone, nothing left behind a
+//!   stream's end;
 //! * [`icap`] — ICAP (RFC 3507): heads, chunked bodies and previews,
 //!   `204`, echoes and block pages;
 //! * [`server`] — listeners, connections, reload, shutdown, counters;
@@ -12,6 +14,7 @@
 //!   they are scanned.
 
 pub mod clamd;
+pub mod decode;
 pub mod icap;
 pub mod server;
 pub mod slots;

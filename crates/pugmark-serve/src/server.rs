@@ -24,6 +24,7 @@ use crate::clamd::{
     read_command, verdict_reply, write_reply, Command, IncompleteAs, Instream, ScanMode, StreamEnd,
     COMMANDS, SIZE_LIMIT_REPLY,
 };
+use crate::decode;
 use crate::icap::{self, BodyEnd, IcapError, Method};
 use crate::slots::{ScanSlot, ScanSlots};
 use crate::spool::{self, HeldBytes, Spool};
@@ -106,7 +107,9 @@ pub struct ServeOptions {
     /// Most bytes of bodies held at once, over all connections (default
     /// 2 GiB; in memory up to 256 KiB a body, then in temporary files). A
     /// body that would pass it is answered busy (clamd: `... ERROR`; ICAP:
-    /// `503`), never scanned in part.
+    /// `503`), never scanned in part. Keep it well above
+    /// [`stream_max_length`](Self::stream_max_length), or large bodies are
+    /// always busy.
     pub max_held_bytes: u64,
     /// Longest a held body waits for a scan slot (default 60 s); slots are
     /// given in arrival order. Past it the body is answered busy.
@@ -748,8 +751,27 @@ impl Server {
         let subject: String = format!("{method} {target}").chars().take(300).collect();
         let may_204 = request.allows("204");
         let head = request.adapted_head();
+        // An outgoing request's own head (URL query, cookies, fields) is
+        // examined with its body.
+        let outgoing = match (&request.method, request.http_request.as_deref()) {
+            (Method::Reqmod, Some(h)) => Some(icap::outgoing_head_text(h)),
+            _ => None,
+        };
         if request.body.is_none() {
-            // Heads only: no content to scan.
+            // Heads only: a request's head is still examined.
+            if let Some(text) = &outgoing {
+                // A head is small (at most icap::MAX_HEAD_BYTES): scanned
+                // without waiting for a scan slot, so plain GETs are not
+                // held behind large bodies.
+                let report = self.scanner.current().scan_bytes("request!http-head", text);
+                let (id, detail) = self.record(client, &subject, 0, &report, started);
+                if report.verdict != Verdict::Clean {
+                    return match block(writer, istag, report.verdict.name(), &detail, &id) {
+                        Ok(()) => Next::Keep,
+                        Err(_) => Next::Close,
+                    };
+                }
+            }
             let answered = if may_204 || request.preview().is_some() {
                 icap::write_head(
                     writer,
@@ -797,14 +819,16 @@ impl Server {
         let spooled = io::copy(&mut body, &mut spool);
         let (end, bytes, in_preview) = (body.end(), body.len(), body.ended_in_preview());
         let (report, next) = match (end, spooled) {
-            (BodyEnd::Complete, Ok(_)) => match self.scan_message(&name, &view, &mut spool) {
-                Ok(report) => (report, Next::Keep),
-                // Read whole: the connection closes cleanly after the 503.
-                Err(_busy) => {
-                    let _ = writer.write_all(icap_busy_head(istag).as_bytes());
-                    return Next::Close;
+            (BodyEnd::Complete, Ok(_)) => {
+                match self.scan_message(&name, &view, &mut spool, outgoing.as_deref()) {
+                    Ok(report) => (report, Next::Keep),
+                    // Read whole: the connection closes cleanly after the 503.
+                    Err(_busy) => {
+                        let _ = writer.write_all(icap_busy_head(istag).as_bytes());
+                        return Next::Close;
+                    }
                 }
-            },
+            }
             // No room to hold the body: busy, never scanned in part.
             (_, Err(e)) if spool::is_over_budget(&e) => {
                 let _ = self.busy(e);
@@ -952,19 +976,22 @@ impl Server {
     /// Scans a spooled body once a scan slot is free, on the index current
     /// then.
     fn scan_spool(&self, name: &str, spool: &mut Spool) -> Result<Report, Busy> {
-        self.scan_message(name, &icap::BodyView::default(), spool)
+        self.scan_message(name, &icap::BodyView::default(), spool, None)
     }
 
     /// Scans a spooled HTTP body as its head describes it: decoded when its
     /// Content-Encoding is one sniffing cannot see (brotli), and for a
     /// multipart form, each part's raw bytes as an item of its own besides
-    /// the body as a whole. An encoding not opened, or a form whose parts
-    /// cannot be delimited, leaves the report `incomplete`.
+    /// the body as a whole; an outgoing request's `http_head` (see
+    /// [`icap::outgoing_head_text`]) as one more item. An encoding not
+    /// opened, or a form whose parts cannot be delimited, leaves the report
+    /// `incomplete`.
     fn scan_message(
         &self,
         name: &str,
         view: &icap::BodyView,
         spool: &mut Spool,
+        http_head: Option<&[u8]>,
     ) -> Result<Report, Busy> {
         let _slot = self.scan_slot()?;
         let scanner = self.scanner.current();
@@ -974,10 +1001,19 @@ impl Server {
         } else {
             &view.encodings[..]
         };
-        let mut report = match spool.reader().and_then(|body| decoded(body, encodings)) {
+        let mut report = match spool
+            .reader()
+            .and_then(|body| decode::decoded(body, encodings))
+        {
             Ok(body) => scanner.scan_reader(name, body),
             Err(e) => return Ok(Report::error(name, format!("reading the held body: {e}"))),
         };
+        if let Some(head) = http_head {
+            add_member(
+                &mut report,
+                scanner.scan_bytes(&format!("{name}!http-head"), head),
+            );
+        }
         if let Some(doubt) = &view.doubt {
             report
                 .reasons
@@ -985,19 +1021,21 @@ impl Server {
         }
         if let Some(boundary) = &view.form_boundary {
             // The parts are split from the decoded form, held in memory (at
-            // most the stream limit; one per scan slot).
+            // most the stream limit, counted against the held bytes).
             let cap = self.opts.stream_max_length;
-            let mut bytes = Vec::new();
+            let mut held = spool::HeldVec::within(self.held.clone());
             let read = spool
                 .reader()
-                .and_then(|body| decoded(body, encodings))
-                .and_then(|body| body.take(cap + 1).read_to_end(&mut bytes));
+                .and_then(|body| decode::decoded(body, encodings))
+                .and_then(|body| io::copy(&mut body.take(cap + 1), &mut held));
+            let bytes = &held.bytes;
             let parts = match read {
+                Err(e) if spool::is_over_budget(&e) => return Err(self.busy(e)),
                 Err(e) => Err(format!("reading the held form: {e}")),
                 Ok(_) if bytes.len() as u64 > cap => Err(format!(
                     "the decoded form is over {cap} bytes; its parts were not split"
                 )),
-                Ok(_) => icap::form_parts(&bytes, boundary).ok_or_else(|| {
+                Ok(_) => icap::form_parts(bytes, boundary).ok_or_else(|| {
                     "multipart form: its parts could not be delimited unambiguously".to_string()
                 }),
             };
@@ -1356,101 +1394,6 @@ pub fn raise_descriptor_limit() -> io::Result<u64> {
     Ok(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
 }
 
-/// A body with its HTTP Content-Encodings undone, the last applied first,
-/// down to the first one the scanner recognises by itself (zstd, xz,
-/// compress: their magic numbers are strong).
-fn decoded<'a>(
-    body: Box<dyn Read + Send + 'a>,
-    encodings: &[icap::Encoding],
-) -> io::Result<Box<dyn Read + Send + 'a>> {
-    use icap::Encoding;
-    let mut body = body;
-    for encoding in encodings.iter().rev() {
-        body = match encoding {
-            Encoding::Gzip => Box::new(EndsWithInput(flate2::bufread::MultiGzDecoder::new(
-                io::BufReader::new(body),
-            ))),
-            Encoding::Brotli => Box::new(EndsWithInput(brotli_decompressor::Decompressor::new(
-                body,
-                64 * 1024,
-            ))),
-            Encoding::Deflate => {
-                // zlib as the standard says, or the raw deflate some
-                // servers send: the first two bytes tell.
-                let mut buffered = io::BufReader::new(body);
-                let head = io::BufRead::fill_buf(&mut buffered)?;
-                let zlib = head.len() >= 2
-                    && head[0] & 0x0F == 8
-                    && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
-                if zlib {
-                    Box::new(EndsWithInput(flate2::bufread::ZlibDecoder::new(buffered)))
-                } else {
-                    Box::new(EndsWithInput(flate2::bufread::DeflateDecoder::new(
-                        buffered,
-                    )))
-                }
-            }
-            Encoding::Sniffed => return Ok(body),
-        };
-    }
-    Ok(body)
-}
-
-/// A decoder whose input must end where its stream ends. Deflate, zlib and
-/// brotli streams carry their own end, and decoders stop there: bytes sent
-/// after it would never be examined. Once the decoder has ended, one more
-/// read of its input must find nothing, or the body is an error (blocked).
-struct EndsWithInput<D>(D);
-
-/// A decoder's input, for [`EndsWithInput`]'s last look.
-trait DecoderInput {
-    /// The input, past what the decoder has taken (the decoders used here
-    /// keep nothing unconsumed of it, or fail themselves when they do).
-    fn input(&mut self) -> &mut dyn Read;
-}
-
-impl<R: io::BufRead> DecoderInput for flate2::bufread::MultiGzDecoder<R> {
-    fn input(&mut self) -> &mut dyn Read {
-        self.get_mut()
-    }
-}
-
-impl<R: io::BufRead> DecoderInput for flate2::bufread::ZlibDecoder<R> {
-    fn input(&mut self) -> &mut dyn Read {
-        self.get_mut()
-    }
-}
-
-impl<R: io::BufRead> DecoderInput for flate2::bufread::DeflateDecoder<R> {
-    fn input(&mut self) -> &mut dyn Read {
-        self.get_mut()
-    }
-}
-
-impl<R: Read> DecoderInput for brotli_decompressor::Decompressor<R> {
-    fn input(&mut self) -> &mut dyn Read {
-        self.get_mut()
-    }
-}
-
-impl<D: Read + DecoderInput> Read for EndsWithInput<D> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.0.read(buf)?;
-        if n == 0 && !buf.is_empty() {
-            // Asked again: brotli's decoder tells of input it holds unused
-            // only on the second ask after its end.
-            let mut probe = [0u8; 1];
-            if self.0.read(&mut probe)? != 0 || self.0.input().read(&mut probe)? != 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "bytes follow the end of the encoded stream",
-                ));
-            }
-        }
-        Ok(n)
-    }
-}
-
 /// Adds a member's report to a body's: counted, and kept unless clean.
 fn add_member(report: &mut Report, member: Report) {
     report.members_examined += 1 + member.members_examined;
@@ -1643,48 +1586,5 @@ impl Connection for UnixConnection {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pop_front()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use icap::Encoding;
-
-    fn decode_all(body: &[u8], encodings: &[Encoding]) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        decoded(Box::new(body), encodings)?.read_to_end(&mut out)?;
-        Ok(out)
-    }
-
-    #[test]
-    fn nothing_may_follow_an_encoded_stream() {
-        use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
-        let text = b"all quiet at the waterhole".repeat(50);
-        let level = flate2::Compression::default();
-        let mut deflate = DeflateEncoder::new(Vec::new(), level);
-        deflate.write_all(&text).unwrap();
-        let mut zlib = ZlibEncoder::new(Vec::new(), level);
-        zlib.write_all(&text).unwrap();
-        let mut gzip = GzEncoder::new(Vec::new(), level);
-        gzip.write_all(&text).unwrap();
-        let empty_brotli = (0u8..=255)
-            .find(|&b| decode_all(&[b], &[Encoding::Brotli]).is_ok_and(|out| out.is_empty()))
-            .unwrap();
-        for (stream, encoding, plain) in [
-            (deflate.finish().unwrap(), Encoding::Deflate, &text[..]),
-            (zlib.finish().unwrap(), Encoding::Deflate, &text[..]),
-            (gzip.finish().unwrap(), Encoding::Gzip, &text[..]),
-            (vec![empty_brotli], Encoding::Brotli, &[][..]),
-        ] {
-            assert_eq!(decode_all(&stream, &[encoding]).unwrap(), plain);
-            // One byte after the end, or far more than any decoder buffers.
-            for trailer in [1, 3 << 20] {
-                let mut body = stream.clone();
-                body.extend(std::iter::repeat_n(7u8, trailer));
-                let result = decode_all(&body, &[encoding]);
-                assert!(result.is_err(), "{encoding:?} + {trailer} bytes");
-            }
-        }
     }
 }

@@ -48,7 +48,12 @@ impl ScanSlots {
     /// Takes a slot once every earlier waiter has one, or `None` when that
     /// takes longer than `wait`.
     pub fn take(&self, wait: Duration) -> Option<ScanSlot<'_>> {
-        let deadline = Instant::now() + wait;
+        // A wait too long to add ("for ever") is a day: past any client's
+        // patience.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(wait)
+            .unwrap_or(now + Duration::from_secs(86_400));
         let mut state = self.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
@@ -99,6 +104,7 @@ mod tests {
     #[test]
     fn slots_are_bounded_and_come_back() {
         let slots = ScanSlots::new(2);
+        assert!(slots.take(Duration::MAX).is_some(), "a huge wait is taken");
         let a = slots.take(Duration::ZERO).unwrap();
         let _b = slots.take(Duration::ZERO).unwrap();
         assert!(slots.take(Duration::from_millis(20)).is_none());

@@ -49,6 +49,80 @@ impl HeldBytes {
     }
 }
 
+/// Bytes taken from a [`HeldBytes`] budget, given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: Arc<HeldBytes>,
+    bytes: u64,
+}
+
+impl Reservation {
+    /// Nothing taken yet from `budget`.
+    pub fn new(budget: Arc<HeldBytes>) -> Reservation {
+        Reservation { budget, bytes: 0 }
+    }
+
+    /// Takes `n` more bytes, or fails (see [`is_over_budget`]) when that
+    /// would pass the budget.
+    pub fn grow(&mut self, n: u64) -> io::Result<()> {
+        if !self.budget.take(n) {
+            return Err(io::Error::new(
+                io::ErrorKind::QuotaExceeded,
+                format!(
+                    "the server holds its limit of {} bytes of bodies already",
+                    self.budget.limit()
+                ),
+            ));
+        }
+        self.bytes += n;
+        Ok(())
+    }
+
+    /// Gives `n` of the bytes taken back.
+    fn shrink(&mut self, n: u64) {
+        let n = n.min(self.bytes);
+        self.budget.give(n);
+        self.bytes -= n;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.give(self.bytes);
+    }
+}
+
+/// Bytes held in memory against a [`HeldBytes`] budget (a decoded form
+/// split into its parts).
+#[derive(Debug)]
+pub struct HeldVec {
+    /// The bytes written.
+    pub bytes: Vec<u8>,
+    held: Reservation,
+}
+
+impl HeldVec {
+    /// An empty buffer counting against `budget`.
+    pub fn within(budget: Arc<HeldBytes>) -> HeldVec {
+        HeldVec {
+            bytes: Vec::new(),
+            held: Reservation::new(budget),
+        }
+    }
+}
+
+impl Write for HeldVec {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.held.grow(buf.len() as u64)?;
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Whether `error` is a spool's refusal to pass its [`HeldBytes`] budget.
 pub fn is_over_budget(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::QuotaExceeded
@@ -59,7 +133,7 @@ pub fn is_over_budget(error: &io::Error) -> bool {
 /// in an unnamed temporary file, removed by the system when closed.
 #[derive(Debug, Default)]
 pub struct Spool {
-    budget: Option<Arc<HeldBytes>>,
+    held: Option<Reservation>,
     memory: Vec<u8>,
     file: Option<std::fs::File>,
     len: u64,
@@ -73,10 +147,8 @@ impl Spool {
     /// dropped; a write past the budget fails (see [`is_over_budget`]).
     pub fn within(budget: Arc<HeldBytes>) -> Spool {
         Spool {
-            budget: Some(budget),
-            memory: Vec::new(),
-            file: None,
-            len: 0,
+            held: Some(Reservation::new(budget)),
+            ..Spool::default()
         }
     }
 
@@ -129,56 +201,46 @@ impl Spool {
     }
 }
 
-impl Write for Spool {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(budget) = &self.budget {
-            if !budget.take(buf.len() as u64) {
-                return Err(io::Error::new(
-                    io::ErrorKind::QuotaExceeded,
-                    format!(
-                        "the server holds its limit of {} bytes of bodies already",
-                        budget.limit()
-                    ),
-                ));
-            }
-        }
+impl Spool {
+    /// Holds `buf` after what is held: in memory, or in the temporary file
+    /// (made when the memory part would pass [`Spool::MEMORY`]).
+    fn hold(&mut self, buf: &[u8]) -> io::Result<()> {
         if self.file.is_none() && self.memory.len() + buf.len() > Self::MEMORY {
             let mut file = tempfile::tempfile()?;
             file.write_all(&self.memory)?;
             self.memory = Vec::new();
             self.file = Some(file);
         }
-        let written = match &mut self.file {
+        match &mut self.file {
             Some(file) => file.write_all(buf),
             None => {
                 self.memory.extend_from_slice(buf);
                 Ok(())
             }
-        };
-        match written {
-            Ok(()) => {
-                self.len += buf.len() as u64;
-                Ok(buf.len())
-            }
-            Err(e) => {
-                if let Some(budget) = &self.budget {
-                    budget.give(buf.len() as u64);
-                }
-                Err(e)
-            }
         }
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len() as u64;
+        if let Some(held) = &mut self.held {
+            held.grow(n)?;
+        }
+        if let Err(e) = self.hold(buf) {
+            // Not held: not counted (a failed temporary file must not
+            // shrink the budget for good).
+            if let Some(held) = &mut self.held {
+                held.shrink(n);
+            }
+            return Err(e);
+        }
+        self.len += n;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        if let Some(budget) = &self.budget {
-            budget.give(self.len);
-        }
     }
 }
 
@@ -205,5 +267,13 @@ mod tests {
         b.write_all(&[1u8; 200]).unwrap();
         drop(b);
         assert_eq!(budget.held(), 0);
+        // Bytes held in memory count as well.
+        let mut form = HeldVec::within(budget.clone());
+        form.write_all(&vec![1u8; Spool::MEMORY]).unwrap();
+        let mut c = Spool::within(budget.clone());
+        assert!(is_over_budget(&c.write_all(&[0u8; 2000]).unwrap_err()));
+        drop(form);
+        c.write_all(&[0u8; 2000]).unwrap();
+        assert_eq!(budget.held(), 2000);
     }
 }

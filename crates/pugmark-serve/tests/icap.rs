@@ -12,7 +12,7 @@ use std::time::Duration;
 use pugmark_serve::ServeOptions;
 
 mod common;
-use common::{root, sample, start};
+use common::{root, sample, start, start_over};
 
 /// An ICAP response: status line, ICAP fields, the encapsulated HTTP head
 /// and the de-chunked body.
@@ -583,5 +583,41 @@ fn bodies_past_the_held_byte_budget_get_503() {
     // Small bodies still pass, the budget given back.
     let s = connect(r.icap);
     let got = exchange(&s, "REQMOD", head, b"just a note", Some(4096), true);
+    assert!(got.status.starts_with("ICAP/1.0 204"), "{got:?}");
+}
+
+#[test]
+fn data_in_a_url_is_examined() {
+    let r = start_over(ServeOptions::default(), "data-samples/reserve/telemetry");
+    let table = std::fs::read_to_string(
+        root().join("data-samples/reserve/telemetry/vega_seattle-weather.csv"),
+    )
+    .unwrap();
+    let rows: Vec<&str> = table.lines().skip(40).take(14).collect();
+    let escaped: String = rows
+        .join("\n")
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let s = connect(r.icap);
+    let send = |http: &str| {
+        let text = format!(
+            "REQMOD icap://127.0.0.1/pugmark ICAP/1.0\r\nAllow: 204\r\nEncapsulated: req-hdr=0, null-body={}\r\n\r\n{http}",
+            http.len()
+        );
+        (&s).write_all(text.as_bytes()).unwrap();
+        response(&mut BufReader::new(&s))
+    };
+    // Protected records in a GET's query: blocked.
+    let got = send(&format!(
+        "GET /collect?rows={escaped} HTTP/1.1\r\nHost: x\r\n\r\n"
+    ));
+    assert!(got.http_head.starts_with("HTTP/1.1 403"), "{got:?}");
+    // An ordinary request passes.
+    let got =
+        send("GET /search?q=waterhole+levels&lang=en HTTP/1.1\r\nHost: x\r\nCookie: a=b\r\n\r\n");
     assert!(got.status.starts_with("ICAP/1.0 204"), "{got:?}");
 }
