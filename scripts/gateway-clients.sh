@@ -11,8 +11,8 @@
 #   does.
 # - Squid (package squid) on loopback with pugmark as its REQMOD and
 #   RESPMOD service (bypass=0), and curl through it: protected uploads (PUT,
-#   POST, multipart forms) and downloads are blocked, innocent ones pass
-#   unchanged.
+#   POST, multipart forms), protected records in a GET's query string and
+#   protected downloads are blocked; innocent ones pass unchanged.
 # SIGTERM then stops the server with exit 0. PUGMARK_INSTALL_CLIENTS=1
 # installs the clients with apt-get first. Loopback only, bounded by
 # timeouts; takes seconds.
@@ -151,7 +151,7 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def do_GET(self):
-        path = os.path.join(root, os.path.basename(self.path))
+        path = os.path.join(root, os.path.basename(self.path.split("?")[0]))
         if os.path.isfile(path):
             self.answer(open(path, "rb").read())
         else:
@@ -204,6 +204,9 @@ check "Squid: curl -F innocent" "HTTP 200" "$(via -F "file=@$outgoing/skimage_ho
 check "Squid: download of a protected file" "HTTP 403" "$(via "$up/dem-copy.tif")"
 check "Squid: download of an innocent file" "HTTP 200" "$(via "$up/skimage_horse.png")"
 check "Squid: innocent download arrives unchanged" "same" "$(cmp "$work/got" "$outgoing/skimage_horse.png" && echo same)"
+sed -n '41,54p' data-samples/reserve/telemetry/vega_seattle-weather.csv >"$work/rows.csv"
+check "Squid: protected records in a GET's query string" "HTTP 403" "$(via -G --data-urlencode "rows@$work/rows.csv" "$up/collect")"
+check "Squid: an ordinary GET with a query" "HTTP 200" "$(via -G --data-urlencode "q=waterhole levels" "$up/skimage_horse.png")"
 
 # The ISTag follows the index: a new protected item changes it.
 "$bin" --index "$work/idx" index "$outgoing/patrol-notes.txt" >/dev/null
