@@ -100,6 +100,52 @@ fn mmap_read_and_stream_paths_agree_on_real_files() {
     }
 }
 
+/// A file too large to map whole is mapped a window at a time when
+/// mapping is allowed, and gives what streaming it gives: the same chunks,
+/// digest and findings (a zip header deep inside is still reported).
+#[test]
+fn a_file_too_large_to_map_whole_is_read_in_windows_with_the_same_result() {
+    use std::io::Write;
+    let pipeline = Pipeline::new(FingerprintParams::with_seed(SEED)).unwrap();
+    let len = pugmark::source::MMAP_MAX_LEN as usize + 3_000_001;
+    let mut data = random_bytes(17, len);
+    let at = len - 70_000_000;
+    data[at..at + 30].copy_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&data)
+        .unwrap();
+    drop(data);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for threads in [1, 2] {
+        let run = |choice| {
+            let go = || pipeline.fingerprint_file(&path, choice).unwrap();
+            if threads == 1 {
+                go()
+            } else {
+                pool.install(go)
+            }
+        };
+        let windows = run(pugmark::source::MmapChoice::Auto);
+        let streamed = run(pugmark::source::MmapChoice::Never);
+        assert_eq!(windows, streamed, "{threads} threads");
+        assert_eq!(windows.size, len as u64);
+        assert!(
+            windows
+                .reasons
+                .iter()
+                .any(|r| r.code == "container.embedded"),
+            "{:?}",
+            windows.reasons
+        );
+    }
+}
+
 /// Catalogue records and table entries of every segment, for comparison.
 fn index_content(dir: &Path) -> (Vec<ItemRecord>, Vec<Vec<u8>>) {
     let index = Index::open(dir, &OpenOptions::default()).unwrap();

@@ -173,22 +173,129 @@ fn hash_parallel(
             (0..ends.len())
                 .into_par_iter()
                 .with_min_len(64)
-                .map(|i| {
-                    let start = if i == 0 { 0 } else { ends[i - 1] };
-                    let chunk = &data[start..ends[i]];
-                    let mut hash = [0u8; CHUNK_HASH_LEN];
-                    hash.copy_from_slice(&blake3::hash(chunk).as_bytes()[..CHUNK_HASH_LEN]);
-                    ChunkFp {
-                        hash,
-                        offset: base + start as u64,
-                        len: chunk.len() as u32,
-                        trivial: is_periodic(chunk, trivial),
-                    }
-                })
+                .map(|i| chunk_fp(data, ends, i, base, trivial))
                 .collect()
         },
     );
     chunks
+}
+
+/// [`hash_parallel`] on the calling thread: each chunk hashed, then the
+/// whole stretch fed to `whole` in one piece.
+fn hash_sequential(
+    whole: &mut blake3::Hasher,
+    data: &[u8],
+    ends: &[usize],
+    base: u64,
+    trivial_period_max: u8,
+) -> Vec<ChunkFp> {
+    let used = ends.last().copied().unwrap_or(0);
+    whole.update(&data[..used]);
+    let trivial = trivial_period_max as usize;
+    (0..ends.len())
+        .map(|i| chunk_fp(data, ends, i, base, trivial))
+        .collect()
+}
+
+/// The fingerprint of chunk `i` of `data` (chunks end at `ends`; offsets in
+/// the item start at `base`).
+fn chunk_fp(data: &[u8], ends: &[usize], i: usize, base: u64, trivial: usize) -> ChunkFp {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    let chunk = &data[start..ends[i]];
+    let mut hash = [0u8; CHUNK_HASH_LEN];
+    hash.copy_from_slice(&blake3::hash(chunk).as_bytes()[..CHUNK_HASH_LEN]);
+    ChunkFp {
+        hash,
+        offset: base + start as u64,
+        len: chunk.len() as u32,
+        trivial: is_periodic(chunk, trivial),
+    }
+}
+
+/// How many of the cuts `ends` of a block of `len` bytes are final: a cut
+/// is final once its chunk's whole look-ahead `window` is in the block.
+fn settled_cuts(ends: &[usize], len: usize, window: usize) -> usize {
+    ends.iter()
+        .scan(0usize, |start, &end| {
+            let ok = *start + window <= len;
+            *start = end;
+            Some(ok)
+        })
+        .take_while(|&ok| ok)
+        .count()
+}
+
+/// Bytes a file too large to map whole is mapped at a time.
+pub const FILE_WINDOW: usize = 64 << 20;
+
+/// Computes the byte signals of the first `len` bytes of `file` by mapping
+/// it a window of `window` bytes at a time (at least four maximal chunks),
+/// so no byte is copied out of the page cache and memory stays at one
+/// window. On the current rayon pool's threads when it has more than one;
+/// the result equals [`from_slice`] on the file's bytes. `seen` is given
+/// every byte once, in order, as it is mapped (for checks that search
+/// content as it passes); `stopped` is asked before each window, and a
+/// `true` ends the work early (the signals then cover a prefix: the caller
+/// must say so). A file found shorter than `len` before a window is
+/// mapped is an error (`source.changed`).
+pub fn from_file_windows(
+    chunker: &Chunker,
+    trivial_period_max: u8,
+    file: &std::fs::File,
+    len: u64,
+    window: usize,
+    seen: &mut (dyn FnMut(&[u8]) + Send),
+    stopped: &dyn Fn() -> bool,
+) -> io::Result<ByteSignals> {
+    let lookahead = chunker.max_len();
+    let window = window.max(4 * lookahead) as u64;
+    let parallel = in_parallel_pool();
+    let mut whole = blake3::Hasher::new();
+    let mut chunks = Vec::new();
+    let mut base = 0u64;
+    let mut seen_to = 0u64;
+    while base < len && !stopped() {
+        let now = file.metadata()?.len();
+        if now < len {
+            return Err(io::Error::other(format!(
+                "source.changed: the file was {len} bytes when opened and is {now} bytes now; it changed while being read"
+            )));
+        }
+        let map_len = (len - base).min(window) as usize;
+        let map = crate::source::mmap::Mapping::of_range(file, base, map_len)?;
+        let buf: &[u8] = &map;
+        let fresh = &buf[(seen_to - base) as usize..];
+        seen_to = base + map_len as u64;
+        let eof = seen_to == len;
+        // The window's new bytes are searched beside the cutting.
+        let ends = if parallel {
+            rayon::join(|| seen(fresh), || cut_points(chunker, buf)).1
+        } else {
+            seen(fresh);
+            cut_points(chunker, buf)
+        };
+        let keep = if eof {
+            ends.len()
+        } else {
+            settled_cuts(&ends, buf.len(), lookahead)
+        };
+        let ends = &ends[..keep];
+        chunks.extend(if parallel {
+            hash_parallel(&mut whole, buf, ends, base, trivial_period_max)
+        } else {
+            hash_sequential(&mut whole, buf, ends, base, trivial_period_max)
+        });
+        // A window of four maximal chunks always settles one.
+        let Some(&used) = ends.last() else {
+            return Err(io::Error::other("no chunk settled in a window"));
+        };
+        base += used as u64;
+    }
+    Ok(ByteSignals {
+        size: base,
+        digest: *whole.finalize().as_bytes(),
+        chunks,
+    })
 }
 
 /// Bytes a parallel stream reader takes in per step (at least this, and at
@@ -221,20 +328,10 @@ fn from_reader_parallel<R: Read>(
             break;
         }
         let ends = cut_points(chunker, &buf);
-        // A cut is final once its chunk's whole look-ahead window is here.
         let keep = if eof {
             ends.len()
         } else {
-            let settled = ends
-                .iter()
-                .scan(0usize, |start, &end| {
-                    let ok = *start + window <= buf.len();
-                    *start = end;
-                    Some(ok)
-                })
-                .take_while(|&ok| ok)
-                .count();
-            settled
+            settled_cuts(&ends, buf.len(), window)
         };
         chunks.extend(hash_parallel(
             &mut whole,
@@ -546,6 +643,68 @@ mod tests {
         }
         let empty = StreamSignals::new(&chunker, 64).finish();
         assert_eq!(empty, from_slice(&chunker, 64, &[]));
+    }
+
+    /// A file mapped a window at a time gives the one-shot signals, on one
+    /// thread and on a pool, for windows of any size; every byte is seen
+    /// once, in order; a stop ends the work early.
+    #[test]
+    fn windowed_files_equal_one_shot() {
+        use std::io::Write;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut params = crate::FingerprintParams::with_seed(5);
+        (params.chunk_min, params.chunk_avg, params.chunk_max) = (256, 1024, 4096);
+        let chunker = Chunker::new(&params);
+        let mut x: u64 = 11;
+        let mut data: Vec<u8> = (0..3_000_017)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        data[500_000..900_000].fill(3);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data).unwrap();
+        let len = data.len() as u64;
+        let expected = from_slice_sequential(&chunker, 64, &data);
+        let never = || false;
+        for window in [1, 16_385, 65_536, 1 << 20, 8 << 20] {
+            let mut seen = Vec::new();
+            let one = from_file_windows(
+                &chunker,
+                64,
+                &file,
+                len,
+                window,
+                &mut |b| seen.extend_from_slice(b),
+                &never,
+            )
+            .unwrap();
+            assert_eq!(one, expected, "window {window}");
+            assert!(seen == data, "every byte seen once, in order");
+            let two = pool.install(|| {
+                from_file_windows(&chunker, 64, &file, len, window, &mut |_| {}, &never)
+            });
+            assert_eq!(two.unwrap(), expected, "window {window}, 2 threads");
+        }
+        // A stop before the second window: a prefix, no more.
+        let asked = std::cell::Cell::new(0);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 1
+        };
+        let part =
+            from_file_windows(&chunker, 64, &file, len, 1 << 20, &mut |_| {}, &stop).unwrap();
+        assert!(part.size > 0 && part.size < len, "{}", part.size);
+        // A file shorter than announced is an error, not a fault.
+        let err = from_file_windows(&chunker, 64, &file, len + 10, 1 << 20, &mut |_| {}, &never)
+            .unwrap_err();
+        assert!(err.to_string().contains("source.changed"), "{err}");
     }
 
     #[test]

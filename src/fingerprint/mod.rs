@@ -364,6 +364,11 @@ impl Pipeline {
     pub fn fingerprint_file(&self, path: &Path, mmap: MmapChoice) -> io::Result<Fingerprints> {
         match FileContent::open(path, mmap)? {
             FileContent::Stream(mut file) => {
+                if mmap == MmapChoice::Auto {
+                    if let Some(fp) = self.opaque_file_in_windows(path, &mut file)? {
+                        return Ok(fp);
+                    }
+                }
                 // A zip keeps its directory at its end, so a zip too large
                 // to buffer is mapped whole (when mapping is allowed): its
                 // members are read in place. Touched pages count as
@@ -399,6 +404,56 @@ impl Pipeline {
                 Ok(fp)
             }
         }
+    }
+
+    /// A file too large to map whole whose content is opaque (no format
+    /// recognised, the common case for huge files), fingerprinted by
+    /// mapping it a window at a time: no copy out of the page cache, all of
+    /// the pool's threads at work, memory at one window. The result equals
+    /// [`fingerprint_reader`](Self::fingerprint_reader)'s on the same file.
+    /// `None` (the file rewound) for anything else, which is streamed.
+    fn opaque_file_in_windows(
+        &self,
+        path: &Path,
+        file: &mut std::fs::File,
+    ) -> io::Result<Option<Fingerprints>> {
+        use std::io::{Seek, SeekFrom};
+        let len = file.metadata()?.len();
+        let mut head = Vec::with_capacity(container::ISO_SNIFF_LEN);
+        (&mut *file)
+            .take(container::ISO_SNIFF_LEN as u64)
+            .read_to_end(&mut head)?;
+        file.seek(SeekFrom::Start(0))?;
+        let kind = sniff::sniff(&head[..head.len().min(SNIFF_LEN)], Some(path));
+        // An ENVI raw file with its header beside it is a raster: read as
+        // before.
+        if kind != Kind::Binary
+            || container::is_iso_image(&head)
+            || len <= MAX_BUFFERED_SMALL
+            || raster::envi::header_beside(path).is_some()
+        {
+            return Ok(None);
+        }
+        let budget = Budget::new(&self.limits, &self.stops);
+        let mut scan = structure::EmbeddedZipScan::new(io::empty());
+        let cut = std::cell::Cell::new(false);
+        let signals = bytes::from_file_windows(
+            &self.chunker,
+            self.params.trivial_period_max,
+            file,
+            len,
+            bytes::FILE_WINDOW,
+            &mut |fresh| scan.scan(fresh),
+            &|| {
+                let stop = self.stops.iter().any(StopFlag::is_raised);
+                cut.set(cut.get() || stop);
+                stop
+            },
+        )?;
+        let mut fp = self.finish(Some(path), kind, signals, None, &budget, 0);
+        fp.reasons.extend(scan.finding());
+        note_cancelled(&mut fp, &budget, cut.get());
+        Ok(Some(fp))
     }
 
     /// Decodes a raw file on disk as an ENVI raster when its header lies

@@ -490,7 +490,11 @@ impl<R> EmbeddedZipScan<R> {
         self.found.map(embedded_zip_reason)
     }
 
-    fn scan(&mut self, data: &[u8]) {
+    /// Searches the next bytes of the stream (what a read would yield).
+    pub fn scan(&mut self, data: &[u8]) {
+        if self.found.is_some() {
+            return;
+        }
         // Across the previous read's end.
         let mut joined = std::mem::take(&mut self.last);
         let before = joined.len();

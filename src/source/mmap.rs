@@ -46,6 +46,31 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    /// Maps `len` bytes of `file` from `offset` (any offset: the map starts
+    /// at the page holding it) read-only, its pages mapped up front (one
+    /// call into the kernel instead of a fault per few pages), and hints
+    /// sequential reading. For files read a window at a time.
+    pub fn of_range(file: &File, offset: u64, len: usize) -> io::Result<Mapping> {
+        // SAFETY: as in `of_file`: read-only, private, and the same
+        // documented exposure to another process shrinking the file (the
+        // caller checks the length before each window, which narrows but
+        // cannot close that race). No Rust invariants depend on the bytes.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(len)
+                .populate()
+                .map(file)?
+        };
+        #[cfg(unix)]
+        {
+            let _ = map.advise(memmap2::Advice::Sequential);
+        }
+        Ok(Mapping(map))
+    }
+}
+
 impl Deref for Mapping {
     type Target = [u8];
 
