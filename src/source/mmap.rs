@@ -4,7 +4,8 @@
 //! if another process truncates a mapped file, touching the lost pages raises
 //! SIGBUS (the same trade-off ripgrep and b3sum make). The scanner does not
 //! accept that risk: its default is [`MmapChoice::Read`](super::MmapChoice::Read)
-//! (buffered reads); indexing maps protected files for speed. Index segments are written once, renamed into
+//! (buffered reads); indexing maps protected files for speed (files over
+//! [`MMAP_MAX_LEN`] a window at a time). Index segments are written once, renamed into
 //! place and never modified, so mapping them is safe in practice.
 #![allow(unsafe_code)]
 

@@ -18,7 +18,8 @@ pub use walk::{walk, FileEntry, SkipReason, Skipped, WalkOptions, WalkResult};
 #[non_exhaustive]
 pub enum MmapChoice {
     /// Map files from [`MMAP_MIN_LEN`] to [`MMAP_MAX_LEN`]
-    /// bytes, read smaller ones, stream larger ones (and any file that
+    /// bytes, read smaller ones, stream larger ones, except opaque ones
+    /// (no recognised format), which are mapped a window at a time (and any file that
     /// cannot be mapped).
     #[default]
     Auto,
