@@ -144,6 +144,20 @@ fn a_file_too_large_to_map_whole_is_read_in_windows_with_the_same_result() {
             windows.reasons
         );
     }
+    // A stop raised before the work: cut short, and said so.
+    let stop = pugmark::StopFlag::new();
+    stop.raise();
+    let stopped = Pipeline::new(FingerprintParams::with_seed(SEED))
+        .unwrap()
+        .with_stop(stop)
+        .fingerprint_file(&path, pugmark::source::MmapChoice::Auto)
+        .unwrap();
+    assert!(stopped.size < len as u64);
+    assert!(
+        stopped.reasons.iter().any(|r| r.code == pugmark::CANCELLED),
+        "{:?}",
+        stopped.reasons
+    );
 }
 
 /// Catalogue records and table entries of every segment, for comparison.

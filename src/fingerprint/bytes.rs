@@ -72,15 +72,8 @@ impl Accumulator {
     }
 
     fn push(&mut self, chunk: &[u8]) {
-        let full = blake3::hash(chunk);
-        let mut hash = [0u8; CHUNK_HASH_LEN];
-        hash.copy_from_slice(&full.as_bytes()[..CHUNK_HASH_LEN]);
-        self.chunks.push(ChunkFp {
-            hash,
-            offset: self.offset,
-            len: chunk.len() as u32,
-            trivial: is_periodic(chunk, self.trivial_period_max),
-        });
+        self.chunks
+            .push(chunk_fp(chunk, self.offset, self.trivial_period_max));
         self.offset += chunk.len() as u64;
     }
 
@@ -173,40 +166,23 @@ fn hash_parallel(
             (0..ends.len())
                 .into_par_iter()
                 .with_min_len(64)
-                .map(|i| chunk_fp(data, ends, i, base, trivial))
+                .map(|i| {
+                    let start = if i == 0 { 0 } else { ends[i - 1] };
+                    chunk_fp(&data[start..ends[i]], base + start as u64, trivial)
+                })
                 .collect()
         },
     );
     chunks
 }
 
-/// [`hash_parallel`] on the calling thread: each chunk hashed, then the
-/// whole stretch fed to `whole` in one piece.
-fn hash_sequential(
-    whole: &mut blake3::Hasher,
-    data: &[u8],
-    ends: &[usize],
-    base: u64,
-    trivial_period_max: u8,
-) -> Vec<ChunkFp> {
-    let used = ends.last().copied().unwrap_or(0);
-    whole.update(&data[..used]);
-    let trivial = trivial_period_max as usize;
-    (0..ends.len())
-        .map(|i| chunk_fp(data, ends, i, base, trivial))
-        .collect()
-}
-
-/// The fingerprint of chunk `i` of `data` (chunks end at `ends`; offsets in
-/// the item start at `base`).
-fn chunk_fp(data: &[u8], ends: &[usize], i: usize, base: u64, trivial: usize) -> ChunkFp {
-    let start = if i == 0 { 0 } else { ends[i - 1] };
-    let chunk = &data[start..ends[i]];
+/// The fingerprint of `chunk`, found at `offset` in its item.
+fn chunk_fp(chunk: &[u8], offset: u64, trivial: usize) -> ChunkFp {
     let mut hash = [0u8; CHUNK_HASH_LEN];
     hash.copy_from_slice(&blake3::hash(chunk).as_bytes()[..CHUNK_HASH_LEN]);
     ChunkFp {
         hash,
-        offset: base + start as u64,
+        offset,
         len: chunk.len() as u32,
         trivial: is_periodic(chunk, trivial),
     }
@@ -232,12 +208,15 @@ pub const FILE_WINDOW: usize = 64 << 20;
 /// it a window of `window` bytes at a time (at least four maximal chunks),
 /// so no byte is copied out of the page cache and memory stays at one
 /// window. On the current rayon pool's threads when it has more than one;
-/// the result equals [`from_slice`] on the file's bytes. `seen` is given
-/// every byte once, in order, as it is mapped (for checks that search
-/// content as it passes); `stopped` is asked before each window, and a
-/// `true` ends the work early (the signals then cover a prefix: the caller
-/// must say so). A file found shorter than `len` before a window is
-/// mapped is an error (`source.changed`).
+/// on one thread, each piece of about [`IN_CACHE`] bytes is cut, hashed,
+/// fed to the whole-content hash and searched while it is still in cache.
+/// The result equals [`from_slice`] on the file's bytes. `seen` is given
+/// every byte once, in order (for checks that search content as it
+/// passes); `stopped` is asked before each window, and a `true` ends the
+/// work early (the signals then cover a prefix: the caller must say so).
+/// `Ok(None)` when the file cannot be mapped at all (its first window
+/// fails): the caller streams it instead. A file whose length differs from
+/// `len` before a window is mapped is an error (`source.changed`).
 pub fn from_file_windows(
     chunker: &Chunker,
     trivial_period_max: u8,
@@ -246,7 +225,7 @@ pub fn from_file_windows(
     window: usize,
     seen: &mut (dyn FnMut(&[u8]) + Send),
     stopped: &dyn Fn() -> bool,
-) -> io::Result<ByteSignals> {
+) -> io::Result<Option<ByteSignals>> {
     let lookahead = chunker.max_len();
     let window = window.max(4 * lookahead) as u64;
     let parallel = in_parallel_pool();
@@ -256,46 +235,105 @@ pub fn from_file_windows(
     let mut seen_to = 0u64;
     while base < len && !stopped() {
         let now = file.metadata()?.len();
-        if now < len {
+        if now != len {
             return Err(io::Error::other(format!(
                 "source.changed: the file was {len} bytes when opened and is {now} bytes now; it changed while being read"
             )));
         }
         let map_len = (len - base).min(window) as usize;
-        let map = crate::source::mmap::Mapping::of_range(file, base, map_len)?;
+        let map = match crate::source::mmap::Mapping::of_range(file, base, map_len) {
+            Ok(map) => map,
+            Err(_) if base == 0 => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let buf: &[u8] = &map;
-        let fresh = &buf[(seen_to - base) as usize..];
-        seen_to = base + map_len as u64;
-        let eof = seen_to == len;
-        // The window's new bytes are searched beside the cutting.
-        let ends = if parallel {
-            rayon::join(|| seen(fresh), || cut_points(chunker, buf)).1
+        let eof = base + map_len as u64 == len;
+        let from = (seen_to - base) as usize;
+        let used = if parallel {
+            seen_to = base + map_len as u64;
+            // The window's new bytes are searched beside the cutting.
+            let ends = rayon::join(|| seen(&buf[from..]), || cut_points(chunker, buf)).1;
+            let keep = if eof {
+                ends.len()
+            } else {
+                settled_cuts(&ends, buf.len(), lookahead)
+            };
+            chunks.extend(hash_parallel(
+                &mut whole,
+                buf,
+                &ends[..keep],
+                base,
+                trivial_period_max,
+            ));
+            ends[..keep].last().copied()
         } else {
-            seen(fresh);
-            cut_points(chunker, buf)
+            let used = settle_in_cache(
+                chunker,
+                trivial_period_max,
+                buf,
+                eof,
+                base,
+                (&mut whole, &mut chunks),
+                from,
+                seen,
+            );
+            seen_to = seen_to.max(base + used as u64);
+            Some(used).filter(|&n| n > 0)
         };
-        let keep = if eof {
-            ends.len()
-        } else {
-            settled_cuts(&ends, buf.len(), lookahead)
-        };
-        let ends = &ends[..keep];
-        chunks.extend(if parallel {
-            hash_parallel(&mut whole, buf, ends, base, trivial_period_max)
-        } else {
-            hash_sequential(&mut whole, buf, ends, base, trivial_period_max)
-        });
         // A window of four maximal chunks always settles one.
-        let Some(&used) = ends.last() else {
+        let Some(used) = used else {
             return Err(io::Error::other("no chunk settled in a window"));
         };
         base += used as u64;
     }
-    Ok(ByteSignals {
+    Ok(Some(ByteSignals {
         size: base,
         digest: *whole.finalize().as_bytes(),
         chunks,
-    })
+    }))
+}
+
+/// Bytes a one-thread pass takes through every step (cut, chunk hashes,
+/// whole-content hash, `seen`) before moving on: small enough to stay in
+/// the core's cache.
+pub const IN_CACHE: usize = 256 << 10;
+
+/// Cuts the settled chunks of `buf` (all of them at `eof`) on this thread,
+/// a piece of about [`IN_CACHE`] bytes at a time through every step;
+/// `seen` gets the bytes from `seen_from` on as far as the cut. Returns how
+/// far the cut went.
+#[allow(clippy::too_many_arguments)]
+fn settle_in_cache(
+    chunker: &Chunker,
+    trivial_period_max: u8,
+    buf: &[u8],
+    eof: bool,
+    base: u64,
+    (whole, chunks): (&mut blake3::Hasher, &mut Vec<ChunkFp>),
+    seen_from: usize,
+    seen: &mut (dyn FnMut(&[u8]) + Send),
+) -> usize {
+    let lookahead = chunker.max_len();
+    let trivial = trivial_period_max as usize;
+    let (mut pos, mut piece, mut seen_at) = (0, 0, seen_from);
+    let mut flush = |from: usize, to: usize, seen_at: &mut usize| {
+        whole.update(&buf[from..to]);
+        if to > *seen_at {
+            seen(&buf[*seen_at..to]);
+            *seen_at = to;
+        }
+    };
+    while pos < buf.len() && (eof || pos + lookahead <= buf.len()) {
+        let len = chunker.cut(&buf[pos..]);
+        chunks.push(chunk_fp(&buf[pos..pos + len], base + pos as u64, trivial));
+        pos += len;
+        if pos - piece >= IN_CACHE {
+            flush(piece, pos, &mut seen_at);
+            piece = pos;
+        }
+    }
+    flush(piece, pos, &mut seen_at);
+    pos
 }
 
 /// Bytes a parallel stream reader takes in per step (at least this, and at
@@ -684,13 +722,28 @@ mod tests {
                 &mut |b| seen.extend_from_slice(b),
                 &never,
             )
+            .unwrap()
             .unwrap();
             assert_eq!(one, expected, "window {window}");
             assert!(seen == data, "every byte seen once, in order");
+            let mut seen = Vec::new();
             let two = pool.install(|| {
-                from_file_windows(&chunker, 64, &file, len, window, &mut |_| {}, &never)
+                from_file_windows(
+                    &chunker,
+                    64,
+                    &file,
+                    len,
+                    window,
+                    &mut |b| seen.extend_from_slice(b),
+                    &never,
+                )
             });
-            assert_eq!(two.unwrap(), expected, "window {window}, 2 threads");
+            assert_eq!(
+                two.unwrap().unwrap(),
+                expected,
+                "window {window}, 2 threads"
+            );
+            assert!(seen == data, "every byte seen once, in order, 2 threads");
         }
         // A stop before the second window: a prefix, no more.
         let asked = std::cell::Cell::new(0);
@@ -698,13 +751,18 @@ mod tests {
             asked.set(asked.get() + 1);
             asked.get() > 1
         };
-        let part =
-            from_file_windows(&chunker, 64, &file, len, 1 << 20, &mut |_| {}, &stop).unwrap();
+        let part = from_file_windows(&chunker, 64, &file, len, 1 << 20, &mut |_| {}, &stop)
+            .unwrap()
+            .unwrap();
         assert!(part.size > 0 && part.size < len, "{}", part.size);
-        // A file shorter than announced is an error, not a fault.
-        let err = from_file_windows(&chunker, 64, &file, len + 10, 1 << 20, &mut |_| {}, &never)
-            .unwrap_err();
-        assert!(err.to_string().contains("source.changed"), "{err}");
+        // A file shorter or longer than announced is an error, not a fault
+        // and not a prefix passed off as the whole.
+        for announced in [len + 10, len - 10] {
+            let err =
+                from_file_windows(&chunker, 64, &file, announced, 1 << 20, &mut |_| {}, &never)
+                    .unwrap_err();
+            assert!(err.to_string().contains("source.changed"), "{err}");
+        }
     }
 
     #[test]

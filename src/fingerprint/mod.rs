@@ -437,7 +437,7 @@ impl Pipeline {
         let budget = Budget::new(&self.limits, &self.stops);
         let mut scan = structure::EmbeddedZipScan::new(io::empty());
         let cut = std::cell::Cell::new(false);
-        let signals = bytes::from_file_windows(
+        let signals = match bytes::from_file_windows(
             &self.chunker,
             self.params.trivial_period_max,
             file,
@@ -449,7 +449,11 @@ impl Pipeline {
                 cut.set(cut.get() || stop);
                 stop
             },
-        )?;
+        )? {
+            Some(signals) => signals,
+            // Not mappable here: streamed as before.
+            None => return Ok(None),
+        };
         let mut fp = self.finish(Some(path), kind, signals, None, &budget, 0);
         fp.reasons.extend(scan.finding());
         note_cancelled(&mut fp, &budget, cut.get());

@@ -17,10 +17,11 @@ use std::ops::Deref;
 /// costs more than a read for small files (the threshold b3sum uses).
 pub const MMAP_MIN_LEN: u64 = 16 * 1024;
 
-/// Files longer than this are streamed, not mapped: every page of a map
-/// that is read counts towards the process's resident memory, so mapping a
-/// 10 GiB file would show 10 GiB resident. Streaming keeps memory at the
-/// size of the read buffer.
+/// Files longer than this are not mapped whole: every page of a map that
+/// is read counts towards the process's resident memory, so mapping a
+/// 10 GiB file would show 10 GiB resident. They are streamed, or (opaque
+/// files, when indexing) mapped one window at a time, which keeps memory
+/// at the size of the read buffer or the window.
 pub const MMAP_MAX_LEN: u64 = 128 * 1024 * 1024;
 
 /// A read-only memory map of a whole file.

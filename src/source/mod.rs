@@ -17,10 +17,10 @@ pub use walk::{walk, FileEntry, SkipReason, Skipped, WalkOptions, WalkResult};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MmapChoice {
-    /// Map files from [`MMAP_MIN_LEN`] to [`MMAP_MAX_LEN`]
-    /// bytes, read smaller ones, stream larger ones, except opaque ones
-    /// (no recognised format), which are mapped a window at a time (and any file that
-    /// cannot be mapped).
+    /// Map files from [`MMAP_MIN_LEN`] to [`MMAP_MAX_LEN`] bytes, read
+    /// smaller ones, stream larger ones (and any file that cannot be
+    /// mapped); larger opaque ones (no recognised format) are mapped a
+    /// window at a time.
     #[default]
     Auto,
     /// Never map: read small files, stream large ones.
