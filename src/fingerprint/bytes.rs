@@ -188,17 +188,34 @@ fn chunk_fp(chunk: &[u8], offset: u64, trivial: usize) -> ChunkFp {
     }
 }
 
-/// How many of the cuts `ends` of a block of `len` bytes are final: a cut
-/// is final once its chunk's whole look-ahead `window` is in the block.
-fn settled_cuts(ends: &[usize], len: usize, window: usize) -> usize {
-    ends.iter()
-        .scan(0usize, |start, &end| {
-            let ok = *start + window <= len;
-            *start = end;
-            Some(ok)
-        })
-        .take_while(|&ok| ok)
-        .count()
+/// Hashes, with [`hash_parallel`], the chunks of a block `buf` (its cuts
+/// `ends`, its offset in the item `base`) whose cuts are final: all at the
+/// item's end (`eof`), else those whose chunk's whole look-ahead `window`
+/// is in the block. Returns how far they reach (0: none is final yet).
+fn hash_settled(
+    (whole, chunks): (&mut blake3::Hasher, &mut Vec<ChunkFp>),
+    buf: &[u8],
+    ends: &[usize],
+    eof: bool,
+    base: u64,
+    window: usize,
+    trivial_period_max: u8,
+) -> usize {
+    let keep = if eof {
+        ends.len()
+    } else {
+        ends.iter()
+            .scan(0usize, |start, &end| {
+                let ok = *start + window <= buf.len();
+                *start = end;
+                Some(ok)
+            })
+            .take_while(|&ok| ok)
+            .count()
+    };
+    let ends = &ends[..keep];
+    chunks.extend(hash_parallel(whole, buf, ends, base, trivial_period_max));
+    ends.last().copied().unwrap_or(0)
 }
 
 /// Bytes a file too large to map whole is mapped at a time.
@@ -253,19 +270,16 @@ pub fn from_file_windows(
             seen_to = base + map_len as u64;
             // The window's new bytes are searched beside the cutting.
             let ends = rayon::join(|| seen(&buf[from..]), || cut_points(chunker, buf)).1;
-            let keep = if eof {
-                ends.len()
-            } else {
-                settled_cuts(&ends, buf.len(), lookahead)
-            };
-            chunks.extend(hash_parallel(
-                &mut whole,
+            let used = hash_settled(
+                (&mut whole, &mut chunks),
                 buf,
-                &ends[..keep],
+                &ends,
+                eof,
                 base,
+                lookahead,
                 trivial_period_max,
-            ));
-            ends[..keep].last().copied()
+            );
+            Some(used).filter(|&n| n > 0)
         } else {
             let used = settle_in_cache(
                 chunker,
@@ -366,19 +380,15 @@ fn from_reader_parallel<R: Read>(
             break;
         }
         let ends = cut_points(chunker, &buf);
-        let keep = if eof {
-            ends.len()
-        } else {
-            settled_cuts(&ends, buf.len(), window)
-        };
-        chunks.extend(hash_parallel(
-            &mut whole,
+        let used = hash_settled(
+            (&mut whole, &mut chunks),
             &buf,
-            &ends[..keep],
+            &ends,
+            eof,
             base,
+            window,
             trivial_period_max,
-        ));
-        let used = if keep == 0 { 0 } else { ends[keep - 1] };
+        );
         base += used as u64;
         buf.drain(..used);
         if eof && buf.is_empty() {
