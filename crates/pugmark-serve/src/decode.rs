@@ -44,7 +44,7 @@ pub fn decoded<'a>(
                 }
             }
             Encoding::Sniffed if encodings[..at].iter().all(|e| *e == Encoding::Sniffed) => {
-                return Ok(body)
+                return starting_with_magic(body)
             }
             Encoding::Sniffed => {
                 return Err(io::Error::new(
@@ -55,6 +55,29 @@ pub fn decoded<'a>(
         };
     }
     Ok(body)
+}
+
+/// Magic numbers the scanner knows zstd, xz and compress streams by, at
+/// their first byte.
+const SNIFFED_MAGICS: [&[u8]; 3] = [b"\x28\xb5\x2f\xfd", b"\xfd7zXZ\x00", b"\x1f\x9d"];
+
+/// A body left for the scanner to open by its magic number, which must
+/// then be at its first byte: a zstd stream may begin with a skippable
+/// frame, which the scanner would not see past (the body would be read as
+/// opaque bytes, and a receiving server's decoder skips the frame).
+fn starting_with_magic<'a>(
+    body: Box<dyn Read + Send + 'a>,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let mut body = body;
+    let mut head = Vec::with_capacity(6);
+    (&mut body).take(6).read_to_end(&mut head)?;
+    if !SNIFFED_MAGICS.iter().any(|m| head.starts_with(m)) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a zstd, xz or compress body that does not start with its magic number is not decoded",
+        ));
+    }
+    Ok(Box::new(io::Cursor::new(head).chain(body)))
 }
 
 /// A decoder whose input must end where its stream ends. Deflate, zlib and
@@ -196,6 +219,10 @@ mod tests {
 
     #[test]
     fn layers_under_a_sniffed_encoding_are_refused_layers_over_it_decoded() {
+        // A zstd body beginning with a skippable frame: not left to the
+        // scanner, which knows zstd by its first bytes only.
+        let skippable = b"\x50\x2a\x4d\x18\x00\x00\x00\x00(\xb5/\xfd";
+        assert!(decode_all(skippable, &[Encoding::Sniffed]).is_err());
         // gzip over zstd: the gzip is undone, the zstd left to the scanner.
         let inner = b"(\xb5/\xfd pretend zstd";
         assert_eq!(

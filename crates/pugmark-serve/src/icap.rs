@@ -590,7 +590,7 @@ pub fn form_parts(body: &[u8], boundary: &str) -> Option<Vec<FormPart>> {
 /// query or a header as well as in a body.
 pub fn outgoing_head_text(head: &[u8]) -> Vec<u8> {
     let mut out = head.to_vec();
-    if let Some(target) = http_target(head) {
+    if let Some(target) = http_target_bytes(head) {
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&percent_decoded(target));
     }
@@ -599,8 +599,8 @@ pub fn outgoing_head_text(head: &[u8]) -> Vec<u8> {
 
 /// `text` with `%XX` escapes undone and `+` read as a space after a `?`
 /// (form-encoded queries); a `%` not followed by two hex digits stays.
-pub fn percent_decoded(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
+pub fn percent_decoded(text: &[u8]) -> Vec<u8> {
+    let bytes = text;
     let mut out = Vec::with_capacity(bytes.len());
     let mut in_query = false;
     let mut i = 0;
@@ -630,8 +630,16 @@ pub fn percent_decoded(text: &str) -> Vec<u8> {
 
 /// The target of an HTTP request head (`POST http://host/path HTTP/1.1`).
 pub fn http_target(head: &[u8]) -> Option<&str> {
-    let text = std::str::from_utf8(head).ok()?;
-    text.split("\r\n").next()?.split_whitespace().nth(1)
+    std::str::from_utf8(http_target_bytes(head)?).ok()
+}
+
+/// The target of an HTTP request head as sent, whatever bytes it and the
+/// other header lines hold (only the request line is read).
+fn http_target_bytes(head: &[u8]) -> Option<&[u8]> {
+    let line = head.split(|&b| b == b'\r' || b == b'\n').next()?;
+    line.split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty())
+        .nth(1)
 }
 
 /// How a chunked ICAP body ended.
@@ -937,13 +945,17 @@ mod tests {
     #[test]
     fn urls_are_read_as_their_server_reads_them() {
         assert_eq!(
-            percent_decoded("/a+b/x%2Cy?q=1%2C2+3%0A%zz%4"),
+            percent_decoded(b"/a+b/x%2Cy?q=1%2C2+3%0A%zz%4"),
             b"/a+b/x,y?q=1,2 3\n%zz%4"
         );
         let head = b"GET /s?rows=a%2Cb%0Ac%2Cd HTTP/1.1\r\nHost: x\r\n\r\n";
         let text = outgoing_head_text(head);
         assert!(text.starts_with(head));
         assert!(text.ends_with(b"\r\n/s?rows=a,b\nc,d"));
+        // A byte that is not UTF-8 in another header hides nothing.
+        let head = b"GET /s?rows=a%2Cb HTTP/1.1\r\nX-Name: caf\xe9\r\n\r\n";
+        assert!(outgoing_head_text(head).ends_with(b"\r\n/s?rows=a,b"));
+        assert_eq!(http_target(head), Some("/s?rows=a%2Cb"));
     }
 
     fn request(text: &str) -> Result<Option<Request>, IcapError> {

@@ -564,7 +564,7 @@ impl Server {
         loop {
             // A command must arrive whole within the idle timeout, however
             // it trickles; what follows it has deadlines of its own.
-            reader.get_mut().at = Instant::now() + self.opts.idle_timeout;
+            reader.get_mut().at = later(Instant::now(), self.opts.idle_timeout);
             let request = match read_command(&mut reader) {
                 Ok(Some(r)) => r,
                 Ok(None) | Err(_) => return,
@@ -660,7 +660,7 @@ impl Server {
         loop {
             // A request's heads must arrive whole within the idle timeout,
             // however they trickle; the body has a deadline of its own.
-            reader.get_mut().at = Instant::now() + self.opts.idle_timeout;
+            reader.get_mut().at = later(Instant::now(), self.opts.idle_timeout);
             let request = icap::read_request(&mut reader);
             reader.get_mut().at = self.after_head();
             let request = match request {
@@ -814,7 +814,7 @@ impl Server {
             self.opts.stream_max_length,
             &mut continue_to,
         )
-        .with_deadline(started + self.opts.body_timeout);
+        .with_deadline(later(started, self.opts.body_timeout));
         // The body is held whole first: a slow client holds no scan slot.
         let spooled = io::copy(&mut body, &mut spool);
         let (end, bytes, in_preview) = (body.end(), body.len(), body.ended_in_preview());
@@ -906,14 +906,15 @@ impl Server {
             stream,
             reader,
             DRAIN_MAX,
-            Instant::now() + self.opts.idle_timeout,
+            later(Instant::now(), self.opts.idle_timeout),
         );
     }
 
     /// The connection-level deadline once a command or head has arrived:
     /// past any body's own deadline and the drain after it.
     fn after_head(&self) -> Instant {
-        Instant::now() + self.opts.body_timeout + self.opts.idle_timeout * 2
+        let after_body = later(Instant::now(), self.opts.body_timeout);
+        later(after_body, self.opts.idle_timeout.saturating_mul(2))
     }
 
     /// Waits for a scan slot (its body is already held), after every body
@@ -942,7 +943,7 @@ impl Server {
         let started = Instant::now();
         let deadline = Deadline {
             inner: reader,
-            at: started + self.opts.body_timeout,
+            at: later(started, self.opts.body_timeout),
         };
         let mut body = Instream::new(deadline, self.opts.stream_max_length);
         // The body is held whole first: a slow client holds no scan slot.
@@ -1468,6 +1469,13 @@ const REFUSE_TIME: Duration = Duration::from_millis(500);
 /// limit.
 const REFUSE_DRAIN: u64 = 1 << 20;
 
+/// `at + wait`, or a day after `at` when the sum cannot be represented (a
+/// timeout meant as "for ever").
+fn later(at: Instant, wait: Duration) -> Instant {
+    at.checked_add(wait)
+        .unwrap_or_else(|| at + Duration::from_secs(86_400))
+}
+
 /// Ends the writing half after a last answer, then reads and drops what
 /// the client still sends (at most `max` bytes, until `until`), so the
 /// answer is not lost to the reset that closing with unread input causes.
@@ -1586,5 +1594,20 @@ impl Connection for UnixConnection {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_meant_as_for_ever_do_not_overflow() {
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) > now);
+        assert_eq!(
+            later(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
     }
 }
