@@ -120,15 +120,23 @@ pub fn from_slice_sequential(
     trivial_period_max: u8,
     data: &[u8],
 ) -> ByteSignals {
-    let mut acc = Accumulator::new(trivial_period_max);
-    acc.feed_whole(data);
-    let mut pos = 0;
-    while pos < data.len() {
-        let len = chunker.cut(&data[pos..]);
-        acc.push(&data[pos..pos + len]);
-        pos += len;
+    let mut whole = blake3::Hasher::new();
+    let mut chunks = Vec::new();
+    let size = settle_in_cache(
+        chunker,
+        trivial_period_max,
+        data,
+        true,
+        0,
+        (&mut whole, &mut chunks),
+        data.len(),
+        &mut |_| {},
+    );
+    ByteSignals {
+        size: size as u64,
+        digest: *whole.finalize().as_bytes(),
+        chunks,
     }
-    acc.finish()
 }
 
 /// [`from_slice`] split across the pool: cut points found per stretch and
@@ -576,6 +584,19 @@ pub fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// `len` bytes of xorshift noise from `seed`.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
     #[test]
     fn periodic_detection() {
         assert!(is_periodic(&[0u8; 5000], 64));
@@ -614,15 +635,7 @@ mod tests {
             let mut params = crate::FingerprintParams::with_seed(seed);
             (params.chunk_min, params.chunk_avg, params.chunk_max) = (min, avg, max);
             let chunker = Chunker::new(&params);
-            let mut x = seed;
-            let noise: Vec<u8> = (0..5_000_000)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let noise = noise(seed, 5_000_000);
             let mut mixed = noise.clone();
             mixed[1_000_000..3_500_000].fill(0);
             for data in [
@@ -706,20 +719,14 @@ mod tests {
         let mut params = crate::FingerprintParams::with_seed(5);
         (params.chunk_min, params.chunk_avg, params.chunk_max) = (256, 1024, 4096);
         let chunker = Chunker::new(&params);
-        let mut x: u64 = 11;
-        let mut data: Vec<u8> = (0..3_000_017)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let mut data = noise(11, 3_000_017);
         data[500_000..900_000].fill(3);
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&data).unwrap();
         let len = data.len() as u64;
-        let expected = from_slice_sequential(&chunker, 64, &data);
+        // The streamed path is the reference: code of its own.
+        let expected = from_reader(&chunker, 64, &data[..]).unwrap();
+        assert_eq!(expected, from_slice_sequential(&chunker, 64, &data));
         let never = || false;
         for window in [1, 16_385, 65_536, 1 << 20, 8 << 20] {
             let mut seen = Vec::new();
