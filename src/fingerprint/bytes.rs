@@ -1,5 +1,6 @@
 //! The byte signals, computed in one pass: `exact` (BLAKE3-256 of the whole
-//! content) and `chunks` (BLAKE3 of each content-defined chunk).
+//! content) and `chunks` (a keyed 128-bit hash of each content-defined
+//! chunk; see [`Chunker::chunk_hash`]).
 //!
 //! On one thread each chunk is hashed on its own and then fed to the
 //! whole-content hasher while it is still in cache, so every byte is read
@@ -16,16 +17,16 @@ use serde::Serialize;
 
 use super::chunker::Chunker;
 
-/// Width of a stored chunk hash (a BLAKE3 prefix).
+/// Width of a stored chunk hash (XXH3-128 keyed by the index's secret).
 pub const CHUNK_HASH_LEN: usize = 16;
 
-/// The first 128 bits of a chunk's BLAKE3 hash.
+/// A chunk's keyed 128-bit hash ([`Chunker::chunk_hash`]).
 pub type ChunkHash = [u8; CHUNK_HASH_LEN];
 
 /// One content-defined chunk of an item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct ChunkFp {
-    /// BLAKE3 of the chunk's bytes, truncated to 128 bits.
+    /// The chunk's keyed 128-bit hash ([`Chunker::chunk_hash`]).
     #[serde(serialize_with = "hex_serde")]
     pub hash: ChunkHash,
     /// Offset of the chunk in the item.
@@ -71,9 +72,13 @@ impl Accumulator {
         }
     }
 
-    fn push(&mut self, chunk: &[u8]) {
-        self.chunks
-            .push(chunk_fp(chunk, self.offset, self.trivial_period_max));
+    fn push(&mut self, chunker: &Chunker, chunk: &[u8]) {
+        self.chunks.push(chunk_fp(
+            chunker,
+            chunk,
+            self.offset,
+            self.trivial_period_max,
+        ));
         self.offset += chunk.len() as u64;
     }
 
@@ -145,7 +150,7 @@ pub fn from_slice_sequential(
 fn from_slice_parallel(chunker: &Chunker, trivial_period_max: u8, data: &[u8]) -> ByteSignals {
     let ends = cut_points(chunker, data);
     let mut whole = blake3::Hasher::new();
-    let chunks = hash_parallel(&mut whole, data, &ends, 0, trivial_period_max);
+    let chunks = hash_parallel(chunker, &mut whole, data, &ends, 0, trivial_period_max);
     ByteSignals {
         size: data.len() as u64,
         digest: *whole.finalize().as_bytes(),
@@ -157,6 +162,7 @@ fn from_slice_parallel(chunker: &Chunker, trivial_period_max: u8, data: &[u8]) -
 /// at `base`) in parallel, while `whole` takes in `data` up to the last end
 /// with BLAKE3's parallel tree hashing.
 fn hash_parallel(
+    chunker: &Chunker,
     whole: &mut blake3::Hasher,
     data: &[u8],
     ends: &[usize],
@@ -176,7 +182,7 @@ fn hash_parallel(
                 .with_min_len(64)
                 .map(|i| {
                     let start = if i == 0 { 0 } else { ends[i - 1] };
-                    chunk_fp(&data[start..ends[i]], base + start as u64, trivial)
+                    chunk_fp(chunker, &data[start..ends[i]], base + start as u64, trivial)
                 })
                 .collect()
         },
@@ -185,11 +191,9 @@ fn hash_parallel(
 }
 
 /// The fingerprint of `chunk`, found at `offset` in its item.
-fn chunk_fp(chunk: &[u8], offset: u64, trivial: usize) -> ChunkFp {
-    let mut hash = [0u8; CHUNK_HASH_LEN];
-    hash.copy_from_slice(&blake3::hash(chunk).as_bytes()[..CHUNK_HASH_LEN]);
+fn chunk_fp(chunker: &Chunker, chunk: &[u8], offset: u64, trivial: usize) -> ChunkFp {
     ChunkFp {
-        hash,
+        hash: chunker.chunk_hash(chunk),
         offset,
         len: chunk.len() as u32,
         trivial: is_periodic(chunk, trivial),
@@ -206,9 +210,10 @@ fn hash_settled(
     ends: &[usize],
     eof: bool,
     base: u64,
-    window: usize,
+    chunker: &Chunker,
     trivial_period_max: u8,
 ) -> usize {
+    let window = chunker.max_len();
     let keep = if eof {
         ends.len()
     } else {
@@ -222,7 +227,14 @@ fn hash_settled(
             .count()
     };
     let ends = &ends[..keep];
-    chunks.extend(hash_parallel(whole, buf, ends, base, trivial_period_max));
+    chunks.extend(hash_parallel(
+        chunker,
+        whole,
+        buf,
+        ends,
+        base,
+        trivial_period_max,
+    ));
     ends.last().copied().unwrap_or(0)
 }
 
@@ -284,7 +296,7 @@ pub fn from_file_windows(
                 &ends,
                 eof,
                 base,
-                lookahead,
+                chunker,
                 trivial_period_max,
             );
             Some(used).filter(|&n| n > 0)
@@ -347,7 +359,12 @@ fn settle_in_cache(
     };
     while pos < buf.len() && (eof || pos + lookahead <= buf.len()) {
         let len = chunker.cut(&buf[pos..]);
-        chunks.push(chunk_fp(&buf[pos..pos + len], base + pos as u64, trivial));
+        chunks.push(chunk_fp(
+            chunker,
+            &buf[pos..pos + len],
+            base + pos as u64,
+            trivial,
+        ));
         pos += len;
         if pos - piece >= IN_CACHE {
             flush(piece, pos, &mut seen_at);
@@ -394,7 +411,7 @@ fn from_reader_parallel<R: Read>(
             &ends,
             eof,
             base,
-            window,
+            chunker,
             trivial_period_max,
         );
         base += used as u64;
@@ -536,7 +553,8 @@ impl<'c> StreamSignals<'c> {
             data = &data[take..];
             while self.pending.len() - self.start >= window {
                 let len = self.chunker.cut(&self.pending[self.start..]);
-                self.acc.push(&self.pending[self.start..self.start + len]);
+                self.acc
+                    .push(self.chunker, &self.pending[self.start..self.start + len]);
                 self.start += len;
             }
         }
@@ -546,7 +564,8 @@ impl<'c> StreamSignals<'c> {
     pub fn finish(mut self) -> ByteSignals {
         while self.start < self.pending.len() {
             let len = self.chunker.cut(&self.pending[self.start..]);
-            self.acc.push(&self.pending[self.start..self.start + len]);
+            self.acc
+                .push(self.chunker, &self.pending[self.start..self.start + len]);
             self.start += len;
         }
         self.acc.finish()

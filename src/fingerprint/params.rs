@@ -23,7 +23,8 @@ pub struct FingerprintParams {
     /// on a per-index key: they leak nothing about content and resist
     /// watermark attacks. Never shown in reports.
     pub gear_seed: u64,
-    /// Bytes of each chunk's BLAKE3 hash kept in the index (16 = 128 bits).
+    /// Bytes of each chunk's hash kept in the index (16 = 128 bits): XXH3-128
+    /// seeded with a key derived from `gear_seed` (format version 8 on).
     pub chunk_hash_bytes: u8,
     /// Chunks whose content repeats with a period of at most this many bytes
     /// (runs of one byte, fill patterns) are trivial and never indexed.

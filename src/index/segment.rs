@@ -54,8 +54,9 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// without the bytes their fan-out bucket implies, 4-byte fan-out offsets).
 /// 7: raster anchors are a greedy cover instead of 2-D winnowing minima,
 /// looked up at every block on the outgoing side, their entries 19 bytes
-/// with the block's place as one 40-bit offset.
-pub const FORMAT_VERSION: u32 = 7;
+/// with the block's place as one 40-bit offset. 8: chunk hashes are XXH3-128
+/// keyed by the secret gear seed instead of a BLAKE3 prefix.
+pub const FORMAT_VERSION: u32 = 8;
 
 /// Bytes of a raster anchor entry: the 64-bit block hash, then item (4),
 /// band (2) and the block's place as `row * width + column` (5 bytes; see
