@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of pugmark with its peers on this machine.
 #
-# Installs the peers (b3sum with cargo; pdqhash, imagehash, Pillow and numpy
-# with pip in a venv; GDAL's gdal-bin with apt when running as root),
-# generates the inputs under target/compare/, runs peer and pugmark
-# alternately RUNS times, and prints a markdown table of medians and ratios
-# (also written to target/compare/results.md). Never run by CI.
+# The rows are those of issue #17's table: whole processes, page cache warm,
+# peer time / pugmark time (> 1: pugmark is faster), with the peak RSS of
+# both sides on every row (the largest of the runs, from /usr/bin/time).
 #
-#   scripts/compare.sh            # all groups
-#   RUNS=7 scripts/compare.sh     # more repetitions
+# Installs the peers (b3sum with cargo; pdqhash, imagehash, Pillow, numpy
+# and pandas with pip in a venv; GDAL's gdal-bin with apt when running as
+# root), generates the inputs under target/compare/ (a 2 GiB random file,
+# 216 distinct 1080p JPEGs at quality 90, a 6080 x 7480 Float32 Deflate
+# tiled GeoTIFF, a 10-column station CSV of about 250 MB), runs pugmark and
+# its peer alternately RUNS times, and prints a markdown table of medians
+# and ratios (also written to target/compare/results.md). Never run by CI.
+#
+#   scripts/compare.sh            # every row
+#   RUNS=5 scripts/compare.sh     # more repetitions (default 3)
+#   ONLY=bytes scripts/compare.sh # one group: bytes, images, raster, records
 #   BIG_MB=512 scripts/compare.sh # smaller random file for a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-3}
+ONLY=${ONLY:-}
 BIG_MB=${BIG_MB:-2048}
 work=target/compare
 peers=target/peers
@@ -46,37 +54,59 @@ cargo build --release --quiet
 pm=target/release/pugmark
 
 # ---- inputs ------------------------------------------------------------
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+
 big="$work/random-${BIG_MB}M.bin"
-if [ ! -f "$big" ]; then
+if want bytes && [ ! -f "$big" ]; then
   log "generating $big"
   head -c "$((BIG_MB * 1024 * 1024))" /dev/urandom > "$big"
 fi
-jpegs="$work/jpeg-1080p"
-if [ ! -d "$jpegs" ]; then
-  log "generating 1080p JPEGs"
-  mkdir -p "$jpegs"
+jpegs="$work/jpeg-1080p-216"
+if want images && [ ! -f "$jpegs/.done" ]; then
+  log "generating 216 distinct 1080p JPEGs (quality 90)"
+  rm -rf "$jpegs"; mkdir -p "$jpegs"
   "$py" - "$jpegs" <<'PY'
 import sys, glob
-from PIL import Image
+from PIL import Image, ImageOps
 out = sys.argv[1]
-srcs = sorted(glob.glob("tests/fixtures/pdq/jpeg/dih_*.jpg") + glob.glob("tests/fixtures/images/*.jpg")
-              + glob.glob("data-samples/reserve/photos/*"))
-for i in range(60):
-    im = Image.open(srcs[i % len(srcs)]).convert("RGB").resize((1920, 1080), Image.BILINEAR)
-    if i >= len(srcs):
-        im = im.rotate(180) if i % 2 else im.transpose(Image.FLIP_LEFT_RIGHT)
-    im.save(f"{out}/photo-{i:03}.jpg", quality=90)
+srcs = sorted(glob.glob("tests/fixtures/pdq/jpeg/*.jpg") + glob.glob("tests/fixtures/images/*.jpg")
+              + glob.glob("data-samples/reserve/photos/*.jpg"))
+assert srcs, "no source pictures"
+i = 0
+variant = 0
+# Each source picture in several framings (crop window, mirror, tint), all
+# scaled to 1920x1080: 216 pictures that differ in content, not only bytes.
+while i < 216:
+    for src in srcs:
+        if i == 216:
+            break
+        im = Image.open(src).convert("RGB")
+        w, h = im.size
+        f = 1.0 - 0.06 * (variant % 5)
+        cw, ch = int(w * f), int(h * f)
+        x0 = (w - cw) * ((variant * 7) % 3) // 2
+        y0 = (h - ch) * ((variant * 5) % 3) // 2
+        im = im.crop((x0, y0, x0 + cw, y0 + ch)).resize((1920, 1080), Image.BILINEAR)
+        if variant % 2:
+            im = ImageOps.mirror(im)
+        if variant % 3 == 2:
+            r, g, b = im.split()
+            im = Image.merge("RGB", (b, r, g))
+        im.save(f"{out}/photo-{i:03}.jpg", quality=90)
+        i += 1
+    variant += 1
 PY
+  touch "$jpegs/.done"
 fi
-dem="$work/dem-2048.tif"
-if [ ! -f "$dem" ] && command -v gdal_translate >/dev/null; then
-  log "generating $dem"
-  gdal_translate -q -outsize 2048 2048 -r bilinear -ot UInt16 -co COMPRESS=LZW \
-    data-samples/reserve/rasters/rmnp-dem.tif "$dem"
+tif="$work/dem-6080x7480-f32-deflate-tiled.tif"
+if want raster && [ ! -f "$tif" ] && command -v gdal_translate >/dev/null; then
+  log "generating $tif"
+  gdal_translate -q -outsize 6080 7480 -r bilinear -ot Float32 \
+    -co COMPRESS=DEFLATE -co TILED=YES -co BLOCKXSIZE=256 -co BLOCKYSIZE=256 \
+    data-samples/reserve/rasters/rmnp-dem.tif "$tif"
 fi
-
 csv="$work/station-log.csv"
-if [ ! -f "$csv" ]; then
+if want records && [ ! -f "$csv" ]; then
   log "generating $csv (about 250 MB)"
   "$py" - "$csv" <<'PY'
 import random, sys
@@ -93,96 +123,125 @@ PY
 fi
 
 # ---- timing helpers ----------------------------------------------------
-# wall seconds of one command; a command that fails stops the script (a
-# failed peer must not show up as a fast one)
-wall() {
-  local s e
-  s=$(date +%s.%N)
-  if ! "$@" >/dev/null 2>"$work/last-stderr"; then
-    echo "failed: $*" >&2; cat "$work/last-stderr" >&2; exit 1
-  fi
-  e=$(date +%s.%N); calc "$e - $s"
-}
 # arithmetic without bc
 calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+maxof() { sort -g | tail -1; }
+
+# One run of a shell command line under /usr/bin/time; appends its wall
+# seconds and peak RSS (KiB) to the named files. Exit codes 0 and 1 (scan
+# found matches) are success; anything else stops the script, so a failed
+# command never shows up as a fast one.
+run_once() {
+  local cmd=$1 walls=$2 rss=$3
+  if ! /usr/bin/time -o "$work/time" -f '%e %M %x' sh -c "$cmd" >/dev/null 2>"$work/last-stderr"; then
+    if ! grep -q ' 1$' "$work/time"; then
+      echo "failed: $cmd" >&2; cat "$work/last-stderr" "$work/time" >&2; exit 1
+    fi
+  fi
+  awk '{print $1}' "$work/time" >> "$walls"
+  awk '{print $2}' "$work/time" >> "$rss"
+}
 
 rows=()
-row() { rows+=("$1"); }
-
-# ---- bytes: pugmark index vs b3sum ---------------------------------------
-for t in 1 2; do
-  pt=(); bt=()
+# pair LABEL PUGMARK_CMD PEER_NAME PEER_CMD [PREP]: runs PREP (not timed)
+# then the two commands in turn RUNS times and adds a row with both
+# medians, the ratio peer / pugmark and both peak RSS figures.
+pair() {
+  local label=$1 pcmd=$2 name=$3 qcmd=$4 prep=${5:-true}
+  : > "$work/pw"; : > "$work/pm"; : > "$work/qw"; : > "$work/qm"
   for _ in $(seq "$RUNS"); do
-    rm -rf "$work/idx"
-    pt+=("$(wall "$pm" --index "$work/idx" index --threads "$t" "$big")")
-    bt+=("$(wall "$peers/bin/b3sum" --num-threads "$t" "$big")")
+    sh -c "$prep"
+    run_once "$pcmd" "$work/pw" "$work/pm"
+    run_once "$qcmd" "$work/qw" "$work/qm"
   done
-  p=$(printf '%s\n' "${pt[@]}" | median); b=$(printf '%s\n' "${bt[@]}" | median)
-  gp=$(calc "$BIG_MB / 1024 / $p"); gb=$(calc "$BIG_MB / 1024 / $b")
-  row "$(printf '| bytes, %s MiB file, %s thread(s) | pugmark index %.2f GiB/s | b3sum %.2f GiB/s | %.2fx |' "$BIG_MB" "$t" "$gp" "$gb" "$(calc "$gp / $gb")")"
-done
-rm -rf "$work/idx"
+  local p q pr qr
+  p=$(median < "$work/pw"); q=$(median < "$work/qw")
+  pr=$(( $(maxof < "$work/pm") / 1024 )); qr=$(( $(maxof < "$work/qm") / 1024 ))
+  log "$label: pugmark ${p}s, $name ${q}s"
+  rows+=("$(printf '| %s | %.3f s, %s MiB | %s: %.3f s, %s MiB | %.2f |' "$label" "$p" "$pr" "$name" "$q" "$qr" "$(calc "$q / $p")")")
+}
 
-# ---- image: 1080p JPEG to PDQ, one core ---------------------------------
-n=$(ls "$jpegs" | wc -l)
-pt=(); qt=(); ht=()
-for _ in $(seq "$RUNS"); do
-  pt+=("$(wall taskset -c 0 "$pm" fingerprint --json "$jpegs"/*.jpg)")
-  qt+=("$(wall taskset -c 0 "$py" -c "
-import sys, glob, numpy as np, pdqhash
+# ---- bytes: index of one big random file vs b3sum ------------------------
+if want bytes; then
+  for t in 1 2; do
+    pair "\`index\` of one ${BIG_MB} MiB random file, $t thread(s)" \
+      "$pm --index $work/idx index --threads $t $big" \
+      "b3sum --num-threads $t" "$peers/bin/b3sum --num-threads $t $big" \
+      "rm -rf $work/idx"
+  done
+  rm -rf "$work/idx"
+fi
+
+# ---- images: 216 1080p JPEGs, index and scan, 1 thread --------------------
+if want images; then
+  pdq_peer="$py -c \"
+import glob, numpy as np, pdqhash
 from PIL import Image
 for f in sorted(glob.glob('$jpegs/*.jpg')):
     pdqhash.compute(np.asarray(Image.open(f).convert('RGB')))
-")")
-  ht+=("$(wall taskset -c 0 "$py" -c "
+\""
+  phash_peer="$py -c \"
 import glob, imagehash
 from PIL import Image
 for f in sorted(glob.glob('$jpegs/*.jpg')):
     imagehash.phash(Image.open(f))
-")")
-done
-p=$(printf '%s\n' "${pt[@]}" | median); q=$(printf '%s\n' "${qt[@]}" | median); h=$(printf '%s\n' "${ht[@]}" | median)
-ip=$(calc "$n / $p"); iq=$(calc "$n / $q"); ih=$(calc "$n / $h")
-row "$(printf '| 1080p JPEG -> PDQ, 1 core, %s images | pugmark fingerprint %.1f img/s | Pillow + pdqhash %.1f img/s | %.2fx |' "$n" "$ip" "$iq" "$(calc "$ip / $iq")")"
-row "$(printf '| 1080p JPEG -> perceptual hash, 1 core | pugmark fingerprint %.1f img/s | Pillow + imagehash.phash %.1f img/s | %.2fx |' "$ip" "$ih" "$(calc "$ip / $ih")")"
-
-# ---- raster: fingerprint vs gdalinfo -checksum --------------------------
-if [ -f "$dem" ]; then
-  pt=(); gt=()
-  for _ in $(seq "$RUNS"); do
-    pt+=("$(wall taskset -c 0 "$pm" fingerprint "$dem")")
-    gt+=("$(wall taskset -c 0 gdalinfo -checksum "$dem")")
-  done
-  p=$(printf '%s\n' "${pt[@]}" | median); g=$(printf '%s\n' "${gt[@]}" | median)
-  row "$(printf '| raster 2048x2048 UInt16 LZW, 1 core | pugmark fingerprint %.3f s | gdalinfo -checksum %.3f s | %.2fx faster |' "$p" "$g" "$(calc "$g / $p")")"
+\""
+  pin="taskset -c 0"
+  pair "\`index\` of 216 1080p JPEGs, 1 thread" \
+    "$pin $pm --index $work/iidx index --threads 1 $jpegs" \
+    "Pillow + pdqhash" "$pin $pdq_peer" "rm -rf $work/iidx"
+  "$pm" --index "$work/iidx-scan" index --threads 1 "$jpegs" >/dev/null 2>&1 || true
+  pair "\`scan\` of the same against their index, 1 thread" \
+    "$pin $pm --index $work/iidx-scan scan --threads 1 $jpegs" \
+    "Pillow + pdqhash" "$pin $pdq_peer"
+  pair "\`index\` of the same, 1 thread" \
+    "$pin $pm --index $work/iidx index --threads 1 $jpegs" \
+    "Pillow + imagehash.phash" "$pin $phash_peer" "rm -rf $work/iidx"
+  pair "\`scan\` of the same, 1 thread" \
+    "$pin $pm --index $work/iidx-scan scan --threads 1 $jpegs" \
+    "Pillow + imagehash.phash" "$pin $phash_peer"
+  rm -rf "$work/iidx" "$work/iidx-scan"
 fi
 
-# ---- telemetry: records vs pandas read_csv + row hashing -----------------
-mb=$(calc "$(stat -c %s "$csv") / 1000000")
-pt=(); qt=()
-for _ in $(seq "$RUNS"); do
-  pt+=("$(wall taskset -c 0 "$pm" fingerprint "$csv")")
-  qt+=("$(wall taskset -c 0 "$py" -c "
+# ---- raster: fingerprint of a big Float32 GeoTIFF vs gdalinfo -checksum ---
+if want raster; then
+  if [ -f "$tif" ]; then
+    pair "\`fingerprint\` of a 6080 x 7480 Float32 Deflate tiled GeoTIFF, 1 thread" \
+      "taskset -c 0 $pm fingerprint $tif" \
+      "gdalinfo -checksum" "taskset -c 0 gdalinfo -checksum $tif"
+    # `fingerprint` takes no thread count; `index` runs the same pipeline
+    # on its pool (plus writing a small index)
+    pair "\`index\` of the same, 2 threads" \
+      "$pm --index $work/gidx index --threads 2 $tif" \
+      "gdalinfo -checksum (it has one thread)" "gdalinfo -checksum $tif" "rm -rf $work/gidx"
+    rm -rf "$work/gidx"
+  else
+    rows+=("| raster rows skipped: gdal_translate/gdalinfo missing (run as root to install gdal-bin) | | | |")
+  fi
+fi
+
+# ---- records: a station CSV vs pandas -------------------------------------
+if want records; then
+  pandas_peer="$py -c \"
 import pandas as pd
 pd.util.hash_pandas_object(pd.read_csv('$csv'), index=False)
-")")
-done
-p=$(printf '%s\n' "${pt[@]}" | median); q=$(printf '%s\n' "${qt[@]}" | median)
-row "$(printf '| CSV station log %.0f MB, 1 core | pugmark fingerprint %.1f MB/s | pandas read_csv + hash %.1f MB/s | %.2fx |' "$mb" "$(calc "$mb / $p")" "$(calc "$mb / $q")" "$(calc "$q / $p")")"
-
-# ---- peak RSS scanning a 10 GiB sparse file ------------------------------
-sparse="$work/sparse-10G.bin"
-[ -f "$sparse" ] || truncate -s 10G "$sparse"
-rm -rf "$work/idx-small" && "$pm" --index "$work/idx-small" index data-samples/reserve >/dev/null
-rss=$( (/usr/bin/time -f '%M' "$pm" --index "$work/idx-small" scan "$sparse" >/dev/null) 2>&1 | tail -1 || true)
-row "$(printf '| peak RSS scanning a 10 GiB sparse file | pugmark scan %s MiB | (goal < 256 MiB) | |' "$(( ${rss:-0} / 1024 ))")"
+\""
+  mb=$(calc "$(stat -c %s "$csv") / 1000000")
+  pair "\`fingerprint\` of a ${mb%.*} MB 10-column station CSV, 1 thread" \
+    "taskset -c 0 $pm fingerprint $csv" \
+    "pandas read_csv + hash_pandas_object" "taskset -c 0 $pandas_peer"
+  pair "\`index\` of the same, 1 thread" \
+    "taskset -c 0 $pm --index $work/ridx index --threads 1 $csv" \
+    "pandas read_csv + hash_pandas_object" "taskset -c 0 $pandas_peer" "rm -rf $work/ridx"
+  rm -rf "$work/ridx"
+fi
 
 # ---- table ---------------------------------------------------------------
 {
-  echo "Measured $(date -u +%Y-%m-%d) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; medians of $RUNS runs, whole processes, page cache warm."
+  echo "Measured $(date -u +%Y-%m-%d) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; medians of $RUNS runs, whole processes, page cache warm; peak RSS is the largest of the runs."
   echo
-  echo "| figure | pugmark | peer | pugmark / peer |"
+  echo "| job | pugmark: time, peak RSS | peer: time, peak RSS | peer / pugmark (> 1: pugmark faster) |"
   echo "|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
 } | tee "$work/results.md"

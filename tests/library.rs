@@ -100,6 +100,63 @@ fn mmap_read_and_stream_paths_agree_on_real_files() {
     }
 }
 
+/// A table too long to hold whole is streamed through the records parser
+/// in bounded memory and gives exactly what the whole text gives; binary
+/// data inside such a table is a reason, never silently clean.
+#[test]
+fn a_long_table_streams_with_the_same_fingerprints() {
+    use std::fmt::Write;
+    let pipeline = Pipeline::new(FingerprintParams::with_seed(SEED)).unwrap();
+    let mut text = String::from("# station export\ntime,station,temp_c,rh_pct,wind_ms\n");
+    let mut i = 0u64;
+    while text.len() as u64 <= pugmark::fingerprint::MAX_BUFFERED_SMALL + 1_000_000 {
+        let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+        writeln!(
+            text,
+            "2024-03-{:02}T{:02}:{:02}:00Z,ST{:03},{:.2},{:.1},{:.2}",
+            1 + i / 1440 % 28,
+            i / 60 % 24,
+            i % 60,
+            x % 7,
+            -10.0 + (x % 4000) as f64 / 100.0,
+            20.0 + (x % 800) as f64 / 10.0,
+            (x % 2000) as f64 / 100.0
+        )
+        .unwrap();
+        i += 1;
+    }
+    let data = text.into_bytes();
+    let whole = pipeline.fingerprint_bytes(Some(Path::new("log.csv")), &data);
+    let streamed = pipeline
+        .fingerprint_reader(
+            Some(Path::new("log.csv")),
+            Trickle {
+                data: &data,
+                state: 7,
+            },
+        )
+        .unwrap();
+    assert_eq!(whole.kind, pugmark::sniff::Kind::Table);
+    assert!(whole.reasons.is_empty(), "{:?}", whole.reasons);
+    assert!(whole.records.as_ref().unwrap().records >= i);
+    assert_eq!(whole, streamed);
+
+    let mut tainted = data.clone();
+    tainted[data.len() / 2..data.len() / 2 + 4].copy_from_slice(b"\x00\x01\x02\x03");
+    let streamed = pipeline
+        .fingerprint_reader(Some(Path::new("log.csv")), &tainted[..])
+        .unwrap();
+    assert!(
+        streamed
+            .reasons
+            .iter()
+            .any(|r| r.code == "container.unaccounted_bytes"),
+        "{:?}",
+        streamed.reasons
+    );
+    assert!(!streamed.is_complete());
+}
+
 /// A file too large to map whole is mapped a window at a time when
 /// mapping is allowed, and gives what streaming it gives: the same chunks,
 /// digest and findings (a zip header deep inside is still reported).

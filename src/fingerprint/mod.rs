@@ -277,6 +277,16 @@ impl Pipeline {
             let stream = io::Cursor::new(head).chain(reader);
             return self.stream_container(name, kind, stream, budget, depth);
         }
+        if kind == Kind::Table {
+            let mut whole = head;
+            (&mut reader)
+                .take(MAX_BUFFERED_SMALL + 1 - whole.len().min(MAX_BUFFERED_SMALL as usize) as u64)
+                .read_to_end(&mut whole)?;
+            if whole.len() as u64 <= MAX_BUFFERED_SMALL {
+                return Ok(self.bytes_within(name, &whole, budget, depth));
+            }
+            return self.table_stream(name, io::Cursor::new(whole).chain(reader), budget, depth);
+        }
         if !needs_whole_item(kind) {
             // Small opaque or text items are held whole, as mapped files
             // are, so the checks that need all of them run (a zip with
@@ -331,6 +341,48 @@ impl Pipeline {
                 kind.family().deep_signal().unwrap_or("deep")
             ),
         )];
+        Ok(fp)
+    }
+
+    /// Fingerprints a table too long to hold whole in one pass, in bounded
+    /// memory: the records parser reads the stream while every byte it
+    /// reads also feeds the byte signals and the search for where binary
+    /// data begins. Equals [`bytes_within`](Self::bytes_within) on the same
+    /// bytes, except that binary data inside the text is a reason
+    /// (`container.unaccounted_bytes`) instead of a member of its own.
+    fn table_stream<R: Read>(
+        &self,
+        name: Option<&Path>,
+        reader: R,
+        budget: &Budget,
+        depth: u32,
+    ) -> io::Result<Fingerprints> {
+        let mut signals = bytes::StreamSignals::new(&self.chunker, self.params.trivial_period_max);
+        let mut text = structure::BinaryInTextScan::new(reader);
+        let mut tee = Tee {
+            inner: &mut text,
+            sink: &mut signals,
+        };
+        let records = records::table_from_reader(&mut tee)?;
+        io::copy(&mut tee, &mut io::sink())?;
+        let binary_at = text.first_binary();
+        let mut fp = self.finish_with(
+            name,
+            Kind::Table,
+            signals.finish(),
+            None,
+            Some(records),
+            budget,
+            depth,
+        );
+        if let Some(at) = binary_at {
+            fp.reasons.push(Reason::new(
+                "container.unaccounted_bytes",
+                format!(
+                    "binary data at byte {at} of text too long to hold whole ({MAX_BUFFERED_SMALL} bytes); it was not examined as content of its own"
+                ),
+            ));
+        }
         Ok(fp)
     }
 
@@ -507,6 +559,22 @@ impl Pipeline {
         budget: &Budget,
         depth: u32,
     ) -> Fingerprints {
+        self.finish_with(name, kind, signals, data, None, budget, depth)
+    }
+
+    /// [`finish`](Self::finish) for an item whose records were already read
+    /// from its stream (`streamed_records`).
+    #[allow(clippy::too_many_arguments)]
+    fn finish_with(
+        &self,
+        name: Option<&Path>,
+        kind: Kind,
+        signals: ByteSignals,
+        data: Option<&[u8]>,
+        streamed_records: Option<records::RecordsFp>,
+        budget: &Budget,
+        depth: u32,
+    ) -> Fingerprints {
         let mut fp = Fingerprints {
             kind,
             size: signals.size,
@@ -514,7 +582,7 @@ impl Pipeline {
             chunks: signals.chunks,
             image: None,
             raster: None,
-            records: None,
+            records: streamed_records,
             members: Vec::new(),
             reasons: Vec::new(),
         };
@@ -711,7 +779,8 @@ impl Pipeline {
             _ => {}
         }
         let mut handled = match family {
-            Family::Image | Family::Raster | Family::Telemetry => data.is_some(),
+            Family::Image | Family::Raster => data.is_some(),
+            Family::Telemetry => data.is_some() || fp.records.is_some(),
             Family::Bytes => true,
             Family::Container => false,
         };
