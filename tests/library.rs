@@ -157,6 +157,69 @@ fn a_long_table_streams_with_the_same_fingerprints() {
     assert!(!streamed.is_complete());
 }
 
+/// A long XYZ grid export is still read as a raster when it arrives as a
+/// stream (it is held whole for the raster reader, not streamed as a
+/// table), and gives what the whole bytes give.
+#[test]
+fn a_long_xyz_table_keeps_its_raster_signal_when_streamed() {
+    use std::fmt::Write;
+    let pipeline = Pipeline::new(FingerprintParams::with_seed(SEED)).unwrap();
+    let mut text = String::from("x,y,z\n");
+    let (cols, mut row) = (1000u32, 0u32);
+    while text.len() as u64 <= pugmark::fingerprint::MAX_BUFFERED_SMALL + 100_000 {
+        for c in 0..cols {
+            let z = ((c * 7 + row * 13) % 997) as f64 * 0.25 + (c as f64 / 50.0).sin();
+            writeln!(
+                text,
+                "{}.5,{}.5,{z:.3}",
+                500_000 + c * 30,
+                4_000_000 - row * 30
+            )
+            .unwrap();
+        }
+        row += 1;
+    }
+    let data = text.into_bytes();
+    let whole = pipeline.fingerprint_bytes(Some(Path::new("dem.csv")), &data);
+    assert!(whole.raster.is_some(), "{:?}", whole.reasons);
+    let streamed = pipeline
+        .fingerprint_reader(Some(Path::new("dem.csv")), &data[..])
+        .unwrap();
+    assert_eq!(whole, streamed);
+}
+
+/// A record that never ends (an unclosed quote) stops the records reader
+/// at its limit instead of taking memory without bound, and the table is
+/// `incomplete`, the same whether streamed or held whole.
+#[test]
+fn an_endless_record_makes_a_table_incomplete() {
+    let pipeline = Pipeline::new(FingerprintParams::with_seed(SEED)).unwrap();
+    let mut data = Vec::new();
+    let mut i = 0u64;
+    while data.len() < 100_000 {
+        data.extend_from_slice(format!("{i},{},{}\n", i * 3 % 1000, i % 17).as_bytes());
+        i += 1;
+    }
+    data.extend_from_slice(b"1,\"unclosed,2\n");
+    while data.len() as u64 <= pugmark::fingerprint::records::MAX_RECORD_BYTES + 2_000_000 {
+        data.extend_from_slice(format!("{i},{},{}\n", i * 3 % 1000, i % 17).as_bytes());
+        i += 1;
+    }
+    let streamed = pipeline
+        .fingerprint_reader(Some(Path::new("log.csv")), &data[..])
+        .unwrap();
+    let whole = pipeline.fingerprint_bytes(Some(Path::new("log.csv")), &data);
+    for fp in [&streamed, &whole] {
+        assert!(
+            fp.reasons.iter().any(|r| r.code == "limits.record_bytes"),
+            "{:?}",
+            fp.reasons
+        );
+        assert!(fp.records.as_ref().unwrap().records > 1_000);
+    }
+    assert_eq!(streamed, whole);
+}
+
 /// A file too large to map whole is mapped a window at a time when
 /// mapping is allowed, and gives what streaming it gives: the same chunks,
 /// digest and findings (a zip header deep inside is still reported).

@@ -278,14 +278,18 @@ impl Pipeline {
             return self.stream_container(name, kind, stream, budget, depth);
         }
         if kind == Kind::Table {
-            let mut whole = head;
             (&mut reader)
-                .take(MAX_BUFFERED_SMALL + 1 - whole.len().min(MAX_BUFFERED_SMALL as usize) as u64)
-                .read_to_end(&mut whole)?;
-            if whole.len() as u64 <= MAX_BUFFERED_SMALL {
-                return Ok(self.bytes_within(name, &whole, budget, depth));
+                .take(MAX_BUFFERED_SMALL + 1 - head.len().min(MAX_BUFFERED_SMALL as usize) as u64)
+                .read_to_end(&mut head)?;
+            if head.len() as u64 <= MAX_BUFFERED_SMALL {
+                return Ok(self.bytes_within(name, &head, budget, depth));
             }
-            return self.table_stream(name, io::Cursor::new(whole).chain(reader), budget, depth);
+            // An XYZ grid is a raster too, and the raster reader needs it
+            // whole: it is buffered below like other deep kinds.
+            if !raster::xyz::looks_like(&head) {
+                let stream = io::Cursor::new(head).chain(reader);
+                return self.table_stream(name, stream, budget, depth);
+            }
         }
         if !needs_whole_item(kind) {
             // Small opaque or text items are held whole, as mapped files
@@ -349,7 +353,8 @@ impl Pipeline {
     /// reads also feeds the byte signals and the search for where binary
     /// data begins. Equals [`bytes_within`](Self::bytes_within) on the same
     /// bytes, except that binary data inside the text is a reason
-    /// (`container.unaccounted_bytes`) instead of a member of its own.
+    /// (`container.unaccounted_bytes`) instead of a member of its own. Not
+    /// for XYZ grids (their raster signal needs them whole).
     fn table_stream<R: Read>(
         &self,
         name: Option<&Path>,
@@ -363,18 +368,34 @@ impl Pipeline {
             inner: &mut text,
             sink: &mut signals,
         };
-        let records = records::table_from_reader(&mut tee)?;
+        // A parser that panics on hostile input costs the item its
+        // records, never its byte signals or the process.
+        let parsed = catch_unwind(AssertUnwindSafe(|| records::table_from_reader(&mut tee)));
         io::copy(&mut tee, &mut io::sink())?;
+        let (records, cut) = match parsed {
+            Ok(read) => {
+                let (records, cut) = read?;
+                (Some(records), cut)
+            }
+            Err(_) => (
+                None,
+                Some(Reason::new(
+                    "decoder.panic",
+                    "the records parser failed unexpectedly on this content; only byte signals ran",
+                )),
+            ),
+        };
         let binary_at = text.first_binary();
         let mut fp = self.finish_with(
             name,
             Kind::Table,
             signals.finish(),
             None,
-            Some(records),
+            records,
             budget,
             depth,
         );
+        fp.reasons.extend(cut);
         if let Some(at) = binary_at {
             fp.reasons.push(Reason::new(
                 "container.unaccounted_bytes",
@@ -773,7 +794,10 @@ impl Pipeline {
         }
         match data {
             Some(d) if family == Family::Telemetry => match records::fingerprint(kind, d) {
-                Ok(records) => fp.records = Some(records),
+                Ok((records, cut)) => {
+                    fp.records = Some(records);
+                    reasons.extend(cut);
+                }
                 Err(e) => reasons.push(Reason::new(e.code(), e.detail())),
             },
             _ => {}

@@ -23,6 +23,7 @@ use std::io::{self, BufRead, Read};
 
 use serde::Serialize;
 
+use crate::reason::Reason;
 use crate::sniff::Kind;
 
 /// The records signal's fingerprint of one item.
@@ -458,18 +459,52 @@ fn field_count_mode(rows: &[Vec<String>]) -> usize {
 }
 
 /// Reads an item of `kind` (table, GPX or JSON) as records and
-/// fingerprints them.
-pub fn fingerprint(kind: Kind, data: &[u8]) -> Result<RecordsFp, RecordsError> {
+/// fingerprints them. A table that passes a limit ([`MAX_RECORD_BYTES`],
+/// [`MAX_TABLE_RECORDS`]) gives the records before it and the reason it was
+/// not read to its end.
+pub fn fingerprint(kind: Kind, data: &[u8]) -> Result<(RecordsFp, Option<Reason>), RecordsError> {
     match kind {
-        Kind::Gpx => gpx_records(data),
-        Kind::Json => json_records(data),
-        _ => table_records(data),
+        Kind::Gpx => gpx_records(data).map(|r| (r, None)),
+        Kind::Json => json_records(data).map(|r| (r, None)),
+        _ => Ok(table_from_reader(data).expect("reading a slice cannot fail")),
     }
 }
 
-/// Delimited or column-aligned text held whole.
-fn table_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
-    Ok(table_from_reader(data).expect("reading a slice cannot fail"))
+/// Longest record (line) a table is read through, bytes (16 MiB): past it
+/// (an unclosed quote, say) the rest is not read as records and the item
+/// is `incomplete` (`limits.record_bytes`).
+pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+
+/// Most records read from one table (64 Mi, 512 MiB of record hashes);
+/// past it the item is `incomplete` (`limits.table_records`).
+pub const MAX_TABLE_RECORDS: u64 = 64 << 20;
+
+/// Ends its reader early once more than [`MAX_RECORD_BYTES`] (plus the
+/// parser's own buffer) were read since the last [`record_done`]
+/// (Self::record_done), so one endless record cannot take memory without
+/// bound.
+struct RecordGuard<R> {
+    inner: R,
+    since_record: u64,
+    tripped: bool,
+}
+
+impl<R> RecordGuard<R> {
+    fn record_done(&mut self) {
+        self.since_record = 0;
+    }
+}
+
+impl<R: Read> Read for RecordGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.since_record > MAX_RECORD_BYTES {
+            self.tripped = true;
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.since_record += n as u64;
+        Ok(n)
+    }
 }
 
 /// Reads delimited or column-aligned text (a [`Kind::Table`]) as records
@@ -477,23 +512,30 @@ fn table_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
 /// the record hashes, however long the table. Bytes that are not UTF-8 are
 /// read as U+FFFD. The result equals [`fingerprint`]'s on the same bytes.
 /// Reads `reader` to its end unless the table has no delimiter (nothing to
-/// read records from); errors are the reader's own.
-pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<RecordsFp> {
+/// read records from) or a limit ends the reading (the reason is then
+/// returned with the records read before it); errors are the reader's own.
+pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Option<Reason>)> {
     let mut head = Vec::with_capacity(DELIMITER_SAMPLE);
     (&mut reader)
         .take(DELIMITER_SAMPLE as u64)
         .read_to_end(&mut head)?;
     let (delim, mode) = choose_delimiter(&head);
-    let input = io::Cursor::new(head).chain(reader);
+    let input = RecordGuard {
+        inner: io::Cursor::new(head).chain(reader),
+        since_record: 0,
+        tripped: false,
+    };
     if mode < 2 {
         // A list (one value per line) or prose: no line can make a record
         // of two or more fields, so there is nothing for this signal to
         // match; the byte signals examine it in full.
-        return Ok(RecordHasher::default().finish("none".into(), 0));
+        return Ok((RecordHasher::default().finish("none".into(), 0), None));
     }
     let mut hasher = RecordHasher::default();
     let mut skipped = 0u64;
     // Metadata lines have another field count; a header has no number.
+    // Whether a record ran over the limit, and the byte it started at.
+    let mut overlong: Option<u64> = None;
     match delim {
         Delimiter::Byte(d) => {
             let mut reader = csv::ReaderBuilder::new()
@@ -504,8 +546,17 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<RecordsFp> {
                 .buffer_capacity(256 << 10)
                 .from_reader(input);
             let mut record = csv::ByteRecord::new();
-            loop {
-                match reader.read_byte_record(&mut record) {
+            while hasher.records < MAX_TABLE_RECORDS {
+                reader.get_mut().record_done();
+                let start = reader.position().byte();
+                let read = reader.read_byte_record(&mut record);
+                if reader.get_ref().tripped {
+                    // What was read of the record is cut where a read
+                    // happened to end: not a record.
+                    overlong = Some(start);
+                    break;
+                }
+                match read {
                     Ok(true) => {
                         if record.len() != mode
                             || !hasher.push_numeric(record.iter().map(String::from_utf8_lossy))
@@ -524,8 +575,17 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<RecordsFp> {
         Delimiter::Whitespace => {
             let mut lines = io::BufReader::with_capacity(256 << 10, input);
             let mut raw = Vec::new();
+            let mut start = 0u64;
             // Lines end at `\n` or `\r\n`, as `str::lines` ends them.
-            while lines.read_until(b'\n', &mut raw)? > 0 {
+            while hasher.records < MAX_TABLE_RECORDS && {
+                lines.get_mut().record_done();
+                lines.read_until(b'\n', &mut raw)? > 0
+            } {
+                if lines.get_ref().tripped {
+                    overlong = Some(start);
+                    break;
+                }
+                start += raw.len() as u64;
                 if raw.last() == Some(&b'\n') {
                     raw.pop();
                     if raw.last() == Some(&b'\r') {
@@ -543,12 +603,27 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<RecordsFp> {
             }
         }
     }
+    let cut = if let Some(start) = overlong {
+        Some(Reason::new(
+            "limits.record_bytes",
+            format!(
+                "the record at byte {start} runs over {MAX_RECORD_BYTES} bytes (an unclosed quote?); the table from there on was not read as records"
+            ),
+        ))
+    } else if hasher.records >= MAX_TABLE_RECORDS {
+        Some(Reason::new(
+            "limits.table_records",
+            format!("more than {MAX_TABLE_RECORDS} records; those after were not read as records"),
+        ))
+    } else {
+        None
+    };
     let label = match delim {
         Delimiter::Byte(b'\t') => "\\t".to_string(),
         Delimiter::Byte(b) => (b as char).to_string(),
         Delimiter::Whitespace => "whitespace".to_string(),
     };
-    Ok(hasher.finish(label, skipped))
+    Ok((hasher.finish(label, skipped), cut))
 }
 
 /// GPX track, route and way points: latitude, longitude, and elevation and
@@ -865,10 +940,39 @@ mod tests {
         inputs.push(b"# station log\nx y z\n1 2.5 3\n4 5.25 6\r\n7 8 9".to_vec());
         for (i, data) in inputs.iter().enumerate() {
             let whole = fingerprint(Kind::Table, data).unwrap();
-            assert!(whole.records > 2, "input {i}");
+            assert!(whole.0.records > 2 && whole.1.is_none(), "input {i}");
             let streamed = table_from_reader(Trickle { data, step: i }).unwrap();
             assert_eq!(whole, streamed, "input {i}");
         }
+    }
+
+    /// A column-aligned table whose line never ends stops at the record
+    /// limit with the reason, and keeps the records before it.
+    #[test]
+    fn an_endless_line_stops_at_the_limit() {
+        let mut data = b"t x y\n1 2.5 3\n4 5.25 6\n7 8 9.5\n".to_vec();
+        let start = data.len() as u64;
+        data.extend(std::iter::repeat_n(
+            b'7',
+            MAX_RECORD_BYTES as usize + 300_000,
+        ));
+        let (records, cut) = table_from_reader(Trickle {
+            data: &data,
+            step: 3,
+        })
+        .unwrap();
+        assert_eq!(records.records, 3);
+        let cut = cut.expect("a reason");
+        assert_eq!(cut.code, "limits.record_bytes");
+        assert!(
+            cut.detail.contains(&format!("byte {start} ")),
+            "{}",
+            cut.detail
+        );
+        assert_eq!(
+            fingerprint(Kind::Table, &data).unwrap(),
+            (records, Some(cut))
+        );
     }
 
     /// Values seen at most three times are kept once each, in order.
@@ -949,17 +1053,20 @@ mod tests {
             Kind::Table,
             b"date,temp,wind\n2012-01-01,1.50,4.7\n2012-01-02,2.0,3.1\n",
         )
-        .unwrap();
+        .unwrap()
+        .0;
         let b = fingerprint(
             Kind::Table,
             b"wind\ttemp\tdate\n4.70\t1.5\t2012-01-01\n3.1\t2\t2012-01-02\n",
         )
-        .unwrap();
+        .unwrap()
+        .0;
         let c = fingerprint(
             Kind::Table,
             b"  4.7   1.5e0 2012-01-01\n 3.1  2.00 2012-01-02\n",
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(a.hashes, b.hashes);
         assert_eq!(a.hashes, c.hashes);
         assert_eq!(a.informative, 2);
@@ -973,7 +1080,8 @@ mod tests {
             Kind::Table,
             b"a,b,c\n0,0,0\n1,1,1\n5,5,5\n5,5,5\n5,5,5\n5,5,5\n7,8,9\n",
         )
-        .unwrap();
+        .unwrap()
+        .0;
         // all-zero row, single-valued rows and a row repeated 4 times go.
         assert_eq!(fp.informative, 1);
     }
@@ -985,18 +1093,18 @@ mod tests {
             <trkpt lat="45.772089791" lon="14.357567383"><ele>550.972656</ele><time>2010-08-05T14:25:08Z</time></trkpt>
             </trkseg></trk></gpx>"#;
         let csv = b"time,lat,lon,ele\n2010-08-05T14:23:59Z,45.772175035,14.357659249,542.320923\n2010-08-05T14:25:08Z,45.772089791,14.357567383,550.972656\n";
-        let g = fingerprint(Kind::Gpx, gpx).unwrap();
+        let g = fingerprint(Kind::Gpx, gpx).unwrap().0;
         assert_eq!(g.informative, 2);
-        assert_eq!(g.hashes, fingerprint(Kind::Table, csv).unwrap().hashes);
+        assert_eq!(g.hashes, fingerprint(Kind::Table, csv).unwrap().0.hashes);
     }
 
     #[test]
     fn json_objects_are_records() {
         let json = br#"[{"species": "Adelie", "beak": 39.1, "mass": 3750}, {"species": "Gentoo", "beak": 46.5, "mass": 4500}]"#;
         let csv = b"species,beak,mass\nAdelie,39.10,3750\nGentoo,46.5,4500.0\n";
-        let j = fingerprint(Kind::Json, json).unwrap();
-        assert_eq!(j.hashes, fingerprint(Kind::Table, csv).unwrap().hashes);
+        let j = fingerprint(Kind::Json, json).unwrap().0;
+        assert_eq!(j.hashes, fingerprint(Kind::Table, csv).unwrap().0.hashes);
         let lines = b"{\"species\": \"Adelie\", \"beak\": 39.1, \"mass\": 3750}\n{\"species\": \"Gentoo\", \"beak\": 46.5, \"mass\": 4500}\n";
-        assert_eq!(fingerprint(Kind::Json, lines).unwrap().hashes, j.hashes);
+        assert_eq!(fingerprint(Kind::Json, lines).unwrap().0.hashes, j.hashes);
     }
 }

@@ -55,7 +55,9 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"PUGMEND\0";
 /// 7: raster anchors are a greedy cover instead of 2-D winnowing minima,
 /// looked up at every block on the outgoing side, their entries 19 bytes
 /// with the block's place as one 40-bit offset. 8: chunk hashes are XXH3-128
-/// keyed by the secret gear seed instead of a BLAKE3 prefix.
+/// keyed by the secret gear seed instead of a BLAKE3 prefix; a table's
+/// delimiter is chosen on its first 64 KiB of bytes (not of text decoded
+/// from them).
 pub const FORMAT_VERSION: u32 = 8;
 
 /// Bytes of a raster anchor entry: the 64-bit block hash, then item (4),
