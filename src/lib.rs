@@ -84,7 +84,6 @@ pub mod progress;
 pub mod reason;
 pub mod report;
 pub mod scan;
-pub mod simd;
 pub mod sniff;
 pub mod source;
 
