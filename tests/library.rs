@@ -159,33 +159,41 @@ fn a_long_table_streams_with_the_same_fingerprints() {
 
 /// A long XYZ grid export is still read as a raster when it arrives as a
 /// stream (it is held whole for the raster reader, not streamed as a
-/// table), and gives what the whole bytes give.
+/// table or as text), and gives what the whole bytes give: comma
+/// separated (a table), space separated (text), and after more blank
+/// lines than the first 16 MiB hold (undecided there: held whole).
 #[test]
-fn a_long_xyz_table_keeps_its_raster_signal_when_streamed() {
+fn a_long_xyz_grid_keeps_its_raster_signal_when_streamed() {
     use std::fmt::Write;
     let pipeline = Pipeline::new(FingerprintParams::with_seed(SEED)).unwrap();
-    let mut text = String::from("x,y,z\n");
-    let (cols, mut row) = (1000u32, 0u32);
-    while text.len() as u64 <= pugmark::fingerprint::MAX_BUFFERED_SMALL + 100_000 {
-        for c in 0..cols {
-            let z = ((c * 7 + row * 13) % 997) as f64 * 0.25 + (c as f64 / 50.0).sin();
-            writeln!(
-                text,
-                "{}.5,{}.5,{z:.3}",
-                500_000 + c * 30,
-                4_000_000 - row * 30
-            )
-            .unwrap();
+    let grid = |sep: &str, min_len: u64| {
+        let mut text = String::from("x y z\n");
+        let (cols, mut row) = (1000u32, 0u32);
+        while text.len() as u64 <= min_len {
+            for c in 0..cols {
+                let z = ((c * 7 + row * 13) % 997) as f64 * 0.25 + (c as f64 / 50.0).sin();
+                let (x, y) = (500_000 + c * 30, 4_000_000 - row * 30);
+                writeln!(text, "{x}.5{sep}{y}.5{sep}{z:.3}").unwrap();
+            }
+            row += 1;
         }
-        row += 1;
+        text.into_bytes()
+    };
+    let long = pugmark::fingerprint::MAX_BUFFERED_SMALL + 100_000;
+    let mut blank_first = vec![b'\n'; long as usize];
+    blank_first.extend(grid(" ", 100_000));
+    for (name, data) in [
+        ("dem.csv", grid(",", long)),
+        ("dem.xyz", grid(" ", long)),
+        ("dem.xyz", blank_first),
+    ] {
+        let whole = pipeline.fingerprint_bytes(Some(Path::new(name)), &data);
+        assert!(whole.raster.is_some(), "{name}: {:?}", whole.reasons);
+        let streamed = pipeline
+            .fingerprint_reader(Some(Path::new(name)), &data[..])
+            .unwrap();
+        assert_eq!(whole, streamed, "{name}");
     }
-    let data = text.into_bytes();
-    let whole = pipeline.fingerprint_bytes(Some(Path::new("dem.csv")), &data);
-    assert!(whole.raster.is_some(), "{:?}", whole.reasons);
-    let streamed = pipeline
-        .fingerprint_reader(Some(Path::new("dem.csv")), &data[..])
-        .unwrap();
-    assert_eq!(whole, streamed);
 }
 
 /// A record that never ends (an unclosed quote) stops the records reader

@@ -277,24 +277,43 @@ impl Pipeline {
             let stream = io::Cursor::new(head).chain(reader);
             return self.stream_container(name, kind, stream, budget, depth);
         }
-        if kind == Kind::Table {
+        if matches!(kind, Kind::Table | Kind::Text) {
             (&mut reader)
                 .take(MAX_BUFFERED_SMALL + 1 - head.len().min(MAX_BUFFERED_SMALL as usize) as u64)
                 .read_to_end(&mut head)?;
             if head.len() as u64 <= MAX_BUFFERED_SMALL {
                 return Ok(self.bytes_within(name, &head, budget, depth));
             }
-            // An XYZ grid is a raster too, and the raster reader needs it
-            // whole: it is buffered below like other deep kinds.
-            if !raster::xyz::looks_like(&head) {
-                let stream = io::Cursor::new(head).chain(reader);
-                return self.table_stream(name, stream, budget, depth);
+            let mut grid_unread = None;
+            if raster::xyz::may_be(&head) {
+                // Maybe an XYZ grid: a raster, which the raster reader
+                // needs whole; held like other deep kinds.
+                (&mut reader)
+                    .take(MAX_BUFFERED_DEEP + 1 - head.len() as u64)
+                    .read_to_end(&mut head)?;
+                if head.len() as u64 <= MAX_BUFFERED_DEEP {
+                    return Ok(self.bytes_within(name, &head, budget, depth));
+                }
+                grid_unread = Some(Reason::new(
+                    "limits.deep_bytes",
+                    format!(
+                        "text longer than {MAX_BUFFERED_DEEP} bytes that may be an XYZ grid: the raster signal needs it whole and did not run"
+                    ),
+                ));
             }
+            let stream = io::Cursor::new(head).chain(reader);
+            let mut fp = if kind == Kind::Table {
+                self.table_stream(name, stream, budget, depth)?
+            } else {
+                self.bytes_stream(name, kind, stream, budget, depth)?
+            };
+            fp.reasons.extend(grid_unread);
+            return Ok(fp);
         }
         if !needs_whole_item(kind) {
-            // Small opaque or text items are held whole, as mapped files
-            // are, so the checks that need all of them run (a zip with
-            // data before it, bytes after text's end).
+            // Small opaque items are held whole, as mapped files are, so
+            // the checks that need all of them run (a zip with data
+            // before it).
             let mut whole = head;
             (&mut reader)
                 .take(MAX_BUFFERED_SMALL + 1 - whole.len().min(MAX_BUFFERED_SMALL as usize) as u64)
@@ -302,31 +321,8 @@ impl Pipeline {
             if whole.len() as u64 <= MAX_BUFFERED_SMALL {
                 return Ok(self.bytes_within(name, &whole, budget, depth));
             }
-            let head = whole;
-            // Opaque content gets the embedded-archive check a mapped item
-            // gets in `structure::check`, on the bytes as they stream past.
-            // Text gets the search for where binary data begins.
-            let mut scan = structure::EmbeddedZipScan::new(structure::BinaryInTextScan::new(
-                io::Cursor::new(head).chain(reader),
-            ));
-            let source: &mut dyn Read = if kind == Kind::Binary {
-                &mut scan
-            } else {
-                scan.get_mut()
-            };
-            let signals = bytes::from_reader(&self.chunker, trivial, source)?;
-            let binary_at = scan.get_mut().first_binary();
-            let mut fp = self.finish(name, kind, signals, None, budget, depth);
-            fp.reasons.extend(scan.finding());
-            if let Some(at) = binary_at.filter(|_| structure::is_text_kind(kind)) {
-                fp.reasons.push(Reason::new(
-                    "container.unaccounted_bytes",
-                    format!(
-                        "binary data at byte {at} of text too long to hold whole ({MAX_BUFFERED_SMALL} bytes); it was not examined as content of its own"
-                    ),
-                ));
-            }
-            return Ok(fp);
+            let stream = io::Cursor::new(whole).chain(reader);
+            return self.bytes_stream(name, kind, stream, budget, depth);
         }
         let mut whole = head;
         (&mut reader)
@@ -348,13 +344,48 @@ impl Pipeline {
         Ok(fp)
     }
 
+    /// Fingerprints an item too long to hold whole whose deep signal (if
+    /// any) does not run on it, by its byte signals alone in bounded memory.
+    /// Opaque content gets the embedded-archive check a mapped item gets in
+    /// `structure::check`, on the bytes as they stream past; text gets the
+    /// search for where binary data begins.
+    fn bytes_stream<R: Read>(
+        &self,
+        name: Option<&Path>,
+        kind: Kind,
+        stream: R,
+        budget: &Budget,
+        depth: u32,
+    ) -> io::Result<Fingerprints> {
+        let mut scan = structure::EmbeddedZipScan::new(structure::BinaryInTextScan::new(stream));
+        let source: &mut dyn Read = if kind == Kind::Binary {
+            &mut scan
+        } else {
+            scan.get_mut()
+        };
+        let signals = bytes::from_reader(&self.chunker, self.params.trivial_period_max, source)?;
+        let binary_at = scan.get_mut().first_binary();
+        let mut fp = self.finish(name, kind, signals, None, budget, depth);
+        fp.reasons.extend(scan.finding());
+        if let Some(at) = binary_at.filter(|_| structure::is_text_kind(kind)) {
+            fp.reasons.push(Reason::new(
+                "container.unaccounted_bytes",
+                format!(
+                    "binary data at byte {at} of text too long to hold whole ({MAX_BUFFERED_SMALL} bytes); it was not examined as content of its own"
+                ),
+            ));
+        }
+        Ok(fp)
+    }
+
     /// Fingerprints a table too long to hold whole in one pass, in bounded
     /// memory: the records parser reads the stream while every byte it
     /// reads also feeds the byte signals and the search for where binary
     /// data begins. Equals [`bytes_within`](Self::bytes_within) on the same
     /// bytes, except that binary data inside the text is a reason
     /// (`container.unaccounted_bytes`) instead of a member of its own. Not
-    /// for XYZ grids (their raster signal needs them whole).
+    /// for what may be an XYZ grid unless it is too long to hold (its raster
+    /// signal needs it whole).
     fn table_stream<R: Read>(
         &self,
         name: Option<&Path>,

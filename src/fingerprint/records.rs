@@ -472,17 +472,25 @@ pub fn fingerprint(kind: Kind, data: &[u8]) -> Result<(RecordsFp, Option<Reason>
 
 /// Longest record (line) a table is read through, bytes (16 MiB): past it
 /// (an unclosed quote, say) the rest is not read as records and the item
-/// is `incomplete` (`limits.record_bytes`).
+/// is `incomplete` (`limits.record_bytes`). Comment and blank lines the
+/// delimited reader skips count towards the record after them.
 pub const MAX_RECORD_BYTES: u64 = 16 << 20;
 
-/// Most records read from one table (64 Mi, 512 MiB of record hashes);
-/// past it the item is `incomplete` (`limits.table_records`).
+/// Most records read from one table (64 Mi: record hashes of 512 MiB, and
+/// up to about as much again for the sampled forms); a table with more is
+/// `incomplete` (`limits.table_records`).
 pub const MAX_TABLE_RECORDS: u64 = 64 << 20;
 
-/// Ends its reader early once more than [`MAX_RECORD_BYTES`] (plus the
-/// parser's own buffer) were read since the last [`record_done`]
+/// Bytes the records parsers buffer ahead.
+const PARSE_BUFFER: u64 = 256 << 10;
+
+/// Ends its reader early once more than [`MAX_RECORD_BYTES`] and twice the
+/// parser's buffer were read since the last [`record_done`]
 /// (Self::record_done), so one endless record cannot take memory without
-/// bound.
+/// bound. A parser refills only an exhausted buffer, so a record that
+/// trips the guard has taken more than [`MAX_RECORD_BYTES`] (and one that
+/// took fewer never trips it): the outcome does not depend on how the
+/// input was split into reads.
 struct RecordGuard<R> {
     inner: R,
     since_record: u64,
@@ -497,7 +505,7 @@ impl<R> RecordGuard<R> {
 
 impl<R: Read> Read for RecordGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.since_record > MAX_RECORD_BYTES {
+        if self.since_record > MAX_RECORD_BYTES + 2 * PARSE_BUFFER {
             self.tripped = true;
             return Ok(0);
         }
@@ -536,6 +544,8 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Optio
     // Metadata lines have another field count; a header has no number.
     // Whether a record ran over the limit, and the byte it started at.
     let mut overlong: Option<u64> = None;
+    // Whether records were left unread at the record limit.
+    let mut capped = false;
     match delim {
         Delimiter::Byte(d) => {
             let mut reader = csv::ReaderBuilder::new()
@@ -543,17 +553,21 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Optio
                 .has_headers(false)
                 .flexible(true)
                 .comment(Some(b'#'))
-                .buffer_capacity(256 << 10)
+                .buffer_capacity(PARSE_BUFFER as usize)
                 .from_reader(input);
             let mut record = csv::ByteRecord::new();
-            while hasher.records < MAX_TABLE_RECORDS {
+            loop {
                 reader.get_mut().record_done();
                 let start = reader.position().byte();
                 let read = reader.read_byte_record(&mut record);
-                if reader.get_ref().tripped {
-                    // What was read of the record is cut where a read
-                    // happened to end: not a record.
+                if reader.get_ref().tripped || reader.position().byte() - start > MAX_RECORD_BYTES {
+                    // Over the limit, however the input was split into
+                    // reads (a record cut by the guard is not a record).
                     overlong = Some(start);
+                    break;
+                }
+                if hasher.records >= MAX_TABLE_RECORDS {
+                    capped = matches!(read, Ok(true));
                     break;
                 }
                 match read {
@@ -573,16 +587,20 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Optio
             }
         }
         Delimiter::Whitespace => {
-            let mut lines = io::BufReader::with_capacity(256 << 10, input);
+            let mut lines = io::BufReader::with_capacity(PARSE_BUFFER as usize, input);
             let mut raw = Vec::new();
             let mut start = 0u64;
             // Lines end at `\n` or `\r\n`, as `str::lines` ends them.
-            while hasher.records < MAX_TABLE_RECORDS && {
+            while {
                 lines.get_mut().record_done();
                 lines.read_until(b'\n', &mut raw)? > 0
             } {
-                if lines.get_ref().tripped {
+                if lines.get_ref().tripped || raw.len() as u64 > MAX_RECORD_BYTES {
                     overlong = Some(start);
+                    break;
+                }
+                if hasher.records >= MAX_TABLE_RECORDS {
+                    capped = true;
                     break;
                 }
                 start += raw.len() as u64;
@@ -610,7 +628,7 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Optio
                 "the record at byte {start} runs over {MAX_RECORD_BYTES} bytes (an unclosed quote?); the table from there on was not read as records"
             ),
         ))
-    } else if hasher.records >= MAX_TABLE_RECORDS {
+    } else if capped {
         Some(Reason::new(
             "limits.table_records",
             format!("more than {MAX_TABLE_RECORDS} records; those after were not read as records"),
@@ -946,33 +964,55 @@ mod tests {
         }
     }
 
-    /// A column-aligned table whose line never ends stops at the record
-    /// limit with the reason, and keeps the records before it.
+    /// A record over the limit stops the reading with the reason, however
+    /// far over it is and however the input is split into reads; one just
+    /// under it does not. Column-aligned and delimited tables alike.
     #[test]
-    fn an_endless_line_stops_at_the_limit() {
-        let mut data = b"t x y\n1 2.5 3\n4 5.25 6\n7 8 9.5\n".to_vec();
-        let start = data.len() as u64;
-        data.extend(std::iter::repeat_n(
-            b'7',
-            MAX_RECORD_BYTES as usize + 300_000,
-        ));
-        let (records, cut) = table_from_reader(Trickle {
-            data: &data,
-            step: 3,
-        })
-        .unwrap();
-        assert_eq!(records.records, 3);
-        let cut = cut.expect("a reason");
-        assert_eq!(cut.code, "limits.record_bytes");
-        assert!(
-            cut.detail.contains(&format!("byte {start} ")),
-            "{}",
-            cut.detail
-        );
-        assert_eq!(
-            fingerprint(Kind::Table, &data).unwrap(),
-            (records, Some(cut))
-        );
+    fn records_over_the_limit_stop_the_reading_whatever_the_reads() {
+        for (head, open, close, after) in [
+            (
+                &b"t x y\n1 2.5 3\n4 5.25 6\n7 8 9.5\n"[..],
+                &b""[..],
+                &b"\n"[..],
+                &b"10 11 12.5\n"[..],
+            ),
+            (
+                &b"t,x,y\n1,2.5,3\n4,5.25,6\n7,8,9.5\n"[..],
+                &b"\"a"[..],
+                &b"\"\n"[..],
+                &b"10,11,12.5\n"[..],
+            ),
+        ] {
+            for extra in [-10i64, 1, 30_000, 300_000, 700_000] {
+                // One record of MAX_RECORD_BYTES + extra bytes, its line
+                // end included, then a short one.
+                let mut data = head.to_vec();
+                let start = data.len() as u64;
+                let len = (MAX_RECORD_BYTES as i64 + extra) as usize - open.len() - close.len();
+                data.extend_from_slice(open);
+                data.extend(std::iter::repeat_n(b'7', len));
+                data.extend_from_slice(close);
+                data.extend_from_slice(after);
+                let whole = fingerprint(Kind::Table, &data).unwrap();
+                for step in [0, 3, 11] {
+                    let streamed = table_from_reader(Trickle { data: &data, step }).unwrap();
+                    assert_eq!(streamed, whole, "extra {extra} step {step}");
+                }
+                let (records, cut) = whole;
+                if extra < 0 {
+                    assert!(cut.is_none(), "extra {extra}: {cut:?}");
+                    continue;
+                }
+                assert!(records.records >= 3);
+                let cut = cut.expect("a reason");
+                assert_eq!(cut.code, "limits.record_bytes");
+                assert!(
+                    cut.detail.contains(&format!("byte {start} ")),
+                    "{}",
+                    cut.detail
+                );
+            }
+        }
     }
 
     /// Values seen at most three times are kept once each, in order.

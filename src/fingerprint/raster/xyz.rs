@@ -46,6 +46,30 @@ pub fn looks_like(d: &[u8]) -> bool {
             if (a[1] == b[1] && a[0] != b[0]) || (a[0] == b[0] && a[1] != b[1]))
 }
 
+/// Whether a text that begins with `head` (a prefix of it, which may end
+/// inside a line or a character) may be an XYZ grid: it looks like one, or
+/// `head` holds too few whole lines to tell. `false` only when
+/// [`looks_like`] is `false` on the whole text, whatever follows `head`.
+pub fn may_be(head: &[u8]) -> bool {
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        // Cut inside a character: the rest decides.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).expect("valid up to there")
+        }
+        // Not UTF-8, whatever follows: not a grid.
+        Err(_) => return false,
+    };
+    let whole_lines = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let seen = whole_lines
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(PROBE_LINES + 1)
+        .count();
+    // A header line and the probe lines decide; fewer cannot.
+    seen <= PROBE_LINES || looks_like(whole_lines.as_bytes())
+}
+
 /// An XYZ grid and, when the text stops being a regular grid part of the
 /// way, what was not read.
 pub struct XyzGrid {
@@ -178,6 +202,42 @@ pub fn read(d: &[u8], max_samples: u64) -> Result<XyzGrid, GridError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A prefix never rules out a grid the whole text is: on real grids and
+    /// tables, cut at every place (inside lines and characters), `may_be`
+    /// is `false` only when `looks_like` is `false` on the whole; with
+    /// enough whole lines it decides as `looks_like` does.
+    #[test]
+    fn a_prefix_never_rules_out_a_grid() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+        let mut texts: Vec<Vec<u8>> = [
+            "sci/dem-window.xyz",
+            "telemetry/vega_weather_seattle_newyork.csv",
+            "telemetry/traja_3527_animal_track.csv",
+        ]
+        .iter()
+        .map(|f| std::fs::read(format!("{dir}{f}")).unwrap())
+        .collect();
+        let grid = texts[0].clone();
+        // Blank lines and a long header first, and a character cut in two.
+        let mut padded = vec![b'\n'; 5000];
+        padded.extend_from_slice("h\u{e9}ight ".repeat(300).as_bytes());
+        padded.push(b'\n');
+        padded.extend_from_slice(&grid);
+        texts.push(padded);
+        for text in &texts {
+            let whole = looks_like(text);
+            for cut in (0..text.len().min(40_000)).step_by(7) {
+                let head = &text[..cut];
+                if !may_be(head) {
+                    assert!(!whole, "ruled out at {cut}");
+                }
+            }
+            assert_eq!(may_be(text), whole || text.iter().filter(|&&b| b == b'\n').count() < 10);
+        }
+        assert!(looks_like(&texts[0]) && looks_like(&texts[3]));
+        assert!(!looks_like(&texts[1]) && !may_be(&texts[1][..20_000]));
+    }
 
     #[test]
     fn reads_rows_and_refuses_what_is_not_a_grid() {
