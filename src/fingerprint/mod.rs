@@ -294,7 +294,9 @@ impl Pipeline {
                 if head.len() as u64 <= MAX_BUFFERED_DEEP {
                     return Ok(self.bytes_within(name, &head, budget, depth));
                 }
-                grid_unread = Some(Reason::new(
+                // The longer start may show it is no grid; if it still
+                // may be one, the raster signal did not run on it.
+                grid_unread = raster::xyz::may_be(&head).then(|| Reason::new(
                     "limits.deep_bytes",
                     format!(
                         "text longer than {MAX_BUFFERED_DEEP} bytes that may be an XYZ grid: the raster signal needs it whole and did not run"

@@ -567,7 +567,14 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Optio
                     break;
                 }
                 if hasher.records >= MAX_TABLE_RECORDS {
-                    capped = matches!(read, Ok(true));
+                    match read {
+                        Ok(false) => {}
+                        Ok(true) => capped = true,
+                        Err(e) => match e.into_kind() {
+                            csv::ErrorKind::Io(e) => return Err(e),
+                            _ => capped = true,
+                        },
+                    }
                     break;
                 }
                 match read {
@@ -983,7 +990,7 @@ mod tests {
                 &b"10,11,12.5\n"[..],
             ),
         ] {
-            for extra in [-10i64, 1, 30_000, 300_000, 700_000] {
+            for extra in [-10i64, 0, 1, 30_000, 300_000, 700_000] {
                 // One record of MAX_RECORD_BYTES + extra bytes, its line
                 // end included, then a short one.
                 let mut data = head.to_vec();
@@ -999,7 +1006,7 @@ mod tests {
                     assert_eq!(streamed, whole, "extra {extra} step {step}");
                 }
                 let (records, cut) = whole;
-                if extra < 0 {
+                if extra <= 0 {
                     assert!(cut.is_none(), "extra {extra}: {cut:?}");
                     continue;
                 }
