@@ -150,7 +150,15 @@ fn fold(a: u64, b: u64) -> u64 {
 impl Field {
     /// The canonical form of one raw field.
     pub fn parse(raw: &str) -> Field {
-        let t = raw.trim();
+        // `trim` decodes characters; a field that starts and ends with a
+        // printable ASCII character (nearly all) has nothing to trim.
+        let b = raw.as_bytes();
+        let plain = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_graphic());
+        let t = if plain(b.first()) && plain(b.last()) {
+            raw
+        } else {
+            raw.trim()
+        };
         if t.is_empty() {
             return Field::Empty;
         }
@@ -222,10 +230,17 @@ fn parse_date(t: &str) -> Option<i64> {
     let mut seconds = 0i64;
     let mut rest = &rest[d_end..];
     if let [b'T' | b' ', time @ ..] = rest {
-        let fields: Vec<&[u8]> = time.split(|&c| c == b':').collect();
-        if !(2..=3).contains(&fields.len()) {
+        // Two or three parts, without allocating.
+        let mut parts: [&[u8]; 3] = [&[]; 3];
+        let mut count = 0;
+        for part in time.split(|&c| c == b':') {
+            *parts.get_mut(count)? = part;
+            count += 1;
+        }
+        if count < 2 {
             return None;
         }
+        let fields = &parts[..count];
         let h = digits(fields[0])?;
         let mut last = fields[fields.len() - 1];
         if last.last() == Some(&b'Z') {
@@ -294,6 +309,10 @@ fn parse_number(t: &str) -> Option<f64> {
         _ => (false, b),
     };
     let slow = || t.parse::<f64>().ok().filter(|v| v.is_finite());
+    // Rust's grammar: a finite number is digits with at most one point,
+    // then optionally `e` or `E` and an exponent; anything else is not one
+    // (`inf` and `nan`, the only other words it reads, are not finite), so
+    // text and dates are turned away here without the full reader.
     let (mut mantissa, mut significant, mut fraction) = (0u64, 0u32, 0usize);
     let (mut dot, mut any) = (false, false);
     for &c in digits {
@@ -313,7 +332,8 @@ fn parse_number(t: &str) -> Option<f64> {
                 significant += 1;
             }
             b'.' if !dot => dot = true,
-            _ => return slow(),
+            b'e' | b'E' => return slow(),
+            _ => return None,
         }
     }
     if !any || fraction >= POW10.len() {
@@ -343,15 +363,11 @@ fn text_hash(t: &str) -> u64 {
     }
 }
 
-/// The hash of a record from its fields' keys: order-independent, and
-/// distinct per `form` (exact, or rounded to some decimals).
-fn record_hash(form: u64, keys: impl Iterator<Item = u64>) -> u64 {
-    let (mut sum, mut n) = (0u64, 0u64);
-    for k in keys {
-        sum = sum.wrapping_add(field_term(k));
-        n += 1;
-    }
-    fold(sum ^ form, n)
+/// The hash of a record from the sum of its fields' terms
+/// ([`field_term`]) and their number: order-independent, and distinct per
+/// `form` (exact, or rounded to some decimals).
+fn record_hash(form: u64, term_sum: u64, fields: u64) -> u64 {
+    fold(term_sum ^ form, fields)
 }
 
 /// A field key's term in a record hash's sum.
@@ -580,7 +596,7 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Optio
                 match read {
                     Ok(true) => {
                         if record.len() != mode
-                            || !hasher.push_numeric(record.iter().map(String::from_utf8_lossy))
+                            || !hasher.push_numeric(record.iter().map(lossy_field))
                         {
                             skipped += 1;
                         }
@@ -810,6 +826,16 @@ fn hash_records<'a>(
     hasher.finish(delimiter, skipped)
 }
 
+/// A raw field as text, invalid UTF-8 read as U+FFFD. Valid text (nearly
+/// every field) is only checked, by the standard library's validator,
+/// which is faster than the lossy decoder's.
+fn lossy_field(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(raw),
+    }
+}
+
 /// Canonicalises, filters and hashes records one at a time, reusing its
 /// field buffer. Hashes are collected in plain vectors and counted by
 /// sorting at the end: 8 bytes a record, where a hash map counting them
@@ -822,6 +848,8 @@ struct RecordHasher {
     projected: Vec<u64>,
     records: u64,
     fields: Vec<Field>,
+    /// The current record's field terms (a buffer kept between records).
+    terms: Vec<u64>,
 }
 
 impl RecordHasher {
@@ -854,22 +882,36 @@ impl RecordHasher {
         if !informative {
             return;
         }
+        // Each field's term once; the other forms adjust the sum.
+        let terms = &mut self.terms;
+        terms.clear();
+        terms.extend(fields.iter().map(|f| field_term(f.key())));
+        let sum = terms.iter().fold(0u64, |s, &t| s.wrapping_add(t));
+        let count = terms.len() as u64;
         for decimals in ROUNDED_DECIMALS {
-            let keys = fields.iter().map(|f| f.rounded(decimals).key());
-            let h = record_hash(0x100 | decimals as u64, keys);
+            // Only a number that rounding changes changes its term.
+            let mut rounded_sum = sum;
+            for (field, &term) in fields.iter().zip(terms.iter()) {
+                if let Field::Number(v) = *field {
+                    let r = field.rounded(decimals);
+                    if r != Field::Number(v) {
+                        rounded_sum = rounded_sum
+                            .wrapping_sub(term)
+                            .wrapping_add(field_term(r.key()));
+                    }
+                }
+            }
+            let h = record_hash(0x100 | decimals as u64, rounded_sum, count);
             if rounded_sampled(h) {
                 self.rounded.push((decimals, h));
             }
         }
-        let hash = record_hash(0, fields.iter().map(|f| f.key()));
-        self.hashes.push(hash);
+        self.hashes.push(record_hash(0, sum, count));
         // One field left out at a time: the sum less that field's term.
         // Three fields or more must remain: two (a row number and a
         // constant, say) are too little to tie a row to a table.
         if fields.len() >= 4 {
-            let terms: Vec<u64> = fields.iter().map(|f| field_term(f.key())).collect();
-            let sum = terms.iter().fold(0u64, |s, &t| s.wrapping_add(t));
-            let n = terms.len() as u64 - 1;
+            let n = count - 1;
             for (j, &t) in terms.iter().enumerate().take(MAX_PROJECTED_FIELDS) {
                 let h = fold(sum.wrapping_sub(t) ^ PROJECTED_FORM, n);
                 if projection_sampled(h) {
@@ -969,6 +1011,77 @@ mod tests {
             let streamed = table_from_reader(Trickle { data, step: i }).unwrap();
             assert_eq!(whole, streamed, "input {i}");
         }
+    }
+
+    /// Every form of a record hash equals the sum of its fields' terms
+    /// computed from scratch: the exact form from the fields, each rounded
+    /// form from the rounded fields (the hasher adjusts the exact sum for
+    /// numbers rounding changes), each projection from the other fields.
+    /// On a real table, and on rows whose numbers rounding changes, keeps,
+    /// or turns into zero.
+    #[test]
+    fn hash_forms_equal_their_definitions() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/telemetry/");
+        let table =
+            std::fs::read_to_string(format!("{dir}vega_weather_seattle_newyork.csv")).unwrap();
+        let mut rows: Vec<Vec<String>> = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect();
+        for i in 0..400u32 {
+            let v = f64::from(i) * 0.001_7 - 0.3;
+            rows.push(vec![
+                format!("{v}"),
+                format!("{:.1}", v),
+                format!("{}", i % 7),
+                "rain".into(),
+                format!("{:.3}", -v),
+            ]);
+        }
+        let mut hasher = RecordHasher::default();
+        let (mut exact, mut rounded, mut projected) = (Vec::new(), Vec::new(), Vec::new());
+        let sum_of = |fields: &mut dyn Iterator<Item = Field>| {
+            fields.fold((0u64, 0u64), |(s, n), f| {
+                (s.wrapping_add(field_term(f.key())), n + 1)
+            })
+        };
+        for row in &rows {
+            let before = hasher.hashes.len();
+            hasher.push(row.iter().map(String::as_str));
+            if hasher.hashes.len() == before {
+                continue; // not informative
+            }
+            let fields: Vec<Field> = row.iter().map(|f| Field::parse(f)).collect();
+            let (sum, n) = sum_of(&mut fields.iter().copied());
+            exact.push(fold(sum, n));
+            for d in ROUNDED_DECIMALS {
+                let (sum, n) = sum_of(&mut fields.iter().map(|f| f.rounded(d)));
+                let h = fold(sum ^ (0x100 | u64::from(d)), n);
+                if rounded_sampled(h) {
+                    rounded.push((d, h));
+                }
+            }
+            for j in 0..fields.len().min(MAX_PROJECTED_FIELDS) {
+                let others = fields.iter().enumerate().filter(|&(i, _)| i != j);
+                let (sum, n) = sum_of(&mut others.map(|(_, f)| *f));
+                let h = fold(sum ^ PROJECTED_FORM, n);
+                if fields.len() >= 4 && projection_sampled(h) {
+                    projected.push((h & !0xF) | j as u64);
+                }
+            }
+        }
+        rounded.sort_unstable();
+        rounded.dedup();
+        let fp = hasher.finish(",".into(), 0);
+        assert!(
+            rounded.len() > 20,
+            "{} sampled rounded forms",
+            rounded.len()
+        );
+        assert_eq!(fp.rounded, rounded);
+        assert_eq!(fp.hashes, rare_sorted(exact));
+        assert_eq!(fp.projected, rare_sorted(projected));
     }
 
     /// A record over the limit stops the reading with the reason, however
@@ -1084,7 +1197,28 @@ mod tests {
             assert_eq!(parse_number(&s), expected, "{s}");
         }
         for s in [
-            "", "-", ".", "1.2.3", "1e400", "0x10", "1,5", ".5", "5.", "nan",
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "1e400",
+            "0x10",
+            "1,5",
+            ".5",
+            "5.",
+            "nan",
+            "-inf",
+            "Infinity",
+            "1e5",
+            "2.5E-3",
+            "1e",
+            "e5",
+            "12:30",
+            "2024-01-01",
+            "ST003",
+            "1.5x",
+            "+.5",
+            "1_000",
         ] {
             assert_eq!(
                 parse_number(s),

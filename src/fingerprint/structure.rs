@@ -570,7 +570,7 @@ pub fn tail(kind: Kind, d: &[u8]) -> Tail {
         // binary: the same split applies when an archive's signature is
         // where the text stops.
         Kind::Binary => {
-            let Some(at) = d.iter().position(|&b| is_binary_byte(b)) else {
+            let Some(at) = first_binary_byte(d) else {
                 return Tail::None;
             };
             [at, at.saturating_sub(2)]
@@ -579,7 +579,7 @@ pub fn tail(kind: Kind, d: &[u8]) -> Tail {
                 .map_or(Tail::None, Tail::At)
         }
         kind if is_text_kind(kind) => {
-            let binary = d.iter().position(|&b| is_binary_byte(b));
+            let binary = first_binary_byte(d);
             let Some(at) = binary else {
                 return Tail::None;
             };
@@ -616,6 +616,26 @@ fn is_binary_byte(b: u8) -> bool {
     matches!(b, 0x00..=0x08 | 0x0E..=0x19 | 0x1C..=0x1F | 0x7F)
 }
 
+/// Where the first byte that does not occur in text is. Blocks of 64 bytes
+/// are tested whole (a loop without early exit, which the compiler turns
+/// into vector compares) and only a block that holds one is searched.
+fn first_binary_byte(d: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let mut blocks = d.chunks_exact(BLOCK);
+    for (i, block) in blocks.by_ref().enumerate() {
+        if block.iter().fold(false, |any, &b| any | is_binary_byte(b)) {
+            return block
+                .iter()
+                .position(|&b| is_binary_byte(b))
+                .map(|j| i * BLOCK + j);
+        }
+    }
+    let rest = blocks.remainder();
+    rest.iter()
+        .position(|&b| is_binary_byte(b))
+        .map(|j| d.len() - rest.len() + j)
+}
+
 /// Notes where the first binary byte passes in a stream of text too long
 /// to hold whole.
 pub struct BinaryInTextScan<R> {
@@ -644,7 +664,7 @@ impl<R: std::io::Read> std::io::Read for BinaryInTextScan<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if self.first.is_none() {
-            if let Some(i) = buf[..n].iter().position(|&b| is_binary_byte(b)) {
+            if let Some(i) = first_binary_byte(&buf[..n]) {
                 self.first = Some(self.offset + i as u64);
             }
         }
@@ -805,4 +825,33 @@ fn gif_end(d: &[u8]) -> Option<usize> {
 pub fn is_padding(tail: &[u8]) -> bool {
     tail.iter()
         .all(|b| matches!(b, 0 | b' ' | b'\t' | b'\r' | b'\n' | 0xFF))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block-wise search finds what a byte-by-byte search finds: at
+    /// every position in and around a block, for every kind of byte.
+    #[test]
+    fn first_binary_byte_equals_the_plain_search() {
+        let text: Vec<u8> = b"2024-01-01T00:00:00Z,ST001,12.5,\tok\r\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(300)
+            .collect();
+        assert_eq!(first_binary_byte(&text), None);
+        for b in 0..=255u8 {
+            for at in [0, 1, 62, 63, 64, 65, 127, 128, 200, 255, 256, 299] {
+                let mut d = text.clone();
+                d[at] = b;
+                for len in [at + 1, 256, 300] {
+                    let d = &d[..len];
+                    let plain = d.iter().position(|&c| is_binary_byte(c));
+                    assert_eq!(first_binary_byte(d), plain, "byte {b:#x} at {at}, length {len}");
+                }
+            }
+        }
+    }
 }
