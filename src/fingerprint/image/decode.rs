@@ -205,15 +205,25 @@ fn decode_jpeg_luma(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaImag
     let (rows, cols) = (h / f, w / f);
     let mut out = vec![0f32; rows * cols];
     let scale = 1.0 / (f * f) as f32;
-    for r in 0..rows {
-        let dst = &mut out[r * cols..(r + 1) * cols];
+    // Block sums in integers (at most 64 x 255, exact in an f32, so the
+    // same values as summing in floating point), one row of blocks at a
+    // time.
+    let add_row: fn(&mut [u32], &[u8]) = match f {
+        2 => add_blocks::<2>,
+        4 => add_blocks::<4>,
+        8 => add_blocks::<8>,
+        _ => add_blocks::<1>,
+    };
+    let mut sums = vec![0u32; cols];
+    for (r, dst) in out.chunks_exact_mut(cols).enumerate() {
+        sums.fill(0);
         for dr in 0..f {
-            let src = &pixels[(r * f + dr) * w..(r * f + dr) * w + cols * f];
-            for (d, block) in dst.iter_mut().zip(src.chunks_exact(f)) {
-                *d += block.iter().map(|&v| v as f32).sum::<f32>();
-            }
+            let start = (r * f + dr) * w;
+            add_row(&mut sums, &pixels[start..start + cols * f]);
         }
-        dst.iter_mut().for_each(|d| *d *= scale);
+        for (d, &s) in dst.iter_mut().zip(&sums) {
+            *d = s as f32 * scale;
+        }
     }
     Ok(Some(LumaImage {
         rows,
@@ -222,6 +232,13 @@ fn decode_jpeg_luma(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaImag
         full_size: (w as u32, h as u32),
         scale: f as u32,
     }))
+}
+
+/// Adds each run of `F` bytes of `src` to its entry of `sums`.
+fn add_blocks<const F: usize>(sums: &mut [u32], src: &[u8]) {
+    for (s, block) in sums.iter_mut().zip(src.chunks_exact(F)) {
+        *s += block.iter().map(|&v| u32::from(v)).sum::<u32>();
+    }
 }
 
 /// PNG through the `png` crate with CRC and Adler-32 checks on: a damaged

@@ -235,18 +235,25 @@ pub fn fingerprint(
         cols: luma.cols,
     };
     let mut hashes = Vec::new();
-    // A protected picture is filtered once: its own hash comes from that
-    // (the same arithmetic as hashing it alone) and so do its side crops
-    // (see `sampled_hash`).
+    // A picture is filtered once: its own hash comes from that (the same
+    // arithmetic as hashing it alone), and so do its centre crops and, when
+    // protected, its side crops (see `sampled_hash`); an outgoing picture's
+    // turned copies start from it too.
     let hashable = luma.rows >= pdq::MIN_HASHABLE_DIM && luma.cols >= pdq::MIN_HASHABLE_DIM;
-    let filtered = (protected && hashable).then(|| {
+    let filtered = hashable.then(|| {
         let mut pixels = whole.copy();
         pdq::filter(&mut pixels, luma.rows, luma.cols);
         pixels
     });
-    let pdq = match &filtered {
-        Some(filtered) => sampled_hash(filtered, &whole, Region::Whole),
-        None => hashes_of(&whole, Region::Whole, !protected, &mut hashes),
+    let pdq = match (&filtered, protected) {
+        (Some(filtered), true) => sampled_hash(filtered, &whole, Region::Whole),
+        (filtered, _) => hashes_of(
+            &whole,
+            Region::Whole,
+            !protected,
+            filtered.as_deref(),
+            &mut hashes,
+        ),
     };
     let border = trim_borders(
         &luma,
@@ -262,7 +269,7 @@ pub fn fingerprint(
             rows: luma.rows - (top + bottom) as usize,
             cols: luma.cols - (left + right) as usize,
         };
-        let unturned = hashes_of(&trimmed, Region::Trimmed, !protected, &mut hashes);
+        let unturned = hashes_of(&trimmed, Region::Trimmed, !protected, None, &mut hashes);
         hashes.push(unturned);
     }
     for &pm in &params.image_crops_permille {
@@ -277,7 +284,10 @@ pub fn fingerprint(
             rows: luma.rows - 2 * cut_r,
             cols: luma.cols - 2 * cut_c,
         };
-        hashes.push(hash_window(&crop, Region::Centre(pm)));
+        hashes.push(match &filtered {
+            Some(filtered) if !protected => sampled_hash(filtered, &crop, Region::Centre(pm)),
+            _ => hash_window(&crop, Region::Centre(pm)),
+        });
     }
     if protected {
         for &pm in &params.image_side_crops_permille {
@@ -325,11 +335,11 @@ pub fn fingerprint(
 
 /// The PDQ hash of `window` sampled from its whole picture filtered once
 /// (`filtered`), instead of cut out and filtered on its own. On the whole
-/// picture that is the same hash. On a side crop it is within a few bits
-/// of the cut-out crop's (near the crop's edge the filter also saw pixels
-/// outside it, and its width follows the whole picture's size), for one
-/// filter run a picture instead of one a crop; measured recall of cropped
-/// copies is unchanged (tests/image.rs). A window too small to hash hashes
+/// picture that is the same hash. On a crop it is within a few bits of the
+/// cut-out crop's (near the crop's edge the filter also saw pixels outside
+/// it, and its width follows the whole picture's size), for one filter run
+/// a picture instead of one a crop; measured recall of cropped copies is
+/// unchanged (tests/image.rs). A window too small to hash hashes
 /// as [`hash_window`] says.
 fn sampled_hash(filtered: &[f32], window: &Window<'_>, region: Region) -> RegionHash {
     if window.rows < pdq::MIN_HASHABLE_DIM || window.cols < pdq::MIN_HASHABLE_DIM {
@@ -372,10 +382,13 @@ fn hash_window(window: &Window<'_>, region: Region) -> RegionHash {
 /// so a transposed filtered picture is the filtered transposed picture; its
 /// passes ran in the other axis order, the same sums rounded in another
 /// order (a hash bit at the median may differ; the flips are bit-exact).
+/// `filtered`, when given, is the window already filtered (it stands for
+/// the unturned copy's filter run).
 fn hashes_of(
     window: &Window<'_>,
     region: Region,
     turns: bool,
+    filtered: Option<&[f32]>,
     hashes: &mut Vec<RegionHash>,
 ) -> RegionHash {
     let (rows, cols) = (window.rows, window.cols);
@@ -390,27 +403,26 @@ fn hashes_of(
         }
         return unturned;
     }
-    let hash_of = |variant: u8, filtered: &[f32], rows: usize, cols: usize| {
-        let (block, quality) = pdq::dct_of_filtered(filtered, cols, [0, 0, rows, cols]);
-        RegionHash {
-            region,
-            variant,
-            hash: pdq::hash_from_dct(&block),
-            quality,
-        }
+    let hash_of = |variant: u8, (block, quality): (pdq::DctBlock, u8)| RegionHash {
+        region,
+        variant,
+        hash: pdq::hash_from_dct(&block),
+        quality,
     };
     let mut turned = Vec::with_capacity(7);
     for (flip, swapped) in [(0u8, 6u8), (2, 7), (4, 3), (5, 1)] {
-        let (mut pixels, r, c) = if flip == 0 {
-            (window.copy(), rows, cols)
-        } else {
-            window.turned(flip)
+        let (pixels, r, c) = match (flip, filtered) {
+            (0, Some(filtered)) => (std::borrow::Cow::Borrowed(filtered), rows, cols),
+            _ => {
+                let (mut pixels, r, c) = window.turned(flip);
+                pdq::filter(&mut pixels, r, c);
+                (std::borrow::Cow::Owned(pixels), r, c)
+            }
         };
-        pdq::filter(&mut pixels, r, c);
-        turned.push(hash_of(flip, &pixels, r, c));
-        let mut transposed = vec![0f32; r * c];
-        pdq::transpose(&pixels, &mut transposed, r, c);
-        turned.push(hash_of(swapped, &transposed, c, r));
+        let block = pdq::dct_of_filtered(&pixels, c, [0, 0, r, c]);
+        turned.push(hash_of(flip, block));
+        let block = pdq::dct_of_filtered_transposed(&pixels, r, c);
+        turned.push(hash_of(swapped, block));
     }
     turned.sort_by_key(|h| h.variant);
     let unturned = turned.remove(0);
@@ -476,6 +488,27 @@ impl Window<'_> {
         let stride = self.image.cols;
         let base = self.top * stride + self.left;
         let data = &self.image.data;
+        // The turns that keep the axes are whole rows, copied or reversed,
+        // in the same or the opposite order.
+        if let Some((rows_reversed, cols_reversed)) = match variant {
+            0 => Some((false, false)),
+            2 => Some((true, true)),
+            4 => Some((true, false)),
+            5 => Some((false, true)),
+            _ => None,
+        } {
+            let mut out = Vec::with_capacity(self.rows * self.cols);
+            for i in 0..self.rows {
+                let r = if rows_reversed { self.rows - 1 - i } else { i };
+                let row = &data[base + r * stride..][..self.cols];
+                if cols_reversed {
+                    out.extend(row.iter().rev());
+                } else {
+                    out.extend_from_slice(row);
+                }
+            }
+            return (out, self.rows, self.cols);
+        }
         turn_with(self.rows, self.cols, variant, |r, c| {
             data[base + r * stride + c]
         })
@@ -539,6 +572,34 @@ fn trim_borders(img: &LumaImage, tolerance: u8, max_permille: u16) -> [u32; 4] {
 mod tests {
     use super::*;
 
+    /// A window's turned pixels (whole rows copied for the turns that keep
+    /// the axes) equal turning its copy, for all eight turns.
+    #[test]
+    fn turned_windows_equal_turned_copies() {
+        let (rows, cols) = (23, 37);
+        let image = LumaImage {
+            rows,
+            cols,
+            data: (0..rows * cols).map(|i| i as f32).collect(),
+            full_size: (cols as u32, rows as u32),
+            scale: 1,
+        };
+        let window = Window {
+            image: &image,
+            top: 3,
+            left: 5,
+            rows: 15,
+            cols: 20,
+        };
+        for variant in 0..8u8 {
+            assert_eq!(
+                window.turned(variant),
+                turn(&window.copy(), 15, 20, variant),
+                "variant {variant}"
+            );
+        }
+    }
+
     /// A picture's own hash taken from its shared filtered copy is the hash
     /// of the picture hashed alone, bit for bit; a side crop's sampled hash
     /// stays close to the cut-out crop's.
@@ -584,6 +645,17 @@ mod tests {
         let sampled = sampled_hash(&filtered, &side, Region::Side(0, 100));
         let bits = cut.hash.distance(&sampled.hash);
         assert!(bits <= 24, "{bits} bits apart");
+        let centre = Window {
+            top: 15,
+            left: 21,
+            rows: rows - 30,
+            cols: cols - 42,
+            ..whole
+        };
+        let cut = hash_window(&centre, Region::Centre(50));
+        let sampled = sampled_hash(&filtered, &centre, Region::Centre(50));
+        let bits = cut.hash.distance(&sampled.hash);
+        assert!(bits <= 24, "centre crop: {bits} bits apart");
         // Too small to hash: as hashing alone says.
         let tiny = Window { rows: 10, ..whole };
         assert_eq!(
