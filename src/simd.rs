@@ -1,5 +1,6 @@
 //! Vector code, chosen at run time: transposing a picture of `f32` values
-//! (the PDQ filter's row passes run as column passes of the transpose).
+//! (the PDQ filter's row passes run as column passes of the transpose), and
+//! the filter's box pass compiled for AVX registers.
 //!
 //! This is the one module besides memory mapping and the C ABI that may use
 //! `unsafe`: CPU intrinsics behind runtime feature detection, each with a
@@ -30,6 +31,29 @@ pub fn transpose_f32(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
     transpose_scalar(input, out, rows, cols);
 }
 
+/// One pass of PDQ's box filter down every column of a `rows` x `cols`
+/// picture (see [`box_columns_portable`]), compiled for AVX when the CPU
+/// has it: the same IEEE operations in the same order on wider registers
+/// (Rust never fuses a multiply and an add on its own), so the same bits.
+///
+/// [`box_columns_portable`]: crate::fingerprint::image::pdq::box_columns_portable
+pub fn box_filter_columns(
+    input: &[f32],
+    output: &mut [f32],
+    rows: usize,
+    cols: usize,
+    window: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU has AVX (checked just above); the function is
+        // safe code otherwise.
+        unsafe { x86::box_columns_avx(input, output, rows, cols, window) };
+        return;
+    }
+    crate::fingerprint::image::pdq::box_columns_portable(input, output, rows, cols, window);
+}
+
 /// The scalar transpose, in 32 x 32 tiles: the reference every vector path
 /// is tested against, and the path on CPUs without one.
 pub fn transpose_scalar(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
@@ -57,6 +81,21 @@ mod x86 {
     /// Blocks are taken in tiles of this many rows and columns, so the
     /// rows read and the rows written stay in the first-level cache.
     const TILE: usize = 64;
+
+    /// The portable box pass compiled with AVX enabled.
+    ///
+    /// # Safety
+    /// The CPU must have AVX.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn box_columns_avx(
+        input: &[f32],
+        output: &mut [f32],
+        rows: usize,
+        cols: usize,
+        window: usize,
+    ) {
+        crate::fingerprint::image::pdq::box_columns_portable(input, output, rows, cols, window);
+    }
 
     /// The transpose with 8 x 8 blocks in AVX registers; the strips past
     /// the last whole block are moved one value at a time.
@@ -202,6 +241,48 @@ mod tests {
             let mut back = vec![0f32; rows * cols];
             transpose_f32(&fast, &mut back, cols, rows);
             assert_eq!(back, input);
+        }
+    }
+
+    /// The box pass on every path this CPU has gives the portable code's
+    /// bits, for windows from 1 to the whole column.
+    #[test]
+    fn every_box_pass_equals_the_portable_one() {
+        use crate::fingerprint::image::pdq::box_columns_portable;
+        let mut x: u32 = 0x2545_F491;
+        for (rows, cols) in [(1, 1), (5, 3), (64, 17), (270, 480), (97, 33)] {
+            let input: Vec<f32> = (0..rows * cols)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    (x % 25_500) as f32 / 100.0
+                })
+                .collect();
+            // PDQ's windows are at most a 128th of the side, plus one.
+            for window in [1, 2, 3, 4, 7, 8, rows].into_iter().filter(|&w| w <= rows) {
+                let mut portable = vec![f32::NAN; rows * cols];
+                box_columns_portable(&input, &mut portable, rows, cols, window);
+                let mut chosen = vec![f32::NAN; rows * cols];
+                box_filter_columns(&input, &mut chosen, rows, cols, window);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&chosen),
+                    bits(&portable),
+                    "{rows} x {cols}, window {window}"
+                );
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx") {
+                    let mut avx = vec![f32::NAN; rows * cols];
+                    // SAFETY: AVX is present.
+                    unsafe { x86::box_columns_avx(&input, &mut avx, rows, cols, window) };
+                    assert_eq!(
+                        bits(&avx),
+                        bits(&portable),
+                        "AVX, {rows} x {cols}, window {window}"
+                    );
+                }
+            }
         }
     }
 }

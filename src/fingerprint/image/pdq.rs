@@ -273,6 +273,20 @@ pub fn pdq_from_luma(luma: &mut [f32], rows: usize, cols: usize) -> Pdq {
 /// four-phase loop, with each column's additions, subtractions and
 /// divisions in the reference's order), computed over whole rows at once.
 fn box_columns(input: &[f32], output: &mut [f32], rows: usize, cols: usize, window: usize) {
+    crate::simd::box_filter_columns(input, output, rows, cols, window);
+}
+
+/// [`box_columns`] as portable code, inlined into each caller so that
+/// [`crate::simd`] can compile it for wider registers (the operations and
+/// their order stay the same, so the results are the same bits).
+#[inline(always)]
+pub(crate) fn box_columns_portable(
+    input: &[f32],
+    output: &mut [f32],
+    rows: usize,
+    cols: usize,
+    window: usize,
+) {
     let half = (window + 2) / 2;
     let phase1 = half - 1;
     let phase2 = window - half + 1;
