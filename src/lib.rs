@@ -84,7 +84,7 @@ pub mod progress;
 pub mod reason;
 pub mod report;
 pub mod scan;
-pub mod simd;
+pub(crate) mod simd;
 pub mod sniff;
 pub mod source;
 

@@ -32,11 +32,10 @@ pub fn transpose_f32(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
 }
 
 /// One pass of PDQ's box filter down every column of a `rows` x `cols`
-/// picture (see [`box_columns_portable`]), compiled for AVX when the CPU
-/// has it: the same IEEE operations in the same order on wider registers
-/// (Rust never fuses a multiply and an add on its own), so the same bits.
-///
-/// [`box_columns_portable`]: crate::fingerprint::image::pdq::box_columns_portable
+/// picture (the portable code in the PDQ module), compiled for AVX when
+/// the CPU has it: the same IEEE operations in the same order on wider
+/// registers (Rust never fuses a multiply and an add on its own), so the
+/// same bits.
 pub fn box_filter_columns(
     input: &[f32],
     output: &mut [f32],
