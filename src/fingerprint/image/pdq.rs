@@ -338,7 +338,7 @@ pub(crate) fn box_columns_portable(
 }
 
 /// `out` (cols x rows) = transpose of `input` (rows x cols), on the
-/// fastest path the CPU has (see [`crate::simd`]).
+/// fastest path the CPU has (the `simd` module).
 pub fn transpose(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
     crate::simd::transpose_f32(input, out, rows, cols);
 }
