@@ -16,7 +16,9 @@
 /// # Panics
 /// If either slice is shorter than `rows * cols`.
 pub fn transpose_f32(input: &[f32], out: &mut [f32], rows: usize, cols: usize) {
-    let n = rows * cols;
+    let n = rows
+        .checked_mul(cols)
+        .expect("transpose: rows x cols overflows");
     assert!(
         input.len() >= n && out.len() >= n,
         "transpose: buffers shorter than {rows} x {cols}"
@@ -241,6 +243,14 @@ mod tests {
             transpose_f32(&fast, &mut back, cols, rows);
             assert_eq!(back, input);
         }
+    }
+
+    /// A size whose value count overflows is refused, never transposed
+    /// through buffers that are too short.
+    #[test]
+    #[should_panic(expected = "overflows")]
+    fn overflowing_sizes_are_refused() {
+        transpose_f32(&[], &mut [], 1 << 61, 8);
     }
 
     /// The box pass on every path this CPU has gives the portable code's

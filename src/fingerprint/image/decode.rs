@@ -196,10 +196,13 @@ fn decode_jpeg_luma(data: &[u8], limits: &ImageLimits) -> Result<Option<LumaImag
     if pixels.len() < w * h || w == 0 || h == 0 {
         return Ok(None);
     }
-    let longer = w.max(h);
+    let (longer, shorter) = (w.max(h), w.min(h));
     let min_side = limits.fast_jpeg_min_side as usize;
+    // The shorter side too stays hashable: a banner 20 pixels high is not
+    // averaged down to nothing (it hashes as its full decode would).
     let mut f = 1;
-    while f < 8 && longer / (2 * f) >= min_side {
+    while f < 8 && longer / (2 * f) >= min_side && shorter / (2 * f) >= super::pdq::MIN_HASHABLE_DIM
+    {
         f *= 2;
     }
     let (rows, cols) = (h / f, w / f);
@@ -317,4 +320,60 @@ fn decode_full(data: &[u8], kind: Kind, limits: &ImageLimits) -> Result<LumaImag
         full_size: (w, h),
         scale: 1,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::image::pdq::MIN_HASHABLE_DIM;
+
+    fn jpeg(width: u32, height: u32) -> Vec<u8> {
+        let picture = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([
+                (x * 7 % 256) as u8,
+                (y * 3 % 256) as u8,
+                ((x + y) % 256) as u8,
+            ])
+        });
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&picture)
+            .unwrap();
+        out
+    }
+
+    /// Pictures narrower than the reduction factor decode (they once made
+    /// the averaging panic), and the fast path leaves a picture hashable
+    /// exactly when the full decode does (a banner is not averaged down to
+    /// an unhashable strip).
+    #[test]
+    fn narrow_jpegs_decode_and_stay_hashable() {
+        let limits = ImageLimits::default();
+        let full_limits = ImageLimits {
+            fast_jpeg_min_side: 0,
+            ..limits.clone()
+        };
+        let hashable = |p: &LumaImage| p.rows >= MIN_HASHABLE_DIM && p.cols >= MIN_HASHABLE_DIM;
+        for (w, h) in [
+            (1, 600),
+            (600, 1),
+            (3, 2100),
+            (20, 4000),
+            (4000, 20),
+            (7, 9),
+            (1920, 1080),
+        ] {
+            let data = jpeg(w, h);
+            let fast = decode_luma(&data, Kind::Jpeg, &limits)
+                .unwrap_or_else(|e| panic!("{w}x{h}: {}", e.detail()));
+            let full = decode_luma(&data, Kind::Jpeg, &full_limits).unwrap();
+            assert_eq!(
+                hashable(&fast),
+                hashable(&full),
+                "{w}x{h}: {}x{}",
+                fast.cols,
+                fast.rows
+            );
+        }
+    }
 }

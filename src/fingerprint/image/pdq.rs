@@ -148,9 +148,10 @@ pub fn filter(luma: &mut [f32], rows: usize, cols: usize) {
     });
 }
 
-/// Largest picture (in values) whose filter buffers a thread keeps: 4 Mi
-/// values, 32 MiB for both (a 1/4-scale 4K photo is 0.5 Mi).
-const FILTER_BUFFERS_KEPT: usize = 4 << 20;
+/// Largest picture (in values) whose filter buffers a thread keeps: 1 Mi
+/// values, 8 MiB for both (a 4K photo decoded at 1/4 scale is 0.5 Mi), so
+/// a pool of many threads keeps little.
+const FILTER_BUFFERS_KEPT: usize = 1 << 20;
 
 thread_local! {
     /// The filter's two working buffers, kept by each thread.
