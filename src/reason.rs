@@ -25,13 +25,13 @@ impl Reason {
         }
     }
 
-    /// The item's kind needs a deep signal this build does not have yet, so
-    /// only its bytes were examined.
+    /// The item's kind belongs to a deep signal that does not read this
+    /// format yet, so only its bytes were examined.
     pub fn signal_unavailable(signal: &str, kind: Kind) -> Reason {
         Reason::new(
             format!("signal.unavailable.{signal}"),
             format!(
-                "{} content needs the `{signal}` signal, which this build lacks; only byte signals ran",
+                "{} content belongs to the `{signal}` signal, which cannot read this format yet; only byte signals ran",
                 kind.name()
             ),
         )

@@ -28,7 +28,7 @@ pub use bytes::{ByteSignals, ChunkFp, ChunkHash, CHUNK_HASH_LEN};
 pub use chunker::Chunker;
 pub(crate) use container::cancelled;
 pub use container::{Limits, Member, CANCELLED, MEMBER_SEPARATOR};
-pub use params::FingerprintParams;
+pub use params::{FingerprintParams, ParamDifference};
 
 use crate::error::Result;
 use crate::progress::StopFlag;

@@ -167,25 +167,43 @@ impl FingerprintParams {
         v
     }
 
-    /// Names the first parameter that differs from `other`, for error
-    /// messages. The gear seed's value is never printed.
-    pub fn difference(&self, other: &FingerprintParams) -> Option<String> {
+    /// The first parameter that differs from `other`, with both values,
+    /// for error messages (each caller says which side is which). The gear
+    /// seed's value is never given.
+    pub fn difference(&self, other: &FingerprintParams) -> Option<ParamDifference> {
         if self == other {
             return None;
         }
         if self.gear_seed != other.gear_seed {
-            return Some("gear_seed differs (secret)".to_string());
+            return Some(ParamDifference {
+                name: "gear_seed".to_string(),
+                this: "a secret seed".to_string(),
+                other: "another".to_string(),
+            });
         }
         let (a, b) = (
             serde_json::to_value(self).ok()?,
             serde_json::to_value(other).ok()?,
         );
         let (a, b) = (a.as_object()?, b.as_object()?);
-        a.iter().find(|(k, v)| b.get(*k) != Some(v)).map(|(k, v)| {
-            format!(
-                "{k} is {v}, expected {}",
-                b.get(k).unwrap_or(&serde_json::Value::Null)
-            )
-        })
+        a.iter()
+            .find(|(k, v)| b.get(*k) != Some(v))
+            .map(|(k, v)| ParamDifference {
+                name: k.clone(),
+                this: v.to_string(),
+                other: b.get(k).unwrap_or(&serde_json::Value::Null).to_string(),
+            })
     }
+}
+
+/// A fingerprint parameter two parameter sets disagree on (see
+/// [`FingerprintParams::difference`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamDifference {
+    /// The parameter's name, as the index header stores it.
+    pub name: String,
+    /// Its value in the set asked about.
+    pub this: String,
+    /// Its value in the set compared with.
+    pub other: String,
 }

@@ -290,8 +290,14 @@ impl Index {
                     ),
                 ));
             }
-            if let Some(diff) = segment.params().difference(&manifest.params) {
-                return Err(Error::ParamsMismatch { path, detail: diff });
+            if let Some(d) = segment.params().difference(&manifest.params) {
+                return Err(Error::ParamsMismatch {
+                    path,
+                    detail: format!(
+                        "the segment has {} {}, its manifest {}",
+                        d.name, d.this, d.other
+                    ),
+                });
             }
             segments.push(segment);
         }

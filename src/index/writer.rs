@@ -223,14 +223,17 @@ impl IndexWriter {
         remove_leftovers(dir)?;
         let manifest = if Manifest::exists(dir) {
             let manifest = Manifest::load(dir)?;
-            if let Some(diff) = opts
+            if let Some(d) = opts
                 .new_params
                 .as_ref()
                 .and_then(|p| p.difference(&manifest.params))
             {
                 return Err(Error::ParamsMismatch {
                     path: dir.to_path_buf(),
-                    detail: diff,
+                    detail: format!(
+                        "{} {} was asked for, but the index was made with {} (parameters are fixed when an index is made: drop the option, or use another index directory)",
+                        d.name, d.this, d.other
+                    ),
                 });
             }
             manifest
@@ -743,10 +746,13 @@ impl IndexWriter {
     /// verified first. Returns the items added.
     pub fn merge_from(&mut self, shard: &Path) -> Result<u64> {
         let other = Index::open(shard, &HEADERS_ONLY)?;
-        if let Some(diff) = other.params().difference(&self.manifest.params) {
+        if let Some(d) = other.params().difference(&self.manifest.params) {
             return Err(Error::ParamsMismatch {
                 path: shard.to_path_buf(),
-                detail: format!("{diff} (shards must share `pugmark init --export-params`)"),
+                detail: format!(
+                    "the shard has {} {}, this index {} (shards must share `pugmark init --export-params`)",
+                    d.name, d.this, d.other
+                ),
             });
         }
         self.commit()?;

@@ -172,7 +172,8 @@ enum Command {
         #[arg(long, default_value_t = 65536, value_name = "BYTES")]
         min_bytes: u64,
         /// ...or when at least this fraction of the protected item is found
-        #[arg(long, default_value_t = 0.5, value_name = "FRACTION")]
+        /// (0 to 1)
+        #[arg(long, default_value_t = 0.5, value_name = "FRACTION", value_parser = fraction)]
         min_fraction: f64,
         /// A chunk found in more protected items than this is boilerplate
         #[arg(long, default_value_t = 8, value_name = "N")]
@@ -191,7 +192,7 @@ enum Command {
     /// Show the fingerprints `index` would store for files (pictures' crops,
     /// rasters' stored window anchors)
     Fingerprint {
-        /// Files to fingerprint
+        /// Files to fingerprint; `-` reads standard input
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Print JSON Lines
@@ -287,10 +288,23 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("pugmark: error: {err:#}");
+            eprintln!("pugmark: error: {}", one_line(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes on one line, each cause said once: the
+/// library's errors already name their cause in their own message.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -323,11 +337,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 println!(
-                    "compacted {}: {} -> {} segments, {} items kept, {} dropped, {} -> {}",
+                    "compacted {}: {} -> {}, {} kept, {} dropped, {} -> {}",
                     dir.display(),
                     summary.segments_before,
-                    summary.segments_after,
-                    summary.items_kept,
+                    counted(summary.segments_after as u64, "segment", "segments"),
+                    counted(summary.items_kept as u64, "item", "items"),
                     summary.items_dropped,
                     human_bytes(summary.bytes_before),
                     human_bytes(summary.bytes_after)
@@ -342,7 +356,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let mut writer = IndexWriter::open(&dir, opts)?;
             for shard in &shards {
                 let n = writer.merge_from(shard)?;
-                println!("merged {n} items from {}", shard.display());
+                println!(
+                    "merged {} from {}",
+                    counted(n, "item", "items"),
+                    shard.display()
+                );
             }
             if compact {
                 writer.compact()?;
@@ -499,24 +517,25 @@ fn cmd_index(
     }
     let secs = summary.elapsed_secs.max(1e-9);
     println!(
-        "indexed {} files ({}) in {:.2} s ({}/s) into {}",
-        summary.indexed_files,
+        "indexed {} ({}) in {:.2} s ({}/s) into {}",
+        counted(summary.indexed_files, "file", "files"),
         human_bytes(summary.indexed_bytes),
         summary.elapsed_secs,
         human_bytes((summary.indexed_bytes as f64 / secs) as u64),
         dir.display()
     );
     println!(
-        "unchanged (skipped): {} files ({}); replaced: {}; segments written: {}",
-        summary.unchanged_files,
+        "unchanged (skipped): {} ({}); replaced: {}; segments written: {}",
+        counted(summary.unchanged_files, "file", "files"),
         human_bytes(summary.unchanged_bytes),
         summary.replaced_files,
         summary.segments_written
     );
     if summary.pruned_files > 0 || summary.segments_merged > 0 {
         println!(
-            "pruned (gone from disk): {} files; segments merged by size: {}",
-            summary.pruned_files, summary.segments_merged
+            "pruned (gone from disk): {}; segments merged by size: {}",
+            counted(summary.pruned_files, "file", "files"),
+            summary.segments_merged
         );
     }
     if summary.archive_members > 0 {
@@ -606,8 +625,8 @@ fn cmd_scan(
     out.flush()?;
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
     eprintln!(
-        "{} items: {} match, {} incomplete, {} error, {} clean",
-        reports.len(),
+        "{}: {} match, {} incomplete, {} error, {} clean",
+        counted(reports.len() as u64, "item", "items"),
         count(Verdict::Match),
         count(Verdict::Incomplete),
         count(Verdict::Error),
@@ -658,6 +677,25 @@ fn print_table(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> 
     Ok(())
 }
 
+/// `n` and the noun in its number: `1 file`, `2 files`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A fraction option's value: a number from 0 to 1.
+fn fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{value} is not a fraction from 0 to 1 (50% is 0.5)"
+        ))
+    }
+}
+
 fn cmd_fingerprint(
     files: &[PathBuf],
     dir: &Path,
@@ -675,10 +713,21 @@ fn cmd_fingerprint(
     let pipeline = Pipeline::new(params)?.for_protected();
     let mut failed = false;
     for file in files {
-        let fp = match pipeline.fingerprint_file(file, MmapChoice::Auto) {
+        // `-` is standard input, as for `scan`.
+        let read = if file.as_os_str() == "-" {
+            pipeline.fingerprint_reader(Some(file), std::io::stdin().lock())
+        } else {
+            pipeline.fingerprint_file(file, MmapChoice::Auto)
+        };
+        let fp = match read {
             Ok(fp) => fp,
             Err(e) => {
-                eprintln!("pugmark: error: reading {}: {e}", file.display());
+                let name = if file.as_os_str() == "-" {
+                    "standard input".to_string()
+                } else {
+                    file.display().to_string()
+                };
+                eprintln!("pugmark: error: reading {name}: {e}");
                 failed = true;
                 continue;
             }
@@ -974,9 +1023,9 @@ fn cmd_serve(
         }
     });
     eprintln!(
-        "pugmark serve: index {} ({} items), listening on {}",
+        "pugmark serve: index {} ({}), listening on {}",
         dir.display(),
-        items,
+        counted(items, "item", "items"),
         listen
             .iter()
             .map(|l| l.to_string())

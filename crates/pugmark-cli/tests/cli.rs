@@ -333,6 +333,16 @@ fn usage_and_index_errors_exit_2_with_one_line() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no pugmark index"));
+    // A cause is said once, not once by the error and again as its source.
+    let out = pugmark(&tmp.path().join("idx"))
+        .arg("index")
+        .arg(tmp.path().join("nonexistent"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.matches("(os error").count(), 1, "{stderr}");
     pugmark(&missing).arg("verify").assert().code(2);
     pugmark(&missing).arg("stats").assert().code(2);
     Command::cargo_bin("pugmark")
@@ -528,6 +538,120 @@ fn fingerprint_shows_digest_and_chunks() {
     assert_eq!(v["kind"], "tiff");
     assert!(v["chunks"].as_u64().unwrap() > 10);
     assert_eq!(v["params"]["gear_seed"], "secret");
+}
+
+/// `fingerprint -` reads standard input, as `scan -` does, and gives what
+/// fingerprinting the file gives.
+#[test]
+fn fingerprint_reads_standard_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = reserve("telemetry/cerknicko-jezero.gpx");
+    let fingerprint = |stdin: Option<Vec<u8>>| {
+        let mut cmd = pugmark(&tmp.path().join("none"));
+        cmd.args(["fingerprint", "--json"]);
+        match stdin {
+            Some(data) => cmd.arg("-").write_stdin(data),
+            None => cmd.arg(&file),
+        };
+        let out = cmd.assert().success().get_output().stdout.clone();
+        serde_json::from_slice::<Value>(&out).unwrap()
+    };
+    let piped = fingerprint(Some(std::fs::read(&file).unwrap()));
+    let named = fingerprint(None);
+    assert_eq!(piped["path"], "-");
+    assert_eq!(piped["kind"], "gpx");
+    for field in ["kind", "size", "digest", "chunks", "matchable_bytes"] {
+        assert_eq!(piped[field], named[field], "{field}");
+    }
+}
+
+/// Counts agree with their nouns (`1 file`, `1 item`, `2 items`).
+#[test]
+fn summaries_say_one_item_not_one_items() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("idx");
+    let file = reserve("telemetry/cerknicko-jezero.gpx");
+    let out = pugmark(&index)
+        .arg("index")
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("indexed 1 file ("), "{out}");
+    assert!(out.contains("unchanged (skipped): 0 files ("), "{out}");
+    let scanned = |targets: &[&Path]| {
+        let out = pugmark(&index)
+            .arg("scan")
+            .args(targets)
+            .assert()
+            .code(1)
+            .get_output()
+            .stderr
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let one = scanned(&[&file]);
+    assert!(one.starts_with("1 item: 1 match"), "{one}");
+    let two = scanned(&[&file, &reserve("telemetry/vega_seattle-weather.csv")]);
+    assert!(two.starts_with("2 items: 1 match"), "{two}");
+}
+
+/// A fraction outside 0..=1 is refused with a message that says what a
+/// fraction is, instead of silently matching nothing.
+#[test]
+fn fraction_options_are_validated() {
+    let (_tmp, index) = indexed(&reserve("telemetry"));
+    for bad in ["7", "-0.1", "half"] {
+        let out = pugmark(&index)
+            .arg("scan")
+            .arg(format!("--min-fraction={bad}"))
+            .arg(reserve("telemetry"))
+            .assert()
+            .code(2)
+            .get_output()
+            .stderr
+            .clone();
+        let stderr = String::from_utf8(out).unwrap();
+        assert!(stderr.contains("--min-fraction"), "{bad}: {stderr}");
+    }
+    let out = pugmark(&index)
+        .args(["scan", "--min-fraction", "7"])
+        .arg(reserve("telemetry"))
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(out).unwrap().contains("from 0 to 1"));
+    pugmark(&index)
+        .args(["scan", "--min-fraction", "0.25"])
+        .arg(reserve("telemetry"))
+        .assert()
+        .code(1);
+}
+
+/// Asking an index for other parameters than it was made with names the
+/// value asked for first and the index's second, and says what to do.
+#[test]
+fn parameter_mismatch_says_what_was_asked_and_what_the_index_has() {
+    let (_tmp, index) = indexed(&reserve("telemetry"));
+    let out = pugmark(&index)
+        .args(["index", "--chunk-avg", "8192"])
+        .arg(reserve("telemetry"))
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    assert!(
+        stderr.contains("chunk_avg 8192 was asked for, but the index was made with 16384"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("another index directory"), "{stderr}");
 }
 
 /// `pugmark serve` answers clamd's protocol, logs one JSON line per
