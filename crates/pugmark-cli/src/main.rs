@@ -128,9 +128,26 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+/// `scan --help`'s list of exit codes (the README's table).
+const SCAN_EXIT_CODES: &str = "Exit status:
+  0  every item clean
+  1  at least one match
+  2  no match, but an error (an unreadable item; or the scan could not run:
+     usage, a missing, corrupt or empty index)
+  3  no match or error, but at least one item incomplete";
+
+/// `index --help`'s list of exit codes.
+const INDEX_EXIT_CODES: &str = "Exit status:
+  0  every protected path was indexed
+  2  the index could not be written (a protected path that does not exist,
+     a locked index, usage)
+  3  the index was written, but some paths were skipped (listed on stdout):
+     they are not protected";
+
 #[derive(Subcommand)]
 enum Command {
     /// Index protected files and directories (new or changed files only)
+    #[command(after_help = INDEX_EXIT_CODES)]
     Index {
         /// Files or directories to protect
         #[arg(required = true)]
@@ -159,6 +176,7 @@ enum Command {
         json: bool,
     },
     /// Scan outgoing files, directories or standard input (`-`)
+    #[command(after_help = SCAN_EXIT_CODES)]
     Scan {
         /// Files or directories to check; `-` reads standard input
         #[arg(required = true)]
@@ -168,6 +186,10 @@ enum Command {
         /// Print JSON Lines, one report per item
         #[arg(long)]
         json: bool,
+        /// Print only items that are not clean (the summary still counts
+        /// every item)
+        #[arg(long)]
+        only_findings: bool,
         /// Chunk match when at least this many bytes are found in one protected item
         #[arg(long, default_value_t = 65536, value_name = "BYTES")]
         min_bytes: u64,
@@ -373,6 +395,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             paths,
             common,
             json,
+            only_findings,
             min_bytes,
             min_fraction,
             max_items_per_chunk,
@@ -387,6 +410,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 thresholds,
                 accept_incomplete,
                 allow_empty_index,
+                only_findings,
             };
             cmd_scan(&paths, &dir, &common, policy, json)
         }
@@ -576,11 +600,13 @@ fn index_exit_code(summary: &pugmark::IndexSummary) -> u8 {
     }
 }
 
-/// What a scan accepts: thresholds, reasons taken as notes, an empty index.
+/// What a scan accepts (thresholds, reasons taken as notes, an empty
+/// index) and whether clean items are printed.
 struct ScanPolicy {
     thresholds: Thresholds,
     accept_incomplete: Vec<String>,
     allow_empty_index: bool,
+    only_findings: bool,
 }
 
 fn cmd_scan(
@@ -614,13 +640,17 @@ fn cmd_scan(
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let shown: Vec<&Report> = reports
+        .iter()
+        .filter(|r| !policy.only_findings || r.verdict != Verdict::Clean)
+        .collect();
     if json {
-        for r in &reports {
+        for r in &shown {
             serde_json::to_writer(&mut out, r)?;
             writeln!(out)?;
         }
     } else {
-        print_table(&mut out, &reports)?;
+        print_table(&mut out, &shown)?;
     }
     out.flush()?;
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
@@ -636,7 +666,7 @@ fn cmd_scan(
     Ok(exit_code(reports.iter().map(|r| &r.verdict)) as u8)
 }
 
-fn print_table(out: &mut impl Write, reports: &[Report]) -> std::io::Result<()> {
+fn print_table(out: &mut impl Write, reports: &[&Report]) -> std::io::Result<()> {
     let width = reports
         .iter()
         .map(|r| r.path.chars().count())

@@ -633,6 +633,65 @@ fn fraction_options_are_validated() {
         .code(1);
 }
 
+/// `--only-findings` leaves clean items out of the listing (table and JSON
+/// Lines) but not out of the summary or the exit code.
+#[test]
+fn only_findings_lists_what_is_not_clean() {
+    let (_tmp, index) = indexed(&reserve("telemetry"));
+    let outgoing = samples().join("outgoing");
+    let all = scan_json(&index, &[], &outgoing, 1);
+    let findings = scan_json(&index, &["--only-findings"], &outgoing, 1);
+    let not_clean: Vec<&Value> = all.iter().filter(|r| r["verdict"] != "clean").collect();
+    assert!(!findings.is_empty() && findings.len() < all.len());
+    assert_eq!(findings.iter().collect::<Vec<_>>(), not_clean);
+    let out = pugmark(&index)
+        .args(["scan", "--only-findings"])
+        .arg(&outgoing)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(!table.lines().any(|l| l.starts_with("clean")), "{table}");
+    // One line per item after the header (more findings continue indented).
+    let items = table.lines().skip(1).filter(|l| !l.starts_with(' '));
+    assert_eq!(items.count(), not_clean.len(), "{table}");
+    let summary = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        summary.starts_with(&format!("{} items:", all.len())),
+        "{summary}"
+    );
+}
+
+/// `scan --help` and `index --help` list the exit codes.
+#[test]
+fn help_lists_exit_codes() {
+    for (command, line) in [
+        (
+            "scan",
+            "3  no match or error, but at least one item incomplete",
+        ),
+        (
+            "index",
+            "3  the index was written, but some paths were skipped",
+        ),
+    ] {
+        let out = Command::cargo_bin("pugmark")
+            .unwrap()
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let help = String::from_utf8(out).unwrap();
+        assert!(
+            help.contains("Exit status:") && help.contains(line),
+            "{help}"
+        );
+    }
+}
+
 /// Asking an index for other parameters than it was made with names the
 /// value asked for first and the index's second, and says what to do.
 #[test]
