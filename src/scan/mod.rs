@@ -351,16 +351,23 @@ impl Scanner {
     }
 
     /// Scans one file (mapped, read or streamed; 8 MiB and more on the
-    /// scanner's workers). Directories, links and special files are not
-    /// followed: use [`scan_paths`](Self::scan_paths).
+    /// scanner's workers). Directories, links (unless the scanner follows
+    /// them) and special files are not followed: use
+    /// [`scan_paths`](Self::scan_paths).
     pub fn scan_path(&self, path: &Path) -> Report {
+        self.scan_file(path, self.opts.follow_symlinks)
+    }
+
+    /// [`scan_path`](Self::scan_path), following a symbolic link when
+    /// `follow_symlinks` says so.
+    fn scan_file(&self, path: &Path, follow_symlinks: bool) -> Report {
         let shown = path.display().to_string();
         let meta = match std::fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) => return Report::error(shown, format!("reading metadata: {e}")),
         };
         let file_type = meta.file_type();
-        if file_type.is_symlink() && !self.opts.follow_symlinks {
+        if file_type.is_symlink() && !follow_symlinks {
             return not_examined(shown, &SkipReason::Symlink);
         }
         if file_type.is_dir() {
@@ -387,7 +394,9 @@ impl Scanner {
 
     /// Walks `roots` and scans every file in parallel. Returns one report
     /// per file and per path passed over, sorted by path. A root that does
-    /// not exist gets an `error` report. Fails only when stopped.
+    /// not exist gets an `error` report; a root that is a symbolic link is
+    /// followed (it was named), links met while walking only when the
+    /// scanner follows links. Fails only when stopped.
     pub fn scan_paths(&self, roots: &[PathBuf]) -> Result<Vec<Report>> {
         let mut reports = Vec::new();
         let mut existing = Vec::new();
@@ -424,7 +433,8 @@ impl Scanner {
                     if self.pipeline.stopped() {
                         return None;
                     }
-                    let report = self.scan_path(&file.path);
+                    let named = existing.contains(&file.path);
+                    let report = self.scan_file(&file.path, self.opts.follow_symlinks || named);
                     progress.advance(file.size);
                     Some(report)
                 })

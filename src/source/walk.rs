@@ -83,7 +83,8 @@ impl WalkResult {
 }
 
 /// Walks `roots` in parallel and lists regular files (a root may itself be a
-/// file). The result is sorted, so it does not depend on thread scheduling.
+/// file, or a symbolic link, which is followed because it was named). The
+/// result is sorted, so it does not depend on thread scheduling.
 pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
     let found = Mutex::new(WalkResult::default());
     for root in roots {
@@ -111,6 +112,12 @@ pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
     found.files.dedup_by(|a, b| a.path == b.path);
     found.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     found.skipped.dedup_by(|a, b| a.path == b.path);
+    // A link named as a root and met again inside another root is listed
+    // once, as the file it was followed to.
+    let files = &found.files;
+    found
+        .skipped
+        .retain(|s| files.binary_search_by(|f| f.path.cmp(&s.path)).is_err());
     found
 }
 
@@ -132,6 +139,25 @@ fn classify(entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Result<Fil
         return None;
     }
     if file_type.is_symlink() {
+        // A link named as a root was asked for by name: it is followed (as
+        // rg, b3sum and clamscan follow it); links met while walking are not.
+        if entry.depth() == 0 {
+            return Some(match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => Ok(FileEntry {
+                    size: meta.len(),
+                    mtime_ns: mtime_ns(&meta),
+                    path,
+                }),
+                Ok(_) => Err(Skipped {
+                    path,
+                    reason: SkipReason::SpecialFile,
+                }),
+                Err(err) => Err(Skipped {
+                    path,
+                    reason: SkipReason::Unreadable(err.to_string()),
+                }),
+            });
+        }
         return Some(Err(Skipped {
             path,
             reason: SkipReason::Symlink,

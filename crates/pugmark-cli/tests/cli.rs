@@ -500,7 +500,7 @@ fn stdin_stream_is_scanned() {
 
 #[cfg(unix)]
 #[test]
-fn symlinks_are_reported_not_followed() {
+fn symlinks_met_walking_are_reported_named_ones_followed() {
     let (tmp, index) = indexed(&reserve("telemetry"));
     let outgoing = tmp.path().join("out");
     std::fs::create_dir_all(&outgoing).unwrap();
@@ -516,6 +516,35 @@ fn symlinks_are_reported_not_followed() {
         .arg(&outgoing)
         .assert()
         .code(1);
+    // Named on the command line, the link is followed, and listed once even
+    // when its folder is scanned too.
+    let link = outgoing.join("link.gpx");
+    let reports = scan_json(&index, &[], &link, 1);
+    assert_eq!(signals(&reports[0]), ["exact"]);
+    let out = pugmark(&index)
+        .args(["scan", "--json"])
+        .arg(&link)
+        .arg(&outgoing)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0]["verdict"], "match");
+    // `index` follows a named link too.
+    let other = tmp.path().join("idx2");
+    pugmark(&other).arg("index").arg(&link).assert().success();
+    let stats = pugmark(&other)
+        .args(["stats", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let stats: Value = serde_json::from_slice(&stats).unwrap();
+    assert_eq!(stats["items"], 1);
 }
 
 #[test]
