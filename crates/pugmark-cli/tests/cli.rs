@@ -496,6 +496,22 @@ fn stdin_stream_is_scanned() {
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0]["path"], "-");
     assert_eq!(signals(&reports[0]), ["chunks"]);
+    // A compressed stream's content, having no file name to take one
+    // from, is named for what it is.
+    // (Members are listed when they hold findings: the tar holds a
+    // protected track.)
+    let (_tmp, telemetry) = indexed(&reserve("telemetry"));
+    let gz = std::fs::read(samples().join("outgoing/station-logs.tar.gz")).unwrap();
+    let out = pugmark(&telemetry)
+        .args(["scan", "--json", "-"])
+        .write_stdin(gz)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let reports = json_lines(&out);
+    assert_eq!(reports[0]["members"][0]["path"], "-!decompressed");
 }
 
 #[cfg(unix)]

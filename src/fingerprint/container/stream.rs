@@ -125,12 +125,17 @@ impl Expander for Codec {
 
 /// The name given to a compressed file's content: its own name with the
 /// first matching (suffix, replacement) applied, case-insensitively
-/// (`logs.tar.gz` -> `logs.tar`, `t.tgz` -> `t.tar`), else `<name>.content`.
+/// (`logs.tar.gz` -> `logs.tar`, `t.tgz` -> `t.tar`), else `<name>.content`;
+/// a stream without a name of its own (standard input, `-`) gives
+/// `decompressed`.
 fn compressed_member_name(name: &str, suffixes: &[(&str, &str)]) -> String {
     let base = name
         .rsplit(['/', '\\', MEMBER_SEPARATOR])
         .next()
         .unwrap_or(name);
+    if base.is_empty() || base == "-" {
+        return "decompressed".to_string();
+    }
     let lower = base.to_ascii_lowercase();
     for (suffix, replacement) in suffixes {
         if lower.ends_with(suffix) && base.len() > suffix.len() {
@@ -151,5 +156,7 @@ mod tests {
         assert_eq!(compressed_member_name("x.zip!t.TGZ", gz), "t.tar");
         assert_eq!(compressed_member_name("data", gz), "data.content");
         assert_eq!(compressed_member_name(".gz", gz), ".gz.content");
+        assert_eq!(compressed_member_name("-", gz), "decompressed");
+        assert_eq!(compressed_member_name("x.tar!-", gz), "decompressed");
     }
 }
