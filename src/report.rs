@@ -426,6 +426,12 @@ impl Report {
         self.collect(&|r| &r.reasons)
     }
 
+    /// Notes of this report and of every member report, depth first, each
+    /// with the path of the report it came from.
+    pub fn all_notes(&self) -> Vec<(&str, &Reason)> {
+        self.collect(&|r| &r.notes)
+    }
+
     /// `field` of this report and of every member report, depth first, each
     /// entry with the path of the report it came from.
     fn collect<'a, T>(&'a self, field: &dyn Fn(&'a Report) -> &'a [T]) -> Vec<(&'a str, &'a T)> {

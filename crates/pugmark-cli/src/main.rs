@@ -616,6 +616,7 @@ fn cmd_scan(
     policy: ScanPolicy,
     json: bool,
 ) -> anyhow::Result<u8> {
+    let accepted = policy.accept_incomplete.clone();
     let opts = ScanOptions::default()
         .with_thresholds(policy.thresholds)
         .with_limits(common.limits.limits()?)
@@ -639,6 +640,7 @@ fn cmd_scan(
         reports.extend(scanner.scan_paths(&files)?);
     }
     let stdout = std::io::stdout();
+    let dim = std::io::IsTerminal::is_terminal(&stdout);
     let mut out = stdout.lock();
     let shown: Vec<&Report> = reports
         .iter()
@@ -650,7 +652,7 @@ fn cmd_scan(
             writeln!(out)?;
         }
     } else {
-        print_table(&mut out, &shown)?;
+        print_table(&mut out, &shown, &accepted, dim)?;
     }
     out.flush()?;
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
@@ -662,11 +664,39 @@ fn cmd_scan(
         count(Verdict::Error),
         count(Verdict::Clean)
     );
+    let waived_reasons = reports
+        .iter()
+        .flat_map(|r| r.all_notes())
+        .filter(|(_, n)| waived(&n.code, &accepted))
+        .count();
+    if waived_reasons > 0 {
+        eprintln!(
+            "{} waived by --accept-incomplete: what they name was not examined, and the items count as if it had been",
+            counted(waived_reasons as u64, "reason", "reasons")
+        );
+    }
     report_resources(common);
     Ok(exit_code(reports.iter().map(|r| &r.verdict)) as u8)
 }
 
-fn print_table(out: &mut impl Write, reports: &[&Report]) -> std::io::Result<()> {
+/// Whether `code` is one of the reasons `--accept-incomplete` waives (the
+/// scanner's rule: `*` or a prefix).
+fn waived(code: &str, accepted: &[String]) -> bool {
+    code != pugmark::CANCELLED
+        && accepted
+            .iter()
+            .any(|p| p == "*" || code.starts_with(p.as_str()))
+}
+
+/// Prints the verdict table: per item its findings, reasons and error, then
+/// its notes (`waived:` for reasons `--accept-incomplete` turned into notes,
+/// `note:` for the rest), dimmed when `dim`.
+fn print_table(
+    out: &mut impl Write,
+    reports: &[&Report],
+    accepted: &[String],
+    dim: bool,
+) -> std::io::Result<()> {
     let width = reports
         .iter()
         .map(|r| r.path.chars().count())
@@ -698,6 +728,19 @@ fn print_table(out: &mut impl Write, reports: &[&Report]) -> std::io::Result<()>
         if let Some(e) = &r.error {
             details.push(e.clone());
         }
+        details.extend(r.all_notes().into_iter().map(|(p, x)| {
+            let label = if waived(&x.code, accepted) {
+                "waived"
+            } else {
+                "note"
+            };
+            let text = format!("{}{label}: {}: {}", inner(p), x.code, x.detail);
+            if dim {
+                format!("\x1b[2m{text}\x1b[0m")
+            } else {
+                text
+            }
+        }));
         let first = details.first().map(String::as_str).unwrap_or("");
         writeln!(out, "{:<10}  {:<width$}  {first}", r.verdict.name(), r.path)?;
         for d in details.iter().skip(1) {

@@ -708,6 +708,44 @@ fn only_findings_lists_what_is_not_clean() {
     );
 }
 
+/// Reasons waived by `--accept-incomplete` stay visible in the table (a
+/// bare `clean` hid them) and the summary says how many were waived.
+#[test]
+fn waived_reasons_are_shown_and_counted() {
+    let (_tmp, index) = indexed(&reserve("telemetry"));
+    let hostile = common::root().join("tests/fixtures/hostile");
+    let out = pugmark(&index)
+        .args(["scan", "--accept-incomplete", "container."])
+        .arg(hostile.join("go_test-baddirsz.zip"))
+        .arg(hostile.join("go_neg-size.tar"))
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    for row in rows {
+        assert!(row.starts_with("clean"), "{row}");
+        assert!(row.contains("waived: container.malformed: "), "{row}");
+    }
+    let summary = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        summary.contains("2 reasons waived by --accept-incomplete"),
+        "{summary}"
+    );
+    // Without the option they are reasons, and nothing is said of waiving.
+    let out = pugmark(&index)
+        .arg("scan")
+        .arg(hostile.join("go_neg-size.tar"))
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(!String::from_utf8(out.stdout).unwrap().contains("waived"));
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("waived"));
+}
+
 /// `scan --help` and `index --help` list the exit codes.
 #[test]
 fn help_lists_exit_codes() {
