@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The main job on the bundled samples: index data-samples/reserve (the
 # protected data), scan data-samples/outgoing, print a verdict per file.
-# Exits 0 when the scan ran and found the expected matches (pugmark scan
-# itself exits 1 when anything matches: see README, "Exit codes").
+# Exits 0 when the scan ran and every outgoing sample got the verdict it is
+# there for (these four are innocent and must be clean, every other one
+# holds protected data and must match); pugmark scan itself exits 1 when
+# anything matches: see README, "Exit codes".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet
+echo "== building pugmark (release; the first build takes a few minutes)"
+cargo build --release
 bin=target/release/pugmark
 index=target/demo-index
 rm -rf "$index"
 
+echo
 echo "\$ pugmark --index $index index data-samples/reserve"
 "$bin" --index "$index" index data-samples/reserve
 echo
@@ -24,3 +28,27 @@ case "$status" in
   1) echo "scan exit status 1: protected content found (expected for these samples)";;
   *) echo "scan exit status $status: expected 1 (matches found)" >&2; exit 1;;
 esac
+
+# Each sample's verdict, from the JSON Lines (one report per line, its path
+# and verdict first).
+innocent=" notes-archive.tar.xz patrol-notes.txt skimage_horse.png statsmodels_co2_maunaloa.csv "
+wrong=0
+checked=0
+while read -r path verdict; do
+  name=${path##*/}
+  case "$innocent" in
+    *" $name "*) want=clean;;
+    *) want=match;;
+  esac
+  checked=$((checked + 1))
+  if [ "$verdict" != "$want" ]; then
+    echo "unexpected verdict for $name: $verdict (expected $want)" >&2
+    wrong=$((wrong + 1))
+  fi
+done < <("$bin" --index "$index" scan --json data-samples/outgoing 2>/dev/null \
+  | sed -E 's/^\{"schema":[0-9]+,"path":"([^"]*)","verdict":"([^"]*)".*/\1 \2/')
+if [ "$checked" -ne "$(find data-samples/outgoing -maxdepth 1 -type f | wc -l)" ] || [ "$wrong" -ne 0 ]; then
+  echo "verdict check failed: $wrong wrong of $checked" >&2
+  exit 1
+fi
+echo "verdicts checked: all $checked samples as expected (4 clean, $((checked - 4)) match)"
