@@ -220,7 +220,7 @@ fn prune_drops_deleted_files_only() {
         .assert()
         .code(0)
         .stdout(predicates::str::contains(
-            "pruned (gone from disk): 1 files",
+            "pruned (gone from disk): 1 file;",
         ));
     pugmark(&index).arg("scan").arg(&copy).assert().code(0);
     pugmark(&index).arg("scan").arg(&kept).assert().code(1);
