@@ -14,6 +14,11 @@ pub struct Reason {
     pub code: String,
     /// What exactly happened, for an analyst.
     pub detail: String,
+    /// Set on a note that was a reason until the scan's
+    /// `accept_incomplete` waived it: what it names was not examined
+    /// (serialised only when set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waived: bool,
 }
 
 impl Reason {
@@ -22,6 +27,7 @@ impl Reason {
         Reason {
             code: code.into(),
             detail: detail.into(),
+            waived: false,
         }
     }
 

@@ -40,6 +40,10 @@ pub struct IndexOptions {
     /// Follow symbolic links while walking (default: no; links are listed as
     /// skipped).
     pub follow_symlinks: bool,
+    /// Follow a path given to `add_paths` that is itself a symbolic link
+    /// to a file (default: no; the command line turns it on: a link named
+    /// there was asked for).
+    pub follow_named_links: bool,
     /// Parameters for a new index (default: defaults with a random seed). If
     /// the index exists and this is set, the two must agree.
     pub new_params: Option<FingerprintParams>,
@@ -70,6 +74,7 @@ option_setters!(IndexOptions {
     with_threads: threads: usize,
     with_mmap: mmap: MmapChoice,
     with_follow_symlinks: follow_symlinks: bool,
+    with_follow_named_links: follow_named_links: bool,
     with_new_params: new_params: Option<FingerprintParams>,
     with_segment_max_entries: segment_max_entries: usize,
     with_batch_bytes: batch_bytes: u64,
@@ -86,6 +91,7 @@ impl Default for IndexOptions {
             threads: 0,
             mmap: MmapChoice::Auto,
             follow_symlinks: false,
+            follow_named_links: false,
             new_params: None,
             segment_max_entries: 8 << 20,
             batch_bytes: 256 << 20,
@@ -104,6 +110,7 @@ impl std::fmt::Debug for IndexOptions {
             .field("threads", &self.threads)
             .field("mmap", &self.mmap)
             .field("follow_symlinks", &self.follow_symlinks)
+            .field("follow_named_links", &self.follow_named_links)
             .field("segment_max_entries", &self.segment_max_entries)
             .field("batch_bytes", &self.batch_bytes)
             .field("limits", &self.limits)
@@ -309,6 +316,7 @@ impl IndexWriter {
         }
         let walk_opts = WalkOptions {
             follow_symlinks: self.opts.follow_symlinks,
+            follow_root_links: self.opts.follow_named_links,
             threads: self.opts.threads,
         };
         let found = walk(&abs_roots, &walk_opts);

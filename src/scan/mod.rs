@@ -91,6 +91,10 @@ pub struct ScanOptions {
     /// Follow symbolic links while walking (default: no; a link is reported
     /// `incomplete` with `source.symlink`, since its target was not read).
     pub follow_symlinks: bool,
+    /// Follow a path given to [`Scanner::scan_paths`] that is itself a
+    /// symbolic link to a file (default: no). A command line naming a link
+    /// asked for it; a gateway, whose paths come from clients, must not.
+    pub follow_named_links: bool,
     /// Receives progress of [`Scanner::scan_paths`].
     pub progress: Arc<dyn Progress>,
     /// Raised by the caller to stop the scanner: [`Scanner::scan_paths`]
@@ -116,6 +120,7 @@ option_setters!(ScanOptions {
     with_threads: threads: usize,
     with_mmap: mmap: MmapChoice,
     with_follow_symlinks: follow_symlinks: bool,
+    with_follow_named_links: follow_named_links: bool,
     with_progress: progress: Arc<dyn Progress>,
     with_stop: stop: StopFlag,
     with_limits: limits: Limits,
@@ -130,6 +135,7 @@ impl Default for ScanOptions {
             threads: 0,
             mmap: MmapChoice::Read,
             follow_symlinks: false,
+            follow_named_links: false,
             progress: Arc::new(NoProgress),
             stop: StopFlag::new(),
             limits: Limits::default(),
@@ -146,6 +152,7 @@ impl std::fmt::Debug for ScanOptions {
             .field("threads", &self.threads)
             .field("mmap", &self.mmap)
             .field("follow_symlinks", &self.follow_symlinks)
+            .field("follow_named_links", &self.follow_named_links)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
@@ -370,6 +377,15 @@ impl Scanner {
         if file_type.is_symlink() && !follow_symlinks {
             return not_examined(shown, &SkipReason::Symlink);
         }
+        // A followed link's size is its target's (it decides the split).
+        let meta = if file_type.is_symlink() {
+            match std::fs::metadata(path) {
+                Ok(m) => m,
+                Err(e) => return Report::error(shown, format!("reading metadata: {e}")),
+            }
+        } else {
+            meta
+        };
         if file_type.is_dir() {
             return Report::error(shown, "is a directory (scan_paths walks directories)");
         }
@@ -395,8 +411,9 @@ impl Scanner {
     /// Walks `roots` and scans every file in parallel. Returns one report
     /// per file and per path passed over, sorted by path. A root that does
     /// not exist gets an `error` report; a root that is a symbolic link is
-    /// followed (it was named), links met while walking only when the
-    /// scanner follows links. Fails only when stopped.
+    /// followed with [`ScanOptions::follow_named_links`], links met while
+    /// walking only with [`ScanOptions::follow_symlinks`]. Fails only when
+    /// stopped.
     pub fn scan_paths(&self, roots: &[PathBuf]) -> Result<Vec<Report>> {
         let mut reports = Vec::new();
         let mut existing = Vec::new();
@@ -409,10 +426,12 @@ impl Scanner {
                 )),
             }
         }
+        let named: std::collections::HashSet<&PathBuf> = existing.iter().collect();
         let found = walk(
             &existing,
             &WalkOptions {
                 follow_symlinks: self.opts.follow_symlinks,
+                follow_root_links: self.opts.follow_named_links,
                 threads: self.opts.threads,
             },
         );
@@ -433,7 +452,7 @@ impl Scanner {
                     if self.pipeline.stopped() {
                         return None;
                     }
-                    let named = existing.contains(&file.path);
+                    let named = self.opts.follow_named_links && named.contains(&file.path);
                     let report = self.scan_file(&file.path, self.opts.follow_symlinks || named);
                     progress.advance(file.size);
                     Some(report)
@@ -474,14 +493,20 @@ impl Scanner {
             let inner = format!("{path}{MEMBER_SEPARATOR}{}", member.name);
             let report = self.judge(inner, member.fingerprints);
             members_examined += 1 + report.members_examined;
-            if report.verdict != Verdict::Clean {
+            // A clean member is listed only when it carries a waived
+            // reason: what it names was not examined, and that is shown.
+            if report.verdict != Verdict::Clean || report.all_notes().iter().any(|(_, n)| n.waived)
+            {
                 members.push(report);
             }
         }
         let (mut reasons, accepted): (Vec<Reason>, Vec<Reason>) =
             fp.reasons.into_iter().partition(|r| !self.accepts(r));
         let mut notes = notes;
-        notes.extend(accepted);
+        notes.extend(accepted.into_iter().map(|mut r| {
+            r.waived = true;
+            r
+        }));
         if omitted > 0 {
             reasons.push(Reason::new(
                 "evidence.truncated",

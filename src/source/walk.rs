@@ -62,6 +62,11 @@ pub struct Skipped {
 pub struct WalkOptions {
     /// Follow symbolic links (default: no).
     pub follow_symlinks: bool,
+    /// Follow a root that is itself a symbolic link to a file (default:
+    /// no): a command line naming a link asked for it. Off where the roots
+    /// come from a client (a gateway), which could swap a checked path for
+    /// a link.
+    pub follow_root_links: bool,
     /// Walker threads; 0 lets the walker choose.
     pub threads: usize,
 }
@@ -83,7 +88,7 @@ impl WalkResult {
 }
 
 /// Walks `roots` in parallel and lists regular files (a root may itself be a
-/// file, or a symbolic link, which is followed because it was named). The
+/// file, or a symbolic link, followed when `opts.follow_root_links`). The
 /// result is sorted, so it does not depend on thread scheduling.
 pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
     let found = Mutex::new(WalkResult::default());
@@ -93,10 +98,11 @@ pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
             .standard_filters(false)
             .follow_links(opts.follow_symlinks)
             .threads(opts.threads);
+        let follow_root_links = opts.follow_root_links;
         builder.build_parallel().run(|| {
             let found = &found;
             Box::new(move |entry| {
-                let outcome = classify(entry);
+                let outcome = classify(entry, follow_root_links);
                 let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
                 match outcome {
                     Some(Ok(file)) => found.files.push(file),
@@ -122,7 +128,10 @@ pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
 }
 
 /// Turns one walker entry into a file, a skip, or nothing (directories).
-fn classify(entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Result<FileEntry, Skipped>> {
+fn classify(
+    entry: Result<ignore::DirEntry, ignore::Error>,
+    follow_root_links: bool,
+) -> Option<Result<FileEntry, Skipped>> {
     let entry = match entry {
         Ok(entry) => entry,
         Err(err) => {
@@ -139,9 +148,10 @@ fn classify(entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Result<Fil
         return None;
     }
     if file_type.is_symlink() {
-        // A link named as a root was asked for by name: it is followed (as
-        // rg, b3sum and clamscan follow it); links met while walking are not.
-        if entry.depth() == 0 {
+        // A link named as a root was asked for by name: it is followed when
+        // the caller says so (as rg, b3sum and clamscan follow it); links
+        // met while walking are not.
+        if entry.depth() == 0 && follow_root_links {
             return Some(match std::fs::metadata(&path) {
                 Ok(meta) if meta.is_file() => Ok(FileEntry {
                     size: meta.len(),

@@ -140,7 +140,8 @@ const SCAN_EXIT_CODES: &str = "Exit status:
 const INDEX_EXIT_CODES: &str = "Exit status:
   0  every protected path was indexed
   2  the index could not be written (a protected path that does not exist,
-     a locked index, usage)
+     a locked index, usage), or an index it created holds no items (scan
+     refuses it)
   3  the index was written, but some paths were skipped (listed on stdout):
      they are not protected";
 
@@ -515,6 +516,7 @@ fn cmd_index(
         .with_threads(common.threads)
         .with_mmap(mmap_choice(common))
         .with_follow_symlinks(common.follow_symlinks)
+        .with_follow_named_links(true)
         .with_progress(progress_bar())
         .with_limits(common.limits.limits()?)
         .with_prune(prune);
@@ -616,7 +618,6 @@ fn cmd_scan(
     policy: ScanPolicy,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let accepted = policy.accept_incomplete.clone();
     let opts = ScanOptions::default()
         .with_thresholds(policy.thresholds)
         .with_limits(common.limits.limits()?)
@@ -625,6 +626,7 @@ fn cmd_scan(
         .with_threads(common.threads)
         .with_mmap(scan_read_choice(common))
         .with_follow_symlinks(common.follow_symlinks)
+        .with_follow_named_links(true)
         .with_progress(progress_bar());
     let scanner = Scanner::open(dir, opts)?;
     let mut reports = Vec::new();
@@ -640,7 +642,9 @@ fn cmd_scan(
         reports.extend(scanner.scan_paths(&files)?);
     }
     let stdout = std::io::stdout();
-    let dim = std::io::IsTerminal::is_terminal(&stdout);
+    // Dimmed notes on a terminal, unless NO_COLOR is set (no-color.org).
+    let dim = std::io::IsTerminal::is_terminal(&stdout)
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut out = stdout.lock();
     let shown: Vec<&Report> = reports
         .iter()
@@ -652,7 +656,7 @@ fn cmd_scan(
             writeln!(out)?;
         }
     } else {
-        print_table(&mut out, &shown, &accepted, dim)?;
+        print_table(&mut out, &shown, dim)?;
     }
     out.flush()?;
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
@@ -667,7 +671,7 @@ fn cmd_scan(
     let waived_reasons = reports
         .iter()
         .flat_map(|r| r.all_notes())
-        .filter(|(_, n)| waived(&n.code, &accepted))
+        .filter(|(_, n)| n.waived)
         .count();
     if waived_reasons > 0 {
         eprintln!(
@@ -679,24 +683,10 @@ fn cmd_scan(
     Ok(exit_code(reports.iter().map(|r| &r.verdict)) as u8)
 }
 
-/// Whether `code` is one of the reasons `--accept-incomplete` waives (the
-/// scanner's rule: `*` or a prefix).
-fn waived(code: &str, accepted: &[String]) -> bool {
-    code != pugmark::CANCELLED
-        && accepted
-            .iter()
-            .any(|p| p == "*" || code.starts_with(p.as_str()))
-}
-
 /// Prints the verdict table: per item its findings, reasons and error, then
 /// its notes (`waived:` for reasons `--accept-incomplete` turned into notes,
 /// `note:` for the rest), dimmed when `dim`.
-fn print_table(
-    out: &mut impl Write,
-    reports: &[&Report],
-    accepted: &[String],
-    dim: bool,
-) -> std::io::Result<()> {
+fn print_table(out: &mut impl Write, reports: &[&Report], dim: bool) -> std::io::Result<()> {
     let width = reports
         .iter()
         .map(|r| r.path.chars().count())
@@ -729,11 +719,7 @@ fn print_table(
             details.push(e.clone());
         }
         details.extend(r.all_notes().into_iter().map(|(p, x)| {
-            let label = if waived(&x.code, accepted) {
-                "waived"
-            } else {
-                "note"
-            };
+            let label = if x.waived { "waived" } else { "note" };
             let text = format!("{}{label}: {}: {}", inner(p), x.code, x.detail);
             if dim {
                 format!("\x1b[2m{text}\x1b[0m")
@@ -783,6 +769,9 @@ fn cmd_fingerprint(
             "defaults, seed 0 (no index found)".to_string(),
         )
     };
+    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        anyhow::bail!("standard input (`-`) can be read only once");
+    }
     let pipeline = Pipeline::new(params)?.for_protected();
     let mut failed = false;
     for file in files {

@@ -549,6 +549,12 @@ fn symlinks_met_walking_are_reported_named_ones_followed() {
     let reports = json_lines(&out);
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(reports[0]["verdict"], "match");
+    // The library does not follow a named link unless asked: a gateway's
+    // paths come from clients, who could swap a checked path for a link.
+    let scanner = pugmark::Scanner::open(&index, pugmark::ScanOptions::default()).unwrap();
+    let reports = scanner.scan_paths(std::slice::from_ref(&link)).unwrap();
+    assert_eq!(reports[0].verdict, pugmark::Verdict::Incomplete);
+    assert_eq!(reports[0].reasons[0].code, "source.symlink");
     // `index` follows a named link too.
     let other = tmp.path().join("idx2");
     pugmark(&other).arg("index").arg(&link).assert().success();
@@ -586,7 +592,7 @@ fn fingerprint_shows_digest_and_chunks() {
 }
 
 /// `fingerprint -` reads standard input, as `scan -` does, and gives what
-/// fingerprinting the file gives.
+/// fingerprinting the file gives; `-` twice is refused.
 #[test]
 fn fingerprint_reads_standard_input() {
     let tmp = tempfile::tempdir().unwrap();
@@ -601,6 +607,11 @@ fn fingerprint_reads_standard_input() {
         let out = cmd.assert().success().get_output().stdout.clone();
         serde_json::from_slice::<Value>(&out).unwrap()
     };
+    pugmark(&tmp.path().join("none"))
+        .args(["fingerprint", "-", "-"])
+        .write_stdin("a,b\n1,2\n")
+        .assert()
+        .code(2);
     let piped = fingerprint(Some(std::fs::read(&file).unwrap()));
     let named = fingerprint(None);
     assert_eq!(piped["path"], "-");
@@ -734,6 +745,41 @@ fn waived_reasons_are_shown_and_counted() {
         summary.contains("2 reasons waived by --accept-incomplete"),
         "{summary}"
     );
+    // Inside an archive too: the member that is clean only because its
+    // reason was waived is listed, with the reason, and counted.
+    let outer = _tmp.path().join("outer.tar");
+    let made = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&outer)
+        .arg("-C")
+        .arg(&hostile)
+        .arg("go_neg-size.tar")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = pugmark(&index)
+        .args(["scan", "--accept-incomplete", "container."])
+        .arg(&outer)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("[go_neg-size.tar] waived: container.malformed: "),
+        "{table}"
+    );
+    let summary = String::from_utf8(out.stderr).unwrap();
+    assert!(summary.contains("1 reason waived"), "{summary}");
+    // In JSON the waived note says so (the scanner marks it; notes the
+    // matcher makes are never marked, whatever is accepted).
+    let reports = scan_json(
+        &index,
+        &["--accept-incomplete", "*"],
+        &hostile.join("go_neg-size.tar"),
+        0,
+    );
+    assert_eq!(reports[0]["notes"][0]["waived"], true);
     // Without the option they are reasons, and nothing is said of waiving.
     let out = pugmark(&index)
         .arg("scan")
