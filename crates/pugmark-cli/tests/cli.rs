@@ -25,6 +25,20 @@ fn indexed(protected: &Path) -> (tempfile::TempDir, PathBuf) {
     (tmp, index)
 }
 
+/// Runs a command, checks its exit code and returns its standard output
+/// and error as text.
+trait RunExpecting {
+    fn run_expecting(&mut self, code: i32) -> (String, String);
+}
+
+impl RunExpecting for Command {
+    fn run_expecting(&mut self, code: i32) -> (String, String) {
+        let out = self.assert().code(code).get_output().clone();
+        let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+        (text(out.stdout), text(out.stderr))
+    }
+}
+
 /// Runs `scan --json` with extra arguments, checks the exit code and parses
 /// the JSON Lines.
 fn scan_json(index: &Path, extra: &[&str], target: &Path, code: i32) -> Vec<Value> {
@@ -627,27 +641,12 @@ fn summaries_say_one_item_not_one_items() {
     let tmp = tempfile::tempdir().unwrap();
     let index = tmp.path().join("idx");
     let file = reserve("telemetry/cerknicko-jezero.gpx");
-    let out = pugmark(&index)
-        .arg("index")
-        .arg(&file)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    let out = pugmark(&index).arg("index").arg(&file).run_expecting(0).0;
     assert!(out.starts_with("indexed 1 file ("), "{out}");
     assert!(out.contains("unchanged (skipped): 0 files ("), "{out}");
     let scanned = |targets: &[&Path]| {
-        let out = pugmark(&index)
-            .arg("scan")
-            .args(targets)
-            .assert()
-            .code(1)
-            .get_output()
-            .stderr
-            .clone();
-        String::from_utf8(out).unwrap()
+        let out = pugmark(&index).arg("scan").args(targets).run_expecting(1).1;
+        out
     };
     let one = scanned(&[&file]);
     assert!(one.starts_with("1 item: 1 match"), "{one}");
@@ -665,23 +664,17 @@ fn fraction_options_are_validated() {
             .arg("scan")
             .arg(format!("--min-fraction={bad}"))
             .arg(reserve("telemetry"))
-            .assert()
-            .code(2)
-            .get_output()
-            .stderr
-            .clone();
-        let stderr = String::from_utf8(out).unwrap();
+            .run_expecting(2)
+            .1;
+        let stderr = out;
         assert!(stderr.contains("--min-fraction"), "{bad}: {stderr}");
     }
     let out = pugmark(&index)
         .args(["scan", "--min-fraction", "7"])
         .arg(reserve("telemetry"))
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    assert!(String::from_utf8(out).unwrap().contains("from 0 to 1"));
+        .run_expecting(2)
+        .1;
+    assert!(out.contains("from 0 to 1"));
     pugmark(&index)
         .args(["scan", "--min-fraction", "0.25"])
         .arg(reserve("telemetry"))
@@ -808,12 +801,9 @@ fn help_lists_exit_codes() {
         let out = Command::cargo_bin("pugmark")
             .unwrap()
             .args([command, "--help"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let help = String::from_utf8(out).unwrap();
+            .run_expecting(0)
+            .0;
+        let help = out;
         assert!(
             help.contains("Exit status:") && help.contains(line),
             "{help}"
@@ -829,12 +819,9 @@ fn parameter_mismatch_says_what_was_asked_and_what_the_index_has() {
     let out = pugmark(&index)
         .args(["index", "--chunk-avg", "8192"])
         .arg(reserve("telemetry"))
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let stderr = String::from_utf8(out).unwrap();
+        .run_expecting(2)
+        .1;
+    let stderr = out;
     assert!(
         stderr.contains("chunk_avg 8192 was asked for, but the index was made with 16384"),
         "{stderr}"
