@@ -78,7 +78,9 @@ macro_rules! option_setters {
 }
 
 pub mod error;
+pub mod explain;
 pub mod fingerprint;
+pub mod html_report;
 pub mod index;
 pub mod progress;
 pub mod reason;

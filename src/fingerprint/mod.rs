@@ -197,6 +197,23 @@ impl Pipeline {
         fp
     }
 
+    /// The content of one member of an item held in memory, read again the
+    /// way fingerprinting reads it (same readers, same limits): `member` is
+    /// its path inside the item as reports name it (`dir/a.tar!logs/b.csv`,
+    /// what follows the item's own path and the first
+    /// [`MEMBER_SEPARATOR`]). `None` when the walk does not reach it; at
+    /// most [`MAX_CAPTURED_BYTES`](container::MAX_CAPTURED_BYTES) bytes.
+    pub fn member_content(
+        &self,
+        name: Option<&Path>,
+        data: &[u8],
+        member: &str,
+    ) -> Option<Vec<u8>> {
+        let budget = Budget::capturing(&self.limits, member);
+        let _ = self.bytes_within(name, data, &budget, 0);
+        budget.captured()
+    }
+
     /// [`fingerprint_bytes`](Self::fingerprint_bytes) for an item `depth`
     /// archives deep, charging `budget`.
     fn bytes_within(

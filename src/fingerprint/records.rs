@@ -557,7 +557,18 @@ impl<R: Read> Read for RecordGuard<R> {
 /// Reads `reader` to its end unless the table has no delimiter (nothing to
 /// read records from) or a limit ends the reading (the reason is then
 /// returned with the records read before it); errors are the reader's own.
-pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Option<Reason>)> {
+pub fn table_from_reader<R: Read>(reader: R) -> io::Result<(RecordsFp, Option<Reason>)> {
+    let mut hasher = RecordHasher::default();
+    let (label, skipped, cut) = read_table(reader, &mut hasher)?;
+    Ok((hasher.finish(label, skipped), cut))
+}
+
+/// Reads a table's records into `hasher`: returns the delimiter's label,
+/// the lines skipped and why the reading stopped early, if it did.
+fn read_table<R: Read>(
+    mut reader: R,
+    hasher: &mut RecordHasher,
+) -> io::Result<(String, u64, Option<Reason>)> {
     let mut head = Vec::with_capacity(DELIMITER_SAMPLE);
     (&mut reader)
         .take(DELIMITER_SAMPLE as u64)
@@ -572,9 +583,8 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Optio
         // A list (one value per line) or prose: no line can make a record
         // of two or more fields, so there is nothing for this signal to
         // match; the byte signals examine it in full.
-        return Ok((RecordHasher::default().finish("none".into(), 0), None));
+        return Ok(("none".into(), 0, None));
     }
-    let mut hasher = RecordHasher::default();
     let mut skipped = 0u64;
     // Metadata lines have another field count; a header has no number.
     // Whether a record ran over the limit, and the byte it started at.
@@ -683,13 +693,78 @@ pub fn table_from_reader<R: Read>(mut reader: R) -> io::Result<(RecordsFp, Optio
         Delimiter::Byte(b) => (b as char).to_string(),
         Delimiter::Whitespace => "whitespace".to_string(),
     };
-    Ok((hasher.finish(label, skipped), cut))
+    Ok((label, skipped, cut))
+}
+
+/// One record of a table as fingerprinting read it, kept for people to
+/// look at (the evidence report).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRow {
+    /// Its place among the records read (1-based; header, comment and
+    /// metadata lines are not records).
+    pub number: u64,
+    /// Its record hash, as stored in the index.
+    pub hash: u64,
+    /// Its fields as written.
+    pub fields: Vec<String>,
+}
+
+/// The informative records of an item of `kind` (table, GPX or JSON) with
+/// their hashes, read as [`fingerprint`] reads them; at most `max_rows`.
+pub fn record_rows(
+    kind: Kind,
+    data: &[u8],
+    max_rows: usize,
+) -> Result<Vec<RecordRow>, RecordsError> {
+    let mut hasher = RecordHasher {
+        rows: Some(Vec::new()),
+        max_rows,
+        ..RecordHasher::default()
+    };
+    match kind {
+        Kind::Gpx => return Ok(record_rows_of(&gpx_rows(data)?, max_rows)),
+        Kind::Json => return Ok(record_rows_of(&json_rows(data)?, max_rows)),
+        Kind::NetCdf | Kind::Hdf5 => {
+            let series = crate::fingerprint::raster::series_rows(data, kind)
+                .ok_or_else(|| RecordsError::NotTabular("no station series".into()))?;
+            return Ok(record_rows_of(&series, max_rows));
+        }
+        _ => {
+            read_table(data, &mut hasher).expect("reading a slice cannot fail");
+        }
+    }
+    Ok(hasher.rows.unwrap_or_default())
+}
+
+/// [`record_rows`] of rows already split into fields (as
+/// [`fingerprint_rows`] reads them).
+pub fn record_rows_of(rows: &[Vec<String>], max_rows: usize) -> Vec<RecordRow> {
+    let mut hasher = RecordHasher {
+        rows: Some(Vec::new()),
+        max_rows,
+        ..RecordHasher::default()
+    };
+    for row in rows {
+        hasher.texts.clone_from(row);
+        hasher.push(row.iter().map(String::as_str));
+    }
+    hasher.rows.unwrap_or_default()
 }
 
 /// GPX track, route and way points: latitude, longitude, and elevation and
 /// time when present, so a point equals a CSV row of the same values. The
 /// reader never expands entities, reads no DTD and fetches nothing.
 fn gpx_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
+    let points = gpx_rows(data)?;
+    Ok(hash_records(
+        points.iter().map(|p| p.as_slice()),
+        "gpx".into(),
+        0,
+    ))
+}
+
+/// The fields of each GPX point (see [`gpx_records`]).
+fn gpx_rows(data: &[u8]) -> Result<Vec<Vec<String>>, RecordsError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(data);
     let mut buf = Vec::new();
@@ -740,11 +815,7 @@ fn gpx_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
     if points.is_empty() {
         return Err(RecordsError::NotTabular("GPX without points".into()));
     }
-    Ok(hash_records(
-        points.iter().map(|p| p.as_slice()),
-        "gpx".into(),
-        0,
-    ))
+    Ok(points)
 }
 
 /// A point element's latitude and longitude attributes.
@@ -768,6 +839,16 @@ fn is_point(name: &[u8]) -> bool {
 /// JSON arrays of objects, GeoJSON features (properties and coordinates)
 /// and JSON Lines: the scalar values of each object are its fields.
 fn json_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
+    let rows = json_rows(data)?;
+    Ok(hash_records(
+        rows.iter().map(|r| r.as_slice()),
+        "json".into(),
+        0,
+    ))
+}
+
+/// The fields of each JSON object (see [`json_records`]).
+fn json_rows(data: &[u8]) -> Result<Vec<Vec<String>>, RecordsError> {
     use serde_json::Value;
     let objects: Vec<Value> = match serde_json::from_slice::<Value>(data) {
         Ok(Value::Array(items)) => items,
@@ -789,11 +870,7 @@ fn json_records(data: &[u8]) -> Result<RecordsFp, RecordsError> {
         .map(json_fields)
         .filter(|f| !f.is_empty())
         .collect();
-    Ok(hash_records(
-        rows.iter().map(|r| r.as_slice()),
-        "json".into(),
-        0,
-    ))
+    Ok(rows)
 }
 
 /// Scalar values of an object (GeoJSON: its properties and coordinates).
@@ -869,6 +946,13 @@ struct RecordHasher {
     fields: Vec<Field>,
     /// The current record's field terms (a buffer kept between records).
     terms: Vec<u64>,
+    /// Informative records kept with their text, when asked for (see
+    /// [`record_rows`]).
+    rows: Option<Vec<RecordRow>>,
+    /// Most rows kept.
+    max_rows: usize,
+    /// The current record's fields as written, when rows are kept.
+    texts: Vec<String>,
 }
 
 impl RecordHasher {
@@ -883,7 +967,14 @@ impl RecordHasher {
     /// not a header); says whether it did.
     fn push_numeric<S: AsRef<str>>(&mut self, raw: impl Iterator<Item = S>) -> bool {
         self.fields.clear();
-        self.fields.extend(raw.map(|f| Field::parse(f.as_ref())));
+        if self.rows.is_some() {
+            self.texts.clear();
+            self.texts.extend(raw.map(|f| f.as_ref().to_string()));
+            self.fields
+                .extend(self.texts.iter().map(|f| Field::parse(f)));
+        } else {
+            self.fields.extend(raw.map(|f| Field::parse(f.as_ref())));
+        }
         if !self.fields.iter().any(|f| matches!(f, Field::Number(_))) {
             return false;
         }
@@ -925,7 +1016,17 @@ impl RecordHasher {
                 self.rounded.push((decimals, h));
             }
         }
-        self.hashes.push(record_hash(0, sum, count));
+        let hash = record_hash(0, sum, count);
+        self.hashes.push(hash);
+        if let Some(rows) = &mut self.rows {
+            if rows.len() < self.max_rows {
+                rows.push(RecordRow {
+                    number: self.records,
+                    hash,
+                    fields: std::mem::take(&mut self.texts),
+                });
+            }
+        }
         // One field left out at a time: the sum less that field's term.
         // Three fields or more must remain: two (a row number and a
         // constant, say) are too little to tie a row to a table.

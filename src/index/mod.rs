@@ -475,6 +475,13 @@ impl Index {
         self.segments[r.segment as usize].item_size(r.item as usize)
     }
 
+    /// Names (as evidence gives them) of the live protected items holding
+    /// the table record whose hash is `hash` (see
+    /// [`records::record_rows`](crate::fingerprint::records::record_rows)).
+    pub fn record_holders(&self, hash: u64) -> Vec<String> {
+        signals::record_holders(self, hash)
+    }
+
     /// Live items whose whole-content digest is `digest`.
     pub fn lookup_exact(&self, digest: &[u8; 32]) -> Vec<ItemRef> {
         let mut found = Vec::new();

@@ -306,6 +306,11 @@ impl Scanner {
         &self.pipeline
     }
 
+    /// The options this scanner was made with (thresholds, budgets).
+    pub fn options(&self) -> &ScanOptions {
+        &self.opts
+    }
+
     /// Scans an item held in memory (8 MiB and more on the scanner's
     /// workers).
     pub fn scan_bytes(&self, name: &str, data: &[u8]) -> Report {

@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
@@ -48,6 +49,9 @@ struct Common {
     /// (`peak_rss_kib N`; Linux)
     #[arg(long)]
     resources: bool,
+    /// No progress bar (it is only drawn when standard error is a terminal)
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 /// Peak resident set size of this process in KiB, from /proc (Linux).
@@ -211,6 +215,21 @@ enum Command {
         /// an error: every verdict would be clean)
         #[arg(long)]
         allow_empty_index: bool,
+        /// Write an HTML evidence report (DIR/index.html and DIR/assets/,
+        /// opens from file://, needs no network): a card per item that is
+        /// not clean, with the outgoing pictures, raster windows, matched
+        /// rows and byte ranges
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Let the report read protected files from their indexed paths to
+        /// show their pictures, raster windows and rows beside the outgoing
+        /// ones (the report then holds protected content)
+        #[arg(long, requires = "report")]
+        report_protected_thumbnails: bool,
+        /// Print each item that is not clean in words: what matched, what
+        /// was not examined, what it means and what to do
+        #[arg(long, conflicts_with = "json")]
+        explain: bool,
     },
     /// Show the fingerprints `index` would store for files (pictures' crops,
     /// rasters' stored window anchors)
@@ -402,6 +421,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             max_items_per_chunk,
             accept_incomplete,
             allow_empty_index,
+            report,
+            report_protected_thumbnails,
+            explain,
         } => {
             let thresholds = Thresholds::default()
                 .with_min_matched_bytes(min_bytes)
@@ -413,7 +435,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 allow_empty_index,
                 only_findings,
             };
-            cmd_scan(&paths, &dir, &common, policy, json)
+            let output = ScanOutput {
+                json,
+                explain,
+                report,
+                report_protected_thumbnails,
+            };
+            cmd_scan(&paths, &dir, &common, policy, output)
         }
         Command::Fingerprint {
             files,
@@ -517,7 +545,7 @@ fn cmd_index(
         .with_mmap(mmap_choice(common))
         .with_follow_symlinks(common.follow_symlinks)
         .with_follow_named_links(true)
-        .with_progress(progress_bar())
+        .with_progress(progress_bar(common.quiet))
         .with_limits(common.limits.limits()?)
         .with_prune(prune);
     let defaults = FingerprintParams::with_seed(0);
@@ -604,6 +632,21 @@ fn index_exit_code(summary: &pugmark::IndexSummary) -> u8 {
 
 /// What a scan accepts (thresholds, reasons taken as notes, an empty
 /// index) and whether clean items are printed.
+/// How `scan` shows its reports.
+struct ScanOutput {
+    json: bool,
+    explain: bool,
+    report: Option<PathBuf>,
+    report_protected_thumbnails: bool,
+}
+
+/// The robustness plot (PDQ distances of transformed copies and of
+/// unrelated pictures), made by `cargo run --release --example robustness`.
+const ROBUSTNESS_SVG: &str = include_str!("../../../docs/robustness.svg");
+
+/// What the plot shows, under it in the report.
+const ROBUSTNESS_CAPTION: &str = "PDQ distances between the test pictures and transformed copies of them (green: resized, re-encoded, mirrored, turned, framed, cropped) and between unrelated pictures (grey). The dashed line is the default match threshold: copies fall left of it, unrelated pairs right. Made by examples/robustness.rs from tests/fixtures.";
+
 struct ScanPolicy {
     thresholds: Thresholds,
     accept_incomplete: Vec<String>,
@@ -616,8 +659,9 @@ fn cmd_scan(
     dir: &Path,
     common: &Common,
     policy: ScanPolicy,
-    json: bool,
+    output: ScanOutput,
 ) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
     let opts = ScanOptions::default()
         .with_thresholds(policy.thresholds)
         .with_limits(common.limits.limits()?)
@@ -627,7 +671,7 @@ fn cmd_scan(
         .with_mmap(scan_read_choice(common))
         .with_follow_symlinks(common.follow_symlinks)
         .with_follow_named_links(true)
-        .with_progress(progress_bar());
+        .with_progress(progress_bar(common.quiet));
     let scanner = Scanner::open(dir, opts)?;
     let mut reports = Vec::new();
     let files: Vec<PathBuf> = paths
@@ -650,15 +694,40 @@ fn cmd_scan(
         .iter()
         .filter(|r| !policy.only_findings || r.verdict != Verdict::Clean)
         .collect();
-    if json {
+    if output.json {
         for r in &shown {
             serde_json::to_writer(&mut out, r)?;
+            writeln!(out)?;
+        }
+    } else if output.explain {
+        for r in &shown {
+            for line in pugmark::explain::explain(r) {
+                writeln!(out, "{line}")?;
+            }
             writeln!(out)?;
         }
     } else {
         print_table(&mut out, &shown, dim)?;
     }
     out.flush()?;
+    if let Some(report_dir) = &output.report {
+        let opts = pugmark::html_report::HtmlReportOptions::default()
+            .with_protected_content(output.report_protected_thumbnails)
+            .with_scanned(paths.iter().map(|p| p.display().to_string()).collect())
+            .with_elapsed(Some(started.elapsed()))
+            .with_figure(Some((
+                ROBUSTNESS_SVG.to_string(),
+                ROBUSTNESS_CAPTION.to_string(),
+            )));
+        let written =
+            pugmark::html_report::write_html_report(report_dir, &scanner, &reports, &opts)?;
+        eprintln!(
+            "evidence report: {} ({}, {})",
+            written.index_html.display(),
+            counted(written.cards as u64, "card", "cards"),
+            counted(written.pictures as u64, "picture", "pictures")
+        );
+    }
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
     eprintln!(
         "{}: {} match, {} incomplete, {} error, {} clean",
@@ -1008,36 +1077,54 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// A progress bar on stderr when it is a terminal, else nothing.
-fn progress_bar() -> Arc<dyn Progress> {
-    if std::io::stderr().is_terminal() {
-        Arc::new(Bar(ProgressBar::hidden()))
+/// A progress bar on standard error when it is a terminal and not `quiet`.
+fn progress_bar(quiet: bool) -> Arc<dyn Progress> {
+    if std::io::stderr().is_terminal() && !quiet {
+        Arc::new(Bar {
+            bar: ProgressBar::hidden(),
+            items: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+        })
     } else {
         Arc::new(pugmark::NoProgress)
     }
 }
 
-struct Bar(ProgressBar);
+/// Bytes, files, files per second and the time left, drawn by indicatif.
+struct Bar {
+    bar: ProgressBar,
+    items: AtomicU64,
+    done: AtomicU64,
+    started: std::time::Instant,
+}
 
 impl Progress for Bar {
     fn begin(&self, items: u64, bytes: u64) {
-        self.0
+        self.bar
             .set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        self.0.set_length(bytes);
-        self.0.set_style(
+        self.bar.set_length(bytes);
+        self.bar.set_style(
             ProgressStyle::with_template(
                 "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        self.0.set_message(format!("{items} files"));
+        self.items.store(items, Ordering::Relaxed);
+        self.bar.set_message(format!("0/{items} files"));
     }
 
     fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        let items = self.items.load(Ordering::Relaxed);
+        self.bar
+            .set_message(format!("{done}/{items} files, {rate:.0} files/s"));
+        self.bar.inc(bytes);
     }
 
     fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }
 

@@ -28,7 +28,7 @@ mod stream;
 mod tar;
 mod zip;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, BufRead, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -118,7 +118,38 @@ pub(crate) struct Budget {
     started: Instant,
     bytes: Cell<u64>,
     members: Cell<u64>,
+    /// Member content wanted by the caller, when re-reading an item to show
+    /// one of its members (see [`Pipeline::member_content`]).
+    capture: Option<Capture>,
 }
+
+/// A request for one member's content during a walk: the names of the
+/// members open around the walk's current point, and what was found.
+struct Capture {
+    /// The member wanted: its names from the outermost inwards, joined by
+    /// [`MEMBER_SEPARATOR`].
+    wanted: String,
+    /// Names of the members being read, outermost first.
+    trail: RefCell<Vec<String>>,
+    /// The wanted member's bytes, once read.
+    found: RefCell<Option<Vec<u8>>>,
+}
+
+impl Capture {
+    /// Enters member `name`; says whether it is the wanted one.
+    fn enter(&self, name: &str) -> bool {
+        let mut trail = self.trail.borrow_mut();
+        trail.push(name.to_string());
+        self.found.borrow().is_none() && trail.join(&MEMBER_SEPARATOR.to_string()) == self.wanted
+    }
+
+    fn leave(&self) {
+        self.trail.borrow_mut().pop();
+    }
+}
+
+/// Most bytes [`Pipeline::member_content`] returns for one member (64 MiB).
+pub const MAX_CAPTURED_BYTES: usize = 64 << 20;
 
 impl Budget {
     /// A fresh budget, starting the clock now, that also runs out when one
@@ -131,7 +162,25 @@ impl Budget {
             started: Instant::now(),
             bytes: Cell::new(0),
             members: Cell::new(0),
+            capture: None,
         }
+    }
+
+    /// A fresh budget that also keeps the content of member `wanted`
+    /// (names joined by [`MEMBER_SEPARATOR`]) when the walk reads it.
+    pub fn capturing(limits: &Limits, wanted: &str) -> Budget {
+        let mut budget = Budget::new(limits, &[]);
+        budget.capture = Some(Capture {
+            wanted: wanted.to_string(),
+            trail: RefCell::new(Vec::new()),
+            found: RefCell::new(None),
+        });
+        budget
+    }
+
+    /// The captured member's content, if the walk read it.
+    pub fn captured(&self) -> Option<Vec<u8>> {
+        self.capture.as_ref()?.found.borrow_mut().take()
     }
 
     /// Whether a raised stop cut the work on the item short.
@@ -266,6 +315,8 @@ struct MemberReader<'b, R> {
     crc: Option<(crc32fast::Hasher, u32)>,
     expected_size: Option<u64>,
     stop: Option<Reason>,
+    /// A copy of what was delivered, when the caller asked for this member.
+    copy: Option<Vec<u8>>,
 }
 
 impl<'b, R: Read> MemberReader<'b, R> {
@@ -279,6 +330,7 @@ impl<'b, R: Read> MemberReader<'b, R> {
             crc: None,
             expected_size: None,
             stop: None,
+            copy: None,
         }
     }
 
@@ -360,6 +412,10 @@ impl<R: Read> Read for MemberReader<'_, R> {
         let n = n as usize;
         if let Some((hasher, _)) = &mut self.crc {
             hasher.update(&buf[..n]);
+        }
+        if let Some(copy) = &mut self.copy {
+            let room = MAX_CAPTURED_BYTES.saturating_sub(copy.len());
+            copy.extend_from_slice(&buf[..n.min(room)]);
         }
         Ok(n)
     }
@@ -564,6 +620,10 @@ impl<'p> Walk<'p> {
         reader.compressed = checks.compressed;
         reader.crc = checks.crc.map(|c| (crc32fast::Hasher::new(), c));
         reader.expected_size = checks.size;
+        let capture = self.budget.capture.as_ref();
+        if capture.is_some_and(|c| c.enter(name)) {
+            reader.copy = Some(Vec::new());
+        }
         let pipeline = self.pipeline;
         let budget = self.budget;
         let depth = self.depth + 1;
@@ -576,6 +636,12 @@ impl<'p> Walk<'p> {
         // decoder needed is seen.
         if reader.stop.is_none() {
             let _ = io::copy(&mut reader, &mut io::sink());
+        }
+        if let Some(capture) = capture {
+            capture.leave();
+            if let Some(copy) = reader.copy.take() {
+                *capture.found.borrow_mut() = Some(copy);
+            }
         }
         match result {
             Ok(Ok(mut fingerprints)) => {
@@ -630,6 +696,12 @@ impl<'p> Walk<'p> {
         if let Err(reason) = self.budget.charge_bytes(csv.len() as u64) {
             self.reason(reason);
             return false;
+        }
+        if let Some(capture) = &self.budget.capture {
+            if capture.enter(name) {
+                *capture.found.borrow_mut() = Some(csv.to_vec());
+            }
+            capture.leave();
         }
         let (pipeline, budget, depth) = (self.pipeline, self.budget, self.depth + 1);
         let result = catch_unwind(AssertUnwindSafe(|| {

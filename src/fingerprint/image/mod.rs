@@ -62,6 +62,28 @@ impl Region {
         }
     }
 
+    /// The region a report names (`whole`, `trimmed`, `centre-50pm`,
+    /// `left-100pm`, `band-0`), the inverse of [`name`](Self::name).
+    pub fn parse(name: &str) -> Option<Region> {
+        let permille = |rest: &str| rest.strip_suffix("pm")?.parse::<u16>().ok();
+        match name {
+            "whole" => return Some(Region::Whole),
+            "trimmed" => return Some(Region::Trimmed),
+            _ => {}
+        }
+        let (head, rest) = name.split_once('-')?;
+        match head {
+            "centre" => Some(Region::Centre(permille(rest)?)),
+            "band" => Some(Region::RasterBand(rest.parse().ok()?)),
+            _ => {
+                let side = ["left", "right", "top", "bottom"]
+                    .iter()
+                    .position(|s| *s == head)?;
+                Some(Region::Side(side as u8, permille(rest)?))
+            }
+        }
+    }
+
     /// (kind code, per mille) as stored in the index.
     pub fn encode(self) -> (u8, u16) {
         match self {
@@ -431,6 +453,47 @@ fn hashes_of(
     let unturned = turned.remove(0);
     hashes.extend(turned);
     unturned
+}
+
+/// Where `region` lies in `luma` (a picture as [`decode_luma`] gives it),
+/// cut as fingerprinting cuts it: (top, left, rows, columns).
+pub fn region_rect(luma: &LumaImage, region: Region, params: &FingerprintParams) -> [usize; 4] {
+    let (rows, cols) = (luma.rows, luma.cols);
+    match region {
+        Region::Whole | Region::RasterBand(_) => [0, 0, rows, cols],
+        Region::Trimmed => {
+            let [top, bottom, left, right] = trim_borders(
+                luma,
+                params.image_trim_tolerance,
+                params.image_trim_max_permille,
+            )
+            .map(|n| n as usize);
+            [top, left, rows - top - bottom, cols - left - right]
+        }
+        Region::Centre(pm) => {
+            let (cut_r, cut_c) = (rows * pm as usize / 1000, cols * pm as usize / 1000);
+            [cut_r, cut_c, rows - 2 * cut_r, cols - 2 * cut_c]
+        }
+        Region::Side(side, pm) => {
+            let (cut_r, cut_c) = (rows * pm as usize / 1000, cols * pm as usize / 1000);
+            match side {
+                0 => [0, cut_c, rows, cols - cut_c],
+                1 => [0, 0, rows, cols - cut_c],
+                2 => [cut_r, 0, rows - cut_r, cols],
+                _ => [0, 0, rows - cut_r, cols],
+            }
+        }
+    }
+}
+
+/// The dihedral transform that undoes `variant` (rotations by a quarter
+/// turn undo each other; every other transform undoes itself).
+pub fn inverse_variant(variant: u8) -> u8 {
+    match variant {
+        1 => 3,
+        3 => 1,
+        v => v,
+    }
 }
 
 /// The picture under dihedral transform `variant` (reference order and

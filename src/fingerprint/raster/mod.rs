@@ -520,3 +520,128 @@ mod tests {
         assert_eq!(canonical(65535.0, Some(65535.0)), CANONICAL_NODATA);
     }
 }
+
+/// A small copy of a raster for people to look at (the evidence report):
+/// every `step`-th sample of every `step`-th row of each band.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RasterPreview {
+    /// Samples per row of the raster itself.
+    pub width: usize,
+    /// Rows of the raster itself.
+    pub height: usize,
+    /// Raster samples per preview sample, along both axes.
+    pub step: usize,
+    /// Samples per row of the preview.
+    pub cols: usize,
+    /// Rows of the preview.
+    pub rows: usize,
+    /// Preview planes, each `cols * rows` values, row-major.
+    pub bands: Vec<Vec<f64>>,
+    /// The raster's NoData value, if it declares one.
+    pub nodata: Option<f64>,
+}
+
+/// Collects every `step`-th sample of every `step`-th row.
+struct PreviewSink {
+    side: usize,
+    preview: Option<RasterPreview>,
+}
+
+impl RowSink for PreviewSink {
+    fn header(&mut self, h: &RasterHeader) {
+        let step = h.width.max(h.height).div_ceil(self.side).max(1);
+        let (cols, rows) = (h.width.div_ceil(step), h.height.div_ceil(step));
+        self.preview = Some(RasterPreview {
+            width: h.width,
+            height: h.height,
+            step,
+            cols,
+            rows,
+            bands: vec![vec![f64::NAN; cols * rows]; h.bands],
+            nodata: h.geo.nodata,
+        });
+    }
+
+    fn row(&mut self, band: usize, row: usize, values: &[f64]) {
+        let Some(p) = &mut self.preview else {
+            return;
+        };
+        if !row.is_multiple_of(p.step) || band >= p.bands.len() || row / p.step >= p.rows {
+            return;
+        }
+        let out = &mut p.bands[band][row / p.step * p.cols..][..p.cols];
+        for (o, v) in out.iter_mut().zip(values.iter().step_by(p.step)) {
+            *o = *v;
+        }
+    }
+}
+
+/// A preview of the raster in `data` (of `kind`), at most `side` samples
+/// along its longer axis, read with the same readers as [`fingerprint`]
+/// and within `max_samples`.
+pub fn preview(
+    data: &[u8],
+    kind: Kind,
+    max_samples: u64,
+    side: usize,
+) -> Result<RasterPreview, GridError> {
+    let mut sink = PreviewSink {
+        side: side.max(1),
+        preview: None,
+    };
+    let max_samples = max_samples.min(MAX_IN_MEMORY_SAMPLES);
+    let grid = match kind {
+        Kind::Tiff => {
+            grid::read_tiff_rows(data, max_samples, &mut sink)?;
+            None
+        }
+        Kind::AsciiGrid => {
+            grid::read_ascii_rows(data, max_samples, &mut sink)?;
+            None
+        }
+        Kind::NetCdf => {
+            let file = netcdf::ClassicFile::parse(data)?;
+            Some(sci::raster(&file, kind, max_samples)?.grid)
+        }
+        Kind::Hdf5 => {
+            let file = hdf5::Hdf5File::open(data, max_samples)?;
+            Some(sci::raster(&file, kind, max_samples)?.grid)
+        }
+        Kind::Grib => Some(grib::read(data, max_samples)?.grid),
+        Kind::Hfa => Some(hfa::read(data, max_samples)?.grid),
+        Kind::Jpeg2000 => Some(jpeg2000::read(data, max_samples)?),
+        Kind::Png => Some(png16::read(data, max_samples)?),
+        Kind::Text | Kind::Table if xyz::looks_like(data) => {
+            Some(xyz::read(data, max_samples)?.grid)
+        }
+        other => return Err(GridError::UnsupportedFormat(other)),
+    };
+    if let Some(grid) = grid {
+        sink.header(&RasterHeader {
+            width: grid.width,
+            height: grid.height,
+            bands: grid.bands.len(),
+            sample_type: grid.sample_type.clone(),
+            geo: grid.geo.clone(),
+        });
+        for (b, plane) in grid.bands.iter().enumerate() {
+            for (r, row) in plane.chunks(grid.width.max(1)).enumerate() {
+                sink.row(b, r, row);
+            }
+        }
+    }
+    sink.preview
+        .ok_or_else(|| GridError::Malformed("the raster has no header".into()))
+}
+
+/// The rows of a NetCDF or HDF5 station series (1-D variables along one
+/// dimension), as the records signal reads them; `None` when the file
+/// holds none.
+pub fn series_rows(data: &[u8], kind: Kind) -> Option<Vec<Vec<String>>> {
+    let file: Box<dyn sci::SciFile + '_> = match kind {
+        Kind::NetCdf => Box::new(netcdf::ClassicFile::parse(data).ok()?),
+        Kind::Hdf5 => Box::new(hdf5::Hdf5File::open(data, MAX_IN_MEMORY_SAMPLES).ok()?),
+        _ => return None,
+    };
+    sci::series(file.as_ref()).ok().flatten().map(|s| s.rows)
+}

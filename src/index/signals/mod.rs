@@ -11,6 +11,8 @@ mod image;
 mod raster;
 mod records;
 
+pub(crate) use records::record_holders;
+
 use std::collections::HashSet;
 
 use super::table::{Entries, TableId};

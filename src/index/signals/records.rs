@@ -223,3 +223,14 @@ fn projected_evidence(
         })
         .collect()
 }
+
+/// Names (as evidence gives them) of the live protected items that hold
+/// the record with hash `hash`.
+pub(crate) fn record_holders(index: &Index, hash: u64) -> Vec<String> {
+    let mut names: Vec<String> = live_entries(index, TableId::Records, &record_key(hash))
+        .map(|(r, _)| index.item(r).path_display())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
