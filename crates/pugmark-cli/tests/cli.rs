@@ -82,10 +82,20 @@ fn signals(report: &Value) -> Vec<String> {
 fn data_samples_give_the_documented_verdicts() {
     let (_tmp, index) = indexed(&samples().join("reserve"));
     let reports = scan_json(&index, &[], &samples().join("outgoing"), 1);
-    assert_eq!(reports.len(), 20);
+    assert_eq!(reports.len(), 21);
     for r in &reports {
         assert_eq!(r["schema"], 1);
     }
+    // Encrypted members cannot be examined: incomplete, never clean.
+    let encrypted = by_name(&reports, "encrypted-upload.zip");
+    assert_eq!(encrypted["verdict"], "incomplete");
+    let codes: Vec<&str> = encrypted["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["container.encrypted", "container.encrypted"]);
     let copy = by_name(&reports, "dem-copy.tif");
     assert_eq!(copy["verdict"], "match");
     assert_eq!(signals(copy), ["exact"]);
@@ -652,6 +662,89 @@ fn summaries_say_one_item_not_one_items() {
     assert!(one.starts_with("1 item: 1 match"), "{one}");
     let two = scanned(&[&file, &reserve("telemetry/vega_seattle-weather.csv")]);
     assert!(two.starts_with("2 items: 1 match"), "{two}");
+}
+
+/// `scan --report DIR` writes the evidence report and says where; the
+/// protected side is only shown with `--report-protected-thumbnails`,
+/// which needs `--report`.
+#[test]
+fn scan_writes_the_evidence_report_where_asked() {
+    let (tmp, index) = indexed(&samples().join("reserve"));
+    let dir = tmp.path().join("report");
+    let outgoing = samples().join("outgoing");
+    let (table, summary) = pugmark(&index)
+        .args(["scan", "--quiet", "--report"])
+        .arg(&dir)
+        .arg(&outgoing)
+        .run_expecting(1);
+    assert!(table.starts_with("VERDICT"), "{table}");
+    let page = dir.join("index.html");
+    assert!(
+        summary.contains(&format!(
+            "evidence report: {} (17 cards, 9 pictures)",
+            page.display()
+        )),
+        "{summary}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("--report-protected-thumbnails"),
+        "says what is left out"
+    );
+    assert!(html.contains("<img src=\"assets/robustness.svg\""));
+    pugmark(&index)
+        .args(["scan", "--report-protected-thumbnails"])
+        .arg(&outgoing)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--report <DIR>"));
+    let (_, summary) = pugmark(&index)
+        .args(["scan", "--report-protected-thumbnails", "--report"])
+        .arg(&dir)
+        .arg(&outgoing)
+        .run_expecting(1);
+    // The protected picture beside each of the 8 outgoing ones.
+    assert!(summary.contains("(17 cards, 17 pictures)"), "{summary}");
+}
+
+/// `scan --explain` says in words what matched, what was not examined,
+/// what that means and what to do; it cannot be combined with `--json`.
+#[test]
+fn explain_prints_evidence_and_remedies_in_words() {
+    let (_tmp, index) = indexed(&samples().join("reserve"));
+    let outgoing = samples().join("outgoing");
+    let (text, _) = pugmark(&index)
+        .args(["scan", "--explain"])
+        .arg(outgoing.join("encrypted-upload.zip"))
+        .arg(outgoing.join("dem-window-64x64.tif"))
+        .arg(outgoing.join("patrol-notes.txt"))
+        .run_expecting(1);
+    assert!(
+        text.contains("encrypted-upload.zip (zip): INCOMPLETE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("what to do: Ask the sender for the password"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("what it means:").count(),
+        1,
+        "once per code: {text}"
+    );
+    assert!(
+        text.contains("Its first sample lies at row 30, column 20 of the protected raster."),
+        "{text}"
+    );
+    assert!(
+        text.contains("patrol-notes.txt (text): CLEAN — was fully examined and nothing matched."),
+        "{text}"
+    );
+    pugmark(&index)
+        .args(["scan", "--explain", "--json"])
+        .arg(&outgoing)
+        .assert()
+        .code(2);
 }
 
 /// A fraction outside 0..=1 is refused with a message that says what a

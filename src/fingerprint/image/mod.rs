@@ -638,6 +638,36 @@ fn trim_borders(img: &LumaImage, tolerance: u8, max_permille: u16) -> [u32; 4] {
 mod tests {
     use super::*;
 
+    /// Region names read back as the regions they name.
+    #[test]
+    fn region_names_parse_back() {
+        for r in [
+            Region::Whole,
+            Region::Trimmed,
+            Region::Centre(25),
+            Region::Centre(100),
+            Region::Side(0, 50),
+            Region::Side(3, 100),
+            Region::RasterBand(2),
+        ] {
+            assert_eq!(Region::parse(&r.name()), Some(r));
+        }
+        assert_eq!(Region::parse("centre-x"), None);
+        assert_eq!(Region::parse("middle-50pm"), None);
+    }
+
+    /// Turning by a variant and then by its inverse gives the picture back.
+    #[test]
+    fn inverse_variants_undo_their_variants() {
+        let (rows, cols) = (3, 5);
+        let pixels: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+        for v in 0..8u8 {
+            let (turned, r, c) = turn(&pixels, rows, cols, v);
+            let (back, r2, c2) = turn(&turned, r, c, inverse_variant(v));
+            assert_eq!((back, r2, c2), (pixels.clone(), rows, cols), "variant {v}");
+        }
+    }
+
     /// A window's turned pixels (whole rows copied for the turns that keep
     /// the axes) equal turning its copy, for all eight turns.
     #[test]
