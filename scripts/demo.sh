@@ -18,11 +18,13 @@ echo
 echo "\$ pugmark --index $index index data-samples/reserve"
 "$bin" --index "$index" index data-samples/reserve
 echo
-echo "\$ pugmark --index $index scan data-samples/outgoing"
+report=target/demo-report
+echo "\$ pugmark --index $index scan data-samples/outgoing --report $report --report-protected-thumbnails"
 set +e
-"$bin" --index "$index" scan data-samples/outgoing
+"$bin" --index "$index" scan data-samples/outgoing --report "$report" --report-protected-thumbnails
 status=$?
 set -e
+[ -f "$report/index.html" ] || { echo "no evidence report in $report" >&2; exit 1; }
 echo
 case "$status" in
   1) echo "scan exit status 1: protected content found (expected for these samples)";;
@@ -56,4 +58,5 @@ if [ "$checked" -ne "$(find data-samples/outgoing -maxdepth 1 -type f | wc -l)" 
   echo "verdict check failed: $wrong wrong of $checked" >&2
   exit 1
 fi
+echo "evidence report (open it in a browser): $report/index.html"
 echo "verdicts checked: all $checked samples as expected ($clean clean, $incomplete incomplete, $((checked - clean - incomplete)) match)"

@@ -27,7 +27,7 @@ use serde::Serialize;
 pub use bytes::{ByteSignals, ChunkFp, ChunkHash, CHUNK_HASH_LEN};
 pub use chunker::Chunker;
 pub(crate) use container::cancelled;
-pub use container::{Limits, Member, CANCELLED, MEMBER_SEPARATOR};
+pub use container::{Limits, Member, CANCELLED, MAX_CAPTURED_BYTES, MEMBER_SEPARATOR};
 pub use params::{FingerprintParams, ParamDifference};
 
 use crate::error::Result;
@@ -202,7 +202,7 @@ impl Pipeline {
     /// its path inside the item as reports name it (`dir/a.tar!logs/b.csv`,
     /// what follows the item's own path and the first
     /// [`MEMBER_SEPARATOR`]). `None` when the walk does not reach it; at
-    /// most [`MAX_CAPTURED_BYTES`](container::MAX_CAPTURED_BYTES) bytes.
+    /// most [`MAX_CAPTURED_BYTES`] bytes.
     pub fn member_content(
         &self,
         name: Option<&Path>,

@@ -710,6 +710,7 @@ fn cmd_scan(
         print_table(&mut out, &shown, dim)?;
     }
     out.flush()?;
+    let mut report_failed = false;
     if let Some(report_dir) = &output.report {
         let opts = pugmark::html_report::HtmlReportOptions::default()
             .with_protected_content(output.report_protected_thumbnails)
@@ -719,14 +720,19 @@ fn cmd_scan(
                 ROBUSTNESS_SVG.to_string(),
                 ROBUSTNESS_CAPTION.to_string(),
             )));
-        let written =
-            pugmark::html_report::write_html_report(report_dir, &scanner, &reports, &opts)?;
-        eprintln!(
-            "evidence report: {} ({}, {})",
-            written.index_html.display(),
-            counted(written.cards as u64, "card", "cards"),
-            counted(written.pictures as u64, "picture", "pictures")
-        );
+        match pugmark::html_report::write_html_report(report_dir, &scanner, &reports, &opts) {
+            Ok(written) => eprintln!(
+                "evidence report: {} ({}, {})",
+                written.index_html.display(),
+                counted(written.cards as u64, "card", "cards"),
+                counted(written.pictures as u64, "picture", "pictures")
+            ),
+            Err(e) => {
+                // The verdicts stand; a match still exits 1.
+                eprintln!("pugmark: error: the evidence report was not written: {e}");
+                report_failed = true;
+            }
+        }
     }
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
     eprintln!(
@@ -749,7 +755,8 @@ fn cmd_scan(
         );
     }
     report_resources(common);
-    Ok(exit_code(reports.iter().map(|r| &r.verdict)) as u8)
+    let code = exit_code(reports.iter().map(|r| &r.verdict)) as u8;
+    Ok(if report_failed && code != 1 { 2 } else { code })
 }
 
 /// Prints the verdict table: per item its findings, reasons and error, then

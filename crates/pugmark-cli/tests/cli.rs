@@ -705,6 +705,20 @@ fn scan_writes_the_evidence_report_where_asked() {
         .run_expecting(1);
     // The protected picture beside each of the 8 outgoing ones.
     assert!(summary.contains("(17 cards, 17 pictures)"), "{summary}");
+    // A report that cannot be written is an error, but never hides a match.
+    let blocked = tmp.path().join("a-file");
+    std::fs::write(&blocked, b"x").unwrap();
+    for (file, code) in [("patrol-notes.txt", 2), ("dem-copy.tif", 1)] {
+        let (_, err) = pugmark(&index)
+            .args(["scan", "--report"])
+            .arg(&blocked)
+            .arg(outgoing.join(file))
+            .run_expecting(code);
+        assert!(
+            err.contains("the evidence report was not written: creating "),
+            "{err}"
+        );
+    }
 }
 
 /// `scan --explain` says in words what matched, what was not examined,
