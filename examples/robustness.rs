@@ -158,9 +158,10 @@ fn main() {
     let missed: Vec<&(String, u32)> = copies.iter().filter(|(_, d)| *d > threshold).collect();
     let close = unrelated.iter().filter(|&&d| d <= threshold).count();
     println!(
-        "{} pictures; {} copies: max distance {}, {} above the threshold {threshold}",
+        "{} pictures; {} copies: distance {} to {}, {} above the threshold {threshold}",
         pictures.len(),
         copies.len(),
+        copies.iter().map(|c| c.1).min().unwrap_or(0),
         copies.iter().map(|c| c.1).max().unwrap_or(0),
         missed.len()
     );
