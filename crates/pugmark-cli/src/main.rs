@@ -144,8 +144,8 @@ const SCAN_EXIT_CODES: &str = "Exit status:
 const INDEX_EXIT_CODES: &str = "Exit status:
   0  every protected path was indexed
   2  the index could not be written (a protected path that does not exist,
-     a locked index, usage), or an index it created holds no items (scan
-     refuses it)
+     a locked index, usage), or it holds no protected items after the run
+     (scan refuses an empty index)
   3  the index was written, but some paths were skipped (listed on stdout):
      they are not protected";
 
@@ -564,10 +564,26 @@ fn cmd_index(
     }
     let mut writer = IndexWriter::open(dir, opts)?;
     let summary = writer.add_paths(paths)?;
+    drop(writer);
     report_resources(common);
+    // An index with nothing in it protects nothing (and `scan` refuses it):
+    // a scheduled job must fail, not pass.
+    let empty = Index::open(dir, &OpenOptions::default())
+        .map(|i| i.live_items() == 0)
+        .unwrap_or(true);
+    let code = if empty { 2 } else { index_exit_code(&summary) };
+    let say_empty = || {
+        if empty {
+            eprintln!(
+                "pugmark: error: the index at {} holds no protected items: nothing under the given paths could be indexed, and scan refuses an empty index",
+                dir.display()
+            );
+        }
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
-        return Ok(index_exit_code(&summary));
+        say_empty();
+        return Ok(code);
     }
     let secs = summary.elapsed_secs.max(1e-9);
     println!(
@@ -607,7 +623,10 @@ fn cmd_index(
         println!("not fully examined (by reason): {}", parts.join(", "));
     }
     if !summary.skipped.is_empty() {
-        println!("skipped {} paths:", summary.skipped.len());
+        println!(
+            "skipped {}:",
+            counted(summary.skipped.len() as u64, "path", "paths")
+        );
         for s in &summary.skipped {
             let detail = match &s.reason {
                 pugmark::source::SkipReason::Unreadable(m) => format!(" ({m})"),
@@ -616,7 +635,8 @@ fn cmd_index(
             println!("  {:<22} {}{detail}", s.reason.code(), s.path.display());
         }
     }
-    Ok(index_exit_code(&summary))
+    say_empty();
+    Ok(code)
 }
 
 /// `index` exits 3 when protected paths were skipped (unreadable, links,
@@ -630,8 +650,6 @@ fn index_exit_code(summary: &pugmark::IndexSummary) -> u8 {
     }
 }
 
-/// What a scan accepts (thresholds, reasons taken as notes, an empty
-/// index) and whether clean items are printed.
 /// How `scan` shows its reports.
 struct ScanOutput {
     json: bool,
@@ -647,6 +665,8 @@ const ROBUSTNESS_SVG: &str = include_str!("../../../docs/robustness.svg");
 /// What the plot shows, under it in the report.
 const ROBUSTNESS_CAPTION: &str = "PDQ distances between the test pictures and transformed copies of them (green: resized, re-encoded, mirrored, turned, framed, cropped) and between unrelated pictures (grey). The dashed line is the default match threshold: copies fall left of it, unrelated pairs right. Made by examples/robustness.rs from tests/fixtures.";
 
+/// What a scan accepts (thresholds, reasons taken as notes, an empty
+/// index) and whether clean items are printed.
 struct ScanPolicy {
     thresholds: Thresholds,
     accept_incomplete: Vec<String>,

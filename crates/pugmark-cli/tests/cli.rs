@@ -593,6 +593,78 @@ fn symlinks_met_walking_are_reported_named_ones_followed() {
     assert_eq!(stats["items"], 1);
 }
 
+/// A link named on the command line whose target is a FIFO or a device,
+/// missing, or a loop of links is never clean: the special file is not
+/// read (`incomplete`), the others cannot be read (`error`); `index` lists
+/// each as skipped and exits 3.
+#[test]
+fn named_links_to_special_missing_or_looping_targets_are_never_clean() {
+    let (tmp, index) = indexed(&reserve("telemetry"));
+    let dir = tmp.path().join("links");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let link = |name: &str, target: &Path| {
+        std::os::unix::fs::symlink(target, dir.join(name)).unwrap();
+        dir.join(name)
+    };
+    let cases = [
+        (
+            link("to-fifo", &fifo),
+            "incomplete",
+            3,
+            "source.special_file",
+        ),
+        (
+            link("to-null", Path::new("/dev/null")),
+            "incomplete",
+            3,
+            "source.special_file",
+        ),
+        (
+            link("broken", &dir.join("missing")),
+            "error",
+            2,
+            "No such file",
+        ),
+        (
+            link("loop-a", &dir.join("loop-b")),
+            "error",
+            2,
+            "Too many levels",
+        ),
+    ];
+    link("loop-b", &dir.join("loop-a"));
+    for (path, verdict, code, says) in &cases {
+        let reports = scan_json(&index, &[], path, *code);
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0]["verdict"], *verdict, "{path:?}");
+        assert!(reports[0].to_string().contains(says), "{:?}", reports[0]);
+        let other = tmp.path().join(format!(
+            "idx-{}",
+            path.file_name().unwrap().to_string_lossy()
+        ));
+        // Nothing else to index: the new index is empty, which fails.
+        let (out, err) = pugmark(&other).arg("index").arg(path).run_expecting(2);
+        assert!(out.contains("skipped 1 path:"), "{out}");
+        assert!(err.contains("holds no protected items"), "{err}");
+        // Beside a real file, the skip is reported and exits 3.
+        let mixed = tmp.path().join(format!(
+            "idx-mixed-{}",
+            path.file_name().unwrap().to_string_lossy()
+        ));
+        pugmark(&mixed)
+            .arg("index")
+            .arg(path)
+            .arg(reserve("telemetry/cerknicko-jezero.gpx"))
+            .run_expecting(3);
+    }
+}
+
 #[test]
 fn fingerprint_shows_digest_and_chunks() {
     let tmp = tempfile::tempdir().unwrap();
