@@ -7,8 +7,8 @@
 //!
 //! The distance of a pair is the smallest over the outgoing picture's
 //! queries (whole, trimmed, centre crops, turned) and the protected
-//! picture's stored hashes (whole, trimmed, centre and side crops), which
-//! is what a scan compares.
+//! picture's stored hashes (whole, trimmed, centre and side crops), both
+//! of PDQ quality 50 or more, which is what a scan compares.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -104,12 +104,18 @@ fn fp(data: &[u8], protected: bool, params: &FingerprintParams) -> Option<ImageF
 }
 
 /// The smallest distance between an outgoing picture's queries and a
-/// protected picture's hashes.
-fn distance(outgoing: &ImageFp, protected: &ImageFp) -> u32 {
-    let stored: Vec<_> = protected.all_hashes().map(|h| h.hash).collect();
+/// protected picture's hashes, both of at least `min_quality` (weaker
+/// hashes never match alone in a scan).
+fn distance(outgoing: &ImageFp, protected: &ImageFp, min_quality: u8) -> u32 {
+    let stored: Vec<_> = protected
+        .all_hashes()
+        .filter(|h| h.quality >= min_quality)
+        .map(|h| h.hash)
+        .collect();
     outgoing
         .queries()
         .iter()
+        .filter(|q| q.quality >= min_quality)
         .flat_map(|q| stored.iter().map(move |s| q.hash.distance(s)))
         .min()
         .unwrap_or(256)
@@ -143,7 +149,10 @@ fn main() {
     for (i, (name, data)) in pictures.iter().enumerate() {
         for (t, bytes) in transforms(data) {
             let out = fp(&bytes, false, &params).expect("transformed copy hashes");
-            copies.push((format!("{name}: {t}"), distance(&out, &protected[i])));
+            copies.push((
+                format!("{name}: {t}"),
+                distance(&out, &protected[i], thresholds.min_image_quality),
+            ));
         }
     }
     let mut unrelated = Vec::new();
@@ -151,7 +160,7 @@ fn main() {
         let out = fp(data, false, &params).expect("picture hashes");
         for (j, p) in protected.iter().enumerate() {
             if i != j {
-                unrelated.push(distance(&out, p));
+                unrelated.push(distance(&out, p, thresholds.min_image_quality));
             }
         }
     }

@@ -44,8 +44,18 @@ if [ "$status" -ne 1 ]; then
   cat "$work/scan.err" >&2
   exit 1
 fi
+# What the scan says it wrote, and what it should have: a card per item
+# whose verdict is not clean (counted from the JSON Lines).
+written=$(grep -o 'evidence report: .* ([0-9]* cards, [0-9]* pictures)' "$work/scan.err" || true)
+cards_written=$(echo "$written" | sed -E 's/.*\(([0-9]*) cards, ([0-9]*) pictures\)/\1/')
+pictures_written=$(echo "$written" | sed -E 's/.*\(([0-9]*) cards, ([0-9]*) pictures\)/\2/')
 cards_expected=$("$bin" --index "$work/idx" scan --json data-samples/outgoing 2>/dev/null \
-  | grep -vc '"verdict":"clean"' || true)
+  | python3 -c 'import json, sys; print(sum(json.loads(l)["verdict"] != "clean" for l in sys.stdin))' \
+  || true)  # scan exits 1: matches
+if [ -z "$written" ] || [ "$cards_written" != "$cards_expected" ]; then
+  echo "the scan wrote ${cards_written:-no} cards, expected $cards_expected: $written" >&2
+  exit 1
+fi
 
 # Headless Chromium, bounded; as root it needs --no-sandbox. No network is
 # used: the page and its assets are files.
@@ -57,7 +67,7 @@ chrome() {
 
 # Checks a rendered page; prints what is wrong and returns 1.
 check_page() {
-  local page=$1 cards=$2 dom=$3 log=$4
+  local page=$1 cards=$2 pictures=$3 dom=$4 log=$5
   chrome --dump-dom "file://$PWD/$page" >"$dom" 2>"$log" || { echo "chromium failed on $page"; return 1; }
   local bad=0
   local seen
@@ -65,8 +75,11 @@ check_page() {
   local total loaded
   total=$(echo "$seen" | sed -E 's/data-images="([0-9]*) loaded ([0-9]*)"/\1/')
   loaded=$(echo "$seen" | sed -E 's/data-images="([0-9]*) loaded ([0-9]*)"/\2/')
-  if [ -z "$seen" ] || [ "$total" -eq 0 ] || [ "$total" != "$loaded" ]; then
-    echo "pictures: ${seen:-the page did not report its pictures} (every one must load)"; bad=1
+  if [ -z "$seen" ] || [ "$total" != "$pictures" ] || [ "$total" != "$loaded" ]; then
+    echo "pictures: ${seen:-the page did not report its pictures} (all $pictures must load)"; bad=1
+  fi
+  if grep -q 'class="placeholder"' "$dom"; then
+    echo "a picture the report should show is a placeholder"; bad=1
   fi
   if grep -q 'data-natural-width="0"' "$dom"; then
     echo "a picture has no decoded width"; bad=1
@@ -81,18 +94,27 @@ check_page() {
 }
 
 report="$work/report"
-# The checks must catch a missing picture and a script error.
-sed 's|</main>|<img src="assets/missing.png" alt="x"></main><script>noSuchFunction();</script>|' \
-  "$report/index.html" >"$report/broken.html"
-if check_page "$report/broken.html" "$cards_expected" "$work/broken-dom.html" "$work/broken-console.log" >"$work/broken-check.txt"; then
-  echo "the browser check passed a page with a missing picture and a script error" >&2
+# The checks must catch a missing picture (not loaded, no width), a
+# placeholder, a missing card and a script error.
+python3 - "$report/index.html" "$report/broken.html" <<'PY'
+import sys
+html = open(sys.argv[1], encoding="utf-8").read()
+first = html.index('<section class="card ')
+html = html[:first] + html[html.index("</section>", first) + len("</section>"):]
+html = html.replace("</main>", '<img src="assets/missing.png" alt="x"><div class="placeholder">x</div></main><script>noSuchFunction();</script>')
+open(sys.argv[2], "w", encoding="utf-8").write(html)
+PY
+if check_page "$report/broken.html" "$cards_expected" "$pictures_written" "$work/broken-dom.html" "$work/broken-console.log" >"$work/broken-check.txt"; then
+  echo "the browser check passed a broken page" >&2
   exit 1
 fi
-grep -q "pictures:" "$work/broken-check.txt" && grep -q "console errors" "$work/broken-check.txt" \
-  || { echo "the broken page failed for the wrong reasons:" >&2; cat "$work/broken-check.txt" >&2; exit 1; }
+for want in "pictures:" "no decoded width" "placeholder" "cards:" "console errors"; do
+  grep -q "$want" "$work/broken-check.txt" \
+    || { echo "the broken page was not caught by the '$want' check:" >&2; cat "$work/broken-check.txt" >&2; exit 1; }
+done
 rm "$report/broken.html"
 
-if ! check_page "$report/index.html" "$cards_expected" "$work/dom.html" "$work/console.log"; then
+if ! check_page "$report/index.html" "$cards_expected" "$pictures_written" "$work/dom.html" "$work/console.log"; then
   echo "the evidence report failed in Chromium (DOM: $work/dom.html, log: $work/console.log)" >&2
   exit 1
 fi

@@ -320,6 +320,9 @@ pub fn verdict_words(report: &Report) -> &'static str {
             "was not fully examined and nothing matched in what was: it is not known to be clean"
         }
         Verdict::Error => "could not be read: nothing is known about it",
+        Verdict::Clean if report.all_notes().iter().any(|(_, n)| n.waived) => {
+            "matched nothing in what was examined; parts were NOT examined because --accept-incomplete waived their reasons"
+        }
         Verdict::Clean => "was fully examined and nothing matched",
     }
 }

@@ -13,6 +13,7 @@
 //! ([`HtmlReportOptions::protected_content`]): the index stores no pixels
 //! and no rows, so otherwise its side shows a placeholder.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs;
@@ -25,7 +26,7 @@ use crate::fingerprint::image::pdq::DIHEDRAL_NAMES;
 use crate::fingerprint::image::{inverse_variant, region_rect, turn, Region};
 use crate::fingerprint::raster::{self, RasterPreview};
 use crate::fingerprint::records::{record_rows, RecordRow};
-use crate::fingerprint::{FingerprintParams, Pipeline, MEMBER_SEPARATOR};
+use crate::fingerprint::{FingerprintParams, MemberCopy, Pipeline, MEMBER_SEPARATOR};
 use crate::report::{Evidence, Reason, Report, Verdict};
 use crate::scan::Scanner;
 use crate::sniff::{self, Kind};
@@ -58,6 +59,9 @@ pub struct HtmlReportOptions {
     pub elapsed: Option<Duration>,
     /// An SVG figure (the robustness plot) to include, with its caption.
     pub figure: Option<(String, String)>,
+    /// Time for reading files again (pictures, rasters, rows); once spent,
+    /// the remaining cards are written without them. `None`: two minutes.
+    pub time_budget: Option<Duration>,
 }
 
 option_setters!(HtmlReportOptions {
@@ -65,6 +69,7 @@ option_setters!(HtmlReportOptions {
     with_scanned: scanned: Vec<String>,
     with_elapsed: elapsed: Option<Duration>,
     with_figure: figure: Option<(String, String)>,
+    with_time_budget: time_budget: Option<Duration>,
 });
 
 /// What [`write_html_report`] wrote.
@@ -89,27 +94,56 @@ pub fn write_html_report(
     reports: &[Report],
     opts: &HtmlReportOptions,
 ) -> Result<HtmlReportSummary> {
-    let assets = dir.join("assets");
-    if assets.is_dir() {
-        fs::remove_dir_all(&assets).map_err(|e| Error::io("clearing", &assets, e))?;
+    let index_html = dir.join("index.html");
+    if let Ok(existing) = fs::read_to_string(&index_html) {
+        if !existing.contains(GENERATOR) {
+            return Err(Error::InvalidOption(format!(
+                "{} exists and is not a pugmark report: choose another report folder",
+                index_html.display()
+            )));
+        }
     }
+    let assets = dir.join("assets");
     fs::create_dir_all(&assets).map_err(|e| Error::io("creating", &assets, e))?;
+    // Pictures of an earlier report go; nothing else in the folder is ours.
+    let entries = fs::read_dir(&assets).map_err(|e| Error::io("listing", &assets, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if is_report_asset(&name.to_string_lossy()) {
+            let path = entry.path();
+            fs::remove_file(&path).map_err(|e| Error::io("removing", &path, e))?;
+        }
+    }
+    let budget = opts.time_budget.unwrap_or(Duration::from_secs(120));
     let mut page = Page {
         scanner,
         opts,
         assets,
         pictures: 0,
         html: String::new(),
-        protected_cache: HashMap::new(),
+        deadline: std::time::Instant::now() + budget,
     };
     let cards = page.write(reports)?;
-    let index_html = dir.join("index.html");
     fs::write(&index_html, &page.html).map_err(|e| Error::io("writing", &index_html, e))?;
     Ok(HtmlReportSummary {
         index_html,
         cards,
         pictures: page.pictures,
     })
+}
+
+/// Marks a page as a pugmark report (an `index.html` without it is never
+/// overwritten).
+const GENERATOR: &str = "<meta name=\"generator\" content=\"pugmark evidence report\">";
+
+/// Whether a file in `assets/` is one a report writes (`p0001.png`,
+/// `robustness.svg`).
+fn is_report_asset(name: &str) -> bool {
+    name == "robustness.svg"
+        || name
+            .strip_prefix('p')
+            .and_then(|n| n.strip_suffix(".png"))
+            .is_some_and(|n| n.len() >= 4 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -186,15 +220,16 @@ struct Page<'a> {
     assets: PathBuf,
     pictures: usize,
     html: String,
-    /// Protected files read so far (by evidence name), or `None` when
-    /// they could not be.
-    protected_cache: HashMap<String, Option<Vec<u8>>>,
+    /// When reading files again stops.
+    deadline: std::time::Instant,
 }
 
 /// An outgoing item's content, read again for its card.
 struct Outgoing {
     /// The top-level file's bytes, if it still has the scanned digest.
     top: Option<Vec<u8>>,
+    /// The members whose findings show content, read in one walk.
+    members: HashMap<String, MemberCopy>,
     /// Why it could not be read again.
     why_not: Option<String>,
 }
@@ -223,6 +258,10 @@ impl Page<'_> {
         }
         let mut h = String::new();
         h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+        h.push_str(GENERATOR);
+        // Nothing but the page's own style, script and pictures: no fetch,
+        // no frame, no form, whatever a file or member name holds.
+        h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src 'self' file:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'none'; base-uri 'none'\">");
         h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
         h.push_str("<title>pugmark evidence report</title><style>");
         h.push_str(STYLE);
@@ -277,12 +316,12 @@ impl Page<'_> {
         if !clean.is_empty() {
             let _ = write!(
                 self.html,
-                "<details><summary>{} clean item{} (fully examined, nothing matched)</summary><ul>",
+                "<details><summary>{} clean item{} (nothing matched; examined in full unless a reason was waived)</summary><ul>",
                 clean.len(),
                 if clean.len() == 1 { "" } else { "s" }
             );
             for r in clean {
-                let notes = r.notes.iter().filter(|n| n.waived).count();
+                let notes = r.all_notes().iter().filter(|(_, n)| n.waived).count();
                 let waived = if notes > 0 {
                     format!(" — <strong>{notes} reason(s) waived by --accept-incomplete</strong>")
                 } else {
@@ -333,7 +372,7 @@ impl Page<'_> {
             tree(&mut self.html, report);
             self.html.push_str("</div>\n");
         }
-        let outgoing = read_outgoing(report);
+        let outgoing = self.read_outgoing(report);
         self.findings(report, report, &outgoing)?;
         self.html.push_str("</section>\n");
         Ok(())
@@ -353,7 +392,11 @@ impl Page<'_> {
             for line in evidence_words(e) {
                 let _ = write!(self.html, "<p>{}</p>", esc(&line));
             }
-            let content = self.outgoing_content(top, member, outgoing);
+            let content = if shows_content(e) {
+                outgoing_content(member, outgoing)
+            } else {
+                Err("not needed".to_string())
+            };
             self.evidence_view(node, e, content.as_deref().map_err(String::as_str))?;
             self.html.push_str("</div>\n");
         }
@@ -395,40 +438,57 @@ impl Page<'_> {
         Ok(())
     }
 
-    /// The bytes of the outgoing item or member, or why they are not shown.
-    fn outgoing_content(
-        &self,
-        top: &Report,
-        member: Option<&str>,
-        outgoing: &Outgoing,
-    ) -> std::result::Result<Vec<u8>, String> {
-        let Some(bytes) = &outgoing.top else {
-            return Err(outgoing
-                .why_not
-                .clone()
-                .unwrap_or_else(|| "not read again".into()));
-        };
-        match member {
-            None => Ok(bytes.clone()),
-            Some(m) => self
-                .pipeline()
-                .member_content(Some(Path::new(&top.path)), bytes, m)
-                .ok_or_else(|| format!("member {m} not found when the file was read again")),
-        }
-    }
-
-    /// The protected item's bytes, when allowed and still readable.
-    fn protected_content(&mut self, name: &str) -> std::result::Result<Vec<u8>, String> {
+    /// The protected item's bytes, when allowed, still readable and still
+    /// what was indexed (its digest is in the index under its name).
+    fn protected_content(&self, name: &str) -> std::result::Result<Vec<u8>, String> {
         if !self.opts.protected_content {
             return Err("protected content not shown (--report-protected-thumbnails)".into());
         }
-        if !self.protected_cache.contains_key(name) {
-            let read = read_named(self.pipeline(), name);
-            self.protected_cache.insert(name.to_string(), read);
+        if std::time::Instant::now() > self.deadline {
+            return Err("not read: the report's time budget ran out".into());
         }
-        self.protected_cache[name]
-            .clone()
-            .ok_or_else(|| format!("the protected file {name} could not be read again"))
+        let data = read_named(self.pipeline(), name)?;
+        let digest = blake3::hash(&data);
+        let index = self.scanner.index();
+        let indexed = index
+            .lookup_exact(digest.as_bytes())
+            .into_iter()
+            .any(|r| index.item(r).path_display() == name);
+        if indexed {
+            Ok(data)
+        } else {
+            Err(format!("{name} changed since it was indexed: not shown"))
+        }
+    }
+
+    /// Reads the card's file again if it still is what was scanned, with
+    /// the members whose findings show content (one walk).
+    fn read_outgoing(&self, report: &Report) -> Outgoing {
+        let not = |why: String| Outgoing {
+            top: None,
+            members: HashMap::new(),
+            why_not: Some(why),
+        };
+        if std::time::Instant::now() > self.deadline {
+            return not("not read again: the report's time budget ran out".into());
+        }
+        let top = match read_scanned(report) {
+            Ok(top) => top,
+            Err(why) => return not(why),
+        };
+        let mut wanted = Vec::new();
+        collect_wanted(report, report, &mut wanted);
+        let members = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            self.pipeline()
+                .members_content(Some(Path::new(&report.path)), &top, &wanted)
+        };
+        Outgoing {
+            top: Some(top),
+            members,
+            why_not: None,
+        }
     }
 
     fn evidence_view(
@@ -626,7 +686,11 @@ impl Page<'_> {
         variant: u8,
     ) -> std::result::Result<String, String> {
         let kind = kind.unwrap_or_else(|| sniff::sniff(data, None));
-        let luma = decode_luma(data, kind, &ImageLimits::default()).map_err(|e| e.detail())?;
+        let limits = ImageLimits {
+            fast_jpeg_min_side: self.params().image_fast_jpeg_min_side,
+            ..ImageLimits::default()
+        };
+        let luma = decode_luma(data, kind, &limits).map_err(|e| e.detail())?;
         let region = Region::parse(region).unwrap_or(Region::Whole);
         let [top, left, rows, cols] = region_rect(&luma, region, self.params());
         let mut cut = Vec::with_capacity(rows * cols);
@@ -711,13 +775,15 @@ impl Page<'_> {
     fn bar(&mut self, label: &str, size: u64, ranges: &[[u64; 2]], note: &str) {
         const W: f64 = 560.0;
         let mut svg = format!(
-            "<svg width=\"{}\" height=\"22\" role=\"img\" aria-label=\"{label}: {note}\"><rect x=\"0\" y=\"4\" width=\"{W}\" height=\"14\" fill=\"#e8eaed\" stroke=\"#9aa0a6\"/>",
-            W as u32 + 2
+            "<svg width=\"{}\" height=\"22\" role=\"img\" aria-label=\"{}: {}\"><rect x=\"0\" y=\"4\" width=\"{W}\" height=\"14\" fill=\"#e8eaed\" stroke=\"#9aa0a6\"/>",
+            W as u32 + 2,
+            esc(label),
+            esc(note)
         );
         let size = size.max(1) as f64;
         for [a, b] in ranges {
             let x = *a as f64 / size * W;
-            let w = ((*b - *a) as f64 / size * W).max(1.5);
+            let w = (b.saturating_sub(*a) as f64 / size * W).max(1.5);
             let _ = write!(
                 svg,
                 "<rect x=\"{x:.1}\" y=\"4\" width=\"{w:.1}\" height=\"14\" fill=\"#b3261e\"/>"
@@ -769,8 +835,17 @@ impl Page<'_> {
         outgoing: std::result::Result<&[u8], &str>,
     ) {
         let kind = node.kind.unwrap_or(Kind::Table);
+        // Rows the scan counted for this protected table: held by it, by
+        // no more tables than the boilerplate limit, and not repeated
+        // more than three times here.
+        let index = self.scanner.index();
+        let max_items = self.scanner.options().thresholds.max_items_per_chunk;
+        let counted = |h: u64| {
+            let holders = index.record_holders(h);
+            holders.len() <= max_items && holders.iter().any(|p| p == protected)
+        };
         let rows = match outgoing {
-            Ok(data) => match record_rows(kind, data, ROWS_READ) {
+            Ok(data) => match record_rows(kind, data, ROWS_READ, &counted) {
                 Ok(rows) => rows,
                 Err(e) => {
                     let _ = write!(
@@ -790,12 +865,16 @@ impl Page<'_> {
                 return;
             }
         };
-        let index = self.scanner.index();
+        let mut repeats: HashMap<u64, usize> = HashMap::new();
+        for r in &rows {
+            *repeats.entry(r.hash).or_default() += 1;
+        }
         let matched: Vec<&RecordRow> = rows
             .iter()
-            .filter(|r| index.record_holders(r.hash).iter().any(|p| p == protected))
+            .filter(|r| repeats[&r.hash] <= 3)
             .take(ROWS_SHOWN)
             .collect();
+        let wanted: std::collections::HashSet<u64> = matched.iter().map(|r| r.hash).collect();
         let protected_rows: std::result::Result<HashMap<u64, RecordRow>, String> = self
             .protected_content(protected)
             .and_then(|data| {
@@ -808,13 +887,14 @@ impl Page<'_> {
                             .unwrap_or(protected),
                     )),
                 );
-                record_rows(kind, &data, usize::MAX).map_err(|e| e.detail())
+                record_rows(kind, &data, ROWS_READ, &|h| wanted.contains(&h))
+                    .map_err(|e| e.detail())
             })
             .map(|rows| rows.into_iter().map(|r| (r.hash, r)).collect());
         let fields = matched.first().map_or(0, |r| r.fields.len());
         let _ = write!(
             self.html,
-            "<p class=\"meta\">First {} matched rows of this table ({fields} columns each, compared as canonical values: numbers, dates and units read the same way whatever their spelling).</p><table class=\"rows\"><tr><th>row here</th><th>fields here</th><th>row there</th><th>fields there</th></tr>",
+            "<p class=\"meta\">First {} matched records of this table ({fields} columns each, compared as canonical values: numbers, dates and units read the same way whatever their spelling). Records are numbered from 1 on each side, header and comment lines not counted.</p><table class=\"rows\"><tr><th>record here</th><th>fields here</th><th>record there</th><th>fields there</th></tr>",
             matched.len()
         );
         for r in matched {
@@ -901,45 +981,91 @@ fn member_path<'r>(top: &Report, node: &'r Report) -> Option<&'r str> {
     Some(member_name(top, node))
 }
 
-/// Reads the card's file again if it still is what was scanned.
-fn read_outgoing(report: &Report) -> Outgoing {
-    let not = |why: String| Outgoing {
-        top: None,
-        why_not: Some(why),
-    };
-    let path = Path::new(&report.path);
-    let meta = match fs::metadata(path) {
-        Ok(m) if m.is_file() => m,
-        Ok(_) => return not("not a regular file: not read again".into()),
-        Err(e) => return not(format!("not read again: {e}")),
-    };
-    if meta.len() > MAX_REREAD_BYTES {
-        return not(format!(
-            "larger than {MAX_REREAD_BYTES} bytes: not read again"
-        ));
+/// The scanned file's bytes again, if it still has the digest the scan
+/// saw; otherwise why not.
+fn read_scanned(report: &Report) -> std::result::Result<Vec<u8>, String> {
+    if report.path == "-" {
+        return Err("standard input is not kept: nothing to show".into());
     }
-    match fs::read(path) {
-        Ok(data) => {
-            let digest = crate::fingerprint::bytes::hex(blake3::hash(&data).as_bytes());
-            if report.digest.as_deref() == Some(digest.as_str()) {
-                Outgoing {
-                    top: Some(data),
-                    why_not: None,
-                }
-            } else {
-                not("the file changed since it was scanned".into())
-            }
+    let path = Path::new(&report.path);
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() > MAX_REREAD_BYTES => {
+            return Err(format!(
+                "larger than {MAX_REREAD_BYTES} bytes: not read again"
+            ));
         }
-        Err(e) => not(format!("not read again: {e}")),
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err("not a regular file: not read again".into()),
+        Err(e) => return Err(format!("not read again: {e}")),
+    }
+    let data = fs::read(path).map_err(|e| format!("not read again: {e}"))?;
+    let digest = crate::fingerprint::bytes::hex(blake3::hash(&data).as_bytes());
+    if report.digest.as_deref() == Some(digest.as_str()) {
+        Ok(data)
+    } else {
+        Err("the file changed since it was scanned: not shown".into())
+    }
+}
+
+/// Whether a finding's view shows the item's content (pictures, rasters,
+/// rows); byte-range bars need none.
+fn shows_content(e: &Evidence) -> bool {
+    matches!(
+        e,
+        Evidence::Image { .. } | Evidence::Raster { .. } | Evidence::Records { .. }
+    )
+}
+
+/// The member paths (inside `top`) of `node` and its members whose
+/// findings show content.
+fn collect_wanted(top: &Report, node: &Report, out: &mut Vec<String>) {
+    if let Some(path) = member_path(top, node) {
+        if node.evidence.iter().any(shows_content) {
+            out.push(path.to_string());
+        }
+    }
+    for m in &node.members {
+        collect_wanted(top, m, out);
+    }
+}
+
+/// The content of the card's item (`member` `None`) or of one of its
+/// members, or why it is not shown.
+fn outgoing_content<'o>(
+    member: Option<&str>,
+    outgoing: &'o Outgoing,
+) -> std::result::Result<Cow<'o, [u8]>, String> {
+    let Some(bytes) = &outgoing.top else {
+        return Err(outgoing
+            .why_not
+            .clone()
+            .unwrap_or_else(|| "not read again".into()));
+    };
+    let Some(m) = member else {
+        return Ok(Cow::Borrowed(bytes));
+    };
+    match outgoing.members.get(m) {
+        Some(MemberCopy::Bytes(b)) => Ok(Cow::Borrowed(b)),
+        Some(MemberCopy::Ambiguous) => Err(format!(
+            "two or more members are named {m}: which one matched cannot be told, so none is shown"
+        )),
+        Some(_) => Err(format!("{m} could not be read whole again")),
+        None => Err(format!("{m} was not found when the file was read again")),
     }
 }
 
 /// Reads an item by the name an index or report gives it: a file, or a
 /// member of one (`archive.zip!dir/file`), re-extracted.
-fn read_named(pipeline: &Pipeline, name: &str) -> Option<Vec<u8>> {
-    let read = |p: &Path| -> Option<Vec<u8>> {
-        let meta = fs::metadata(p).ok()?;
-        (meta.is_file() && meta.len() <= MAX_REREAD_BYTES).then(|| fs::read(p).ok())?
+fn read_named(pipeline: &Pipeline, name: &str) -> std::result::Result<Vec<u8>, String> {
+    let read = |p: &Path| -> std::result::Result<Vec<u8>, String> {
+        let meta = fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if !meta.is_file() || meta.len() > MAX_REREAD_BYTES {
+            return Err(format!(
+                "{}: not a regular file of at most {MAX_REREAD_BYTES} bytes",
+                p.display()
+            ));
+        }
+        fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
     };
     if Path::new(name).is_file() {
         return read(Path::new(name));
@@ -948,10 +1074,16 @@ fn read_named(pipeline: &Pipeline, name: &str) -> Option<Vec<u8>> {
         let file = Path::new(&name[..i]);
         if file.is_file() {
             let data = read(file)?;
-            return pipeline.member_content(Some(file), &data, &name[i + 1..]);
+            let member = name[i + 1..].to_string();
+            let mut found =
+                pipeline.members_content(Some(file), &data, std::slice::from_ref(&member));
+            return match found.remove(&member) {
+                Some(MemberCopy::Bytes(b)) => Ok(b),
+                _ => Err(format!("{name} could not be read again")),
+            };
         }
     }
-    None
+    Err(format!("{name} is no longer there"))
 }
 
 /// A preview of the raster in `data`.

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use pugmark::fingerprint::raster::preview;
 use pugmark::fingerprint::records::{self, record_rows};
+use pugmark::fingerprint::MemberCopy;
 use pugmark::html_report::{write_html_report, HtmlReportOptions};
 use pugmark::sniff::Kind;
 use pugmark::{IndexOptions, IndexWriter, Report, ScanOptions, Scanner, Verdict};
@@ -80,7 +81,7 @@ fn report_of_the_samples_shows_every_card_type_with_pictures_that_load() {
         );
     }
     assert!(html.contains("matched window outlined"), "raster window");
-    assert!(html.contains("<th>row there</th>"), "matched rows");
+    assert!(html.contains("<th>record there</th>"), "matched rows");
     assert!(html.contains("2012/01/01 | 0.0 | 12.8 | 5.0 | 4.7 | drizzle"));
     assert!(html.contains("<ul class=\"tree\">"), "member tree");
     assert!(
@@ -144,12 +145,28 @@ fn without_permission_the_report_shows_no_protected_content() {
     assert_eq!(
         html.matches("protected content not shown (--report-protected-thumbnails)")
             .count(),
-        findings + html.matches("<th>row there</th>").count() * 5
+        findings + html.matches("<th>record there</th>").count() * 5
     );
     // No protected row that the outgoing side does not also hold: the
     // matched rows' protected column is empty.
     assert!(!html
         .contains("<td>1</td><td>2012/01/01 | 0.0 | 12.8 | 5.0 | 4.7 | drizzle</td><td>1</td>"));
+}
+
+/// One member read again, as bytes (`None` when not read whole).
+fn member(
+    pipeline: &pugmark::Pipeline,
+    name: Option<&Path>,
+    data: &[u8],
+    path: &str,
+) -> Option<Vec<u8>> {
+    match pipeline
+        .members_content(name, data, &[path.to_string()])
+        .remove(path)
+    {
+        Some(MemberCopy::Bytes(b)) => Some(b),
+        _ => None,
+    }
 }
 
 #[test]
@@ -158,38 +175,125 @@ fn a_member_read_again_is_the_member_as_archived() {
     let outgoing = common::samples().join("outgoing");
     let tgz = std::fs::read(outgoing.join("station-logs.tar.gz")).unwrap();
     let name = Some(Path::new("station-logs.tar.gz"));
-    let csv = pipeline
-        .member_content(name, &tgz, "station-logs.tar!logs/week-summary.csv")
-        .unwrap();
+    let csv = member(
+        &pipeline,
+        name,
+        &tgz,
+        "station-logs.tar!logs/week-summary.csv",
+    )
+    .unwrap();
     let weather = std::fs::read(common::reserve("telemetry/vega_seattle-weather.csv")).unwrap();
     assert_eq!(csv, weather[..20_000]);
-    let gpx = pipeline
-        .member_content(name, &tgz, "station-logs.tar!logs/track-2026-11-28.gpx")
-        .unwrap();
+    let gpx = member(
+        &pipeline,
+        name,
+        &tgz,
+        "station-logs.tar!logs/track-2026-11-28.gpx",
+    )
+    .unwrap();
     assert_eq!(
         gpx,
         std::fs::read(common::reserve("telemetry/cerknicko-jezero.gpx")).unwrap()
     );
     assert_eq!(
-        pipeline.member_content(name, &tgz, "station-logs.tar!logs/none.csv"),
+        member(&pipeline, name, &tgz, "station-logs.tar!logs/none.csv"),
         None
     );
-    assert_eq!(
-        pipeline.member_content(name, &tgz, "logs/week-summary.csv"),
-        None
-    );
+    assert_eq!(member(&pipeline, name, &tgz, "logs/week-summary.csv"), None);
 
     let mail = std::fs::read(outgoing.join("mail-to-press.eml")).unwrap();
-    let attached = pipeline
-        .member_content(None, &mail, "attachment/week-summary.csv")
-        .unwrap();
+    let attached = member(&pipeline, None, &mail, "attachment/week-summary.csv").unwrap();
     assert_eq!(attached, weather[..19_971]);
     let zip = std::fs::read(outgoing.join("camera-trap-upload.zip")).unwrap();
-    let photo = pipeline.member_content(None, &zip, "IMG_0042.JPG").unwrap();
+    let photo = member(&pipeline, None, &zip, "IMG_0042.JPG").unwrap();
     assert_eq!(
         photo,
         std::fs::read(common::reserve("photos/pillow_flower.jpg")).unwrap()
     );
+}
+
+/// A tar may hold a name twice (the later entry wins when unpacked): which
+/// one a finding concerns cannot be told, so neither is shown as evidence.
+#[test]
+fn a_member_name_held_twice_is_ambiguous() {
+    let pipeline = pugmark::Pipeline::new(pugmark::FingerprintParams::with_seed(1)).unwrap();
+    let tar = common::archive::tar(&[("photo.jpg", b"harmless"), ("photo.jpg", b"other bytes")]);
+    let found = pipeline.members_content(None, &tar, &["photo.jpg".to_string()]);
+    assert_eq!(found.get("photo.jpg"), Some(&MemberCopy::Ambiguous));
+    let tar = common::archive::tar(&[("a.txt", b"first"), ("b.txt", b"second")]);
+    let found = pipeline.members_content(None, &tar, &["b.txt".to_string()]);
+    assert_eq!(
+        found.get("b.txt"),
+        Some(&MemberCopy::Bytes(b"second".to_vec()))
+    );
+}
+
+/// A member cut by a budget is not shown as if it were whole.
+#[test]
+fn a_member_cut_by_a_budget_is_incomplete() {
+    let limits = pugmark::Limits::default().with_max_file_size(100);
+    let pipeline = pugmark::Pipeline::new(pugmark::FingerprintParams::with_seed(1))
+        .unwrap()
+        .with_limits(limits);
+    let tar = common::archive::tar(&[("big.bin", &[7u8; 1000])]);
+    let found = pipeline.members_content(None, &tar, &["big.bin".to_string()]);
+    assert_eq!(found.get("big.bin"), Some(&MemberCopy::Incomplete));
+}
+
+/// File and member names are text on the page, never markup; an existing
+/// page that is not a report is never overwritten, and only the report's
+/// own pictures are replaced in `assets/`.
+#[test]
+fn hostile_names_stay_text_and_other_files_are_kept() {
+    let (tmp, scanner, _) = scanned_samples();
+    let out = tmp.path().join("hostile");
+    std::fs::create_dir_all(&out).unwrap();
+    let name = out.join("<img src=x onerror=alert(1)>\u{202e}gpj.csv");
+    let weather = std::fs::read(common::reserve("telemetry/vega_seattle-weather.csv")).unwrap();
+    std::fs::write(&name, &weather[..20_000]).unwrap();
+    let inner = common::archive::tar(&[("<script>alert(2)</script>.csv", &weather[..20_000])]);
+    std::fs::write(out.join("bundle.tar"), inner).unwrap();
+    let reports = scanner.scan_paths(std::slice::from_ref(&out)).unwrap();
+    assert!(
+        reports.iter().all(|r| r.verdict == Verdict::Match),
+        "{reports:?}"
+    );
+    let dir = tmp.path().join("page");
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("assets/logo.png"), b"theirs").unwrap();
+    std::fs::write(dir.join("assets/p0042.png"), b"an old report's").unwrap();
+    let written =
+        write_html_report(&dir, &scanner, &reports, &HtmlReportOptions::default()).unwrap();
+    let html = std::fs::read_to_string(&written.index_html).unwrap();
+    assert!(!html.contains("<img src=x"), "file name became markup");
+    assert!(!html.contains("<script>alert"), "member name became markup");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(html.contains("&lt;script&gt;alert(2)&lt;/script&gt;.csv"));
+    assert_eq!(
+        html.matches("<script>").count(),
+        1,
+        "only the page's own script"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("assets/logo.png")).unwrap(),
+        b"theirs"
+    );
+    assert!(!dir.join("assets/p0042.png").exists());
+    // A folder whose index.html is someone else's page is refused.
+    let theirs = tmp.path().join("site");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("index.html"), "<html>my site</html>").unwrap();
+    let refused = write_html_report(&theirs, &scanner, &reports, &HtmlReportOptions::default());
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("is not a pugmark report"));
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("index.html")).unwrap(),
+        "<html>my site</html>"
+    );
+    // Written again over its own report, it is replaced.
+    write_html_report(&dir, &scanner, &reports, &HtmlReportOptions::default()).unwrap();
 }
 
 #[test]
@@ -228,7 +332,7 @@ fn kept_rows_carry_the_hashes_the_records_signal_stores() {
     ] {
         let data = std::fs::read(common::reserve(file)).unwrap();
         let (fp, _) = records::fingerprint(kind, &data).unwrap();
-        let rows = record_rows(kind, &data, usize::MAX).unwrap();
+        let rows = record_rows(kind, &data, usize::MAX, &|_| true).unwrap();
         let kept: HashSet<u64> = rows.iter().map(|r| r.hash).collect();
         assert!(fp.hashes.iter().all(|h| kept.contains(h)), "{file}");
         // Every kept row is a stored record unless repeated (boilerplate).
@@ -243,7 +347,12 @@ fn kept_rows_carry_the_hashes_the_records_signal_stores() {
     }
     // The first weather record as written.
     let data = std::fs::read(common::reserve("telemetry/vega_seattle-weather.csv")).unwrap();
-    let rows = record_rows(Kind::Table, &data, 2).unwrap();
+    let rows = record_rows(Kind::Table, &data, 2, &|_| true).unwrap();
+    assert_eq!(rows.len(), 2);
+    // Only the rows asked for are kept.
+    let second = rows[1].hash;
+    let only = record_rows(Kind::Table, &data, usize::MAX, &|h| h == second).unwrap();
+    assert_eq!(only, [rows[1].clone()]);
     assert_eq!(rows.len(), 2);
     assert_eq!(
         rows[0].fields,

@@ -18,6 +18,7 @@ pub mod raster;
 pub mod records;
 internal_mod!(structure);
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -27,7 +28,7 @@ use serde::Serialize;
 pub use bytes::{ByteSignals, ChunkFp, ChunkHash, CHUNK_HASH_LEN};
 pub use chunker::Chunker;
 pub(crate) use container::cancelled;
-pub use container::{Limits, Member, CANCELLED, MAX_CAPTURED_BYTES, MEMBER_SEPARATOR};
+pub use container::{Limits, Member, MemberCopy, CANCELLED, MAX_CAPTURED_BYTES, MEMBER_SEPARATOR};
 pub use params::{FingerprintParams, ParamDifference};
 
 use crate::error::Result;
@@ -197,19 +198,20 @@ impl Pipeline {
         fp
     }
 
-    /// The content of one member of an item held in memory, read again the
-    /// way fingerprinting reads it (same readers, same limits): `member` is
-    /// its path inside the item as reports name it (`dir/a.tar!logs/b.csv`,
-    /// what follows the item's own path and the first
-    /// [`MEMBER_SEPARATOR`]). `None` when the walk does not reach it; at
-    /// most [`MAX_CAPTURED_BYTES`] bytes.
-    pub fn member_content(
+    /// The content of some members of an item held in memory, read again
+    /// the way fingerprinting reads them (same readers, same limits, one
+    /// walk): each of `wanted` is a member's path inside the item as
+    /// reports name it (`dir/a.tar!logs/b.csv`, what follows the item's own
+    /// path and the first [`MEMBER_SEPARATOR`]). Members the walk does not
+    /// reach are missing from the result; a path two members share is
+    /// [`MemberCopy::Ambiguous`].
+    pub fn members_content(
         &self,
         name: Option<&Path>,
         data: &[u8],
-        member: &str,
-    ) -> Option<Vec<u8>> {
-        let budget = Budget::capturing(&self.limits, member);
+        wanted: &[String],
+    ) -> HashMap<String, MemberCopy> {
+        let budget = Budget::capturing(&self.limits, wanted);
         let _ = self.bytes_within(name, data, &budget, 0);
         budget.captured()
     }

@@ -709,41 +709,37 @@ pub struct RecordRow {
     pub fields: Vec<String>,
 }
 
-/// The informative records of an item of `kind` (table, GPX or JSON) with
-/// their hashes, read as [`fingerprint`] reads them; at most `max_rows`.
+/// The informative records of an item of `kind` (table, GPX, JSON, or a
+/// NetCDF/HDF5 station series) whose hash `keep` accepts, with their
+/// hashes, read as [`fingerprint`] reads them; at most `max_rows`.
 pub fn record_rows(
     kind: Kind,
     data: &[u8],
     max_rows: usize,
+    keep: &dyn Fn(u64) -> bool,
 ) -> Result<Vec<RecordRow>, RecordsError> {
-    let mut hasher = RecordHasher {
-        rows: Some(Vec::new()),
-        max_rows,
-        ..RecordHasher::default()
-    };
-    match kind {
-        Kind::Gpx => return Ok(record_rows_of(&gpx_rows(data)?, max_rows)),
-        Kind::Json => return Ok(record_rows_of(&json_rows(data)?, max_rows)),
-        Kind::NetCdf | Kind::Hdf5 => {
-            let series = crate::fingerprint::raster::series_rows(data, kind)
-                .ok_or_else(|| RecordsError::NotTabular("no station series".into()))?;
-            return Ok(record_rows_of(&series, max_rows));
-        }
+    let rows = match kind {
+        Kind::Gpx => gpx_rows(data)?,
+        Kind::Json => json_rows(data)?,
+        Kind::NetCdf | Kind::Hdf5 => crate::fingerprint::raster::series_rows(data, kind)
+            .ok_or_else(|| RecordsError::NotTabular("no station series".into()))?,
         _ => {
+            let mut hasher = RecordHasher::keeping(max_rows, keep);
             read_table(data, &mut hasher).expect("reading a slice cannot fail");
+            return Ok(hasher.rows.unwrap_or_default());
         }
-    }
-    Ok(hasher.rows.unwrap_or_default())
+    };
+    Ok(record_rows_of(&rows, max_rows, keep))
 }
 
 /// [`record_rows`] of rows already split into fields (as
 /// [`fingerprint_rows`] reads them).
-pub fn record_rows_of(rows: &[Vec<String>], max_rows: usize) -> Vec<RecordRow> {
-    let mut hasher = RecordHasher {
-        rows: Some(Vec::new()),
-        max_rows,
-        ..RecordHasher::default()
-    };
+pub fn record_rows_of(
+    rows: &[Vec<String>],
+    max_rows: usize,
+    keep: &dyn Fn(u64) -> bool,
+) -> Vec<RecordRow> {
+    let mut hasher = RecordHasher::keeping(max_rows, keep);
     for row in rows {
         hasher.texts.clone_from(row);
         hasher.push(row.iter().map(String::as_str));
@@ -938,7 +934,7 @@ fn lossy_field(raw: &[u8]) -> std::borrow::Cow<'_, str> {
 /// took three to six times that at its peak (spare capacity, and both
 /// tables alive while it grows).
 #[derive(Default)]
-struct RecordHasher {
+struct RecordHasher<'k> {
     hashes: Vec<u64>,
     rounded: Vec<(u8, u64)>,
     projected: Vec<u64>,
@@ -951,11 +947,23 @@ struct RecordHasher {
     rows: Option<Vec<RecordRow>>,
     /// Most rows kept.
     max_rows: usize,
+    /// Which rows to keep, by hash.
+    keep: Option<&'k dyn Fn(u64) -> bool>,
     /// The current record's fields as written, when rows are kept.
     texts: Vec<String>,
 }
 
-impl RecordHasher {
+impl<'k> RecordHasher<'k> {
+    /// A hasher that also keeps (up to `max_rows`) the rows `keep` accepts.
+    fn keeping(max_rows: usize, keep: &'k dyn Fn(u64) -> bool) -> RecordHasher<'k> {
+        RecordHasher {
+            rows: Some(Vec::new()),
+            max_rows,
+            keep: Some(keep),
+            ..RecordHasher::default()
+        }
+    }
+
     /// Takes a record whatever it holds.
     fn push<'a>(&mut self, raw: impl Iterator<Item = &'a str>) {
         self.fields.clear();
@@ -1019,7 +1027,7 @@ impl RecordHasher {
         let hash = record_hash(0, sum, count);
         self.hashes.push(hash);
         if let Some(rows) = &mut self.rows {
-            if rows.len() < self.max_rows {
+            if rows.len() < self.max_rows && self.keep.is_none_or(|keep| keep(hash)) {
                 rows.push(RecordRow {
                     number: self.records,
                     hash,

@@ -1103,7 +1103,6 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-/// A progress bar on stderr when it is a terminal, else nothing.
 /// A progress bar on standard error when it is a terminal and not `quiet`.
 fn progress_bar(quiet: bool) -> Arc<dyn Progress> {
     if std::io::stderr().is_terminal() && !quiet {

@@ -29,6 +29,7 @@ mod tar;
 mod zip;
 
 use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -118,37 +119,65 @@ pub(crate) struct Budget {
     started: Instant,
     bytes: Cell<u64>,
     members: Cell<u64>,
-    /// Member content wanted by the caller, when re-reading an item to show
-    /// one of its members (see [`Pipeline::member_content`]).
+    /// Members wanted by the caller, when re-reading an item to show some
+    /// of its members (see [`Pipeline::members_content`]).
     capture: Option<Capture>,
 }
 
-/// A request for one member's content during a walk: the names of the
-/// members open around the walk's current point, and what was found.
+/// Members wanted by the caller during a walk (see
+/// [`Pipeline::members_content`]): the names of the members open around
+/// the walk's current point, and what was found of each wanted one.
 struct Capture {
-    /// The member wanted: its names from the outermost inwards, joined by
-    /// [`MEMBER_SEPARATOR`].
-    wanted: String,
+    /// The members wanted, each by its names from the outermost inwards
+    /// joined by [`MEMBER_SEPARATOR`].
+    wanted: HashSet<String>,
     /// Names of the members being read, outermost first.
     trail: RefCell<Vec<String>>,
-    /// The wanted member's bytes, once read.
-    found: RefCell<Option<Vec<u8>>>,
+    /// What was found of each wanted member.
+    found: RefCell<HashMap<String, MemberCopy>>,
+}
+
+/// What reading an item again found of a member asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemberCopy {
+    /// Its content, read whole.
+    Bytes(Vec<u8>),
+    /// Two or more members have this path (a tar may hold a name twice):
+    /// which one a finding concerns cannot be told.
+    Ambiguous,
+    /// It was not read whole (a budget, damage, or longer than
+    /// [`MAX_CAPTURED_BYTES`]).
+    Incomplete,
 }
 
 impl Capture {
-    /// Enters member `name`; says whether it is the wanted one.
-    fn enter(&self, name: &str) -> bool {
+    /// Enters member `name`; returns its path when it is a wanted one.
+    fn enter(&self, name: &str) -> Option<String> {
         let mut trail = self.trail.borrow_mut();
         trail.push(name.to_string());
-        self.found.borrow().is_none() && trail.join(&MEMBER_SEPARATOR.to_string()) == self.wanted
+        let path = trail.join(&MEMBER_SEPARATOR.to_string());
+        self.wanted.contains(&path).then_some(path)
     }
 
     fn leave(&self) {
         self.trail.borrow_mut().pop();
     }
+
+    /// Files what was read of wanted member `path`; a second member of the
+    /// same path makes it ambiguous.
+    fn file(&self, path: String, copy: MemberCopy) {
+        let mut found = self.found.borrow_mut();
+        match found.get_mut(&path) {
+            Some(seen) => *seen = MemberCopy::Ambiguous,
+            None => {
+                found.insert(path, copy);
+            }
+        }
+    }
 }
 
-/// Most bytes [`Pipeline::member_content`] returns for one member (64 MiB).
+/// Most bytes [`Pipeline::members_content`] keeps of one member (64 MiB).
 pub const MAX_CAPTURED_BYTES: usize = 64 << 20;
 
 impl Budget {
@@ -166,21 +195,26 @@ impl Budget {
         }
     }
 
-    /// A fresh budget that also keeps the content of member `wanted`
-    /// (names joined by [`MEMBER_SEPARATOR`]) when the walk reads it.
-    pub fn capturing(limits: &Limits, wanted: &str) -> Budget {
+    /// A fresh budget that also keeps the content of the members `wanted`
+    /// (each by its names joined by [`MEMBER_SEPARATOR`]) as the walk reads
+    /// them.
+    pub fn capturing(limits: &Limits, wanted: &[String]) -> Budget {
         let mut budget = Budget::new(limits, &[]);
         budget.capture = Some(Capture {
-            wanted: wanted.to_string(),
+            wanted: wanted.iter().cloned().collect(),
             trail: RefCell::new(Vec::new()),
-            found: RefCell::new(None),
+            found: RefCell::new(HashMap::new()),
         });
         budget
     }
 
-    /// The captured member's content, if the walk read it.
-    pub fn captured(&self) -> Option<Vec<u8>> {
-        self.capture.as_ref()?.found.borrow_mut().take()
+    /// What the walk found of the wanted members (those it never reached
+    /// are missing).
+    pub fn captured(&self) -> HashMap<String, MemberCopy> {
+        self.capture
+            .as_ref()
+            .map(|c| c.found.take())
+            .unwrap_or_default()
     }
 
     /// Whether a raised stop cut the work on the item short.
@@ -621,7 +655,8 @@ impl<'p> Walk<'p> {
         reader.crc = checks.crc.map(|c| (crc32fast::Hasher::new(), c));
         reader.expected_size = checks.size;
         let capture = self.budget.capture.as_ref();
-        if capture.is_some_and(|c| c.enter(name)) {
+        let wanted = capture.and_then(|c| c.enter(name));
+        if wanted.is_some() {
             reader.copy = Some(Vec::new());
         }
         let pipeline = self.pipeline;
@@ -639,8 +674,17 @@ impl<'p> Walk<'p> {
         }
         if let Some(capture) = capture {
             capture.leave();
-            if let Some(copy) = reader.copy.take() {
-                *capture.found.borrow_mut() = Some(copy);
+            if let (Some(path), Some(copy)) = (wanted, reader.copy.take()) {
+                let whole = reader.stop.is_none()
+                    && matches!(result, Ok(Ok(_)))
+                    && copy.len() as u64 == reader.delivered
+                    && copy.len() < MAX_CAPTURED_BYTES;
+                let copy = if whole {
+                    MemberCopy::Bytes(copy)
+                } else {
+                    MemberCopy::Incomplete
+                };
+                capture.file(path, copy);
             }
         }
         match result {
@@ -698,8 +742,8 @@ impl<'p> Walk<'p> {
             return false;
         }
         if let Some(capture) = &self.budget.capture {
-            if capture.enter(name) {
-                *capture.found.borrow_mut() = Some(csv.to_vec());
+            if let Some(path) = capture.enter(name) {
+                capture.file(path, MemberCopy::Bytes(csv.to_vec()));
             }
             capture.leave();
         }

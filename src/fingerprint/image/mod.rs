@@ -72,14 +72,19 @@ impl Region {
             _ => {}
         }
         let (head, rest) = name.split_once('-')?;
+        // A centre crop cuts less than half from each side, a side crop
+        // less than all of the picture.
         match head {
-            "centre" => Some(Region::Centre(permille(rest)?)),
+            "centre" => Some(Region::Centre(permille(rest).filter(|&p| p < 500)?)),
             "band" => Some(Region::RasterBand(rest.parse().ok()?)),
             _ => {
                 let side = ["left", "right", "top", "bottom"]
                     .iter()
                     .position(|s| *s == head)?;
-                Some(Region::Side(side as u8, permille(rest)?))
+                Some(Region::Side(
+                    side as u8,
+                    permille(rest).filter(|&p| p < 1000)?,
+                ))
             }
         }
     }
@@ -654,6 +659,8 @@ mod tests {
         }
         assert_eq!(Region::parse("centre-x"), None);
         assert_eq!(Region::parse("middle-50pm"), None);
+        assert_eq!(Region::parse("centre-500pm"), None);
+        assert_eq!(Region::parse("left-1000pm"), None);
     }
 
     /// Turning by a variant and then by its inverse gives the picture back.
