@@ -46,9 +46,9 @@ if [ "$status" -ne 1 ]; then
 fi
 # What the scan says it wrote, and what it should have: a card per item
 # whose verdict is not clean (counted from the JSON Lines).
-written=$(grep -o 'evidence report: .* ([0-9]* cards, [0-9]* pictures)' "$work/scan.err" || true)
-cards_written=$(echo "$written" | sed -E 's/.*\(([0-9]*) cards, ([0-9]*) pictures\)/\1/')
-pictures_written=$(echo "$written" | sed -E 's/.*\(([0-9]*) cards, ([0-9]*) pictures\)/\2/')
+written=$(grep -Eo 'evidence report: .* \([0-9]+ cards?, [0-9]+ pictures?\)' "$work/scan.err" || true)
+cards_written=$(echo "$written" | sed -E 's/.*\(([0-9]+) cards?, ([0-9]+) pictures?\)/\1/')
+pictures_written=$(echo "$written" | sed -E 's/.*\(([0-9]+) cards?, ([0-9]+) pictures?\)/\2/')
 cards_expected=$("$bin" --index "$work/idx" scan --json data-samples/outgoing 2>/dev/null \
   | python3 -c 'import json, sys; print(sum(json.loads(l)["verdict"] != "clean" for l in sys.stdin))' \
   || true)  # scan exits 1: matches

@@ -95,12 +95,17 @@ pub fn write_html_report(
     opts: &HtmlReportOptions,
 ) -> Result<HtmlReportSummary> {
     let index_html = dir.join("index.html");
-    if let Ok(existing) = fs::read_to_string(&index_html) {
-        if !existing.contains(GENERATOR) {
-            return Err(Error::InvalidOption(format!(
-                "{} exists and is not a pugmark report: choose another report folder",
-                index_html.display()
-            )));
+    match fs::read(&index_html) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("reading", &index_html, e)),
+        Ok(existing) => {
+            let ours = |mark: &str| existing.windows(mark.len()).any(|w| w == mark.as_bytes());
+            if !ours(GENERATOR) && !ours("<title>pugmark evidence report</title>") {
+                return Err(Error::InvalidOption(format!(
+                    "{} exists and is not a pugmark report: choose another report folder",
+                    index_html.display()
+                )));
+            }
         }
     }
     let assets = dir.join("assets");
@@ -122,6 +127,8 @@ pub fn write_html_report(
         pictures: 0,
         html: String::new(),
         deadline: std::time::Instant::now() + budget,
+        protected_cache: HashMap::new(),
+        cached_bytes: 0,
     };
     let cards = page.write(reports)?;
     fs::write(&index_html, &page.html).map_err(|e| Error::io("writing", &index_html, e))?;
@@ -222,7 +229,14 @@ struct Page<'a> {
     html: String,
     /// When reading files again stops.
     deadline: std::time::Instant,
+    /// Protected items already read and checked, by name (at most
+    /// [`MAX_CACHED_BYTES`] in all).
+    protected_cache: HashMap<String, std::rc::Rc<Vec<u8>>>,
+    cached_bytes: usize,
 }
+
+/// Most bytes of protected content kept between findings (256 MiB).
+const MAX_CACHED_BYTES: usize = 256 << 20;
 
 /// An outgoing item's content, read again for its card.
 struct Outgoing {
@@ -440,14 +454,18 @@ impl Page<'_> {
 
     /// The protected item's bytes, when allowed, still readable and still
     /// what was indexed (its digest is in the index under its name).
-    fn protected_content(&self, name: &str) -> std::result::Result<Vec<u8>, String> {
+    fn protected_content(
+        &mut self,
+        name: &str,
+    ) -> std::result::Result<std::rc::Rc<Vec<u8>>, String> {
         if !self.opts.protected_content {
             return Err("protected content not shown (--report-protected-thumbnails)".into());
         }
-        if std::time::Instant::now() > self.deadline {
-            return Err("not read: the report's time budget ran out".into());
+        if let Some(data) = self.protected_cache.get(name) {
+            return Ok(data.clone());
         }
-        let data = read_named(self.pipeline(), name)?;
+        let pipeline = self.walking_pipeline()?;
+        let data = read_named(&pipeline, name)?;
         let digest = blake3::hash(&data);
         let index = self.scanner.index();
         let indexed = index
@@ -455,6 +473,11 @@ impl Page<'_> {
             .into_iter()
             .any(|r| index.item(r).path_display() == name);
         if indexed {
+            let data = std::rc::Rc::new(data);
+            if self.cached_bytes + data.len() <= MAX_CACHED_BYTES {
+                self.cached_bytes += data.len();
+                self.protected_cache.insert(name.to_string(), data.clone());
+            }
             Ok(data)
         } else {
             Err(format!("{name} changed since it was indexed: not shown"))
@@ -469,26 +492,51 @@ impl Page<'_> {
             members: HashMap::new(),
             why_not: Some(why),
         };
-        if std::time::Instant::now() > self.deadline {
-            return not("not read again: the report's time budget ran out".into());
+        let mut wanted = Vec::new();
+        let mut twice = Vec::new();
+        collect_wanted(report, report, &mut wanted, &mut twice);
+        if wanted.is_empty() && !report.evidence.iter().any(shows_content) {
+            return not("not needed".into());
         }
+        let pipeline = match self.walking_pipeline() {
+            Ok(p) => p,
+            Err(why) => return not(why),
+        };
         let top = match read_scanned(report) {
             Ok(top) => top,
             Err(why) => return not(why),
         };
-        let mut wanted = Vec::new();
-        collect_wanted(report, report, &mut wanted);
-        let members = if wanted.is_empty() {
+        let mut members = if wanted.is_empty() {
             HashMap::new()
         } else {
-            self.pipeline()
-                .members_content(Some(Path::new(&report.path)), &top, &wanted)
+            pipeline.members_content(Some(Path::new(&report.path)), &top, &wanted)
         };
+        // Two findings under one path: which member each concerns cannot
+        // be told, whatever the walk met this time.
+        for path in twice {
+            members.insert(path, MemberCopy::Ambiguous);
+        }
         Outgoing {
             top: Some(top),
             members,
             why_not: None,
         }
+    }
+
+    /// The scan's pipeline with its time budget cut to what the report has
+    /// left, for walking an item again; an error once the budget is spent.
+    fn walking_pipeline(&self) -> std::result::Result<Pipeline, String> {
+        let left = self
+            .deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or("not read again: the report's time budget ran out")?;
+        let limits = self.pipeline().limits().clone();
+        let max_time = limits.max_time.min(left);
+        Ok(self
+            .pipeline()
+            .clone()
+            .with_limits(limits.with_max_time(max_time)))
     }
 
     fn evidence_view(
@@ -835,9 +883,10 @@ impl Page<'_> {
         outgoing: std::result::Result<&[u8], &str>,
     ) {
         let kind = node.kind.unwrap_or(Kind::Table);
-        // Rows the scan counted for this protected table: held by it, by
-        // no more tables than the boilerplate limit, and not repeated
-        // more than three times here.
+        // Rows the scan counted for this protected table: stored (not
+        // repeated more than three times here; `record_rows` keeps only
+        // those), held by it, and by no more tables than the boilerplate
+        // limit.
         let index = self.scanner.index();
         let max_items = self.scanner.options().thresholds.max_items_per_chunk;
         let counted = |h: u64| {
@@ -865,15 +914,7 @@ impl Page<'_> {
                 return;
             }
         };
-        let mut repeats: HashMap<u64, usize> = HashMap::new();
-        for r in &rows {
-            *repeats.entry(r.hash).or_default() += 1;
-        }
-        let matched: Vec<&RecordRow> = rows
-            .iter()
-            .filter(|r| repeats[&r.hash] <= 3)
-            .take(ROWS_SHOWN)
-            .collect();
+        let matched: Vec<&RecordRow> = rows.iter().take(ROWS_SHOWN).collect();
         let wanted: std::collections::HashSet<u64> = matched.iter().map(|r| r.hash).collect();
         let protected_rows: std::result::Result<HashMap<u64, RecordRow>, String> = self
             .protected_content(protected)
@@ -1018,14 +1059,18 @@ fn shows_content(e: &Evidence) -> bool {
 
 /// The member paths (inside `top`) of `node` and its members whose
 /// findings show content.
-fn collect_wanted(top: &Report, node: &Report, out: &mut Vec<String>) {
+fn collect_wanted(top: &Report, node: &Report, out: &mut Vec<String>, twice: &mut Vec<String>) {
     if let Some(path) = member_path(top, node) {
         if node.evidence.iter().any(shows_content) {
-            out.push(path.to_string());
+            if out.iter().any(|p| p == path) {
+                twice.push(path.to_string());
+            } else {
+                out.push(path.to_string());
+            }
         }
     }
     for m in &node.members {
-        collect_wanted(top, m, out);
+        collect_wanted(top, m, out, twice);
     }
 }
 

@@ -292,6 +292,9 @@ fn hostile_names_stay_text_and_other_files_are_kept() {
         std::fs::read_to_string(theirs.join("index.html")).unwrap(),
         "<html>my site</html>"
     );
+    // Nor is one that is not even UTF-8.
+    std::fs::write(theirs.join("index.html"), b"\xff\xfe<\x00h\x00").unwrap();
+    assert!(write_html_report(&theirs, &scanner, &reports, &HtmlReportOptions::default()).is_err());
     // Written again over its own report, it is replaced.
     write_html_report(&dir, &scanner, &reports, &HtmlReportOptions::default()).unwrap();
 }
@@ -345,6 +348,19 @@ fn kept_rows_carry_the_hashes_the_records_signal_stores() {
         );
         assert!(rows.windows(2).all(|w| w[0].number < w[1].number));
     }
+    // Rows repeated more than three times are boilerplate the signal does
+    // not store, so they are not kept either.
+    let mut table = String::from("station,t,p\n");
+    for _ in 0..4 {
+        table.push_str("A,1.5,1000\n");
+    }
+    for _ in 0..3 {
+        table.push_str("B,2.5,1001\n");
+    }
+    table.push_str("C,3.5,1002\n");
+    let rows = record_rows(Kind::Table, table.as_bytes(), usize::MAX, &|_| true).unwrap();
+    let firsts: Vec<&str> = rows.iter().map(|r| r.fields[0].as_str()).collect();
+    assert_eq!(firsts, ["B", "B", "B", "C"]);
     // The first weather record as written.
     let data = std::fs::read(common::reserve("telemetry/vega_seattle-weather.csv")).unwrap();
     let rows = record_rows(Kind::Table, &data, 2, &|_| true).unwrap();

@@ -709,9 +709,11 @@ pub struct RecordRow {
     pub fields: Vec<String>,
 }
 
-/// The informative records of an item of `kind` (table, GPX, JSON, or a
-/// NetCDF/HDF5 station series) whose hash `keep` accepts, with their
-/// hashes, read as [`fingerprint`] reads them; at most `max_rows`.
+/// The records of an item of `kind` (table, GPX, JSON, or a NetCDF/HDF5
+/// station series) that the records signal stores (informative, and not
+/// repeated more than three times in the item) and whose hash `keep`
+/// accepts, with their hashes, read as [`fingerprint`] reads them; at most
+/// `max_rows`.
 pub fn record_rows(
     kind: Kind,
     data: &[u8],
@@ -726,7 +728,7 @@ pub fn record_rows(
         _ => {
             let mut hasher = RecordHasher::keeping(max_rows, keep);
             read_table(data, &mut hasher).expect("reading a slice cannot fail");
-            return Ok(hasher.rows.unwrap_or_default());
+            return Ok(hasher.stored_rows());
         }
     };
     Ok(record_rows_of(&rows, max_rows, keep))
@@ -744,7 +746,7 @@ pub fn record_rows_of(
         hasher.texts.clone_from(row);
         hasher.push(row.iter().map(String::as_str));
     }
-    hasher.rows.unwrap_or_default()
+    hasher.stored_rows()
 }
 
 /// GPX track, route and way points: latitude, longitude, and elevation and
@@ -1047,6 +1049,16 @@ impl<'k> RecordHasher<'k> {
                 }
             }
         }
+    }
+
+    /// The kept rows whose records the signal stores (as [`finish`](Self::finish)
+    /// selects them: repeated more than three times in the whole item, a
+    /// record is boilerplate).
+    fn stored_rows(self) -> Vec<RecordRow> {
+        let stored = rare_sorted(self.hashes);
+        let mut rows = self.rows.unwrap_or_default();
+        rows.retain(|r| stored.binary_search(&r.hash).is_ok());
+        rows
     }
 
     fn finish(mut self, delimiter: String, skipped: u64) -> RecordsFp {

@@ -787,7 +787,7 @@ fn scan_writes_the_evidence_report_where_asked() {
             .arg(outgoing.join(file))
             .run_expecting(code);
         assert!(
-            err.contains("the evidence report was not written: creating "),
+            err.contains("the evidence report was not written: reading "),
             "{err}"
         );
     }

@@ -677,8 +677,7 @@ impl<'p> Walk<'p> {
             if let (Some(path), Some(copy)) = (wanted, reader.copy.take()) {
                 let whole = reader.stop.is_none()
                     && matches!(result, Ok(Ok(_)))
-                    && copy.len() as u64 == reader.delivered
-                    && copy.len() < MAX_CAPTURED_BYTES;
+                    && copy.len() as u64 == reader.delivered;
                 let copy = if whole {
                     MemberCopy::Bytes(copy)
                 } else {
