@@ -894,13 +894,15 @@ impl Page<'_> {
             holders.len() <= max_items && holders.iter().any(|p| p == protected)
         };
         let rows = match outgoing {
-            Ok(data) => match record_rows(kind, data, ROWS_READ, &counted) {
+            Ok(data) => match contained(|| record_rows(kind, data, ROWS_READ, &counted))
+                .and_then(|r| r.map_err(|e| e.detail()))
+            {
                 Ok(rows) => rows,
                 Err(e) => {
                     let _ = write!(
                         self.html,
                         "<p class=\"meta\">Rows not shown: {}</p>",
-                        esc(&e.detail())
+                        esc(&e)
                     );
                     return;
                 }
@@ -928,7 +930,7 @@ impl Page<'_> {
                             .unwrap_or(protected),
                     )),
                 );
-                record_rows(kind, &data, ROWS_READ, &|h| wanted.contains(&h))
+                contained(|| record_rows(kind, &data, ROWS_READ, &|h| wanted.contains(&h)))?
                     .map_err(|e| e.detail())
             })
             .map(|rows| rows.into_iter().map(|r| (r.hash, r)).collect());
@@ -1028,18 +1030,7 @@ fn read_scanned(report: &Report) -> std::result::Result<Vec<u8>, String> {
     if report.path == "-" {
         return Err("standard input is not kept: nothing to show".into());
     }
-    let path = Path::new(&report.path);
-    match fs::metadata(path) {
-        Ok(m) if m.is_file() && m.len() > MAX_REREAD_BYTES => {
-            return Err(format!(
-                "larger than {MAX_REREAD_BYTES} bytes: not read again"
-            ));
-        }
-        Ok(m) if m.is_file() => {}
-        Ok(_) => return Err("not a regular file: not read again".into()),
-        Err(e) => return Err(format!("not read again: {e}")),
-    }
-    let data = fs::read(path).map_err(|e| format!("not read again: {e}"))?;
+    let data = read_file(Path::new(&report.path)).map_err(|e| format!("not read again: {e}"))?;
     let digest = crate::fingerprint::bytes::hex(blake3::hash(&data).as_bytes());
     if report.digest.as_deref() == Some(digest.as_str()) {
         Ok(data)
@@ -1099,26 +1090,28 @@ fn outgoing_content<'o>(
     }
 }
 
+/// A regular file of at most [`MAX_REREAD_BYTES`], read whole.
+fn read_file(p: &Path) -> std::result::Result<Vec<u8>, String> {
+    let meta = fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    if !meta.is_file() || meta.len() > MAX_REREAD_BYTES {
+        return Err(format!(
+            "{}: not a regular file of at most {MAX_REREAD_BYTES} bytes",
+            p.display()
+        ));
+    }
+    fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
 /// Reads an item by the name an index or report gives it: a file, or a
 /// member of one (`archive.zip!dir/file`), re-extracted.
 fn read_named(pipeline: &Pipeline, name: &str) -> std::result::Result<Vec<u8>, String> {
-    let read = |p: &Path| -> std::result::Result<Vec<u8>, String> {
-        let meta = fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        if !meta.is_file() || meta.len() > MAX_REREAD_BYTES {
-            return Err(format!(
-                "{}: not a regular file of at most {MAX_REREAD_BYTES} bytes",
-                p.display()
-            ));
-        }
-        fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
-    };
     if Path::new(name).is_file() {
-        return read(Path::new(name));
+        return read_file(Path::new(name));
     }
     for (i, _) in name.match_indices(MEMBER_SEPARATOR) {
         let file = Path::new(&name[..i]);
         if file.is_file() {
-            let data = read(file)?;
+            let data = read_file(file)?;
             let member = name[i + 1..].to_string();
             let mut found =
                 pipeline.members_content(Some(file), &data, std::slice::from_ref(&member));
@@ -1134,8 +1127,15 @@ fn read_named(pipeline: &Pipeline, name: &str) -> std::result::Result<Vec<u8>, S
 /// A preview of the raster in `data`.
 fn raster_preview(data: &[u8], kind: Option<Kind>) -> std::result::Result<RasterPreview, String> {
     let kind = kind.unwrap_or_else(|| sniff::sniff(data, None));
-    raster::preview(data, kind, raster::MAX_IN_MEMORY_SAMPLES, THUMBNAIL_SIDE)
+    contained(|| raster::preview(data, kind, raster::MAX_IN_MEMORY_SAMPLES, THUMBNAIL_SIDE))?
         .map_err(|e| format!("the raster could not be read again: {e:?}"))
+}
+
+/// Runs a reader on content that may be hostile: a panic in it becomes a
+/// placeholder's text, as the scan contains a decoder's.
+fn contained<T>(read: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .map_err(|_| "the reader failed unexpectedly on this content: not shown".to_string())
 }
 
 /// Box-averages a `rows` x `cols` picture down to at most `side` pixels on

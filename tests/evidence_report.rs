@@ -228,6 +228,34 @@ fn a_member_name_held_twice_is_ambiguous() {
     );
 }
 
+/// Hostile inputs read again for a report (bombs, loops, truncations)
+/// neither panic nor hand out more than a member may hold.
+#[test]
+fn hostile_items_read_again_neither_panic_nor_overflow() {
+    let pipeline = pugmark::Pipeline::new(pugmark::FingerprintParams::with_seed(1)).unwrap();
+    let dir = common::root().join("tests/fixtures/hostile");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let wanted = ["a".to_string(), "trailing".to_string(), "0".to_string()];
+        let found = pipeline.members_content(Some(&path), &data, &wanted);
+        for (name, copy) in &found {
+            if let MemberCopy::Bytes(b) = copy {
+                assert!(
+                    b.len() <= pugmark::fingerprint::MAX_CAPTURED_BYTES,
+                    "{path:?} {name}"
+                );
+            }
+        }
+        let kind = pugmark::sniff::sniff(&data, Some(&path));
+        let _ = preview(&data, kind, 1 << 20, 64);
+        let _ = record_rows(kind, &data, 100, &|_| true);
+        seen += 1;
+    }
+    assert!(seen >= 20, "{seen} hostile files");
+}
+
 /// A member cut by a budget is not shown as if it were whole.
 #[test]
 fn a_member_cut_by_a_budget_is_incomplete() {

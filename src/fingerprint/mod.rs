@@ -203,8 +203,8 @@ impl Pipeline {
     /// walk): each of `wanted` is a member's path inside the item as
     /// reports name it (`dir/a.tar!logs/b.csv`, what follows the item's own
     /// path and the first [`MEMBER_SEPARATOR`]). Members the walk does not
-    /// reach are missing from the result; a path two members share is
-    /// [`MemberCopy::Ambiguous`].
+    /// reach are missing from the result (also those after a reader fails
+    /// on the item); a path two members share is [`MemberCopy::Ambiguous`].
     pub fn members_content(
         &self,
         name: Option<&Path>,
@@ -212,7 +212,11 @@ impl Pipeline {
         wanted: &[String],
     ) -> HashMap<String, MemberCopy> {
         let budget = Budget::capturing(&self.limits, wanted);
-        let _ = self.bytes_within(name, data, &budget, 0);
+        // As a scan contains a reader that fails on the item: what was
+        // captured before stands, nothing else is reached.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            self.bytes_within(name, data, &budget, 0)
+        }));
         budget.captured()
     }
 

@@ -1110,7 +1110,6 @@ fn progress_bar(quiet: bool) -> Arc<dyn Progress> {
             bar: ProgressBar::hidden(),
             items: AtomicU64::new(0),
             done: AtomicU64::new(0),
-            started: std::time::Instant::now(),
         })
     } else {
         Arc::new(pugmark::NoProgress)
@@ -1122,7 +1121,6 @@ struct Bar {
     bar: ProgressBar,
     items: AtomicU64,
     done: AtomicU64,
-    started: std::time::Instant,
 }
 
 impl Progress for Bar {
@@ -1137,12 +1135,14 @@ impl Progress for Bar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         self.items.store(items, Ordering::Relaxed);
+        // Files per second from the start of the work, not of the process.
+        self.bar.reset_elapsed();
         self.bar.set_message(format!("0/{items} files"));
     }
 
     fn advance(&self, bytes: u64) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = done as f64 / self.bar.elapsed().as_secs_f64().max(1e-3);
         let items = self.items.load(Ordering::Relaxed);
         self.bar
             .set_message(format!("{done}/{items} files, {rate:.0} files/s"));

@@ -191,6 +191,19 @@ impl Scientific {
     }
 }
 
+/// A NetCDF or HDF5 file opened for its variables.
+fn sci_file(
+    data: &[u8],
+    kind: Kind,
+    max_samples: u64,
+) -> Result<Box<dyn sci::SciFile + '_>, GridError> {
+    Ok(match kind {
+        Kind::NetCdf => Box::new(netcdf::ClassicFile::parse(data)?),
+        Kind::Hdf5 => Box::new(hdf5::Hdf5File::open(data, max_samples)?),
+        other => return Err(GridError::UnsupportedFormat(other)),
+    })
+}
+
 /// Opens a NetCDF or HDF5 file once and reads its series, its raster and
 /// its text (module `sci`).
 pub(crate) fn scientific(
@@ -201,16 +214,9 @@ pub(crate) fn scientific(
     max_samples: u64,
 ) -> Scientific {
     let max_samples = max_samples.min(MAX_IN_MEMORY_SAMPLES);
-    let file: Box<dyn sci::SciFile + '_> = match kind {
-        Kind::NetCdf => match netcdf::ClassicFile::parse(data) {
-            Ok(f) => Box::new(f),
-            Err(e) => return Scientific::failed(e),
-        },
-        Kind::Hdf5 => match hdf5::Hdf5File::open(data, max_samples) {
-            Ok(f) => Box::new(f),
-            Err(e) => return Scientific::failed(e),
-        },
-        other => return Scientific::failed(GridError::UnsupportedFormat(other)),
+    let file = match sci_file(data, kind, max_samples) {
+        Ok(f) => f,
+        Err(e) => return Scientific::failed(e),
     };
     let series = sci::series(file.as_ref());
     let raster = sci::raster(file.as_ref(), kind, max_samples);
@@ -599,13 +605,9 @@ pub fn preview(
             grid::read_ascii_rows(data, max_samples, &mut sink)?;
             None
         }
-        Kind::NetCdf => {
-            let file = netcdf::ClassicFile::parse(data)?;
-            Some(sci::raster(&file, kind, max_samples)?.grid)
-        }
-        Kind::Hdf5 => {
-            let file = hdf5::Hdf5File::open(data, max_samples)?;
-            Some(sci::raster(&file, kind, max_samples)?.grid)
+        Kind::NetCdf | Kind::Hdf5 => {
+            let file = sci_file(data, kind, max_samples)?;
+            Some(sci::raster(file.as_ref(), kind, max_samples)?.grid)
         }
         Kind::Grib => Some(grib::read(data, max_samples)?.grid),
         Kind::Hfa => Some(hfa::read(data, max_samples)?.grid),
@@ -638,10 +640,6 @@ pub fn preview(
 /// dimension), as the records signal reads them; `None` when the file
 /// holds none.
 pub fn series_rows(data: &[u8], kind: Kind) -> Option<Vec<Vec<String>>> {
-    let file: Box<dyn sci::SciFile + '_> = match kind {
-        Kind::NetCdf => Box::new(netcdf::ClassicFile::parse(data).ok()?),
-        Kind::Hdf5 => Box::new(hdf5::Hdf5File::open(data, MAX_IN_MEMORY_SAMPLES).ok()?),
-        _ => return None,
-    };
+    let file = sci_file(data, kind, MAX_IN_MEMORY_SAMPLES).ok()?;
     sci::series(file.as_ref()).ok().flatten().map(|s| s.rows)
 }

@@ -25,6 +25,14 @@ pub fn read(data: &[u8], max_samples: u64) -> Result<Grid, GridError> {
     decoder.ignore_checksums(false);
     let mut reader = decoder.read_info().map_err(malformed)?;
     let info = reader.info();
+    // Rows are read as 2 bytes a sample: any other depth is not this
+    // reader's (callers check `is_png16` first; this keeps it safe alone).
+    if info.bit_depth != png::BitDepth::Sixteen {
+        return Err(GridError::Unsupported(format!(
+            "{:?}-bit PNG: only 16-bit PNGs are rasters",
+            info.bit_depth as u8
+        )));
+    }
     let (w, h) = info.size();
     let channels = match info.color_type {
         png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha => 1,
