@@ -240,12 +240,11 @@ const MAX_CACHED_BYTES: usize = 256 << 20;
 
 /// An outgoing item's content, read again for its card.
 struct Outgoing {
-    /// The top-level file's bytes, if it still has the scanned digest.
-    top: Option<Vec<u8>>,
+    /// The top-level file's bytes if it still has the scanned digest,
+    /// else why it was not read again.
+    top: std::result::Result<Vec<u8>, String>,
     /// The members whose findings show content, read in one walk.
     members: HashMap<String, MemberCopy>,
-    /// Why it could not be read again.
-    why_not: Option<String>,
 }
 
 impl Page<'_> {
@@ -488,9 +487,8 @@ impl Page<'_> {
     /// the members whose findings show content (one walk).
     fn read_outgoing(&self, report: &Report) -> Outgoing {
         let not = |why: String| Outgoing {
-            top: None,
+            top: Err(why),
             members: HashMap::new(),
-            why_not: Some(why),
         };
         let mut wanted = Vec::new();
         let mut twice = Vec::new();
@@ -517,9 +515,8 @@ impl Page<'_> {
             members.insert(path, MemberCopy::Ambiguous);
         }
         Outgoing {
-            top: Some(top),
+            top: Ok(top),
             members,
-            why_not: None,
         }
     }
 
@@ -1071,12 +1068,7 @@ fn outgoing_content<'o>(
     member: Option<&str>,
     outgoing: &'o Outgoing,
 ) -> std::result::Result<Cow<'o, [u8]>, String> {
-    let Some(bytes) = &outgoing.top else {
-        return Err(outgoing
-            .why_not
-            .clone()
-            .unwrap_or_else(|| "not read again".into()));
-    };
+    let bytes = outgoing.top.as_ref().map_err(String::clone)?;
     let Some(m) = member else {
         return Ok(Cow::Borrowed(bytes));
     };
